@@ -1,0 +1,74 @@
+//! The HTTP edge of the error policy: a [`ServiceError`] becomes
+//! `{code, message, details?}` with the status from the error table, and
+//! extractor failures (bad JSON, bad query, bad path) get codes from the
+//! same table instead of actix's plain-text answers.
+
+use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, ResponseError};
+use chorus_shared::error::{ErrorBody, ErrorCode, ServiceError};
+use serde_json::json;
+
+/// A service error on its way to the client.
+#[derive(Debug)]
+pub struct ApiError(pub ServiceError);
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> Self {
+        Self(e)
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        StatusCode::from_u16(self.0.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+    fn error_response(&self) -> HttpResponse {
+        HttpResponse::build(self.status_code()).json(ErrorBody::from(&self.0))
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+/// Shorthand for an error from the table.
+pub fn api_error(code: ErrorCode, message: impl Into<String>) -> ApiError {
+    ApiError(ServiceError::new(code, message))
+}
+
+/// JSON bodies: too large → 413, wrong content type → 415, malformed → 400,
+/// well-formed but the wrong shape → 422.
+pub fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
+    let e = match &err {
+        JsonPayloadError::Overflow { limit } | JsonPayloadError::OverflowKnownLength { limit, .. } => {
+            api_error(ErrorCode::PayloadTooLarge, format!("the body is larger than {limit} bytes"))
+        }
+        JsonPayloadError::ContentType => {
+            api_error(ErrorCode::UnsupportedMediaType, "send the body as application/json")
+        }
+        JsonPayloadError::Deserialize(de) if de.is_data() => {
+            api_error(ErrorCode::InvalidPayload, format!("the body does not match the expected shape: {de}"))
+        }
+        other => api_error(ErrorCode::InvalidJson, format!("the body is not valid JSON: {other}")),
+    };
+    e.into()
+}
+
+pub fn query_error(err: QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
+    api_error(ErrorCode::InvalidParameter, format!("bad query string: {err}")).into()
+}
+
+pub fn path_error(err: PathError, _req: &HttpRequest) -> actix_web::Error {
+    ApiError(ServiceError::new(ErrorCode::InvalidParameter, format!("bad path: {err}")).with_details(json!({"in": "path"})))
+        .into()
+}
+
+/// Any route we do not serve.
+pub async fn not_found() -> ApiResult<HttpResponse> {
+    Err(api_error(ErrorCode::NotFound, "no such route"))
+}

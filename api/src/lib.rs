@@ -1,0 +1,14 @@
+//! The Chorus HTTP API (actix-web). Handlers are thin: read, authorize,
+//! call a service in `chorus_shared::services`, map to a view. No SQL here.
+//!
+//! - [`startup`]: builds and runs the server.
+//! - [`routes`]: one file per resource, each with `configure`.
+//! - [`auth`]: the bearer-key extractor and role checks.
+//! - [`error`]: the wire shape of errors and the extractor error handlers.
+//! - [`openapi`]: the OpenAPI document behind `/openapi.json` and `/docs`.
+
+pub mod auth;
+pub mod error;
+pub mod openapi;
+pub mod routes;
+pub mod startup;

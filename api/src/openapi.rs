@@ -1,0 +1,31 @@
+//! The OpenAPI document (utoipa): every route, its bodies and its errors.
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::routes::{health, jobs, keys};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Chorus API", description = "Job-queue worker cluster for AI conversation and knowledge work. \
+Every error is `{code, message, details?}` with a code from the error table in the README."),
+    paths(
+        jobs::submit, jobs::list, jobs::get, jobs::cancel, jobs::retry, jobs::events,
+        keys::create, keys::list, keys::revoke,
+        health::healthz, health::readyz, health::metrics,
+    ),
+    components(schemas(chorus_shared::error::ErrorBody, chorus_shared::error::ErrorCode)),
+    modifiers(&BearerAuth),
+    tags((name = "jobs", description = "Submit and follow work"), (name = "keys", description = "API keys (admin)"),
+        (name = "health", description = "Liveness, readiness and metrics"))
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+    }
+}

@@ -1,0 +1,136 @@
+//! `/v1/jobs`: submit, read, list, cancel, retry, and follow a job's events.
+
+use actix_web::http::header;
+use actix_web::web::{self, Bytes};
+use actix_web::{HttpRequest, HttpResponse};
+use chorus_shared::domain::{JobEventView, JobPage, JobStatus, JobSummary, JobView, Role};
+use chorus_shared::error::ErrorCode;
+use chorus_shared::metrics::Metrics;
+use chorus_shared::services::jobs::{self, JobFilter, SubmitJob};
+use chorus_shared::Ctx;
+use futures::StreamExt;
+use uuid::Uuid;
+
+use crate::auth::Auth;
+use crate::error::{api_error, ApiResult};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/jobs").route(web::post().to(submit)).route(web::get().to(list)))
+        .service(web::resource("/jobs/{id}").route(web::get().to(get)))
+        .service(web::resource("/jobs/{id}/cancel").route(web::post().to(cancel)))
+        .service(web::resource("/jobs/{id}/retry").route(web::post().to(retry)))
+        .service(web::resource("/jobs/{id}/events").route(web::get().to(events)));
+}
+
+fn accepted(summary: JobSummary) -> HttpResponse {
+    HttpResponse::Accepted()
+        .insert_header((header::LOCATION, format!("/v1/jobs/{}", summary.id)))
+        .json(summary)
+}
+
+/// Submit a job.
+#[utoipa::path(post, path = "/v1/jobs", tag = "jobs", request_body = SubmitJob,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Same key and body → same job; same key, other body → 409")),
+    responses(
+        (status = 202, description = "Accepted; `Location` points at the job", body = JobSummary),
+        (status = 400, body = chorus_shared::error::ErrorBody), (status = 401, body = chorus_shared::error::ErrorBody),
+        (status = 403, body = chorus_shared::error::ErrorBody), (status = 409, body = chorus_shared::error::ErrorBody),
+        (status = 413, body = chorus_shared::error::ErrorBody), (status = 422, body = chorus_shared::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn submit(
+    ctx: web::Data<Ctx>,
+    metrics: web::Data<Metrics>,
+    auth: Auth,
+    req: HttpRequest,
+    body: web::Json<SubmitJob>,
+) -> ApiResult<HttpResponse> {
+    let key = match req.headers().get("Idempotency-Key") {
+        None => None,
+        Some(v) => Some(
+            v.to_str()
+                .map_err(|_| api_error(ErrorCode::InvalidHeader, "Idempotency-Key must be printable ASCII"))?
+                .to_string(),
+        ),
+    };
+    let done = jobs::submit(&ctx, &auth.0, body.into_inner(), key).await?;
+    if !done.replayed {
+        metrics.jobs_submitted.with_label_values(&[&done.job.kind]).inc();
+    }
+    let mut resp = accepted(done.job.summary());
+    if done.replayed {
+        resp.headers_mut().insert(header::HeaderName::from_static("idempotent-replayed"), header::HeaderValue::from_static("true"));
+    }
+    Ok(resp)
+}
+
+/// List the tenant's jobs, newest first.
+#[utoipa::path(get, path = "/v1/jobs", tag = "jobs", params(JobFilter),
+    responses((status = 200, body = JobPage), (status = 400, body = chorus_shared::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn list(ctx: web::Data<Ctx>, auth: Auth, filter: web::Query<JobFilter>) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(jobs::list(&ctx, &auth.0, filter.into_inner()).await?))
+}
+
+/// The full view of one job.
+#[utoipa::path(get, path = "/v1/jobs/{id}", tag = "jobs",
+    responses((status = 200, body = JobView), (status = 404, body = chorus_shared::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn get(ctx: web::Data<Ctx>, auth: Auth, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(jobs::get(&ctx, &auth.0, *id).await?.view()))
+}
+
+/// Cancel a job: at once if waiting, within a second if running.
+#[utoipa::path(post, path = "/v1/jobs/{id}/cancel", tag = "jobs",
+    responses((status = 200, description = "Cancelled", body = JobView),
+        (status = 202, description = "Running; the worker was told to stop", body = JobView),
+        (status = 404, body = chorus_shared::error::ErrorBody), (status = 409, body = chorus_shared::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn cancel(ctx: web::Data<Ctx>, auth: Auth, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
+    let job = jobs::cancel(&ctx, auth.require(Role::User)?, *id).await?;
+    Ok(if job.status == JobStatus::Cancelled { HttpResponse::Ok() } else { HttpResponse::Accepted() }.json(job.view()))
+}
+
+/// Run a failed or dead job again.
+#[utoipa::path(post, path = "/v1/jobs/{id}/retry", tag = "jobs",
+    responses((status = 202, body = JobSummary), (status = 404, body = chorus_shared::error::ErrorBody),
+        (status = 409, body = chorus_shared::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn retry(ctx: web::Data<Ctx>, auth: Auth, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
+    let job = jobs::retry(&ctx, auth.require(Role::User)?, *id).await?;
+    Ok(accepted(job.summary()))
+}
+
+/// Follow a job's state changes and progress as Server-Sent Events. Ends
+/// when the job finishes; `Last-Event-ID` resumes after that event.
+#[utoipa::path(get, path = "/v1/jobs/{id}/events", tag = "jobs",
+    params(("Last-Event-ID" = Option<i64>, Header, description = "Resume after this event id")),
+    responses((status = 200, description = "text/event-stream of JobEventView", body = JobEventView),
+        (status = 404, body = chorus_shared::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn events(ctx: web::Data<Ctx>, auth: Auth, id: web::Path<Uuid>, req: HttpRequest) -> ApiResult<HttpResponse> {
+    let job = jobs::get(&ctx, &auth.0, *id).await?;
+    let last = match req.headers().get("Last-Event-ID") {
+        None => 0,
+        Some(v) => v
+            .to_str()
+            .ok()
+            .and_then(|s| s.trim().parse::<i64>().ok())
+            .ok_or_else(|| api_error(ErrorCode::InvalidHeader, "Last-Event-ID must be an event id"))?,
+    };
+    let rx = chorus_shared::services::events::follow(&ctx, job.id, last).await?;
+    let stream = tokio_stream_from(rx).map(|ev| Ok::<_, actix_web::Error>(sse_frame(&ev)));
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, "text/event-stream"))
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .insert_header(("X-Accel-Buffering", "no"))
+        .streaming(stream))
+}
+
+fn tokio_stream_from<T: Send + 'static>(mut rx: tokio::sync::mpsc::Receiver<T>) -> impl futures::Stream<Item = T> {
+    futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}
+
+fn sse_frame(ev: &JobEventView) -> Bytes {
+    let data = serde_json::to_string(ev).expect("event serializes");
+    Bytes::from(format!("id: {}\nevent: {}\ndata: {}\n\n", ev.id, ev.kind, data))
+}

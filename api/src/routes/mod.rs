@@ -1,0 +1,12 @@
+//! One file per resource; each exports `configure`.
+
+pub mod health;
+pub mod jobs;
+pub mod keys;
+
+use actix_web::web;
+
+/// Every `/v1` route.
+pub fn configure_v1(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::scope("/v1").configure(jobs::configure).configure(keys::configure));
+}

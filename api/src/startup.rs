@@ -1,0 +1,63 @@
+//! Builds the actix-web server: shared state, JSON/query/path error
+//! handlers, request tracing, HTTP metrics, and every route.
+
+use std::time::Instant;
+
+use actix_web::dev::{Server, Service};
+use actix_web::{web, App, HttpResponse, HttpServer};
+use chorus_shared::metrics::Metrics;
+use chorus_shared::Ctx;
+use futures::FutureExt;
+use tracing_actix_web::TracingLogger;
+use utoipa::OpenApi;
+use utoipa_scalar::{Scalar, Servable};
+
+use crate::error;
+use crate::openapi::ApiDoc;
+use crate::routes;
+
+/// A bound, not yet running, API server.
+pub struct Application {
+    pub port: u16,
+    pub server: Server,
+}
+
+impl Application {
+    /// Binds `api.host:api.port` (port 0 picks a free one).
+    pub fn build(ctx: Ctx) -> std::io::Result<Self> {
+        let metrics = web::Data::new(Metrics::new());
+        let max_body = ctx.settings.api.max_body_bytes;
+        let addr = (ctx.settings.api.host.clone(), ctx.settings.api.port);
+        let ctx = web::Data::new(ctx);
+        let server = HttpServer::new(move || {
+            let http_metrics = metrics.clone();
+            App::new()
+                .app_data(ctx.clone())
+                .app_data(metrics.clone())
+                .app_data(web::JsonConfig::default().limit(max_body).error_handler(error::json_error))
+                .app_data(web::QueryConfig::default().error_handler(error::query_error))
+                .app_data(web::PathConfig::default().error_handler(error::path_error))
+                .wrap_fn(move |req, srv| {
+                    let started = Instant::now();
+                    let method = req.method().to_string();
+                    let route = req.match_pattern().unwrap_or_else(|| "unmatched".into());
+                    let m = http_metrics.clone();
+                    srv.call(req).map(move |res| {
+                        let status = res.as_ref().map(|r| r.status().as_u16()).unwrap_or(500).to_string();
+                        m.http_requests.with_label_values(&[&method, &route, &status]).inc();
+                        m.http_request_seconds.with_label_values(&[&method, &route]).observe(started.elapsed().as_secs_f64());
+                        res
+                    })
+                })
+                .wrap(TracingLogger::default())
+                .configure(routes::health::configure)
+                .configure(routes::configure_v1)
+                .route("/openapi.json", web::get().to(|| async { HttpResponse::Ok().json(ApiDoc::openapi()) }))
+                .service(Scalar::with_url("/docs", ApiDoc::openapi()))
+                .default_service(web::to(error::not_found))
+        })
+        .bind(addr)?;
+        let port = server.addrs()[0].port();
+        Ok(Self { port, server: server.run() })
+    }
+}

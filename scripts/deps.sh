@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs what Chorus needs on a fresh Debian machine, if missing:
+# PostgreSQL 15 server binaries and Redis. Idempotent; needs root (or sudo)
+# only when something is actually missing.
+set -euo pipefail
+
+sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+pg_bin() {
+  # The server binaries, whether on PATH or in Debian's versioned directory.
+  if command -v initdb >/dev/null 2>&1; then dirname "$(command -v initdb)"; return; fi
+  ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1
+}
+
+missing=()
+[ -n "$(pg_bin)" ] && [ -x "$(pg_bin)/initdb" ] || missing+=(postgresql)
+command -v psql >/dev/null 2>&1 || missing+=(postgresql-client)
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+command -v curl >/dev/null 2>&1 || missing+=(curl)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  sudo_if_needed apt-get update -qq
+  sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+# Debian's redis-server package starts a system service on 6379; Chorus
+# never uses it, so it is left alone.
+echo "deps ok: postgres in $(pg_bin), $(redis-server --version | cut -d' ' -f3)"

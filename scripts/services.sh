@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Starts or stops project-local Postgres and Redis on loopback, with their
+# data under a directory of ours. Never touches system services.
+#
+#   scripts/services.sh start DIR PG_PORT REDIS_PORT
+#   scripts/services.sh stop  DIR
+set -euo pipefail
+
+cmd=${1:?usage: services.sh start|stop DIR [PG_PORT REDIS_PORT]}
+dir=$(mkdir -p "${2:?dir}" && cd "$2" && pwd)
+
+pg_bin=$(command -v initdb >/dev/null 2>&1 && dirname "$(command -v initdb)" || ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+
+# initdb refuses to run as root: run Postgres as the `postgres` user then.
+as_pg() {
+  if [ "$(id -u)" -eq 0 ]; then
+    id postgres >/dev/null 2>&1 || useradd --system --no-create-home postgres
+    chown -R postgres "$dir/pg" 2>/dev/null || true
+    runuser -u postgres -- "$@"
+  else
+    "$@"
+  fi
+}
+
+case "$cmd" in
+start)
+  pg_port=${3:?pg port}; redis_port=${4:?redis port}
+  mkdir -p "$dir/pg" "$dir/redis"
+  chmod 755 "$dir"
+  if [ ! -f "$dir/pg/data/PG_VERSION" ]; then
+    mkdir -p "$dir/pg/data"
+    as_pg "$pg_bin/initdb" -D "$dir/pg/data" -U postgres --auth=trust -E UTF8 --no-sync >"$dir/pg/initdb.log"
+  fi
+  if ! as_pg "$pg_bin/pg_ctl" -D "$dir/pg/data" status >/dev/null 2>&1; then
+    as_pg "$pg_bin/pg_ctl" -D "$dir/pg/data" -l "$dir/pg/postgres.log" -w -t 60 \
+      -o "-p $pg_port -k $dir/pg -c listen_addresses=127.0.0.1 -c max_connections=400 -c fsync=off -c synchronous_commit=off" start >/dev/null
+  fi
+  if ! redis-cli -p "$redis_port" ping >/dev/null 2>&1; then
+    redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$dir/redis" --daemonize yes \
+      --pidfile "$dir/redis/redis.pid" --logfile "$dir/redis/redis.log" --save "" --appendonly no
+    for _ in $(seq 50); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+  fi
+  echo "postgres on 127.0.0.1:$pg_port, redis on 127.0.0.1:$redis_port (data in $dir)"
+  ;;
+stop)
+  if [ -f "$dir/pg/data/PG_VERSION" ]; then
+    as_pg "$pg_bin/pg_ctl" -D "$dir/pg/data" -m fast stop >/dev/null 2>&1 || true
+  fi
+  if [ -f "$dir/redis/redis.pid" ]; then
+    kill "$(cat "$dir/redis/redis.pid")" 2>/dev/null || true
+    rm -f "$dir/redis/redis.pid"
+  fi
+  ;;
+*) echo "unknown command $cmd" >&2; exit 2 ;;
+esac

@@ -1,0 +1,185 @@
+//! Layered configuration (zero2prod style).
+//!
+//! Sources, later ones win: the built-in defaults below, then the TOML file
+//! named by `CHORUS_CONFIG` (if set), then environment variables of the form
+//! `CHORUS__SECTION__KEY` (e.g. `CHORUS__DATABASE__URL`). Every default works
+//! on one machine with the services `just up` starts.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// All settings, one typed section per area.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct Settings {
+    pub database: DatabaseSettings,
+    pub redis: RedisSettings,
+    pub api: ApiSettings,
+    pub worker: WorkerSettings,
+    pub dispatch: DispatchSettings,
+    pub retry: RetrySettings,
+    pub telemetry: TelemetrySettings,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DatabaseSettings {
+    /// Postgres URL.
+    pub url: String,
+    /// Connections in the pool of each process.
+    pub pool_size: usize,
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        Self { url: "postgres://postgres@127.0.0.1:55432/chorus".into(), pool_size: 10 }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RedisSettings {
+    /// Redis URL.
+    pub url: String,
+    /// Prefix of every key and channel Chorus uses, so that several
+    /// deployments (or test runs) can share one Redis.
+    pub namespace: String,
+}
+
+impl Default for RedisSettings {
+    fn default() -> Self {
+        Self { url: "redis://127.0.0.1:56379".into(), namespace: "chorus".into() }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ApiSettings {
+    pub host: String,
+    pub port: u16,
+    /// Largest accepted JSON body, in bytes.
+    pub max_body_bytes: usize,
+    /// Page size of list routes when the client gives none (max 200).
+    pub default_page_size: i64,
+}
+
+impl Default for ApiSettings {
+    fn default() -> Self {
+        Self { host: "127.0.0.1".into(), port: 8080, max_body_bytes: 1 << 20, default_page_size: 50 }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct WorkerSettings {
+    /// Unique name of this worker process; empty means `<host>-<pid>-<random>`.
+    pub name: String,
+    /// Jobs run at once, per queue.
+    pub concurrency: BTreeMap<String, usize>,
+    /// Port of the worker's own `/metrics` and `/healthz`; 0 picks a free one.
+    pub metrics_port: u16,
+    /// On SIGTERM, how long running jobs may take before they are handed back.
+    pub shutdown_grace_ms: u64,
+    /// How often a running job's heartbeat is written.
+    pub heartbeat_ms: u64,
+    /// A running job whose heartbeat is older than this is rescued.
+    pub rescue_after_ms: u64,
+    /// How often maintenance (rescue, Redis vacuum) runs.
+    pub maintenance_ms: u64,
+    /// How often an idle queue consumer asks Redis for messages.
+    pub poll_ms: u64,
+}
+
+impl Default for WorkerSettings {
+    fn default() -> Self {
+        let concurrency = crate::jobs::QUEUES.iter().map(|q| (q.to_string(), 4)).collect();
+        Self {
+            name: String::new(),
+            concurrency,
+            metrics_port: 9101,
+            shutdown_grace_ms: 20_000,
+            heartbeat_ms: 1_000,
+            rescue_after_ms: 10_000,
+            maintenance_ms: 2_000,
+            poll_ms: 50,
+        }
+    }
+}
+
+impl WorkerSettings {
+    /// Concurrency of `queue`, 4 when the queue is not listed.
+    pub fn concurrency_of(&self, queue: &str) -> usize {
+        self.concurrency.get(queue).copied().unwrap_or(4).max(1)
+    }
+    pub fn heartbeat(&self) -> Duration {
+        Duration::from_millis(self.heartbeat_ms)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DispatchSettings {
+    /// Most jobs per queue that sit in Redis waiting for a worker. Jobs beyond
+    /// it wait in Postgres, where priority orders them.
+    pub window: i64,
+    /// How often each process's dispatcher looks for due jobs.
+    pub interval_ms: u64,
+    /// A dispatched job no worker claimed within this long is dispatched
+    /// again (its message was lost); the old message becomes stale.
+    pub redispatch_after_ms: u64,
+}
+
+impl Default for DispatchSettings {
+    fn default() -> Self {
+        Self { window: 16, interval_ms: 250, redispatch_after_ms: 60_000 }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RetrySettings {
+    /// Backoff before the second attempt; doubles for each attempt after.
+    pub base_ms: u64,
+    /// Upper bound of one backoff.
+    pub max_ms: u64,
+    /// Attempts of a job that names none.
+    pub default_max_attempts: i32,
+}
+
+impl Default for RetrySettings {
+    fn default() -> Self {
+        Self { base_ms: 1_000, max_ms: 600_000, default_max_attempts: 3 }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TelemetrySettings {
+    /// `tracing` filter, as in `RUST_LOG`.
+    pub level: String,
+    /// Log lines as JSON.
+    pub json: bool,
+}
+
+impl Default for TelemetrySettings {
+    fn default() -> Self {
+        Self { level: "info".into(), json: false }
+    }
+}
+
+impl Settings {
+    /// Loads defaults, then `CHORUS_CONFIG`'s file, then `CHORUS__*` variables.
+    pub fn load() -> Result<Self, config::ConfigError> {
+        let mut builder = config::Config::builder()
+            .add_source(config::Config::try_from(&Settings::default())?);
+        if let Ok(path) = std::env::var("CHORUS_CONFIG") {
+            builder = builder.add_source(config::File::with_name(&path));
+        }
+        builder
+            .add_source(config::Environment::with_prefix("CHORUS").prefix_separator("__").separator("__").try_parsing(true))
+            .build()?
+            .try_deserialize()
+    }
+}

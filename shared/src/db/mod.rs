@@ -1,0 +1,49 @@
+//! Postgres access: the diesel schema, one model file per table, the
+//! connection pool and the embedded migrations.
+
+pub mod models;
+pub mod schema;
+
+use diesel_async::pooled_connection::deadpool::{BuildError, Object, Pool};
+use diesel_async::pooled_connection::AsyncDieselConnectionManager;
+use diesel_async::AsyncPgConnection;
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+pub type DbPool = Pool<AsyncPgConnection>;
+pub type DbConn = Object<AsyncPgConnection>;
+pub type PoolError = diesel_async::pooled_connection::deadpool::PoolError;
+
+/// The migrations in `migrations/`, compiled in.
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations");
+
+/// Builds a pool; connections are opened lazily.
+pub fn pool(url: &str, size: usize) -> Result<DbPool, BuildError> {
+    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(url);
+    Pool::builder(manager)
+        .max_size(size)
+        .wait_timeout(Some(std::time::Duration::from_secs(10)))
+        .runtime(deadpool::Runtime::Tokio1)
+        .build()
+}
+
+/// Runs pending migrations on `url`. Safe to run concurrently from several
+/// processes: diesel takes its own lock on the migrations table.
+pub async fn migrate(url: &str) -> anyhow::Result<usize> {
+    use diesel::Connection;
+    use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
+    let url = url.to_string();
+    tokio::task::spawn_blocking(move || -> anyhow::Result<usize> {
+        let mut conn = AsyncConnectionWrapper::<AsyncPgConnection>::establish(&url)?;
+        let applied = conn.run_pending_migrations(MIGRATIONS).map_err(|e| anyhow::anyhow!("migrations: {e}"))?;
+        Ok(applied.len())
+    })
+    .await?
+}
+
+/// One round trip to Postgres, for readiness checks.
+pub async fn ping(pool: &DbPool) -> anyhow::Result<()> {
+    use diesel_async::RunQueryDsl;
+    let mut conn = pool.get().await?;
+    diesel::sql_query("SELECT 1").execute(&mut conn).await?;
+    Ok(())
+}

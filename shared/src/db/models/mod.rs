@@ -1,0 +1,11 @@
+//! One model file per table.
+
+mod api_key;
+mod job;
+mod job_event;
+mod tenant;
+
+pub use api_key::{ApiKey, NewApiKey};
+pub use job::{Job, NewJob};
+pub use job_event::{JobEvent, NewJobEvent};
+pub use tenant::Tenant;

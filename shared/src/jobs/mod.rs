@@ -1,0 +1,86 @@
+//! Job kinds, one file each, registered in [`KINDS`].
+//!
+//! A kind declares its name, queue, attempts, timeout and who may submit it
+//! next to its payload type (crates.io style). A kind's name is stored with
+//! every job: never rename one without keeping the old name as an alias.
+
+mod context;
+pub mod diagnostic;
+
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use serde_json::Value;
+
+pub use context::{JobContext, ProgressReporter};
+
+use crate::error::ServiceError;
+
+/// Every queue, one per kind of work. Workers consume all of them.
+pub const QUEUES: &[&str] = &["chat", "knowledge", "embed", "tool", "webhook", "maintenance"];
+
+/// A job kind: what the API validates and what the worker runs.
+pub struct KindSpec {
+    /// The kind's stable name, as clients send it.
+    pub name: &'static str,
+    /// The queue its jobs go to.
+    pub queue: &'static str,
+    /// Attempts of a job that names none.
+    pub default_max_attempts: i32,
+    /// One attempt is cut off after this long (error code `timeout`).
+    pub timeout: Duration,
+    /// Only admin keys may submit it.
+    pub admin_only: bool,
+    /// Checks a payload before the job is accepted.
+    pub validate: fn(&Value) -> Result<(), ServiceError>,
+    /// Runs one attempt.
+    pub run: for<'a> fn(&'a JobContext, Value) -> BoxFuture<'a, Result<Value, JobError>>,
+}
+
+impl std::fmt::Debug for KindSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KindSpec").field("name", &self.name).field("queue", &self.queue).finish()
+    }
+}
+
+/// The registered kinds.
+pub static KINDS: &[&KindSpec] = &[&diagnostic::SPEC];
+
+/// The kind called `name`, if registered.
+pub fn find(name: &str) -> Option<&'static KindSpec> {
+    KINDS.iter().copied().find(|k| k.name == name)
+}
+
+/// How one attempt of a job failed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobError {
+    /// A stable code, stored on the job.
+    pub code: String,
+    pub message: String,
+    /// Whether another attempt may succeed. `false` fails the job at once.
+    pub retryable: bool,
+}
+
+impl JobError {
+    /// A failure that another attempt may not repeat.
+    pub fn retryable(code: &str, message: impl Into<String>) -> Self {
+        Self { code: code.into(), message: message.into(), retryable: true }
+    }
+    /// A failure no retry can fix, such as bad input.
+    pub fn permanent(code: &str, message: impl Into<String>) -> Self {
+        Self { code: code.into(), message: message.into(), retryable: false }
+    }
+}
+
+impl From<anyhow::Error> for JobError {
+    fn from(e: anyhow::Error) -> Self {
+        Self::retryable("job_error", format!("{e:#}"))
+    }
+}
+
+/// Deserializes a payload into a kind's type, naming the failing field.
+pub fn parse_payload<T: serde::de::DeserializeOwned>(payload: &Value) -> Result<T, ServiceError> {
+    serde_json::from_value(payload.clone()).map_err(|e| {
+        ServiceError::new(crate::ErrorCode::InvalidPayload, format!("invalid payload: {e}"))
+    })
+}

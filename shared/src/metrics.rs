@@ -1,0 +1,101 @@
+//! Prometheus metrics, one registry per process (so tests can run many
+//! processes' worth side by side). Names start with `chorus_`.
+
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
+};
+
+/// Seconds buckets from 1 ms to 10 min.
+const BUCKETS: &[f64] = &[0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 600.0];
+
+#[derive(Clone, Debug)]
+pub struct Metrics {
+    pub registry: Registry,
+    /// Jobs accepted by the API, by kind.
+    pub jobs_submitted: IntCounterVec,
+    /// Attempts that ended, by kind and resulting status.
+    pub jobs_finished: IntCounterVec,
+    /// Run time of one attempt, by kind.
+    pub job_run_seconds: HistogramVec,
+    /// From due (`run_at`) to started, by kind.
+    pub job_queue_wait_seconds: HistogramVec,
+    /// Jobs waiting, per queue (refreshed from Postgres on scrape).
+    pub queue_depth: IntGaugeVec,
+    /// Jobs running in this process (workers) or everywhere (API, from Postgres).
+    pub jobs_in_flight: IntGauge,
+    /// Attempts that failed and will be retried, by kind.
+    pub job_retries: IntCounterVec,
+    /// Jobs that ran out of attempts, by kind.
+    pub jobs_dead: IntCounterVec,
+    /// HTTP requests, by method, route pattern and status.
+    pub http_requests: IntCounterVec,
+    /// HTTP latency, by method and route pattern.
+    pub http_request_seconds: HistogramVec,
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let registry = Registry::new();
+        let counter = |name: &str, help: &str, labels: &[&str]| {
+            let c = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
+            registry.register(Box::new(c.clone())).expect("unique metric");
+            c
+        };
+        let histogram = |name: &str, help: &str, labels: &[&str]| {
+            let h = HistogramVec::new(HistogramOpts::new(name, help).buckets(BUCKETS.to_vec()), labels)
+                .expect("valid metric");
+            registry.register(Box::new(h.clone())).expect("unique metric");
+            h
+        };
+        let queue_depth = IntGaugeVec::new(Opts::new("chorus_queue_depth", "Jobs waiting, per queue"), &["queue"])
+            .expect("valid metric");
+        registry.register(Box::new(queue_depth.clone())).expect("unique metric");
+        let jobs_in_flight = IntGauge::new("chorus_jobs_in_flight", "Jobs running").expect("valid metric");
+        registry.register(Box::new(jobs_in_flight.clone())).expect("unique metric");
+        Self {
+            jobs_submitted: counter("chorus_jobs_submitted_total", "Jobs accepted", &["kind"]),
+            jobs_finished: counter("chorus_jobs_finished_total", "Attempts ended, by resulting status", &["kind", "status"]),
+            job_run_seconds: histogram("chorus_job_run_seconds", "Run time of one attempt", &["kind"]),
+            job_queue_wait_seconds: histogram("chorus_job_queue_wait_seconds", "Time from due to started", &["kind"]),
+            job_retries: counter("chorus_job_retries_total", "Failed attempts that will be retried", &["kind"]),
+            jobs_dead: counter("chorus_jobs_dead_total", "Jobs that ran out of attempts", &["kind"]),
+            http_requests: counter("chorus_http_requests_total", "HTTP requests", &["method", "route", "status"]),
+            http_request_seconds: histogram("chorus_http_request_seconds", "HTTP latency", &["method", "route"]),
+            queue_depth,
+            jobs_in_flight,
+            registry,
+        }
+    }
+
+    /// The text exposition of every metric.
+    pub fn render(&self) -> String {
+        let mut buf = Vec::new();
+        TextEncoder::new().encode(&self.registry.gather(), &mut buf).expect("text encoding");
+        String::from_utf8(buf).expect("utf-8 metrics")
+    }
+
+    /// Refreshes the queue-depth gauge (and, with `global_in_flight`, the
+    /// in-flight gauge) from Postgres.
+    pub async fn refresh_from_db(&self, pool: &crate::db::DbPool, global_in_flight: bool) {
+        use crate::domain::JobStatus;
+        if let Ok(rows) =
+            crate::queue::dispatcher::depth_by_queue(pool, &[JobStatus::Queued, JobStatus::Retrying]).await
+        {
+            for q in crate::jobs::QUEUES {
+                let n = rows.iter().find(|(name, _)| name == q).map_or(0, |(_, n)| *n);
+                self.queue_depth.with_label_values(&[q]).set(n);
+            }
+        }
+        if global_in_flight {
+            if let Ok(rows) = crate::queue::dispatcher::depth_by_queue(pool, &[JobStatus::Running]).await {
+                self.jobs_in_flight.set(rows.iter().map(|(_, n)| n).sum());
+            }
+        }
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}

@@ -1,0 +1,134 @@
+//! One handle on Redis: commands, apalis queue storages, and the names of
+//! every key and channel (all under the configured namespace).
+
+use apalis::prelude::TaskSink;
+use apalis_redis::{Config as ApalisConfig, ConnectionManager, RedisStorage};
+use futures::StreamExt;
+use redis::AsyncCommands;
+use uuid::Uuid;
+
+use super::JobMessage;
+use crate::domain::JobEventView;
+
+/// The apalis storage of one queue.
+pub type QueueStorage = RedisStorage<JobMessage>;
+
+#[derive(Clone)]
+pub struct Broker {
+    client: redis::Client,
+    conn: ConnectionManager,
+    namespace: String,
+}
+
+impl std::fmt::Debug for Broker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Broker").field("namespace", &self.namespace).finish()
+    }
+}
+
+impl Broker {
+    /// Connects; the connection manager reconnects by itself after outages.
+    pub async fn connect(url: &str, namespace: &str) -> redis::RedisResult<Self> {
+        let client = redis::Client::open(url)?;
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(std::time::Duration::from_secs(2)))
+            .set_response_timeout(Some(std::time::Duration::from_secs(5)))
+            .set_number_of_retries(2);
+        let conn = ConnectionManager::new_with_config(client.clone(), config).await?;
+        Ok(Self { client, conn, namespace: namespace.to_string() })
+    }
+
+    pub fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    /// A command connection (cheap clone of the shared manager).
+    pub fn conn(&self) -> ConnectionManager {
+        self.conn.clone()
+    }
+
+    /// The apalis queue name of `queue`.
+    pub fn queue_name(&self, queue: &str) -> String {
+        format!("{}:q:{}", self.namespace, queue)
+    }
+
+    /// The apalis storage of `queue`, with Chorus's heartbeat settings.
+    pub fn storage(&self, queue: &str) -> QueueStorage {
+        self.storage_with_batch(queue, 1)
+    }
+
+    /// The storage a consumer uses: it fetches up to `batch` messages at a
+    /// time (its concurrency, so nothing waits in a worker's memory).
+    pub fn storage_with_batch(&self, queue: &str, batch: usize) -> QueueStorage {
+        let config = ApalisConfig::default()
+            .batch_size(batch.max(1))
+            .queue(self.queue_name(queue))
+            .heartbeat_interval(std::time::Duration::from_secs(5))
+            .missed_heartbeats(3);
+        RedisStorage::new(self.conn.clone()).with_config(config)
+    }
+
+    /// Pushes one message into `queue`.
+    pub async fn push(&self, queue: &str, message: JobMessage) -> anyhow::Result<()> {
+        self.storage(queue).push(message).await.map_err(|e| anyhow::anyhow!("push to {queue}: {e}"))
+    }
+
+    /// Channel of one job's events.
+    pub fn job_channel(&self, job_id: Uuid) -> String {
+        format!("{}:job:{}", self.namespace, job_id)
+    }
+
+    /// Channel on which cancellations are announced to workers.
+    pub fn cancel_channel(&self) -> String {
+        format!("{}:cancel", self.namespace)
+    }
+
+    /// Publishes a job event to its channel (best effort: SSE readers also
+    /// poll Postgres, so a lost message only delays them).
+    pub async fn publish_event(&self, event: &JobEventView) {
+        let body = serde_json::to_string(event).expect("event serializes");
+        let mut conn = self.conn.clone();
+        if let Err(e) = conn.publish::<_, _, ()>(self.job_channel(event.job_id), body).await {
+            tracing::warn!(job_id = %event.job_id, error = %e, "job event not published");
+        }
+    }
+
+    /// Announces that `job_id` was asked to cancel.
+    pub async fn publish_cancel(&self, job_id: Uuid) -> redis::RedisResult<()> {
+        let mut conn = self.conn.clone();
+        conn.publish(self.cancel_channel(), job_id.to_string()).await
+    }
+
+    /// A stream of the payloads published on `channel`.
+    pub async fn subscribe(
+        &self,
+        channel: &str,
+    ) -> redis::RedisResult<impl futures::Stream<Item = String> + Send + 'static> {
+        let mut pubsub = self.client.get_async_pubsub().await?;
+        pubsub.subscribe(channel).await?;
+        Ok(pubsub.into_on_message().filter_map(|m| async move { m.get_payload::<String>().ok() }))
+    }
+
+    /// Deletes the Redis data of finished messages of `queue`: apalis's own
+    /// vacuum (payloads and metadata), plus its `done` set, which apalis
+    /// never trims. Returns how many messages were removed.
+    pub async fn vacuum(&self, queue: &str) -> anyhow::Result<usize> {
+        use apalis_core::backend::Vacuum;
+        let mut storage = self.storage(queue);
+        let removed = storage.vacuum().await.map_err(|e| anyhow::anyhow!("vacuum {queue}: {e}"))?;
+        let mut conn = self.conn.clone();
+        let config = storage.get_config();
+        redis::pipe()
+            .del(config.done_jobs_set())
+            .del(config.dead_jobs_set())
+            .query_async::<()>(&mut conn)
+            .await?;
+        Ok(removed)
+    }
+
+    /// Liveness of Redis, for `/readyz`.
+    pub async fn ping(&self) -> redis::RedisResult<()> {
+        let mut conn = self.conn.clone();
+        redis::cmd("PING").query_async::<String>(&mut conn).await.map(|_| ())
+    }
+}

@@ -1,0 +1,101 @@
+//! Moves committed, due jobs from Postgres into their apalis queues.
+//!
+//! Runs in the API after each submission and in every worker on a timer and
+//! after each finished job. A per-queue advisory lock serialises dispatchers,
+//! so the window is respected across processes.
+
+use diesel::prelude::*;
+use diesel::sql_types::Text;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use uuid::Uuid;
+
+use super::{Broker, JobMessage};
+use crate::db::schema::jobs::dsl as j;
+use crate::db::{DbConn, DbPool};
+use crate::domain::JobStatus;
+
+const WAITING: [JobStatus; 2] = [JobStatus::Queued, JobStatus::Retrying];
+
+/// Pushes up to `window − in transit` due jobs of `queue`, highest priority
+/// first. Returns how many were pushed. Jobs whose push failed stay
+/// undispatched and are tried again on the next call.
+pub async fn dispatch_queue(pool: &DbPool, broker: &Broker, queue: &str, window: i64) -> anyhow::Result<usize> {
+    let mut conn: DbConn = pool.get().await?;
+    let broker = broker.clone();
+    let queue = queue.to_string();
+    (&mut *conn).transaction::<usize, anyhow::Error, _>(async move |conn: &mut AsyncPgConnection| {
+            diesel::sql_query("SELECT pg_advisory_xact_lock(hashtext($1))")
+                .bind::<Text, _>(format!("dispatch:{queue}"))
+                .execute(conn)
+                .await?;
+            let in_transit: i64 = j::jobs
+                .filter(j::queue.eq(&queue))
+                .filter(j::status.eq_any(WAITING))
+                .filter(j::dispatched_at.is_not_null())
+                .count()
+                .get_result(conn)
+                .await?;
+            let room = window - in_transit;
+            if room <= 0 {
+                return Ok(0);
+            }
+            let due: Vec<(Uuid, i32)> = j::jobs
+                .filter(j::queue.eq(&queue))
+                .filter(j::status.eq_any(WAITING))
+                .filter(j::dispatched_at.is_null())
+                .filter(j::run_at.le(chrono::Utc::now()))
+                .order((j::priority.desc(), j::run_at.asc(), j::id.asc()))
+                .limit(room)
+                .select((j::id, j::dispatch_seq))
+                .for_update()
+                .skip_locked()
+                .load(conn)
+                .await?;
+            let mut pushed = Vec::with_capacity(due.len());
+            let mut failure = None;
+            for (job_id, dispatch_seq) in due {
+                match broker.push(&queue, JobMessage { job_id, dispatch_seq }).await {
+                    Ok(()) => pushed.push(job_id),
+                    Err(e) => {
+                        failure = Some(e);
+                        break;
+                    }
+                }
+            }
+            if !pushed.is_empty() {
+                diesel::update(j::jobs.filter(j::id.eq_any(&pushed)))
+                    .set(j::dispatched_at.eq(chrono::Utc::now()))
+                    .execute(conn)
+                    .await?;
+            }
+            if let Some(e) = failure {
+                tracing::warn!(queue, error = %e, pushed = pushed.len(), "dispatch stopped: redis push failed");
+            }
+            Ok(pushed.len())
+    })
+    .await
+}
+
+/// Dispatches every queue; errors are logged, not returned.
+pub async fn dispatch_all(pool: &DbPool, broker: &Broker, window: i64) -> usize {
+    let mut total = 0;
+    for queue in crate::jobs::QUEUES {
+        match dispatch_queue(pool, broker, queue, window).await {
+            Ok(n) => total += n,
+            Err(e) => tracing::warn!(queue, error = %e, "dispatch failed"),
+        }
+    }
+    total
+}
+
+/// Jobs per queue in `status`, for the queue-depth gauge.
+pub async fn depth_by_queue(pool: &DbPool, status: &[JobStatus]) -> anyhow::Result<Vec<(String, i64)>> {
+    let mut conn = pool.get().await?;
+    let rows = j::jobs
+        .filter(j::status.eq_any(status.to_vec()))
+        .group_by(j::queue)
+        .select((j::queue, diesel::dsl::count_star()))
+        .load::<(String, i64)>(&mut conn)
+        .await?;
+    Ok(rows)
+}

@@ -1,0 +1,360 @@
+//! Jobs as clients see them: submit, read, list, cancel and retry.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use super::{record_event, Principal};
+use crate::db::models::{Job, NewJob};
+use crate::db::schema::jobs::dsl as j;
+use crate::domain::{JobEventView, JobPage, JobStatus, Role};
+use crate::error::{ErrorCode, ServiceError, ServiceResult};
+use crate::queue::dispatcher;
+use crate::Ctx;
+
+/// Priorities run from -100 (last) to 100 (first); 0 is the default.
+pub const PRIORITY_RANGE: std::ops::RangeInclusive<i16> = -100..=100;
+/// Attempts a job may ask for.
+pub const MAX_ATTEMPTS_RANGE: std::ops::RangeInclusive<i32> = 1..=25;
+/// Longest idempotency key.
+pub const MAX_IDEMPOTENCY_KEY: usize = 255;
+
+/// The body of `POST /v1/jobs`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SubmitJob {
+    /// The job kind, e.g. `diagnostic`.
+    pub kind: String,
+    /// The kind's payload; validated per kind.
+    #[serde(default)]
+    pub payload: serde_json::Value,
+    /// -100..=100, higher runs first. Default 0.
+    pub priority: Option<i16>,
+    /// Do not start before this time.
+    pub run_at: Option<DateTime<Utc>>,
+    /// 1..=25; the kind's default when absent.
+    pub max_attempts: Option<i32>,
+    /// Where to POST the outcome.
+    pub callback_url: Option<String>,
+}
+
+/// What a submission did.
+#[derive(Debug)]
+pub struct Submitted {
+    pub job: Job,
+    /// True when an earlier request with the same idempotency key made it.
+    pub replayed: bool,
+}
+
+fn invalid(message: impl Into<String>) -> ServiceError {
+    ServiceError::new(ErrorCode::InvalidPayload, message)
+}
+
+fn request_hash(req: &SubmitJob) -> String {
+    // serde_json maps are ordered, so equal requests hash equally.
+    let canonical = serde_json::to_value(req).expect("request serializes").to_string();
+    hex::encode(Sha256::digest(canonical.as_bytes()))
+}
+
+fn validate(principal: &Principal, req: &SubmitJob) -> ServiceResult<&'static crate::jobs::KindSpec> {
+    let spec = crate::jobs::find(&req.kind).ok_or_else(|| {
+        let known: Vec<_> = crate::jobs::KINDS.iter().map(|k| k.name).collect();
+        ServiceError::new(ErrorCode::UnknownKind, format!("unknown job kind {:?}", req.kind))
+            .with_details(json!({ "known_kinds": known }))
+    })?;
+    if spec.admin_only && !principal.role.allows(Role::Admin) {
+        return Err(ServiceError::new(ErrorCode::Forbidden, format!("only admins may submit {:?} jobs", spec.name)));
+    }
+    if let Some(p) = req.priority {
+        if !PRIORITY_RANGE.contains(&p) {
+            return Err(invalid("priority must be between -100 and 100").with_details(json!({"field": "priority"})));
+        }
+    }
+    if let Some(m) = req.max_attempts {
+        if !MAX_ATTEMPTS_RANGE.contains(&m) {
+            return Err(invalid("max_attempts must be between 1 and 25").with_details(json!({"field": "max_attempts"})));
+        }
+    }
+    if let Some(url) = &req.callback_url {
+        let ok = (url.starts_with("https://") || url.starts_with("http://")) && url.len() <= 2048;
+        if !ok {
+            return Err(invalid("callback_url must be an http(s) URL").with_details(json!({"field": "callback_url"})));
+        }
+    }
+    (spec.validate)(&req.payload).map_err(|e| {
+        let details = e.details.clone().unwrap_or_else(|| json!({"field": "payload"}));
+        e.with_details(details)
+    })?;
+    Ok(spec)
+}
+
+/// Records a job (and its `queued` event) in one transaction, then tries to
+/// dispatch it. A failed dispatch is left to the workers' dispatchers: the
+/// job is committed, so it will run.
+pub async fn submit(
+    ctx: &Ctx,
+    principal: &Principal,
+    req: SubmitJob,
+    idempotency_key: Option<String>,
+) -> ServiceResult<Submitted> {
+    if !principal.role.allows(Role::User) {
+        return Err(ServiceError::new(ErrorCode::Forbidden, "viewer keys cannot submit jobs"));
+    }
+    if let Some(k) = &idempotency_key {
+        if k.is_empty() || k.len() > MAX_IDEMPOTENCY_KEY {
+            return Err(ServiceError::new(ErrorCode::InvalidHeader, "Idempotency-Key must be 1 to 255 characters"));
+        }
+    }
+    let spec = validate(principal, &req)?;
+    let hash = request_hash(&req);
+    let now = Utc::now();
+    let new = NewJob {
+        id: Uuid::now_v7(),
+        tenant_id: principal.tenant_id,
+        kind: spec.name,
+        queue: spec.queue,
+        priority: req.priority.unwrap_or(0),
+        status: JobStatus::Queued,
+        max_attempts: req.max_attempts.unwrap_or(spec.default_max_attempts),
+        run_at: req.run_at.unwrap_or(now).max(now),
+        payload: &req.payload,
+        idempotency_key: idempotency_key.as_deref(),
+        request_hash: Some(&hash),
+        callback_url: req.callback_url.as_deref(),
+    };
+    let mut conn = ctx.pool.get().await?;
+    let inserted: Option<Job> = (&mut *conn).transaction::<_, diesel::result::Error, _>(async move |conn: &mut AsyncPgConnection| {
+                let job: Option<Job> = diesel::insert_into(j::jobs)
+                    .values(&new)
+                    .on_conflict((j::tenant_id, j::idempotency_key))
+                    .filter_target(j::idempotency_key.is_not_null())
+                    .do_nothing()
+                    .returning(Job::as_returning())
+                    .get_result(conn)
+                    .await
+                    .optional()?;
+                if let Some(job) = &job {
+                    record_event(conn, job.id, "state", Some(JobStatus::Queued), json!({})).await?;
+                }
+                Ok(job)
+        })
+        .await?;
+    let Some(job) = inserted else {
+        // The idempotency key was used before: same body, same job.
+        let existing: Job = j::jobs
+            .filter(j::tenant_id.eq(principal.tenant_id))
+            .filter(j::idempotency_key.eq(idempotency_key.as_deref().unwrap_or_default()))
+            .select(Job::as_select())
+            .first(&mut conn)
+            .await?;
+        if existing.request_hash.as_deref() != Some(hash.as_str()) {
+            return Err(ServiceError::new(
+                ErrorCode::IdempotencyConflict,
+                "this Idempotency-Key was used with a different request",
+            )
+            .with_details(json!({ "job_id": existing.id })));
+        }
+        return Ok(Submitted { job: existing, replayed: true });
+    };
+    drop(conn);
+    if job.run_at <= Utc::now() {
+        if let Err(e) = dispatcher::dispatch_queue(&ctx.pool, &ctx.broker, &job.queue, ctx.settings.dispatch.window).await {
+            tracing::warn!(job_id = %job.id, error = %e, "dispatch deferred to the workers");
+        }
+    }
+    Ok(Submitted { job, replayed: false })
+}
+
+fn not_found() -> ServiceError {
+    ServiceError::new(ErrorCode::JobNotFound, "no such job")
+}
+
+/// One job of the caller's tenant; another tenant's job is not found.
+pub async fn get(ctx: &Ctx, principal: &Principal, id: Uuid) -> ServiceResult<Job> {
+    let mut conn = ctx.pool.get().await?;
+    j::jobs
+        .filter(j::id.eq(id))
+        .filter(j::tenant_id.eq(principal.tenant_id))
+        .select(Job::as_select())
+        .first(&mut conn)
+        .await
+        .optional()?
+        .ok_or_else(not_found)
+}
+
+/// Filters of `GET /v1/jobs`.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct JobFilter {
+    /// Comma-separated statuses, e.g. `failed,dead`.
+    pub status: Option<String>,
+    pub kind: Option<String>,
+    /// Only jobs created at or after this time.
+    pub created_after: Option<DateTime<Utc>>,
+    /// Only jobs created before this time.
+    pub created_before: Option<DateTime<Utc>>,
+    /// From a previous page's `next_cursor`.
+    pub cursor: Option<String>,
+    /// 1..=200.
+    pub limit: Option<i64>,
+}
+
+fn bad_param(name: &str, message: impl Into<String>) -> ServiceError {
+    ServiceError::new(ErrorCode::InvalidParameter, message).with_details(json!({ "parameter": name }))
+}
+
+fn encode_cursor(job: &Job) -> String {
+    format!("{}_{}", job.created_at.timestamp_micros(), job.id.simple())
+}
+
+fn decode_cursor(s: &str) -> Option<(DateTime<Utc>, Uuid)> {
+    let (ts, id) = s.split_once('_')?;
+    Some((DateTime::from_timestamp_micros(ts.parse().ok()?)?, Uuid::parse_str(id).ok()?))
+}
+
+/// The tenant's jobs, newest first, one page at a time.
+pub async fn list(ctx: &Ctx, principal: &Principal, filter: JobFilter) -> ServiceResult<JobPage> {
+    let limit = filter.limit.unwrap_or(ctx.settings.api.default_page_size);
+    if !(1..=200).contains(&limit) {
+        return Err(bad_param("limit", "limit must be between 1 and 200"));
+    }
+    let mut query = j::jobs.filter(j::tenant_id.eq(principal.tenant_id)).select(Job::as_select()).into_boxed();
+    if let Some(statuses) = &filter.status {
+        let parsed: Option<Vec<JobStatus>> = statuses.split(',').map(|s| JobStatus::parse(s.trim())).collect();
+        let parsed = parsed.ok_or_else(|| bad_param("status", format!("unknown status in {statuses:?}")))?;
+        query = query.filter(j::status.eq_any(parsed));
+    }
+    if let Some(kind) = &filter.kind {
+        query = query.filter(j::kind.eq(kind.clone()));
+    }
+    if let Some(t) = filter.created_after {
+        query = query.filter(j::created_at.ge(t));
+    }
+    if let Some(t) = filter.created_before {
+        query = query.filter(j::created_at.lt(t));
+    }
+    if let Some(cursor) = &filter.cursor {
+        let (ts, id) = decode_cursor(cursor).ok_or_else(|| bad_param("cursor", "malformed cursor"))?;
+        query = query.filter(j::created_at.lt(ts).or(j::created_at.eq(ts).and(j::id.lt(id))));
+    }
+    let mut conn = ctx.pool.get().await?;
+    let mut rows: Vec<Job> =
+        query.order((j::created_at.desc(), j::id.desc())).limit(limit + 1).load(&mut conn).await?;
+    let next_cursor = if rows.len() as i64 > limit {
+        rows.truncate(limit as usize);
+        rows.last().map(encode_cursor)
+    } else {
+        None
+    };
+    Ok(JobPage { items: rows.iter().map(Job::view).collect(), next_cursor })
+}
+
+async fn lock_job(conn: &mut diesel_async::AsyncPgConnection, principal: &Principal, id: Uuid) -> ServiceResult<Job> {
+    j::jobs
+        .filter(j::id.eq(id))
+        .filter(j::tenant_id.eq(principal.tenant_id))
+        .select(Job::as_select())
+        .for_update()
+        .first(conn)
+        .await
+        .optional()?
+        .ok_or_else(not_found)
+}
+
+/// Cancels a job. A waiting job is cancelled at once; a running one is asked
+/// to stop and its worker ends it within a second. A finished job answers
+/// `job_not_cancellable`.
+pub async fn cancel(ctx: &Ctx, principal: &Principal, id: Uuid) -> ServiceResult<Job> {
+    if !principal.role.allows(Role::User) {
+        return Err(ServiceError::new(ErrorCode::Forbidden, "viewer keys cannot cancel jobs"));
+    }
+    let mut conn = ctx.pool.get().await?;
+    let principal = *principal;
+    let (job, event) = (&mut *conn).transaction::<_, ServiceError, _>(async move |conn: &mut AsyncPgConnection| {
+                let job = lock_job(conn, &principal, id).await?;
+                match job.status {
+                    JobStatus::Queued | JobStatus::Retrying => {
+                        let job: Job = diesel::update(j::jobs.find(id))
+                            .set((
+                                j::status.eq(JobStatus::Cancelled),
+                                j::finished_at.eq(Utc::now()),
+                                j::dispatch_seq.eq(j::dispatch_seq + 1),
+                                j::dispatched_at.eq(None::<DateTime<Utc>>),
+                                j::cancel_requested_at.eq(Utc::now()),
+                            ))
+                            .returning(Job::as_returning())
+                            .get_result(conn)
+                            .await?;
+                        let ev = record_event(conn, id, "state", Some(JobStatus::Cancelled), json!({"by": "api"})).await?;
+                        Ok((job, Some(ev)))
+                    }
+                    JobStatus::Running => {
+                        let job: Job = diesel::update(j::jobs.find(id))
+                            .set(j::cancel_requested_at.eq(job.cancel_requested_at.unwrap_or_else(Utc::now)))
+                            .returning(Job::as_returning())
+                            .get_result(conn)
+                            .await?;
+                        Ok((job, None))
+                    }
+                    st => Err(ServiceError::new(ErrorCode::JobNotCancellable, format!("the job is already {st}"))),
+                }
+        })
+        .await?;
+    match event {
+        Some(ev) => ctx.broker.publish_event(&ev.view()).await,
+        None => ctx.broker.publish_cancel(job.id).await?,
+    }
+    Ok(job)
+}
+
+/// Runs a `failed` or `dead` job again from a fresh attempt count.
+pub async fn retry(ctx: &Ctx, principal: &Principal, id: Uuid) -> ServiceResult<Job> {
+    if !principal.role.allows(Role::User) {
+        return Err(ServiceError::new(ErrorCode::Forbidden, "viewer keys cannot retry jobs"));
+    }
+    let mut conn = ctx.pool.get().await?;
+    let principal = *principal;
+    let (job, ev) = (&mut *conn).transaction::<_, ServiceError, _>(async move |conn: &mut AsyncPgConnection| {
+                let job = lock_job(conn, &principal, id).await?;
+                if !matches!(job.status, JobStatus::Failed | JobStatus::Dead) {
+                    return Err(ServiceError::new(
+                        ErrorCode::JobNotRetryable,
+                        format!("only failed or dead jobs can be retried; this one is {}", job.status),
+                    ));
+                }
+                let job: Job = diesel::update(j::jobs.find(id))
+                    .set((
+                        j::status.eq(JobStatus::Queued),
+                        j::attempts.eq(0),
+                        j::run_at.eq(Utc::now()),
+                        j::dispatch_seq.eq(j::dispatch_seq + 1),
+                        j::dispatched_at.eq(None::<DateTime<Utc>>),
+                        j::error_code.eq(None::<String>),
+                        j::error_message.eq(None::<String>),
+                        j::result.eq(None::<serde_json::Value>),
+                        j::finished_at.eq(None::<DateTime<Utc>>),
+                        j::cancel_requested_at.eq(None::<DateTime<Utc>>),
+                    ))
+                    .returning(Job::as_returning())
+                    .get_result(conn)
+                    .await?;
+                let ev = record_event(conn, id, "state", Some(JobStatus::Queued), json!({"retried_by": "api"})).await?;
+                Ok((job, ev))
+        })
+        .await?;
+    ctx.broker.publish_event(&ev.view()).await;
+    if let Err(e) = dispatcher::dispatch_queue(&ctx.pool, &ctx.broker, &job.queue, ctx.settings.dispatch.window).await {
+        tracing::warn!(job_id = %job.id, error = %e, "dispatch deferred to the workers");
+    }
+    Ok(job)
+}
+
+/// The job's history after event `after` (exclusive), oldest first.
+pub async fn events_after(ctx: &Ctx, job_id: Uuid, after: i64) -> ServiceResult<Vec<JobEventView>> {
+    super::events::after(&ctx.pool, job_id, after).await
+}

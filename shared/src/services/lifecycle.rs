@@ -1,0 +1,297 @@
+//! A job's life inside a worker: claim, heartbeat, progress, finish, and
+//! the rescue of jobs whose worker died.
+//!
+//! Every transition is one `UPDATE … WHERE id = ? AND dispatch_seq = ? AND
+//! status = ?` plus its `job_events` row, in one transaction. A transition
+//! that matches no row did not happen: the job moved on without us (it was
+//! cancelled, rescued or finished), and the caller drops its work.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use rand::Rng;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use super::record_event;
+use crate::config::RetrySettings;
+use crate::db::models::{Job, JobEvent};
+use crate::db::schema::jobs::dsl as j;
+use crate::db::DbPool;
+use crate::domain::{JobStatus, Progress};
+use crate::jobs::JobError;
+use crate::queue::JobMessage;
+
+/// How an attempt ended.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    Succeeded(Value),
+    Failed(JobError),
+    Cancelled,
+    /// The worker is shutting down: give the job back without using up the
+    /// attempt.
+    HandBack,
+}
+
+/// A transition that happened: the job as it is now, and the event to
+/// publish.
+pub type Transition = (Job, JobEvent);
+
+/// Backoff before attempt `attempt + 1`: `base · 2^(attempt−1)`, capped,
+/// then jittered into its upper half so retries of many jobs spread out.
+pub fn backoff(retry: &RetrySettings, attempt: i32) -> Duration {
+    let exp = (attempt.max(1) - 1).min(30) as u32;
+    let raw = retry.base_ms.saturating_mul(1u64 << exp).min(retry.max_ms);
+    let jittered = raw / 2 + rand::rng().random_range(0..=raw / 2);
+    Duration::from_millis(jittered)
+}
+
+/// Claims the job a message points at. `None` means the message is stale
+/// (the job finished, was cancelled, or was dispatched again since).
+pub async fn claim(pool: &DbPool, msg: &JobMessage, worker: &str) -> anyhow::Result<Option<Transition>> {
+    let mut conn = pool.get().await?;
+    let (id, seq, worker) = (msg.job_id, msg.dispatch_seq, worker.to_string());
+    Ok((&mut *conn).transaction::<_, diesel::result::Error, _>(async move |conn: &mut AsyncPgConnection| {
+                let now = Utc::now();
+                let job: Option<Job> = diesel::update(
+                    j::jobs
+                        .filter(j::id.eq(id))
+                        .filter(j::dispatch_seq.eq(seq))
+                        .filter(j::status.eq_any([JobStatus::Queued, JobStatus::Retrying]))
+                        .filter(j::cancel_requested_at.is_null()),
+                )
+                .set((
+                    j::status.eq(JobStatus::Running),
+                    j::attempts.eq(j::attempts + 1),
+                    j::started_at.eq(now),
+                    j::heartbeat_at.eq(now),
+                    j::worker.eq(&worker),
+                    j::dispatched_at.eq(None::<DateTime<Utc>>),
+                ))
+                .returning(Job::as_returning())
+                .get_result(conn)
+                .await
+                .optional()?;
+                let Some(job) = job else { return Ok(None) };
+                let ev = record_event(
+                    conn,
+                    id,
+                    "state",
+                    Some(JobStatus::Running),
+                    json!({ "attempt": job.attempts, "worker": worker }),
+                )
+                .await?;
+                Ok(Some((job, ev)))
+        })
+        .await?)
+}
+
+/// What a heartbeat learned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Beat {
+    /// Still ours; keep going.
+    Alive,
+    /// Still ours, and someone asked to cancel it.
+    CancelRequested,
+    /// No longer ours (rescued or finished elsewhere): stop without writing.
+    Lost,
+}
+
+/// Writes a running job's heartbeat and reads whether it was cancelled.
+pub async fn heartbeat(pool: &DbPool, job_id: Uuid, seq: i32) -> anyhow::Result<Beat> {
+    let mut conn = pool.get().await?;
+    let row: Option<Option<DateTime<Utc>>> = diesel::update(
+        j::jobs.filter(j::id.eq(job_id)).filter(j::dispatch_seq.eq(seq)).filter(j::status.eq(JobStatus::Running)),
+    )
+    .set(j::heartbeat_at.eq(Utc::now()))
+    .returning(j::cancel_requested_at)
+    .get_result(&mut conn)
+    .await
+    .optional()?;
+    Ok(match row {
+        None => Beat::Lost,
+        Some(Some(_)) => Beat::CancelRequested,
+        Some(None) => Beat::Alive,
+    })
+}
+
+/// Records progress of a running job. `None` if the job is no longer ours.
+pub async fn progress(pool: &DbPool, job_id: Uuid, seq: i32, p: &Progress) -> anyhow::Result<Option<JobEvent>> {
+    let mut conn = pool.get().await?;
+    let data = serde_json::to_value(p)?;
+    Ok((&mut *conn).transaction::<_, diesel::result::Error, _>(async move |conn: &mut AsyncPgConnection| {
+                let n = diesel::update(
+                    j::jobs
+                        .filter(j::id.eq(job_id))
+                        .filter(j::dispatch_seq.eq(seq))
+                        .filter(j::status.eq(JobStatus::Running)),
+                )
+                .set((j::progress.eq(&data), j::heartbeat_at.eq(Utc::now())))
+                .execute(conn)
+                .await?;
+                if n == 0 {
+                    return Ok(None);
+                }
+                record_event(conn, job_id, "progress", None, data).await.map(Some)
+        })
+        .await?)
+}
+
+/// Ends the attempt of a job this worker claimed. `None` if the job is no
+/// longer ours (then nothing is written).
+pub async fn finish(pool: &DbPool, job: &Job, outcome: Outcome, retry: &RetrySettings) -> anyhow::Result<Option<Transition>> {
+    let mut conn = pool.get().await?;
+    let (id, seq, attempts, max) = (job.id, job.dispatch_seq, job.attempts, job.max_attempts);
+    let retry = retry.clone();
+    Ok((&mut *conn).transaction::<_, diesel::result::Error, _>(async move |conn: &mut AsyncPgConnection| {
+                let mine = j::jobs.filter(j::id.eq(id)).filter(j::dispatch_seq.eq(seq)).filter(j::status.eq(JobStatus::Running));
+                let now = Utc::now();
+                let none_ts = None::<DateTime<Utc>>;
+                let (status, data, updated) = match outcome {
+                    Outcome::Succeeded(result) => {
+                        let q = diesel::update(mine)
+                            .set((j::status.eq(JobStatus::Succeeded), j::result.eq(result), j::finished_at.eq(now)))
+                            .returning(Job::as_returning());
+                        (JobStatus::Succeeded, json!({"attempt": attempts}), q.get_result(conn).await.optional()?)
+                    }
+                    Outcome::Failed(err) if err.retryable && attempts < max => {
+                        let retry_at = now + backoff(&retry, attempts);
+                        let q = diesel::update(mine)
+                            .set((
+                                j::status.eq(JobStatus::Retrying),
+                                j::run_at.eq(retry_at),
+                                j::dispatch_seq.eq(j::dispatch_seq + 1),
+                                j::dispatched_at.eq(none_ts),
+                                j::worker.eq(None::<String>),
+                                j::error_code.eq(&err.code),
+                                j::error_message.eq(&err.message),
+                            ))
+                            .returning(Job::as_returning());
+                        let data = json!({"attempt": attempts, "code": err.code, "message": err.message, "retry_at": retry_at});
+                        (JobStatus::Retrying, data, q.get_result(conn).await.optional()?)
+                    }
+                    Outcome::Failed(err) => {
+                        let status = if err.retryable { JobStatus::Dead } else { JobStatus::Failed };
+                        let q = diesel::update(mine)
+                            .set((
+                                j::status.eq(status),
+                                j::finished_at.eq(now),
+                                j::error_code.eq(&err.code),
+                                j::error_message.eq(&err.message),
+                            ))
+                            .returning(Job::as_returning());
+                        let data = json!({"attempt": attempts, "code": err.code, "message": err.message});
+                        (status, data, q.get_result(conn).await.optional()?)
+                    }
+                    Outcome::Cancelled => {
+                        let q = diesel::update(mine)
+                            .set((
+                                j::status.eq(JobStatus::Cancelled),
+                                j::finished_at.eq(now),
+                                j::error_code.eq("cancelled"),
+                                j::error_message.eq("cancelled while running"),
+                            ))
+                            .returning(Job::as_returning());
+                        (JobStatus::Cancelled, json!({"attempt": attempts}), q.get_result(conn).await.optional()?)
+                    }
+                    Outcome::HandBack => {
+                        let q = diesel::update(mine)
+                            .set((
+                                j::status.eq(JobStatus::Queued),
+                                j::attempts.eq(j::attempts - 1),
+                                j::run_at.eq(now),
+                                j::dispatch_seq.eq(j::dispatch_seq + 1),
+                                j::dispatched_at.eq(none_ts),
+                                j::worker.eq(None::<String>),
+                            ))
+                            .returning(Job::as_returning());
+                        (JobStatus::Queued, json!({"handed_back": true}), q.get_result(conn).await.optional()?)
+                    }
+                };
+                let Some(job) = updated else { return Ok(None) };
+                let ev = record_event(conn, id, "state", Some(status), data).await?;
+                Ok(Some((job, ev)))
+        })
+        .await?)
+}
+
+/// Rescues running jobs whose heartbeat is older than `stale`: they go
+/// back to `retrying` (due now) or, with no attempts left, to `dead` with
+/// code `worker_lost`. Returns the transitions made.
+pub async fn rescue(pool: &DbPool, stale: Duration) -> anyhow::Result<Vec<Transition>> {
+    let mut conn = pool.get().await?;
+    let cutoff = Utc::now() - stale;
+    Ok((&mut *conn).transaction::<_, diesel::result::Error, _>(async move |conn: &mut AsyncPgConnection| {
+                let stuck: Vec<Job> = j::jobs
+                    .filter(j::status.eq(JobStatus::Running))
+                    .filter(j::heartbeat_at.lt(cutoff))
+                    .select(Job::as_select())
+                    .limit(100)
+                    .for_update()
+                    .skip_locked()
+                    .load(conn)
+                    .await?;
+                let mut out = Vec::with_capacity(stuck.len());
+                for job in stuck {
+                    let message = format!("worker {} stopped heartbeating", job.worker.as_deref().unwrap_or("?"));
+                    let status = if job.attempts >= job.max_attempts { JobStatus::Dead } else { JobStatus::Retrying };
+                    let now = Utc::now();
+                    let finished = (status == JobStatus::Dead).then_some(now);
+                    let updated: Job = diesel::update(j::jobs.find(job.id))
+                        .set((
+                            j::status.eq(status),
+                            j::run_at.eq(now),
+                            j::finished_at.eq(finished),
+                            j::dispatch_seq.eq(j::dispatch_seq + 1),
+                            j::dispatched_at.eq(None::<DateTime<Utc>>),
+                            j::worker.eq(None::<String>),
+                            j::error_code.eq("worker_lost"),
+                            j::error_message.eq(&message),
+                        ))
+                        .returning(Job::as_returning())
+                        .get_result(conn)
+                        .await?;
+                    let data = json!({"attempt": job.attempts, "code": "worker_lost", "message": message});
+                    let ev = record_event(conn, job.id, "state", Some(status), data).await?;
+                    out.push((updated, ev));
+                }
+                Ok(out)
+        })
+        .await?)
+}
+
+/// Makes dispatched jobs that no worker claimed within `older_than`
+/// dispatchable again (their message was lost, e.g. Redis lost data). The
+/// old message, if it still exists, becomes stale.
+pub async fn redispatch_lost(pool: &DbPool, older_than: Duration) -> anyhow::Result<usize> {
+    let mut conn = pool.get().await?;
+    let cutoff = Utc::now() - older_than;
+    Ok(diesel::update(
+        j::jobs
+            .filter(j::status.eq_any([JobStatus::Queued, JobStatus::Retrying]))
+            .filter(j::dispatched_at.lt(cutoff)),
+    )
+    .set((j::dispatch_seq.eq(j::dispatch_seq + 1), j::dispatched_at.eq(None::<DateTime<Utc>>)))
+    .execute(&mut conn)
+    .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_within_jitter_and_is_capped() {
+        let r = RetrySettings { base_ms: 1000, max_ms: 5000, default_max_attempts: 3 };
+        for _ in 0..50 {
+            let b1 = backoff(&r, 1).as_millis();
+            assert!((500..=1000).contains(&b1), "{b1}");
+            let b2 = backoff(&r, 2).as_millis();
+            assert!((1000..=2000).contains(&b2), "{b2}");
+            let b9 = backoff(&r, 9).as_millis();
+            assert!((2500..=5000).contains(&b9), "{b9}");
+        }
+    }
+}

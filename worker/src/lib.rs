@@ -1,0 +1,132 @@
+//! The Chorus worker: one apalis worker per queue over Redis, running the
+//! job kinds registered in `chorus_shared::jobs`.
+//!
+//! - [`runner`]: one message → claim in Postgres → run with heartbeat,
+//!   timeout, panic catching and cancellation → record the outcome.
+//! - [`inflight`]: the jobs running in this process, for cancellation and
+//!   graceful shutdown.
+//! - [`maintenance`]: dispatcher, rescuer, cancel listener and Redis vacuum.
+//! - [`server`]: the worker's own `/metrics` and `/healthz`.
+
+pub mod inflight;
+pub mod maintenance;
+pub mod runner;
+pub mod server;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use apalis::prelude::*;
+use chorus_shared::metrics::Metrics;
+use chorus_shared::queue::JobMessage;
+use chorus_shared::Ctx;
+use tokio_util::sync::CancellationToken;
+
+pub use inflight::InFlight;
+
+/// What every handler invocation shares.
+pub struct WorkerState {
+    pub ctx: Ctx,
+    pub name: String,
+    pub metrics: Metrics,
+    pub inflight: InFlight,
+}
+
+/// This process's worker name: the configured one, or host-pid-random.
+pub fn worker_name(configured: &str) -> String {
+    if !configured.is_empty() {
+        return configured.to_string();
+    }
+    let host = std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_string()).unwrap_or_default();
+    let host = if host.is_empty() { "worker".to_string() } else { host };
+    format!("{host}-{}-{:04x}", std::process::id(), rand::random::<u16>())
+}
+
+async fn handle(msg: JobMessage, state: Data<Arc<WorkerState>>) -> Result<(), BoxDynError> {
+    let state: Arc<WorkerState> = (*state).clone();
+    // The attempt runs on its own task, so that apalis dropping this future
+    // (e.g. at shutdown) cannot abort a job half-way.
+    let task = tokio::spawn(async move { runner::run_message(&state, msg).await });
+    match task.await {
+        Ok(()) => Ok(()),
+        Err(e) => Err(Box::new(e)),
+    }
+}
+
+/// Consumes one queue until `stop`. apalis ends a worker whose backend
+/// failed (e.g. Redis went away), so the consumer is rebuilt after a pause.
+async fn consume(state: Arc<WorkerState>, queue: &'static str, stop: CancellationToken) {
+    let settings = state.ctx.settings.clone();
+    let concurrency = settings.worker.concurrency_of(queue);
+    let poll = Duration::from_millis(settings.worker.poll_ms);
+    while !stop.is_cancelled() {
+        let storage = state.ctx.broker.storage_with_batch(queue, concurrency).poll_with_interval(poll);
+        let worker = WorkerBuilder::new(format!("{}:{queue}", state.name))
+            .backend(storage)
+            .concurrency(concurrency)
+            .data(state.clone())
+            .build(handle);
+        let signal = {
+            let stop = stop.clone();
+            async move {
+                stop.cancelled().await;
+                Ok::<(), std::io::Error>(())
+            }
+        };
+        match worker.run_until(signal).await {
+            Ok(()) if stop.is_cancelled() => return,
+            Ok(()) => tracing::warn!(queue, "queue consumer ended; restarting"),
+            Err(e) => tracing::error!(queue, error = %e, "queue consumer failed; restarting"),
+        }
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+    }
+}
+
+/// Runs the worker until `shutdown` fires, then stops taking jobs, lets the
+/// running ones finish within `worker.shutdown_grace_ms`, hands back the
+/// rest, and returns. Returns the port of its metrics server via `on_ready`.
+pub async fn run(ctx: Ctx, shutdown: CancellationToken, on_ready: Option<tokio::sync::oneshot::Sender<u16>>) -> anyhow::Result<()> {
+    let settings = ctx.settings.clone();
+    let name = worker_name(&settings.worker.name);
+    let state = Arc::new(WorkerState { ctx: ctx.clone(), name: name.clone(), metrics: Metrics::new(), inflight: InFlight::default() });
+    tracing::info!(worker = %name, "worker starting");
+
+    let (server, port) = server::start(state.clone(), settings.worker.metrics_port)?;
+    let server_handle = server.handle();
+    let server_task = tokio::spawn(server);
+    if let Some(tx) = on_ready {
+        let _ = tx.send(port);
+    }
+
+    let stop_taking = CancellationToken::new();
+    let consumers: Vec<_> = chorus_shared::jobs::QUEUES
+        .iter()
+        .map(|queue| tokio::spawn(consume(state.clone(), queue, stop_taking.clone())))
+        .collect();
+    let maintenance_stop = CancellationToken::new();
+    let maintenance = maintenance::spawn(state.clone(), maintenance_stop.clone());
+
+    shutdown.cancelled().await;
+    tracing::info!(worker = %name, running = state.inflight.len(), "shutting down: no new jobs");
+    stop_taking.cancel();
+    let grace = Duration::from_millis(settings.worker.shutdown_grace_ms);
+    if tokio::time::timeout(grace, state.inflight.drained()).await.is_err() {
+        tracing::warn!(running = state.inflight.len(), "grace period over: handing back running jobs");
+        state.inflight.cancel_all(inflight::StopReason::Shutdown);
+        let _ = tokio::time::timeout(Duration::from_secs(10), state.inflight.drained()).await;
+    }
+    for c in consumers {
+        let _ = tokio::time::timeout(Duration::from_secs(5), c).await;
+    }
+    maintenance_stop.cancel();
+    for m in maintenance {
+        let _ = m.await;
+    }
+    server_handle.stop(true).await;
+    let _ = server_task.await;
+    tracing::info!(worker = %name, "worker stopped");
+    Ok(())
+}

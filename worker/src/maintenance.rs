@@ -1,0 +1,133 @@
+//! Background loops of every worker process. Each is safe to run in many
+//! processes at once (row locks and advisory locks in Postgres).
+//!
+//! - dispatcher: pushes due jobs (delayed, retrying, rescued) into Redis;
+//! - rescuer: re-queues running jobs whose worker stopped heartbeating, and
+//!   re-dispatches jobs whose message was lost;
+//! - cancel listener: stops local jobs the moment a cancel is published;
+//! - vacuum: deletes finished messages' data from Redis.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chorus_shared::domain::JobStatus;
+use chorus_shared::queue::dispatcher;
+use chorus_shared::services::lifecycle;
+use futures::StreamExt;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::inflight::StopReason;
+use crate::WorkerState;
+
+/// Runs `step` every `every` until `stop`.
+fn every<F, Fut>(stop: CancellationToken, every: Duration, mut step: F) -> JoinHandle<()>
+where
+    F: FnMut() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tick.tick() => step().await,
+            }
+        }
+    })
+}
+
+pub fn spawn(state: Arc<WorkerState>, stop: CancellationToken) -> Vec<JoinHandle<()>> {
+    let s = state.ctx.settings.clone();
+    let dispatch = {
+        let state = state.clone();
+        every(stop.clone(), Duration::from_millis(s.dispatch.interval_ms), move || {
+            let state = state.clone();
+            async move {
+                dispatcher::dispatch_all(&state.ctx.pool, &state.ctx.broker, state.ctx.settings.dispatch.window).await;
+            }
+        })
+    };
+    let rescue = {
+        let state = state.clone();
+        every(stop.clone(), Duration::from_millis(s.worker.maintenance_ms), move || {
+            let state = state.clone();
+            async move { rescue_once(&state).await }
+        })
+    };
+    let vacuum = {
+        let state = state.clone();
+        every(stop.clone(), Duration::from_millis(s.worker.maintenance_ms * 5), move || {
+            let state = state.clone();
+            async move {
+                for queue in chorus_shared::jobs::QUEUES {
+                    if let Err(e) = state.ctx.broker.vacuum(queue).await {
+                        tracing::warn!(queue, error = %e, "vacuum failed");
+                    }
+                }
+                state.metrics.refresh_from_db(&state.ctx.pool, false).await;
+            }
+        })
+    };
+    let cancels = tokio::spawn(listen_for_cancels(state, stop));
+    vec![dispatch, rescue, vacuum, cancels]
+}
+
+async fn rescue_once(state: &WorkerState) {
+    let ctx = &state.ctx;
+    let stale = Duration::from_millis(ctx.settings.worker.rescue_after_ms);
+    match lifecycle::rescue(&ctx.pool, stale).await {
+        Ok(rescued) => {
+            for (job, event) in rescued {
+                tracing::warn!(job_id = %job.id, status = %job.status, "rescued a job whose worker died");
+                ctx.broker.publish_event(&event.view()).await;
+                if job.status == JobStatus::Dead {
+                    state.metrics.jobs_dead.with_label_values(&[&job.kind]).inc();
+                } else {
+                    state.metrics.job_retries.with_label_values(&[&job.kind]).inc();
+                }
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "rescue failed"),
+    }
+    let lost_after = Duration::from_millis(ctx.settings.dispatch.redispatch_after_ms);
+    match lifecycle::redispatch_lost(&ctx.pool, lost_after).await {
+        Ok(0) => {}
+        Ok(n) => tracing::warn!(jobs = n, "re-dispatched jobs whose message was not consumed"),
+        Err(e) => tracing::warn!(error = %e, "redispatch failed"),
+    }
+}
+
+/// Follows the cancel channel, reconnecting after Redis outages.
+async fn listen_for_cancels(state: Arc<WorkerState>, stop: CancellationToken) {
+    let channel = state.ctx.broker.cancel_channel();
+    loop {
+        match state.ctx.broker.subscribe(&channel).await {
+            Ok(stream) => {
+                let mut stream = stream.boxed();
+                loop {
+                    tokio::select! {
+                        _ = stop.cancelled() => return,
+                        msg = stream.next() => match msg {
+                            Some(id) => {
+                                if let Ok(id) = Uuid::parse_str(&id) {
+                                    if state.inflight.stop(id, StopReason::Cancelled) {
+                                        tracing::info!(job_id = %id, "cancel requested");
+                                    }
+                                }
+                            }
+                            None => break,
+                        },
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot subscribe to cancellations; heartbeats still carry them"),
+        }
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+    }
+}

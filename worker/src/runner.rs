@@ -1,0 +1,158 @@
+//! One message, one attempt: claim the job in Postgres, run it with a
+//! heartbeat, a timeout, panic catching and cancellation, record how it
+//! ended, publish the events and refill the queue.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Instant;
+
+use chorus_shared::db::models::Job;
+use chorus_shared::domain::{JobStatus, Progress};
+use chorus_shared::jobs::{self, JobContext, JobError, ProgressReporter};
+use chorus_shared::queue::{dispatcher, Broker, JobMessage};
+use chorus_shared::services::lifecycle::{self, Beat, Outcome};
+use chorus_shared::db::DbPool;
+use futures::future::BoxFuture;
+use futures::FutureExt;
+use tracing::Instrument;
+use uuid::Uuid;
+
+use crate::inflight::StopReason;
+use crate::WorkerState;
+
+/// Writes progress for the attempt holding `dispatch_seq`.
+struct Reporter {
+    pool: DbPool,
+    broker: Broker,
+    dispatch_seq: i32,
+}
+
+impl ProgressReporter for Reporter {
+    fn report(&self, job_id: Uuid, progress: Progress) -> BoxFuture<'_, anyhow::Result<()>> {
+        Box::pin(async move {
+            if let Some(ev) = lifecycle::progress(&self.pool, job_id, self.dispatch_seq, &progress).await? {
+                self.broker.publish_event(&ev.view()).await;
+            }
+            Ok(())
+        })
+    }
+}
+
+/// Handles one queue message. Never panics and never returns an error:
+/// whatever happens is recorded on the job.
+pub async fn run_message(state: &WorkerState, msg: JobMessage) {
+    let ctx = &state.ctx;
+    let claimed = match lifecycle::claim(&ctx.pool, &msg, &state.name).await {
+        Ok(Some(t)) => t,
+        Ok(None) => {
+            tracing::debug!(job_id = %msg.job_id, seq = msg.dispatch_seq, "stale message dropped");
+            return;
+        }
+        Err(e) => {
+            // The job stays dispatched; the rescuer's redispatch picks it up.
+            tracing::error!(job_id = %msg.job_id, error = %e, "claim failed");
+            return;
+        }
+    };
+    let (job, event) = claimed;
+    ctx.broker.publish_event(&event.view()).await;
+    let span = tracing::info_span!("job", job_id = %job.id, kind = %job.kind, attempt = job.attempts);
+    run_attempt(state, job).instrument(span).await;
+}
+
+async fn run_attempt(state: &WorkerState, job: Job) {
+    let ctx = &state.ctx;
+    let m = &state.metrics;
+    if let Some(started) = job.started_at {
+        let wait = (started - job.run_at).to_std().unwrap_or_default();
+        m.job_queue_wait_seconds.with_label_values(&[&job.kind]).observe(wait.as_secs_f64());
+    }
+    m.jobs_in_flight.inc();
+    let token = state.inflight.start(job.id);
+    let heartbeat = tokio::spawn(heartbeat_loop(state.ctx.pool.clone(), state.inflight.clone(), job.id, job.dispatch_seq, ctx.settings.worker.heartbeat()));
+    let started = Instant::now();
+    let result = match jobs::find(&job.kind) {
+        None => Some(Outcome::Failed(JobError::permanent("unknown_kind", format!("no kind {:?} in this worker", job.kind)))),
+        Some(spec) => {
+            let jctx = JobContext {
+                job_id: job.id,
+                tenant_id: job.tenant_id,
+                attempt: job.attempts,
+                cancel: token.clone(),
+                progress: Arc::new(Reporter { pool: ctx.pool.clone(), broker: ctx.broker.clone(), dispatch_seq: job.dispatch_seq }),
+            };
+            let attempt = AssertUnwindSafe((spec.run)(&jctx, job.payload.clone())).catch_unwind();
+            tokio::select! {
+                r = tokio::time::timeout(spec.timeout, attempt) => Some(match r {
+                    Err(_) => Outcome::Failed(JobError::retryable("timeout", format!("attempt exceeded {:?}", spec.timeout))),
+                    Ok(Err(panic)) => Outcome::Failed(JobError::retryable("panic", panic_message(&panic))),
+                    Ok(Ok(Ok(value))) => Outcome::Succeeded(value),
+                    Ok(Ok(Err(e))) => Outcome::Failed(e),
+                }),
+                _ = token.cancelled() => None,
+            }
+        }
+    };
+    heartbeat.abort();
+    let reason = state.inflight.finish(job.id);
+    m.jobs_in_flight.dec();
+    let outcome = match (result, reason) {
+        (Some(outcome), _) => outcome,
+        (None, Some(StopReason::Cancelled)) => Outcome::Cancelled,
+        (None, Some(StopReason::Shutdown)) => Outcome::HandBack,
+        (None, _) => {
+            tracing::warn!("job was taken over elsewhere; dropping this attempt");
+            return;
+        }
+    };
+    m.job_run_seconds.with_label_values(&[&job.kind]).observe(started.elapsed().as_secs_f64());
+    if let Outcome::Failed(e) = &outcome {
+        tracing::warn!(code = %e.code, message = %e.message, "attempt failed");
+    }
+    match lifecycle::finish(&ctx.pool, &job, outcome, &ctx.settings.retry).await {
+        Ok(Some((after, event))) => {
+            ctx.broker.publish_event(&event.view()).await;
+            m.jobs_finished.with_label_values(&[&job.kind, after.status.as_str()]).inc();
+            match after.status {
+                JobStatus::Retrying => m.job_retries.with_label_values(&[&job.kind]).inc(),
+                JobStatus::Dead => m.jobs_dead.with_label_values(&[&job.kind]).inc(),
+                _ => {}
+            }
+            tracing::info!(status = %after.status, "attempt ended");
+        }
+        Ok(None) => tracing::warn!("job changed under us; outcome not recorded"),
+        Err(e) => tracing::error!(error = %e, "outcome not recorded; the rescuer will retry the job"),
+    }
+    if let Err(e) = dispatcher::dispatch_queue(&ctx.pool, &ctx.broker, &job.queue, ctx.settings.dispatch.window).await {
+        tracing::warn!(error = %e, "dispatch after finish failed");
+    }
+}
+
+fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+    let text = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "non-string panic".into());
+    format!("the job panicked: {text}")
+}
+
+/// Writes the heartbeat until aborted; stops the job when it was cancelled
+/// or taken over.
+async fn heartbeat_loop(pool: DbPool, inflight: crate::InFlight, job_id: Uuid, seq: i32, every: std::time::Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        match lifecycle::heartbeat(&pool, job_id, seq).await {
+            Ok(Beat::Alive) => {}
+            Ok(Beat::CancelRequested) => {
+                inflight.stop(job_id, StopReason::Cancelled);
+            }
+            Ok(Beat::Lost) => {
+                inflight.stop(job_id, StopReason::Lost);
+            }
+            Err(e) => tracing::warn!(error = %e, "heartbeat not written"),
+        }
+    }
+}
