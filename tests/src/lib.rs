@@ -1,1 +1,228 @@
-//! placeholder
+//! `TestApp`: the harness of the black-box suite (zero2prod and crates.io
+//! style). Each test gets its own Postgres database, copied from a migrated
+//! template, and its own Redis namespace, on the real servers that
+//! `just test` starts (`CHORUS_TEST_PG`, `CHORUS_TEST_REDIS`). The API runs
+//! in-process on a free port; workers run in-process or as real processes.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use chorus_shared::config::Settings;
+use chorus_shared::domain::{JobStatus, JobView, Role};
+use chorus_shared::Ctx;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use serde_json::Value;
+use tokio::sync::OnceCell;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+const TEMPLATE: &str = "chorus_template";
+
+fn env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run the suite with `just test`"))
+}
+
+/// `postgres://…` of the server, without a database name.
+pub fn pg_server() -> String {
+    env("CHORUS_TEST_PG")
+}
+
+pub fn redis_url() -> String {
+    env("CHORUS_TEST_REDIS")
+}
+
+static TEMPLATE_READY: OnceCell<()> = OnceCell::const_new();
+
+/// Creates the migrated template once per server (an advisory lock guards
+/// it across test processes).
+async fn ensure_template() {
+    TEMPLATE_READY
+        .get_or_init(|| async {
+            let mut admin = AsyncPgConnection::establish(&format!("{}/postgres", pg_server())).await.expect("connect to test postgres");
+            diesel::sql_query("SELECT pg_advisory_lock(7242)").execute(&mut admin).await.unwrap();
+            let exists = diesel::sql_query(format!("SELECT 1 FROM pg_database WHERE datname = '{TEMPLATE}'"))
+                .execute(&mut admin)
+                .await
+                .unwrap()
+                > 0;
+            if !exists {
+                diesel::sql_query(format!("CREATE DATABASE {TEMPLATE}")).execute(&mut admin).await.unwrap();
+                chorus_shared::db::migrate(&format!("{}/{TEMPLATE}", pg_server())).await.expect("migrate template");
+            }
+            diesel::sql_query("SELECT pg_advisory_unlock(7242)").execute(&mut admin).await.unwrap();
+        })
+        .await;
+}
+
+/// A fresh database for one test; returns its URL.
+pub async fn fresh_database() -> String {
+    ensure_template().await;
+    let name = format!("chorus_test_{}", Uuid::new_v4().simple());
+    let mut admin = AsyncPgConnection::establish(&format!("{}/postgres", pg_server())).await.unwrap();
+    diesel::sql_query(format!("CREATE DATABASE {name} TEMPLATE {TEMPLATE}")).execute(&mut admin).await.unwrap();
+    format!("{}/{name}", pg_server())
+}
+
+/// Settings for tests: fresh database and namespace, fast timers.
+pub async fn test_settings() -> Settings {
+    let mut s = Settings::default();
+    s.database.url = fresh_database().await;
+    s.database.pool_size = 5;
+    s.redis.url = redis_url();
+    s.redis.namespace = format!("t{}", &Uuid::new_v4().simple().to_string()[..12]);
+    s.api.port = 0;
+    s.worker.metrics_port = 0;
+    s.worker.heartbeat_ms = 200;
+    s.worker.rescue_after_ms = 3_000;
+    s.worker.maintenance_ms = 500;
+    s.worker.shutdown_grace_ms = 5_000;
+    s.dispatch.interval_ms = 100;
+    s.retry.base_ms = 200;
+    s.retry.max_ms = 2_000;
+    s
+}
+
+/// A worker running inside the test process.
+pub struct InProcessWorker {
+    pub stop: CancellationToken,
+    pub metrics_port: u16,
+    pub task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl InProcessWorker {
+    /// SIGTERM-equivalent: stops it and waits for its graceful exit.
+    pub async fn shutdown(self) {
+        self.stop.cancel();
+        self.task.await.unwrap().unwrap();
+    }
+}
+
+pub struct TestApp {
+    pub settings: Settings,
+    pub address: String,
+    pub ctx: Ctx,
+    pub admin_key: String,
+    pub client: reqwest::Client,
+    pub workers: Vec<InProcessWorker>,
+}
+
+impl TestApp {
+    /// API plus one in-process worker, default test settings.
+    pub async fn spawn() -> Self {
+        Self::spawn_with(1, |_| {}).await
+    }
+
+    /// API plus `workers` in-process workers, after `tweak` edits the settings.
+    pub async fn spawn_with(workers: usize, tweak: impl FnOnce(&mut Settings)) -> Self {
+        let mut settings = test_settings().await;
+        tweak(&mut settings);
+        let ctx = Ctx::connect(settings.clone()).await.expect("connect");
+        let app = chorus_api::startup::Application::build(ctx.clone()).expect("bind api");
+        let address = format!("http://127.0.0.1:{}", app.port);
+        tokio::spawn(app.server);
+        let tenant = chorus_shared::services::auth::ensure_tenant(&ctx.pool, "acme").await.unwrap();
+        let admin_key = chorus_shared::services::auth::create_key(&ctx.pool, tenant.id, "admin", Role::Admin).await.unwrap().secret;
+        let mut app = Self { settings, address, ctx, admin_key, client: reqwest::Client::new(), workers: Vec::new() };
+        for _ in 0..workers {
+            app.start_worker().await;
+        }
+        app
+    }
+
+    /// Starts one more in-process worker.
+    pub async fn start_worker(&mut self) -> usize {
+        let stop = CancellationToken::new();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let ctx = Ctx::connect(self.settings.clone()).await.unwrap();
+        let task = tokio::spawn(chorus_worker::run(ctx, stop.clone(), Some(tx)));
+        let metrics_port = rx.await.expect("worker started");
+        self.workers.push(InProcessWorker { stop, metrics_port, task });
+        self.workers.len() - 1
+    }
+
+    /// A key for `tenant` (created if new) with `role`.
+    pub async fn key(&self, tenant: &str, role: Role) -> String {
+        let t = chorus_shared::services::auth::ensure_tenant(&self.ctx.pool, tenant).await.unwrap();
+        chorus_shared::services::auth::create_key(&self.ctx.pool, t.id, "test", role).await.unwrap().secret
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub fn get(&self, key: &str, path: &str) -> reqwest::RequestBuilder {
+        self.client.get(self.url(path)).bearer_auth(key)
+    }
+
+    pub fn post(&self, key: &str, path: &str) -> reqwest::RequestBuilder {
+        self.client.post(self.url(path)).bearer_auth(key)
+    }
+
+    /// Submits a job as admin; panics unless it is accepted.
+    pub async fn submit(&self, body: Value) -> Uuid {
+        let resp = self.post(&self.admin_key, "/v1/jobs").json(&body).send().await.unwrap();
+        assert_eq!(resp.status(), 202, "{}", resp.text().await.unwrap());
+        let v: Value = resp.json().await.unwrap();
+        v["id"].as_str().unwrap().parse().unwrap()
+    }
+
+    pub async fn job(&self, id: Uuid) -> JobView {
+        let resp = self.get(&self.admin_key, &format!("/v1/jobs/{id}")).send().await.unwrap();
+        assert_eq!(resp.status(), 200);
+        resp.json().await.unwrap()
+    }
+
+    /// Polls until the job satisfies `done`, at most `within`.
+    pub async fn wait_for(&self, id: Uuid, within: Duration, done: impl Fn(&JobView) -> bool) -> JobView {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let job = self.job(id).await;
+            if done(&job) {
+                return job;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "job {id} did not get there in {within:?}: {job:#?}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits until the job is in `status`.
+    pub async fn wait_for_status(&self, id: Uuid, status: JobStatus, within: Duration) -> JobView {
+        self.wait_for(id, within, |j| j.status == status).await
+    }
+
+    /// The job's events as recorded.
+    pub async fn history(&self, id: Uuid) -> Vec<chorus_shared::domain::JobEventView> {
+        chorus_shared::services::events::after(&self.ctx.pool, id, 0).await.unwrap()
+    }
+
+    /// Starts the real `chorus-worker` binary against this app's stores.
+    pub fn spawn_worker_process(&self, name: &str, extra_env: &[(&str, String)]) -> Child {
+        let s = &self.settings;
+        let mut cmd = Command::new(binary("chorus-worker"));
+        cmd.arg("--name").arg(name).arg("--metrics-port").arg("0")
+            .env("CHORUS__DATABASE__URL", &s.database.url)
+            .env("CHORUS__DATABASE__POOL_SIZE", "4")
+            .env("CHORUS__REDIS__URL", &s.redis.url)
+            .env("CHORUS__REDIS__NAMESPACE", &s.redis.namespace)
+            .env("CHORUS__WORKER__HEARTBEAT_MS", s.worker.heartbeat_ms.to_string())
+            .env("CHORUS__WORKER__RESCUE_AFTER_MS", s.worker.rescue_after_ms.to_string())
+            .env("CHORUS__WORKER__MAINTENANCE_MS", s.worker.maintenance_ms.to_string())
+            .env("CHORUS__DISPATCH__INTERVAL_MS", s.dispatch.interval_ms.to_string())
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
+        for (k, v) in extra_env {
+            cmd.env(k, v);
+        }
+        cmd.spawn().expect("start chorus-worker (run `cargo build --bins` first)")
+    }
+}
+
+/// Path of a workspace binary next to the test executable.
+pub fn binary(name: &str) -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().unwrap().parent().unwrap();
+    let path = dir.join(name);
+    assert!(path.exists(), "{} not built: run `cargo build --bins`", path.display());
+    path
+}

@@ -312,7 +312,8 @@ pub async fn cancel(ctx: &Ctx, principal: &Principal, id: Uuid) -> ServiceResult
     Ok(job)
 }
 
-/// Runs a `failed` or `dead` job again from a fresh attempt count.
+/// Runs a `failed` or `dead` job again. Attempts keep counting; a job that
+/// used all of them gets one more (River's rule).
 pub async fn retry(ctx: &Ctx, principal: &Principal, id: Uuid) -> ServiceResult<Job> {
     if !principal.role.allows(Role::User) {
         return Err(ServiceError::new(ErrorCode::Forbidden, "viewer keys cannot retry jobs"));
@@ -330,7 +331,7 @@ pub async fn retry(ctx: &Ctx, principal: &Principal, id: Uuid) -> ServiceResult<
                 let job: Job = diesel::update(j::jobs.find(id))
                     .set((
                         j::status.eq(JobStatus::Queued),
-                        j::attempts.eq(0),
+                        j::max_attempts.eq(job.max_attempts.max(job.attempts + 1)),
                         j::run_at.eq(Utc::now()),
                         j::dispatch_seq.eq(j::dispatch_seq + 1),
                         j::dispatched_at.eq(None::<DateTime<Utc>>),

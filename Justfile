@@ -1,0 +1,51 @@
+# Chorus: `just up` to run it on this machine, `just test` to test it.
+
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+run_dir := ".build/run"
+pg_port := env_var_or_default("CHORUS_PG_PORT", "55432")
+redis_port := env_var_or_default("CHORUS_REDIS_PORT", "56379")
+export CHORUS__DATABASE__URL := env_var_or_default("CHORUS__DATABASE__URL", "postgres://postgres@127.0.0.1:" + pg_port + "/chorus")
+export CHORUS__REDIS__URL := env_var_or_default("CHORUS__REDIS__URL", "redis://127.0.0.1:" + redis_port)
+
+# List the recipes.
+default:
+    @just --list
+
+# Install what is missing, start Postgres and Redis, migrate, print an admin key, start the API and two workers.
+up: deps
+    scripts/services.sh start .build/local {{pg_port}} {{redis_port}}
+    psql -h 127.0.0.1 -p {{pg_port}} -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'chorus'" | grep -q 1 \
+      || createdb -h 127.0.0.1 -p {{pg_port}} -U postgres chorus
+    cargo build --release --bins
+    target/release/chorus-api migrate
+    mkdir -p {{run_dir}}
+    [ -s {{run_dir}}/admin-key ] || target/release/chorus-api create-key --tenant default --role admin --name bootstrap > {{run_dir}}/admin-key
+    just _start api target/release/chorus-api serve
+    just _start worker-1 target/release/chorus-worker --name "$(hostname)-w1" --metrics-port 9101
+    just _start worker-2 target/release/chorus-worker --name "$(hostname)-w2" --metrics-port 9102
+    for _ in $(seq 50); do curl -sf localhost:8080/readyz >/dev/null && break; sleep 0.2; done
+    @echo "API on http://127.0.0.1:8080 (docs at /docs); logs in {{run_dir}}"
+    @echo "admin key: $(cat {{run_dir}}/admin-key)"
+
+# Stop the API, the workers, Postgres and Redis.
+down:
+    for p in {{run_dir}}/*.pid; do [ -f "$p" ] && kill "$(cat "$p")" 2>/dev/null; rm -f "$p"; done || true
+    scripts/services.sh stop .build/local
+
+# Install the system packages Chorus needs (Postgres, Redis), if missing.
+deps:
+    scripts/deps.sh
+
+# Run the whole suite on its own Postgres and Redis.
+test *args:
+    scripts/test.sh {{args}}
+
+# Run a benchmark: `just bench queue`.
+bench name="queue":
+    scripts/bench-{{name}}.sh
+
+_start name +cmd:
+    mkdir -p {{run_dir}}
+    if [ -f {{run_dir}}/{{name}}.pid ] && kill -0 "$(cat {{run_dir}}/{{name}}.pid)" 2>/dev/null; then echo "{{name}} already running"; else \
+      nohup {{cmd}} > {{run_dir}}/{{name}}.log 2>&1 & echo $! > {{run_dir}}/{{name}}.pid; fi

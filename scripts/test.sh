@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# `just test`: starts Postgres and Redis on free loopback ports with data
+# under .build/test, runs the whole suite against them, and stops them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/deps.sh
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+dir=.build/test
+scripts/services.sh stop "$dir" 2>/dev/null || true
+rm -rf "$dir"
+pg_port=$(free_port); redis_port=$(free_port)
+trap 'scripts/services.sh stop "$dir"' EXIT
+scripts/services.sh start "$dir" "$pg_port" "$redis_port"
+
+export CHORUS_TEST_PG="postgres://postgres@127.0.0.1:$pg_port"
+export CHORUS_TEST_REDIS="redis://127.0.0.1:$redis_port"
+# The chaos tests run the real worker binary.
+cargo build --workspace --bins
+cargo test --workspace "$@"

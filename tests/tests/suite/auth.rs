@@ -1,0 +1,80 @@
+//! API keys, roles, and tenant isolation.
+
+use std::time::Duration;
+
+use chorus_shared::domain::{JobStatus, Role};
+use chorus_tests::TestApp;
+use serde_json::{json, Value};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_tenants_job_is_not_found_on_every_route() {
+    let app = TestApp::spawn().await;
+    let id = app.submit(json!({"kind": "diagnostic", "payload": {}})).await;
+    app.wait_for_status(id, JobStatus::Succeeded, Duration::from_secs(10)).await;
+    let stranger = app.key("globex", Role::Admin).await;
+    for (method, path) in [
+        ("GET", format!("/v1/jobs/{id}")),
+        ("GET", format!("/v1/jobs/{id}/events")),
+        ("POST", format!("/v1/jobs/{id}/cancel")),
+        ("POST", format!("/v1/jobs/{id}/retry")),
+    ] {
+        let req = if method == "GET" { app.get(&stranger, &path) } else { app.post(&stranger, &path) };
+        let resp = req.send().await.unwrap();
+        assert_eq!(resp.status(), 404, "{method} {path}");
+        assert_eq!(resp.json::<Value>().await.unwrap()["code"], "job_not_found");
+    }
+    let page: Value = app.get(&stranger, "/v1/jobs").send().await.unwrap().json().await.unwrap();
+    assert!(page["items"].as_array().unwrap().is_empty());
+    // Keys are per tenant too.
+    let mine: Value = app.get(&app.admin_key, "/v1/keys").send().await.unwrap().json().await.unwrap();
+    let my_key = mine[0]["id"].as_str().unwrap();
+    let resp = app.client.delete(app.url(&format!("/v1/keys/{my_key}"))).bearer_auth(&stranger).send().await.unwrap();
+    assert_eq!(resp.status(), 404);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn roles_limit_what_a_key_may_do() {
+    let app = TestApp::spawn_with(0, |_| {}).await;
+    let user = app.key("acme", Role::User).await;
+    let viewer = app.key("acme", Role::Viewer).await;
+    let diag = json!({"kind": "diagnostic", "payload": {}});
+
+    let r = app.post(&viewer, "/v1/jobs").json(&diag).send().await.unwrap();
+    assert_eq!(r.status(), 403);
+    let r = app.post(&user, "/v1/jobs").json(&diag).send().await.unwrap();
+    assert_eq!(r.status(), 403, "diagnostic is admin-only");
+    assert_eq!(r.json::<Value>().await.unwrap()["code"], "forbidden");
+    for key in [&user, &viewer] {
+        let r = app.get(key, "/v1/keys").send().await.unwrap();
+        assert_eq!(r.status(), 403);
+    }
+    let id = app.submit(diag.clone()).await;
+    let r = app.get(&viewer, &format!("/v1/jobs/{id}")).send().await.unwrap();
+    assert_eq!(r.status(), 200, "viewers read");
+    let r = app.post(&viewer, &format!("/v1/jobs/{id}/cancel")).send().await.unwrap();
+    assert_eq!(r.status(), 403, "viewers do not cancel");
+    let r = app.post(&user, &format!("/v1/jobs/{id}/cancel")).send().await.unwrap();
+    assert_eq!(r.status(), 200, "users cancel");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admins_create_list_and_revoke_keys() {
+    let app = TestApp::spawn_with(0, |_| {}).await;
+    let created = app.post(&app.admin_key, "/v1/keys").json(&json!({"name": "ci", "role": "viewer"})).send().await.unwrap();
+    assert_eq!(created.status(), 201);
+    let created: Value = created.json().await.unwrap();
+    let secret = created["secret"].as_str().unwrap().to_string();
+    assert!(secret.starts_with(&format!("chorus_{}_", created["prefix"].as_str().unwrap())));
+    assert_eq!(app.get(&secret, "/v1/jobs").send().await.unwrap().status(), 200);
+
+    let list: Value = app.get(&app.admin_key, "/v1/keys").send().await.unwrap().json().await.unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 2);
+    assert!(list.as_array().unwrap().iter().all(|k| k.get("secret").is_none()), "secrets are never listed");
+
+    let id = created["id"].as_str().unwrap();
+    let revoked = app.client.delete(app.url(&format!("/v1/keys/{id}"))).bearer_auth(&app.admin_key).send().await.unwrap();
+    assert_eq!(revoked.status(), 200);
+    let r = app.get(&secret, "/v1/jobs").send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    assert_eq!(r.json::<Value>().await.unwrap()["code"], "invalid_api_key");
+}

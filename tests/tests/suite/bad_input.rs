@@ -1,0 +1,88 @@
+//! Bad input on every route answers a 4xx with a code from the table,
+//! never a 500.
+
+use chorus_shared::domain::Role;
+use chorus_tests::TestApp;
+use reqwest::Method;
+use serde_json::{json, Value};
+
+struct Case {
+    method: Method,
+    path: String,
+    key: Option<String>,
+    headers: Vec<(&'static str, String)>,
+    body: Option<(&'static str, Vec<u8>)>,
+    status: u16,
+    code: &'static str,
+}
+
+fn case(method: Method, path: &str, status: u16, code: &'static str) -> Case {
+    Case { method, path: path.into(), key: None, headers: vec![], body: None, status, code }
+}
+
+impl Case {
+    fn key(mut self, k: &str) -> Self { self.key = Some(k.into()); self }
+    fn json(mut self, v: &str) -> Self { self.body = Some(("application/json", v.as_bytes().to_vec())); self }
+    fn raw(mut self, ct: &'static str, b: Vec<u8>) -> Self { self.body = Some((ct, b)); self }
+    fn header(mut self, k: &'static str, v: &str) -> Self { self.headers.push((k, v.into())); self }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_route_refuses_bad_input_with_a_stable_code() {
+    let app = TestApp::spawn_with(0, |s| s.api.max_body_bytes = 4096).await;
+    let admin = app.admin_key.clone();
+    let viewer = app.key("acme", Role::Viewer).await;
+    let job = app.submit(json!({"kind": "diagnostic", "payload": {}})).await;
+    let huge = format!("{{\"kind\":\"diagnostic\",\"payload\":{{\"x\":\"{}\"}}}}", "a".repeat(10_000));
+    use Method as M;
+    let cases = vec![
+        case(M::GET, "/v1/jobs", 401, "missing_api_key"),
+        case(M::GET, "/v1/jobs", 401, "missing_api_key").header("Authorization", "Basic abc"),
+        case(M::GET, "/v1/jobs", 401, "invalid_api_key").key("chorus_00000000_nope"),
+        case(M::POST, "/v1/jobs", 400, "invalid_json").key(&admin).json("{not json"),
+        case(M::POST, "/v1/jobs", 415, "unsupported_media_type").key(&admin).raw("text/plain", b"hi".to_vec()),
+        case(M::POST, "/v1/jobs", 413, "payload_too_large").key(&admin).json(&huge),
+        case(M::POST, "/v1/jobs", 422, "invalid_payload").key(&admin).json(r#"{"payload":{}}"#),
+        case(M::POST, "/v1/jobs", 422, "invalid_payload").key(&admin).json(r#"{"kind":5}"#),
+        case(M::POST, "/v1/jobs", 422, "invalid_payload").key(&admin).json(r#"{"kind":"diagnostic","surprise":1}"#),
+        case(M::POST, "/v1/jobs", 422, "unknown_kind").key(&admin).json(r#"{"kind":"teleport","payload":{}}"#),
+        case(M::POST, "/v1/jobs", 422, "invalid_payload").key(&admin).json(r#"{"kind":"diagnostic","payload":{"sleep_ms":"long"}}"#),
+        case(M::POST, "/v1/jobs", 422, "invalid_payload").key(&admin).json(r#"{"kind":"diagnostic","payload":{"sleep_ms":99999999}}"#),
+        case(M::POST, "/v1/jobs", 422, "invalid_payload").key(&admin).json(r#"{"kind":"diagnostic","payload":{"bogus":true}}"#),
+        case(M::POST, "/v1/jobs", 422, "invalid_payload").key(&admin).json(r#"{"kind":"diagnostic","priority":1000}"#),
+        case(M::POST, "/v1/jobs", 422, "invalid_payload").key(&admin).json(r#"{"kind":"diagnostic","max_attempts":0}"#),
+        case(M::POST, "/v1/jobs", 422, "invalid_payload").key(&admin).json(r#"{"kind":"diagnostic","run_at":"tomorrow"}"#),
+        case(M::POST, "/v1/jobs", 422, "invalid_payload").key(&admin).json(r#"{"kind":"diagnostic","callback_url":"ftp://x"}"#),
+        case(M::POST, "/v1/jobs", 400, "invalid_header").key(&admin).json(r#"{"kind":"diagnostic"}"#).header("Idempotency-Key", &"k".repeat(300)),
+        case(M::POST, "/v1/jobs", 403, "forbidden").key(&viewer).json(r#"{"kind":"diagnostic"}"#),
+        case(M::GET, "/v1/jobs?status=done", 400, "invalid_parameter").key(&admin),
+        case(M::GET, "/v1/jobs?limit=0", 400, "invalid_parameter").key(&admin),
+        case(M::GET, "/v1/jobs?limit=many", 400, "invalid_parameter").key(&admin),
+        case(M::GET, "/v1/jobs?cursor=garbage", 400, "invalid_parameter").key(&admin),
+        case(M::GET, "/v1/jobs?created_after=yesterday", 400, "invalid_parameter").key(&admin),
+        case(M::GET, "/v1/jobs/not-a-uuid", 400, "invalid_parameter").key(&admin),
+        case(M::GET, &format!("/v1/jobs/{}", uuid::Uuid::new_v4()), 404, "job_not_found").key(&admin),
+        case(M::POST, "/v1/jobs/not-a-uuid/cancel", 400, "invalid_parameter").key(&admin),
+        case(M::POST, &format!("/v1/jobs/{}/retry", uuid::Uuid::new_v4()), 404, "job_not_found").key(&admin),
+        case(M::POST, &format!("/v1/jobs/{job}/retry"), 409, "job_not_retryable").key(&admin),
+        case(M::GET, &format!("/v1/jobs/{job}/events"), 400, "invalid_header").key(&admin).header("Last-Event-ID", "abc"),
+        case(M::POST, "/v1/keys", 422, "invalid_payload").key(&admin).json(r#"{"name":"x","role":"root"}"#),
+        case(M::POST, "/v1/keys", 422, "invalid_payload").key(&admin).json(r#"{"name":"","role":"user"}"#),
+        case(M::POST, "/v1/keys", 403, "forbidden").key(&viewer).json(r#"{"name":"x","role":"user"}"#),
+        case(M::DELETE, "/v1/keys/123", 400, "invalid_parameter").key(&admin),
+        case(M::DELETE, &format!("/v1/keys/{}", uuid::Uuid::new_v4()), 404, "api_key_not_found").key(&admin),
+        case(M::GET, "/v1/nothing-here", 404, "not_found").key(&admin),
+    ];
+    for c in cases {
+        let mut req = app.client.request(c.method.clone(), app.url(&c.path));
+        if let Some(k) = &c.key { req = req.bearer_auth(k); }
+        for (k, v) in &c.headers { req = req.header(*k, v); }
+        if let Some((ct, body)) = c.body { req = req.header("content-type", ct).body(body); }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap();
+        let body: Value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("{} {}: not JSON: {text}", c.method, c.path));
+        assert_eq!((status, body["code"].as_str().unwrap_or("")), (c.status, c.code), "{} {}: {text}", c.method, c.path);
+        assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()));
+    }
+}

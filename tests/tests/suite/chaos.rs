@@ -1,0 +1,80 @@
+//! Real worker processes: `kill -9` mid-job, and graceful SIGTERM.
+
+use std::time::Duration;
+
+use chorus_shared::domain::JobStatus;
+use chorus_tests::TestApp;
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use serde_json::json;
+
+fn signal(child: &std::process::Child, sig: Signal) {
+    kill(Pid::from_raw(child.id() as i32), sig).unwrap();
+}
+
+async fn wait_exit(child: &mut std::process::Child, within: Duration) -> std::process::ExitStatus {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "worker did not exit in {within:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_whose_worker_is_killed_finishes_once_on_another_worker() {
+    let app = TestApp::spawn_with(0, |_| {}).await;
+    let mut a = app.spawn_worker_process("victim", &[]);
+    let id = app.submit(json!({"kind": "diagnostic", "payload": {"sleep_ms": 3000, "steps": 6}, "max_attempts": 3})).await;
+    app.wait_for(id, Duration::from_secs(20), |j| j.status == JobStatus::Running && j.progress.is_some()).await;
+    let mut b = app.spawn_worker_process("survivor", &[]);
+    signal(&a, Signal::SIGKILL);
+    let _ = a.wait();
+    let killed_at = tokio::time::Instant::now();
+    let done = app.wait_for_status(id, JobStatus::Succeeded, Duration::from_secs(30)).await;
+    assert!(killed_at.elapsed() < Duration::from_secs(30));
+    assert_eq!(done.attempts, 2);
+    let events = app.history(id).await;
+    let succeeded = events.iter().filter(|e| e.status == Some(JobStatus::Succeeded)).count();
+    assert_eq!(succeeded, 1, "finished exactly once");
+    let lost = events.iter().find(|e| e.status == Some(JobStatus::Retrying)).expect("a rescue event");
+    assert_eq!(lost.data["code"], "worker_lost");
+    let runs: Vec<_> = events.iter().filter(|e| e.status == Some(JobStatus::Running)).map(|e| e.data["worker"].clone()).collect();
+    assert_eq!(runs, vec![json!("victim"), json!("survivor")]);
+    signal(&b, Signal::SIGTERM);
+    assert!(wait_exit(&mut b, Duration::from_secs(15)).await.success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_lets_running_jobs_finish_and_hands_back_the_rest() {
+    let app = TestApp::spawn_with(0, |_| {}).await;
+    // Grace 5 s: a 1.5 s job finishes.
+    let mut w = app.spawn_worker_process("graceful", &[]);
+    let short = app.submit(json!({"kind": "diagnostic", "payload": {"sleep_ms": 1500}})).await;
+    app.wait_for_status(short, JobStatus::Running, Duration::from_secs(20)).await;
+    signal(&w, Signal::SIGTERM);
+    assert!(wait_exit(&mut w, Duration::from_secs(15)).await.success());
+    let job = app.job(short).await;
+    assert_eq!(job.status, JobStatus::Succeeded, "the running job finished before exit");
+
+    // Grace 300 ms: a 20 s job is handed back without using up its attempt.
+    let grace = [("CHORUS__WORKER__SHUTDOWN_GRACE_MS", "300".to_string())];
+    let mut w = app.spawn_worker_process("impatient", &grace);
+    let long = app.submit(json!({"kind": "diagnostic", "payload": {"sleep_ms": 20000, "steps": 20}})).await;
+    app.wait_for_status(long, JobStatus::Running, Duration::from_secs(20)).await;
+    signal(&w, Signal::SIGTERM);
+    assert!(wait_exit(&mut w, Duration::from_secs(15)).await.success());
+    let job = app.job(long).await;
+    assert_eq!((job.status, job.attempts), (JobStatus::Queued, 0), "handed back");
+    let events = app.history(long).await;
+    assert_eq!(events.last().unwrap().data["handed_back"], true);
+
+    // Another worker picks it up.
+    let mut next = app.spawn_worker_process("next", &[]);
+    let job = app.wait_for(long, Duration::from_secs(20), |j| j.status == JobStatus::Running).await;
+    assert_eq!(job.attempts, 1);
+    signal(&next, Signal::SIGKILL);
+    let _ = next.wait();
+}

@@ -1,0 +1,71 @@
+//! submit → run → succeeded, with progress seen by polling and over SSE.
+
+use std::time::Duration;
+
+use chorus_shared::domain::JobStatus;
+use chorus_tests::TestApp;
+use futures::StreamExt;
+use serde_json::json;
+
+/// Reads an SSE body into (id, event, data) frames until the stream ends.
+pub async fn read_sse(resp: reqwest::Response) -> Vec<(i64, String, serde_json::Value)> {
+    let mut frames = Vec::new();
+    let mut buf = String::new();
+    let mut body = resp.bytes_stream();
+    while let Some(chunk) = body.next().await {
+        buf.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
+        while let Some(end) = buf.find("\n\n") {
+            let frame: String = buf.drain(..end + 2).collect();
+            let (mut id, mut event, mut data) = (0, String::new(), serde_json::Value::Null);
+            for line in frame.lines() {
+                if let Some(v) = line.strip_prefix("id: ") { id = v.parse().unwrap(); }
+                if let Some(v) = line.strip_prefix("event: ") { event = v.to_string(); }
+                if let Some(v) = line.strip_prefix("data: ") { data = serde_json::from_str(v).unwrap(); }
+            }
+            frames.push((id, event, data));
+        }
+    }
+    frames
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_runs_to_success_with_progress_by_polling_and_sse() {
+    let app = TestApp::spawn().await;
+    let resp = app.post(&app.admin_key, "/v1/jobs")
+        .json(&json!({"kind": "diagnostic", "payload": {"sleep_ms": 1200, "steps": 4}}))
+        .send().await.unwrap();
+    assert_eq!(resp.status(), 202);
+    let location = resp.headers()["location"].to_str().unwrap().to_string();
+    let summary: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(summary["status"], "queued");
+    assert_eq!(location, format!("/v1/jobs/{}", summary["id"].as_str().unwrap()));
+    let id = summary["id"].as_str().unwrap().parse().unwrap();
+
+    // SSE, opened while the job is young, sees it through to the end.
+    let sse = app.get(&app.admin_key, &format!("/v1/jobs/{id}/events")).send().await.unwrap();
+    assert_eq!(sse.headers()["content-type"], "text/event-stream");
+    let sse = tokio::spawn(read_sse(sse));
+
+    // Polling sees progress part-way.
+    let mid = app.wait_for(id, Duration::from_secs(10), |j| j.progress.as_ref().is_some_and(|p| p.done >= 1)).await;
+    assert_eq!(mid.progress.as_ref().unwrap().total, Some(4));
+    let done = app.wait_for_status(id, JobStatus::Succeeded, Duration::from_secs(10)).await;
+    assert_eq!(done.attempts, 1);
+    assert_eq!(done.result.as_ref().unwrap()["slept_ms"], 1200);
+    assert!(done.started_at.is_some() && done.finished_at.is_some());
+
+    let frames = tokio::time::timeout(Duration::from_secs(10), sse).await.expect("stream ended").unwrap();
+    let kinds: Vec<&str> = frames.iter().map(|(_, e, _)| e.as_str()).collect();
+    assert_eq!(kinds.iter().filter(|k| **k == "progress").count(), 4, "{kinds:?}");
+    let last = frames.last().unwrap();
+    assert_eq!((last.1.as_str(), last.2["status"].as_str()), ("state", Some("succeeded")));
+    assert!(frames.windows(2).all(|w| w[0].0 < w[1].0), "event ids increase");
+
+    // Last-Event-ID resumes after the given event.
+    let resume_from = frames[2].0;
+    let again = app.get(&app.admin_key, &format!("/v1/jobs/{id}/events"))
+        .header("Last-Event-ID", resume_from.to_string()).send().await.unwrap();
+    let rest = read_sse(again).await;
+    assert_eq!(rest.first().unwrap().0, frames[3].0);
+    assert_eq!(rest.len(), frames.len() - 3);
+}

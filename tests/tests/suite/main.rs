@@ -1,0 +1,12 @@
+//! The black-box suite: one test binary, real Postgres, real Redis.
+
+mod auth;
+mod bad_input;
+mod cancel;
+mod chaos;
+mod idempotency;
+mod lifecycle;
+mod observability;
+mod retries;
+mod scheduling;
+mod vacuum;
