@@ -72,3 +72,13 @@ pub fn path_error(err: PathError, _req: &HttpRequest) -> actix_web::Error {
 pub async fn not_found() -> ApiResult<HttpResponse> {
     Err(api_error(ErrorCode::NotFound, "no such route"))
 }
+
+/// A known route called with a method it does not serve.
+pub async fn method_not_allowed() -> ApiResult<HttpResponse> {
+    Err(api_error(ErrorCode::MethodNotAllowed, "this route does not serve that method"))
+}
+
+/// A resource whose unserved methods answer `method_not_allowed`.
+pub fn resource(path: &str) -> actix_web::Resource {
+    actix_web::web::resource(path).default_service(actix_web::web::to(method_not_allowed))
+}

@@ -12,14 +12,14 @@ use futures::StreamExt;
 use uuid::Uuid;
 
 use crate::auth::Auth;
-use crate::error::{api_error, ApiResult};
+use crate::error::{api_error, resource, ApiResult};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/jobs").route(web::post().to(submit)).route(web::get().to(list)))
-        .service(web::resource("/jobs/{id}").route(web::get().to(get)))
-        .service(web::resource("/jobs/{id}/cancel").route(web::post().to(cancel)))
-        .service(web::resource("/jobs/{id}/retry").route(web::post().to(retry)))
-        .service(web::resource("/jobs/{id}/events").route(web::get().to(events)));
+    cfg.service(resource("/jobs").route(web::post().to(submit)).route(web::get().to(list)))
+        .service(resource("/jobs/{id}").route(web::get().to(get)))
+        .service(resource("/jobs/{id}/cancel").route(web::post().to(cancel)))
+        .service(resource("/jobs/{id}/retry").route(web::post().to(retry)))
+        .service(resource("/jobs/{id}/events").route(web::get().to(events)));
 }
 
 fn accepted(summary: JobSummary) -> HttpResponse {

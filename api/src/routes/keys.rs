@@ -9,11 +9,11 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::auth::Auth;
-use crate::error::ApiResult;
+use crate::error::{resource, ApiResult};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/keys").route(web::post().to(create)).route(web::get().to(list)))
-        .service(web::resource("/keys/{id}").route(web::delete().to(revoke)));
+    cfg.service(resource("/keys").route(web::post().to(create)).route(web::get().to(list)))
+        .service(resource("/keys/{id}").route(web::delete().to(revoke)));
 }
 
 /// The body of `POST /v1/keys`.

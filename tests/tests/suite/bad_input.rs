@@ -72,6 +72,8 @@ async fn every_route_refuses_bad_input_with_a_stable_code() {
         case(M::DELETE, "/v1/keys/123", 400, "invalid_parameter").key(&admin),
         case(M::DELETE, &format!("/v1/keys/{}", uuid::Uuid::new_v4()), 404, "api_key_not_found").key(&admin),
         case(M::GET, "/v1/nothing-here", 404, "not_found").key(&admin),
+        case(M::DELETE, "/v1/jobs", 405, "method_not_allowed").key(&admin),
+        case(M::GET, &format!("/v1/jobs/{job}/cancel"), 405, "method_not_allowed").key(&admin),
     ];
     for c in cases {
         let mut req = app.client.request(c.method.clone(), app.url(&c.path));

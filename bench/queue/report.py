@@ -1,0 +1,37 @@
+"""Writes bench/results/queue.md from the JSON lines of the three runs."""
+import json
+import os
+import platform
+import sys
+
+runs = {r["system"]: r for r in (json.loads(l) for l in open(sys.argv[1]) if l.strip().startswith("{"))}
+out = sys.argv[2]
+params = sys.argv[3]
+cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
+mem_gb = int(next(l.split()[1] for l in open("/proc/meminfo") if l.startswith("MemTotal"))) / 1024 / 1024
+c = runs["chorus"]
+
+lines = [
+    "# Queue benchmark",
+    "",
+    f"Machine: {os.cpu_count()} cores ({cpu}), {mem_gb:.0f} GiB, shared and noisy; one run, same Redis for all three.",
+    f"Workload: {params}.",
+    "Chorus: each job is an HTTP submit (auth, Postgres insert + event, dispatch), a claim, a run and a final",
+    "status in Postgres. BullMQ and Celery: a queue add, a run and a completion record in Redis.",
+    "",
+    "| system | jobs/s | enqueue→start p50 (ms) | p99 (ms) | all done (s) |",
+    "|---|---|---|---|---|",
+]
+for name in ("chorus", "bullmq", "celery"):
+    if name in runs:
+        r = runs[name]
+        lines.append(f"| {name} | {r['jobs_per_s']:.0f} | {r['latency_p50_ms']:.1f} | {r['latency_p99_ms']:.1f} | {r['seconds']:.2f} |")
+lines += ["", "Ratios (Chorus ÷ peer; throughput > 1 means Chorus is faster, latency < 1 means Chorus is faster):", ""]
+for name in ("bullmq", "celery"):
+    if name in runs:
+        r = runs[name]
+        lines.append(f"- vs {name}: throughput ×{c['jobs_per_s'] / r['jobs_per_s']:.2f}, "
+                     f"p50 latency ×{c['latency_p50_ms'] / max(r['latency_p50_ms'], 1e-9):.2f}, "
+                     f"p99 latency ×{c['latency_p99_ms'] / max(r['latency_p99_ms'], 1e-9):.2f}")
+open(out, "w").write("\n".join(lines) + "\n")
+print("\n".join(lines))
