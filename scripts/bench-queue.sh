@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
 # `just bench queue`: no-op job throughput and enqueue→start latency of
 # Chorus, BullMQ and Celery on the same Redis, in one run. Writes
-# bench/results/queue.md. Env: JOBS (2000), CLIENTS (8), CONCURRENCY (8).
+# bench/results/queue.md. Env: JOBS (2000), CLIENTS (8), CONCURRENCY (8),
+# LATENCY_JOBS (300), PACE_MS (10).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 JOBS=${JOBS:-2000}; CLIENTS=${CLIENTS:-8}; CONCURRENCY=${CONCURRENCY:-8}
+LATENCY_JOBS=${LATENCY_JOBS:-300}; PACE_MS=${PACE_MS:-10}
 work=bench/work; dir=.build/bench
 mkdir -p "$work" bench/results
 
 scripts/deps.sh
 command -v node >/dev/null || { apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null; }
 # Peers, from their registries, pinned.
-[ -d "$work/node/node_modules/bullmq" ] || (mkdir -p "$work/node" && cd "$work/node" && npm init -y >/dev/null && npm install --silent bullmq@6.7.0)
+[ -d "$work/node/node_modules/ioredis" ] || (mkdir -p "$work/node" && cd "$work/node" && npm init -y >/dev/null && npm install --silent bullmq@6.7.0 ioredis@5.8.2)
 [ -x "$work/venv/bin/celery" ] || (python3 -m venv "$work/venv" && "$work/venv/bin/pip" install -q "celery[redis]==5.6.2")
 cargo build --release --bins
 
@@ -39,12 +41,16 @@ results=$work/queue-results.jsonl
 : > "$results"
 echo "chorus: $JOBS jobs, $CLIENTS clients, concurrency $CONCURRENCY"
 target/release/bench_queue "http://127.0.0.1:$api_port" "$CHORUS__DATABASE__URL" "$key" "$JOBS" "$CLIENTS" | tee -a "$results"
+target/release/bench_queue "http://127.0.0.1:$api_port" "$CHORUS__DATABASE__URL" "$key" "$LATENCY_JOBS" 1 "$PACE_MS" | tee -a "$results"
 for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; pids=()
 
 echo "bullmq"
-cp bench/queue/bullmq.mjs "$work/node/" && (cd "$work/node" && node bullmq.mjs "$redis_port" "$JOBS" "$CLIENTS" "$CONCURRENCY") | tee -a "$results"
+cp bench/queue/bullmq.mjs "$work/node/"
+(cd "$work/node" && node bullmq.mjs "$redis_port" "$JOBS" "$CLIENTS" "$CONCURRENCY") | tee -a "$results"
+(cd "$work/node" && node bullmq.mjs "$redis_port" "$LATENCY_JOBS" 1 "$CONCURRENCY" "$PACE_MS") | tee -a "$results"
 echo "celery"
 (cd bench/queue && ../../$work/venv/bin/python celery_bench.py "$redis_port" "$JOBS" "$CLIENTS" "$CONCURRENCY") | tee -a "$results"
+(cd bench/queue && ../../$work/venv/bin/python celery_bench.py "$redis_port" "$LATENCY_JOBS" 1 "$CONCURRENCY" "$PACE_MS") | tee -a "$results"
 
 python3 bench/queue/report.py "$results" bench/results/queue.md \
-  "$JOBS no-op jobs, $CLIENTS concurrent producers, one worker process with concurrency $CONCURRENCY"
+  "$JOBS no-op jobs, $CLIENTS concurrent producers, one worker process with concurrency $CONCURRENCY" "$PACE_MS"

@@ -53,6 +53,29 @@ async fn handle(msg: JobMessage, state: Data<Arc<WorkerState>>) -> Result<(), Bo
     }
 }
 
+/// A stream that yields whenever the dispatcher announces new messages in
+/// `queue`. It ends quietly if Redis drops the subscription; the interval
+/// poll carries on alone until the consumer is rebuilt.
+fn wake_signals(state: &Arc<WorkerState>, queue: &'static str, stop: CancellationToken) -> futures::channel::mpsc::UnboundedReceiver<()> {
+    let (tx, rx) = futures::channel::mpsc::unbounded();
+    let broker = state.ctx.broker.clone();
+    tokio::spawn(async move {
+        let Ok(wakes) = broker.subscribe(&broker.wake_channel(queue)).await else { return };
+        let mut wakes = Box::pin(wakes);
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                msg = futures::StreamExt::next(&mut wakes) => {
+                    if msg.is_none() || tx.unbounded_send(()).is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    });
+    rx
+}
+
 /// Consumes one queue until `stop`. apalis ends a worker whose backend
 /// failed (e.g. Redis went away), so the consumer is rebuilt after a pause.
 async fn consume(state: Arc<WorkerState>, queue: &'static str, stop: CancellationToken) {
@@ -60,7 +83,8 @@ async fn consume(state: Arc<WorkerState>, queue: &'static str, stop: Cancellatio
     let concurrency = settings.worker.concurrency_of(queue);
     let poll = Duration::from_millis(settings.worker.poll_ms);
     while !stop.is_cancelled() {
-        let storage = state.ctx.broker.storage_with_batch(queue, concurrency).poll_with_interval(poll);
+        let strategy = Strategy::new().stream(wake_signals(&state, queue, stop.clone())).interval(poll);
+        let storage = state.ctx.broker.storage_with_batch(queue, concurrency).poll_with_strategy(strategy);
         let worker = WorkerBuilder::new(format!("{}:{queue}", state.name))
             .backend(storage)
             .concurrency(concurrency)

@@ -123,7 +123,7 @@ async fn run_attempt(state: &WorkerState, job: Job) {
         Ok(None) => tracing::warn!("job changed under us; outcome not recorded"),
         Err(e) => tracing::error!(error = %e, "outcome not recorded; the rescuer will retry the job"),
     }
-    if let Err(e) = dispatcher::dispatch_queue(&ctx.pool, &ctx.broker, &job.queue, ctx.settings.dispatch.window).await {
+    if let Err(e) = dispatcher::dispatch_queue(&ctx.pool, &ctx.broker, &job.queue, ctx.settings.dispatch.window, dispatcher::Lock::Try).await {
         tracing::warn!(error = %e, "dispatch after finish failed");
     }
 }

@@ -73,6 +73,20 @@ impl Broker {
         self.storage(queue).push(message).await.map_err(|e| anyhow::anyhow!("push to {queue}: {e}"))
     }
 
+    /// Channel on which the dispatcher announces new messages in `queue`,
+    /// so idle consumers fetch at once instead of at their next poll.
+    pub fn wake_channel(&self, queue: &str) -> String {
+        format!("{}:wake:{}", self.namespace, queue)
+    }
+
+    /// Wakes the consumers of `queue` (best effort: they also poll).
+    pub async fn wake(&self, queue: &str) {
+        let mut conn = self.conn.clone();
+        if let Err(e) = conn.publish::<_, _, ()>(self.wake_channel(queue), 1).await {
+            tracing::debug!(queue, error = %e, "wake not published");
+        }
+    }
+
     /// Channel of one job's events.
     pub fn job_channel(&self, job_id: Uuid) -> String {
         format!("{}:job:{}", self.namespace, job_id)

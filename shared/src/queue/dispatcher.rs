@@ -16,18 +16,44 @@ use crate::domain::JobStatus;
 
 const WAITING: [JobStatus; 2] = [JobStatus::Queued, JobStatus::Retrying];
 
+/// Whether a dispatcher waits for the queue's lock or leaves the work to
+/// whoever holds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lock {
+    /// Wait for the lock (the periodic tick: it must not skip a round).
+    Wait,
+    /// Skip if another dispatcher is at work (hot paths: after a submit or a
+    /// finished job). A job committed while the holder was already selecting
+    /// is picked up by the next dispatch, at worst the next tick.
+    Try,
+}
+
 /// Pushes up to `window − in transit` due jobs of `queue`, highest priority
 /// first. Returns how many were pushed. Jobs whose push failed stay
 /// undispatched and are tried again on the next call.
-pub async fn dispatch_queue(pool: &DbPool, broker: &Broker, queue: &str, window: i64) -> anyhow::Result<usize> {
+pub async fn dispatch_queue(pool: &DbPool, broker: &Broker, queue: &str, window: i64, lock: Lock) -> anyhow::Result<usize> {
     let mut conn: DbConn = pool.get().await?;
     let broker = broker.clone();
     let queue = queue.to_string();
     (&mut *conn).transaction::<usize, anyhow::Error, _>(async move |conn: &mut AsyncPgConnection| {
-            diesel::sql_query("SELECT pg_advisory_xact_lock(hashtext($1))")
-                .bind::<Text, _>(format!("dispatch:{queue}"))
-                .execute(conn)
-                .await?;
+            let key = format!("dispatch:{queue}");
+            match lock {
+                Lock::Wait => {
+                    diesel::sql_query("SELECT pg_advisory_xact_lock(hashtext($1))")
+                        .bind::<Text, _>(key)
+                        .execute(conn)
+                        .await?;
+                }
+                Lock::Try => {
+                    let got: Locked = diesel::sql_query("SELECT pg_try_advisory_xact_lock(hashtext($1)) AS locked")
+                        .bind::<Text, _>(key)
+                        .get_result(conn)
+                        .await?;
+                    if !got.locked {
+                        return Ok(0);
+                    }
+                }
+            }
             let in_transit: i64 = j::jobs
                 .filter(j::queue.eq(&queue))
                 .filter(j::status.eq_any(WAITING))
@@ -71,16 +97,26 @@ pub async fn dispatch_queue(pool: &DbPool, broker: &Broker, queue: &str, window:
             if let Some(e) = failure {
                 tracing::warn!(queue, error = %e, pushed = pushed.len(), "dispatch stopped: redis push failed");
             }
+            if !pushed.is_empty() {
+                broker.wake(&queue).await;
+            }
             Ok(pushed.len())
     })
     .await
 }
 
-/// Dispatches every queue; errors are logged, not returned.
+#[derive(diesel::QueryableByName)]
+struct Locked {
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    locked: bool,
+}
+
+/// Dispatches every queue, waiting for each queue's lock; errors are
+/// logged, not returned.
 pub async fn dispatch_all(pool: &DbPool, broker: &Broker, window: i64) -> usize {
     let mut total = 0;
     for queue in crate::jobs::QUEUES {
-        match dispatch_queue(pool, broker, queue, window).await {
+        match dispatch_queue(pool, broker, queue, window, Lock::Wait).await {
             Ok(n) => total += n,
             Err(e) => tracing::warn!(queue, error = %e, "dispatch failed"),
         }

@@ -90,18 +90,25 @@ pub async fn create_key(pool: &DbPool, tenant_id: Uuid, name: &str, role: Role) 
     Ok(CreatedApiKey { key: view(&key), secret })
 }
 
+/// How stale `last_used_at` may get before a request refreshes it; keeps
+/// authentication a read, not a write, on busy keys.
+const LAST_USED_RESOLUTION: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
+
 /// Verifies a bearer secret; revoked and unknown keys are refused alike.
 pub async fn authenticate(pool: &DbPool, secret: &str) -> ServiceResult<Principal> {
     let mut conn = pool.get().await?;
-    let key: Option<ApiKey> = diesel::update(
-        api_keys::table.filter(api_keys::key_hash.eq(hash_key(secret))).filter(api_keys::revoked_at.is_null()),
-    )
-    .set(api_keys::last_used_at.eq(Utc::now()))
-    .returning(ApiKey::as_returning())
-    .get_result(&mut conn)
-    .await
-    .optional()?;
+    let key: Option<ApiKey> = api_keys::table
+        .filter(api_keys::key_hash.eq(hash_key(secret)))
+        .filter(api_keys::revoked_at.is_null())
+        .select(ApiKey::as_select())
+        .first(&mut conn)
+        .await
+        .optional()?;
     let key = key.ok_or_else(|| ServiceError::new(ErrorCode::InvalidApiKey, "the API key is unknown or revoked"))?;
+    let now = Utc::now();
+    if key.last_used_at.is_none_or(|t| now - t > LAST_USED_RESOLUTION) {
+        diesel::update(api_keys::table.find(key.id)).set(api_keys::last_used_at.eq(now)).execute(&mut conn).await?;
+    }
     let role = Role::parse(&key.role).ok_or_else(|| ServiceError::internal("bad role in api_keys"))?;
     Ok(Principal { tenant_id: key.tenant_id, key_id: key.id, role })
 }

@@ -163,7 +163,7 @@ pub async fn submit(
     };
     drop(conn);
     if job.run_at <= Utc::now() {
-        if let Err(e) = dispatcher::dispatch_queue(&ctx.pool, &ctx.broker, &job.queue, ctx.settings.dispatch.window).await {
+        if let Err(e) = dispatcher::dispatch_queue(&ctx.pool, &ctx.broker, &job.queue, ctx.settings.dispatch.window, dispatcher::Lock::Try).await {
             tracing::warn!(job_id = %job.id, error = %e, "dispatch deferred to the workers");
         }
     }
@@ -349,7 +349,7 @@ pub async fn retry(ctx: &Ctx, principal: &Principal, id: Uuid) -> ServiceResult<
         })
         .await?;
     ctx.broker.publish_event(&ev.view()).await;
-    if let Err(e) = dispatcher::dispatch_queue(&ctx.pool, &ctx.broker, &job.queue, ctx.settings.dispatch.window).await {
+    if let Err(e) = dispatcher::dispatch_queue(&ctx.pool, &ctx.broker, &job.queue, ctx.settings.dispatch.window, dispatcher::Lock::Try).await {
         tracing::warn!(job_id = %job.id, error = %e, "dispatch deferred to the workers");
     }
     Ok(job)

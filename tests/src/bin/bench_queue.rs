@@ -2,7 +2,11 @@
 //! HTTP to a running API, waits until Postgres shows them all succeeded,
 //! and prints one JSON line: throughput and enqueue→start latency.
 //!
-//! Usage: bench_queue <api-url> <database-url> <api-key> <jobs> <clients>
+//! Usage: bench_queue <api-url> <database-url> <api-key> <jobs> <clients> [pace-ms]
+//!
+//! Without a pace, `clients` producers submit as fast as they can (the
+//! throughput run). With one, a single producer submits a job every
+//! `pace-ms` (the latency run: no backlog, so the wait is the pipeline's).
 
 use std::time::{Duration, Instant};
 
@@ -31,10 +35,16 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
-    let [_, api, db, key, jobs, clients] = args.as_slice() else {
-        anyhow::bail!("usage: bench_queue <api-url> <database-url> <api-key> <jobs> <clients>");
+    let (api, db, key, jobs, clients, pace) = match args.as_slice() {
+        [_, api, db, key, jobs, clients] => (api, db, key, jobs, clients, None),
+        [_, api, db, key, jobs, clients, pace] => (api, db, key, jobs, clients, Some(Duration::from_millis(pace.parse()?))),
+        _ => anyhow::bail!("usage: bench_queue <api-url> <database-url> <api-key> <jobs> <clients> [pace-ms]"),
     };
-    let (jobs, clients): (usize, usize) = (jobs.parse()?, clients.parse()?);
+    let (jobs, mut clients): (usize, usize) = (jobs.parse()?, clients.parse()?);
+    if pace.is_some() {
+        clients = 1;
+    }
+    let since = chrono::Utc::now();
     let client = reqwest::Client::new();
     let started = Instant::now();
     let per_client = jobs / clients;
@@ -50,6 +60,9 @@ async fn main() -> anyhow::Result<()> {
                     .send()
                     .await?;
                 anyhow::ensure!(resp.status() == 202, "submit failed: {}", resp.status());
+                if let Some(pace) = pace {
+                    tokio::time::sleep(pace).await;
+                }
             }
             anyhow::Ok(())
         }));
@@ -62,7 +75,8 @@ async fn main() -> anyhow::Result<()> {
     let mut conn = AsyncPgConnection::establish(db).await?;
     let deadline = Instant::now() + Duration::from_secs(600);
     loop {
-        let done: Vec<Span> = diesel::sql_query("SELECT count(*)::float8 AS seconds FROM jobs WHERE status = 'succeeded'")
+        let done: Vec<Span> = diesel::sql_query("SELECT count(*)::float8 AS seconds FROM jobs WHERE status = 'succeeded' AND created_at >= $1")
+            .bind::<diesel::sql_types::Timestamptz, _>(since)
             .load(&mut conn)
             .await?;
         if done[0].seconds.unwrap_or(0.0) as usize >= total {
@@ -72,13 +86,15 @@ async fn main() -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let span: Vec<Span> = diesel::sql_query(
-        "SELECT EXTRACT(EPOCH FROM max(finished_at) - min(created_at))::float8 AS seconds FROM jobs",
+        "SELECT EXTRACT(EPOCH FROM max(finished_at) - min(created_at))::float8 AS seconds FROM jobs WHERE created_at >= $1",
     )
+    .bind::<diesel::sql_types::Timestamptz, _>(since)
     .load(&mut conn)
     .await?;
     let seconds = span[0].seconds.unwrap_or(f64::NAN);
     let rows: Vec<Row> =
-        diesel::sql_query("SELECT EXTRACT(EPOCH FROM started_at - created_at)::float8 * 1000 AS wait FROM jobs")
+        diesel::sql_query("SELECT EXTRACT(EPOCH FROM started_at - created_at)::float8 * 1000 AS wait FROM jobs WHERE created_at >= $1")
+            .bind::<diesel::sql_types::Timestamptz, _>(since)
             .load(&mut conn)
             .await?;
     let mut waits: Vec<f64> = rows.into_iter().filter_map(|r| r.wait).collect();
@@ -87,6 +103,7 @@ async fn main() -> anyhow::Result<()> {
         "{}",
         json!({
             "system": "chorus",
+            "mode": if pace.is_some() { "latency" } else { "throughput" },
             "jobs": total,
             "seconds": seconds,
             "jobs_per_s": total as f64 / seconds,

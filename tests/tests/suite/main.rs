@@ -7,6 +7,7 @@ mod chaos;
 mod idempotency;
 mod lifecycle;
 mod observability;
+mod outage;
 mod retries;
 mod scheduling;
 mod vacuum;
