@@ -142,9 +142,7 @@ pub async fn run(ctx: Ctx, shutdown: CancellationToken, on_ready: Option<tokio::
         state.inflight.cancel_all(inflight::StopReason::Shutdown);
         let _ = tokio::time::timeout(Duration::from_secs(10), state.inflight.drained()).await;
     }
-    for c in consumers {
-        let _ = tokio::time::timeout(Duration::from_secs(5), c).await;
-    }
+    let _ = tokio::time::timeout(Duration::from_secs(5), futures::future::join_all(consumers)).await;
     maintenance_stop.cancel();
     for m in maintenance {
         let _ = m.await;

@@ -35,6 +35,15 @@ pub async fn after(pool: &DbPool, job_id: Uuid, after: i64) -> ServiceResult<Vec
     Ok(rows.iter().map(JobEvent::view).collect())
 }
 
+/// Whether the job is in a final state (false if it cannot be read).
+async fn finished(pool: &DbPool, job_id: Uuid) -> bool {
+    use crate::db::schema::jobs;
+    let Ok(mut conn) = pool.get().await else { return false };
+    let status: Option<crate::domain::JobStatus> =
+        jobs::table.find(job_id).select(jobs::status).first(&mut conn).await.optional().ok().flatten();
+    status.is_some_and(|s| s.is_terminal())
+}
+
 fn is_final(ev: &JobEventView) -> bool {
     ev.kind == "state" && ev.status.is_some_and(|s| s.is_terminal())
 }
@@ -51,10 +60,11 @@ pub async fn follow(ctx: &Ctx, job_id: Uuid, last_event_id: i64) -> ServiceResul
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         loop {
             // Postgres first: it has everything that committed.
-            let batch = match after(&pool, job_id, last).await {
-                Ok(b) => b,
-                Err(_) => Vec::new(),
-            };
+            let batch = after(&pool, job_id, last).await.unwrap_or_default();
+            if batch.is_empty() && finished(&pool, job_id).await {
+                // Resumed after the final event: nothing more will come.
+                return;
+            }
             for ev in batch {
                 last = ev.id;
                 let done = is_final(&ev);

@@ -218,8 +218,9 @@ pub async fn finish(pool: &DbPool, job: &Job, outcome: Outcome, retry: &RetrySet
 }
 
 /// Rescues running jobs whose heartbeat is older than `stale`: they go
-/// back to `retrying` (due now) or, with no attempts left, to `dead` with
-/// code `worker_lost`. Returns the transitions made.
+/// back to `retrying` (due now) or, with no attempts left, to `dead`, with
+/// code `worker_lost`; one that was asked to cancel goes to `cancelled`.
+/// Returns the transitions made.
 pub async fn rescue(pool: &DbPool, stale: Duration) -> anyhow::Result<Vec<Transition>> {
     let mut conn = pool.get().await?;
     let cutoff = Utc::now() - stale;
@@ -236,9 +237,16 @@ pub async fn rescue(pool: &DbPool, stale: Duration) -> anyhow::Result<Vec<Transi
                 let mut out = Vec::with_capacity(stuck.len());
                 for job in stuck {
                     let message = format!("worker {} stopped heartbeating", job.worker.as_deref().unwrap_or("?"));
-                    let status = if job.attempts >= job.max_attempts { JobStatus::Dead } else { JobStatus::Retrying };
+                    // A job someone asked to cancel is not run again.
+                    let status = if job.cancel_requested_at.is_some() {
+                        JobStatus::Cancelled
+                    } else if job.attempts >= job.max_attempts {
+                        JobStatus::Dead
+                    } else {
+                        JobStatus::Retrying
+                    };
                     let now = Utc::now();
-                    let finished = (status == JobStatus::Dead).then_some(now);
+                    let finished = status.is_terminal().then_some(now);
                     let updated: Job = diesel::update(j::jobs.find(job.id))
                         .set((
                             j::status.eq(status),

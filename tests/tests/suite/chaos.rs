@@ -78,3 +78,18 @@ async fn sigterm_lets_running_jobs_finish_and_hands_back_the_rest() {
     signal(&next, Signal::SIGKILL);
     let _ = next.wait();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_cancelled_after_its_worker_died_is_not_run_again() {
+    let mut app = TestApp::spawn_with(0, |_| {}).await;
+    let mut w = app.spawn_worker_process("doomed", &[]);
+    let id = app.submit(json!({"kind": "diagnostic", "payload": {"sleep_ms": 20000, "steps": 20}})).await;
+    app.wait_for_status(id, JobStatus::Running, Duration::from_secs(20)).await;
+    signal(&w, Signal::SIGKILL);
+    let _ = w.wait();
+    let resp = app.post(&app.admin_key, &format!("/v1/jobs/{id}/cancel")).send().await.unwrap();
+    assert_eq!(resp.status(), 202);
+    app.start_worker().await; // its rescuer finds the orphan
+    let job = app.wait_for_status(id, JobStatus::Cancelled, Duration::from_secs(20)).await;
+    assert_eq!(job.attempts, 1, "not run again");
+}

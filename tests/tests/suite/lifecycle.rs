@@ -68,4 +68,11 @@ async fn a_job_runs_to_success_with_progress_by_polling_and_sse() {
     let rest = read_sse(again).await;
     assert_eq!(rest.first().unwrap().0, frames[3].0);
     assert_eq!(rest.len(), frames.len() - 3);
+
+    // Resuming after the final event ends the stream at once, empty.
+    let last_id = frames.last().unwrap().0;
+    let after_end = app.get(&app.admin_key, &format!("/v1/jobs/{id}/events"))
+        .header("Last-Event-ID", last_id.to_string()).send().await.unwrap();
+    let none = tokio::time::timeout(Duration::from_secs(5), read_sse(after_end)).await.expect("stream ended");
+    assert!(none.is_empty());
 }
