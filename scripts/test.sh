@@ -15,6 +15,11 @@ scripts/services.sh start "$dir" "$pg_port" "$redis_port"
 
 export CHORUS_TEST_PG="postgres://postgres@127.0.0.1:$pg_port"
 export CHORUS_TEST_REDIS="redis://127.0.0.1:$redis_port"
+# The reference check of webhook signatures runs the PyPI `standardwebhooks`.
+if command -v python3 >/dev/null 2>&1; then
+  CHORUS_TEST_PYTHON="$(pwd)/$(scripts/pyenv.sh)"
+  export CHORUS_TEST_PYTHON
+fi
 # The chaos tests run the real worker binary.
 cargo build --workspace --bins
 cargo test --workspace "$@"

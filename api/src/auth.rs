@@ -36,15 +36,17 @@ impl FromRequest for Auth {
         Box::pin(async move {
             let ctx = ctx.ok_or_else(|| api_error(ErrorCode::Internal, "no context"))?;
             let value = match header {
-                None => return Err(api_error(ErrorCode::MissingApiKey, "send an API key as `Authorization: Bearer <key>`")),
-                Some(Err(_)) => return Err(api_error(ErrorCode::InvalidApiKey, "the Authorization header is not text")),
+                None => {
+                    return Err(api_error(ErrorCode::MissingApiKey, "send an API key as `Authorization: Bearer <key>`"))
+                }
+                Some(Err(_)) => {
+                    return Err(api_error(ErrorCode::InvalidApiKey, "the Authorization header is not text"))
+                }
                 Some(Ok(v)) => v,
             };
-            let secret = value
-                .strip_prefix("Bearer ")
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .ok_or_else(|| api_error(ErrorCode::MissingApiKey, "the Authorization header must be `Bearer <key>`"))?;
+            let secret = value.strip_prefix("Bearer ").map(str::trim).filter(|s| !s.is_empty()).ok_or_else(|| {
+                api_error(ErrorCode::MissingApiKey, "the Authorization header must be `Bearer <key>`")
+            })?;
             Ok(Auth(auth::authenticate(&ctx.pool, secret).await?))
         })
     }

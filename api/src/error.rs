@@ -64,8 +64,10 @@ pub fn query_error(err: QueryPayloadError, _req: &HttpRequest) -> actix_web::Err
 }
 
 pub fn path_error(err: PathError, _req: &HttpRequest) -> actix_web::Error {
-    ApiError(ServiceError::new(ErrorCode::InvalidParameter, format!("bad path: {err}")).with_details(json!({"in": "path"})))
-        .into()
+    ApiError(
+        ServiceError::new(ErrorCode::InvalidParameter, format!("bad path: {err}")).with_details(json!({"in": "path"})),
+    )
+    .into()
 }
 
 /// Any route we do not serve.

@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{health, jobs, keys};
+use crate::routes::{health, jobs, keys, webhooks};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -12,11 +12,15 @@ Every error is `{code, message, details?}` with a code from the error table in t
     paths(
         jobs::submit, jobs::list, jobs::get, jobs::cancel, jobs::retry, jobs::events,
         keys::create, keys::list, keys::revoke,
+        webhooks::create, webhooks::list, webhooks::get, webhooks::update, webhooks::delete,
+        webhooks::rotate_secret, webhooks::test, webhooks::deliveries, webhooks::redeliver,
+        webhooks::callback_secret, webhooks::rotate_callback_secret,
         health::healthz, health::readyz, health::metrics,
     ),
     components(schemas(chorus_shared::error::ErrorBody, chorus_shared::error::ErrorCode)),
     modifiers(&BearerAuth),
     tags((name = "jobs", description = "Submit and follow work"), (name = "keys", description = "API keys (admin)"),
+        (name = "webhooks", description = "Signed event deliveries (admin)"),
         (name = "health", description = "Liveness, readiness and metrics"))
 )]
 pub struct ApiDoc;
@@ -26,6 +30,9 @@ struct BearerAuth;
 impl Modify for BearerAuth {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
     }
 }

@@ -5,7 +5,6 @@ use std::time::Instant;
 
 use actix_web::dev::{Server, Service};
 use actix_web::{web, App, HttpResponse, HttpServer};
-use chorus_shared::metrics::Metrics;
 use chorus_shared::Ctx;
 use futures::FutureExt;
 use tracing_actix_web::TracingLogger;
@@ -25,7 +24,7 @@ pub struct Application {
 impl Application {
     /// Binds `api.host:api.port` (port 0 picks a free one).
     pub fn build(ctx: Ctx) -> std::io::Result<Self> {
-        let metrics = web::Data::new(Metrics::new());
+        let metrics = web::Data::new(ctx.metrics.clone());
         let max_body = ctx.settings.api.max_body_bytes;
         let addr = (ctx.settings.api.host.clone(), ctx.settings.api.port);
         let ctx = web::Data::new(ctx);
@@ -45,7 +44,9 @@ impl Application {
                     srv.call(req).map(move |res| {
                         let status = res.as_ref().map(|r| r.status().as_u16()).unwrap_or(500).to_string();
                         m.http_requests.with_label_values(&[&method, &route, &status]).inc();
-                        m.http_request_seconds.with_label_values(&[&method, &route]).observe(started.elapsed().as_secs_f64());
+                        m.http_request_seconds
+                            .with_label_values(&[&method, &route])
+                            .observe(started.elapsed().as_secs_f64());
                         res
                     })
                 })

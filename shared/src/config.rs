@@ -21,6 +21,46 @@ pub struct Settings {
     pub dispatch: DispatchSettings,
     pub retry: RetrySettings,
     pub telemetry: TelemetrySettings,
+    pub webhooks: WebhookSettings,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct WebhookSettings {
+    /// Waits before each retry of a failed delivery; its length + 1 is the
+    /// number of attempts. Default: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.
+    pub retry_schedule_ms: Vec<u64>,
+    /// Time limit of one delivery attempt.
+    pub timeout_ms: u64,
+    /// How much of a response body is read and logged.
+    pub max_response_bytes: usize,
+    /// How long the old secret keeps signing after a rotation.
+    pub secret_overlap_secs: u64,
+    /// An endpoint is disabled after this many deliveries in a row failed.
+    pub disable_after_failures: i32,
+    /// Allow `http://` URLs (default: only `https://`).
+    pub allow_http: bool,
+    /// Networks (CIDR) that may be targeted even though they are loopback,
+    /// private or link-local, e.g. `127.0.0.0/8` for tests and on-premises.
+    pub allow_networks: Vec<String>,
+    /// Least time between two `job.progress` deliveries of one job to one
+    /// endpoint.
+    pub progress_throttle_ms: u64,
+}
+
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        Self {
+            retry_schedule_ms: vec![5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000],
+            timeout_ms: 10_000,
+            max_response_bytes: 1024,
+            secret_overlap_secs: 24 * 3600,
+            disable_after_failures: 5,
+            allow_http: false,
+            allow_networks: Vec::new(),
+            progress_throttle_ms: 1_000,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -76,6 +116,9 @@ impl Default for ApiSettings {
 pub struct WorkerSettings {
     /// Unique name of this worker process; empty means `<host>-<pid>-<random>`.
     pub name: String,
+    /// The queues this worker consumes (default: all). Lets you run, say,
+    /// dedicated webhook workers.
+    pub queues: Vec<String>,
     /// Jobs run at once, per queue.
     pub concurrency: BTreeMap<String, usize>,
     /// Port of the worker's own `/metrics` and `/healthz`; 0 picks a free one.
@@ -97,6 +140,7 @@ impl Default for WorkerSettings {
         let concurrency = crate::jobs::QUEUES.iter().map(|q| (q.to_string(), 4)).collect();
         Self {
             name: String::new(),
+            queues: crate::jobs::QUEUES.iter().map(|q| q.to_string()).collect(),
             concurrency,
             metrics_port: 9101,
             shutdown_grace_ms: 20_000,
@@ -172,13 +216,21 @@ impl Default for TelemetrySettings {
 impl Settings {
     /// Loads defaults, then `CHORUS_CONFIG`'s file, then `CHORUS__*` variables.
     pub fn load() -> Result<Self, config::ConfigError> {
-        let mut builder = config::Config::builder()
-            .add_source(config::Config::try_from(&Settings::default())?);
+        let mut builder = config::Config::builder().add_source(config::Config::try_from(&Settings::default())?);
         if let Ok(path) = std::env::var("CHORUS_CONFIG") {
             builder = builder.add_source(config::File::with_name(&path));
         }
         builder
-            .add_source(config::Environment::with_prefix("CHORUS").prefix_separator("__").separator("__").try_parsing(true))
+            .add_source(
+                config::Environment::with_prefix("CHORUS")
+                    .prefix_separator("__")
+                    .separator("__")
+                    .try_parsing(true)
+                    .list_separator(",")
+                    .with_list_parse_key("webhooks.retry_schedule_ms")
+                    .with_list_parse_key("webhooks.allow_networks")
+                    .with_list_parse_key("worker.queues"),
+            )
             .build()?
             .try_deserialize()
     }

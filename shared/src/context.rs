@@ -12,6 +12,8 @@ pub struct Ctx {
     pub pool: DbPool,
     pub broker: Broker,
     pub settings: Arc<Settings>,
+    /// This process's metrics.
+    pub metrics: crate::metrics::Metrics,
 }
 
 impl Ctx {
@@ -22,7 +24,7 @@ impl Ctx {
         let broker = Broker::connect(&settings.redis.url, &settings.redis.namespace)
             .await
             .map_err(|e| anyhow::anyhow!("cannot connect to Redis at {}: {e}", settings.redis.url))?;
-        Ok(Self { pool, broker, settings: Arc::new(settings) })
+        Ok(Self { pool, broker, settings: Arc::new(settings), metrics: crate::metrics::Metrics::new() })
     }
 }
 

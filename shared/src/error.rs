@@ -40,6 +40,8 @@ error_codes! {
     NotFound => ("not_found", 404),
     JobNotFound => ("job_not_found", 404),
     ApiKeyNotFound => ("api_key_not_found", 404),
+    WebhookNotFound => ("webhook_not_found", 404),
+    DeliveryNotFound => ("delivery_not_found", 404),
     MethodNotAllowed => ("method_not_allowed", 405),
     IdempotencyConflict => ("idempotency_conflict", 409),
     JobNotCancellable => ("job_not_cancellable", 409),
@@ -48,6 +50,7 @@ error_codes! {
     UnsupportedMediaType => ("unsupported_media_type", 415),
     UnknownKind => ("unknown_kind", 422),
     InvalidPayload => ("invalid_payload", 422),
+    UrlNotAllowed => ("url_not_allowed", 422),
     Internal => ("internal", 500),
     Unavailable => ("unavailable", 503),
 }

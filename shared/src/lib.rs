@@ -8,6 +8,7 @@
 //! - [`queue`]: the Redis side: dispatch of committed jobs into apalis queues,
 //!   pub/sub of job events and cancellations.
 //! - [`jobs`]: one file per job kind, registered in one place.
+//! - [`webhooks`]: signing, the SSRF guard and the delivery outbox.
 //! - [`metrics`] and [`telemetry`]: Prometheus and tracing.
 
 pub mod config;
@@ -20,6 +21,7 @@ pub mod metrics;
 pub mod queue;
 pub mod services;
 pub mod telemetry;
+pub mod webhooks;
 
 pub use context::Ctx;
 pub use error::{ErrorCode, ServiceError};

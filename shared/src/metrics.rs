@@ -6,7 +6,8 @@ use prometheus::{
 };
 
 /// Seconds buckets from 1 ms to 10 min.
-const BUCKETS: &[f64] = &[0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 600.0];
+const BUCKETS: &[f64] =
+    &[0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 600.0];
 
 #[derive(Clone, Debug)]
 pub struct Metrics {
@@ -31,6 +32,14 @@ pub struct Metrics {
     pub http_requests: IntCounterVec,
     /// HTTP latency, by method and route pattern.
     pub http_request_seconds: HistogramVec,
+    /// Webhook delivery attempts, by outcome (success, failure, gone, refused).
+    pub webhook_deliveries: IntCounterVec,
+    /// Latency of webhook delivery attempts.
+    pub webhook_delivery_seconds: prometheus::Histogram,
+    /// Webhook deliveries not yet delivered (refreshed from Postgres on scrape).
+    pub webhook_pending: IntGauge,
+    /// Endpoints disabled after repeated failures or a 410.
+    pub webhook_endpoints_disabled: IntCounterVec,
 }
 
 impl Metrics {
@@ -50,17 +59,40 @@ impl Metrics {
         let queue_depth = IntGaugeVec::new(Opts::new("chorus_queue_depth", "Jobs waiting, per queue"), &["queue"])
             .expect("valid metric");
         registry.register(Box::new(queue_depth.clone())).expect("unique metric");
-        let jobs_in_flight = IntGauge::new("chorus_jobs_in_flight", "Jobs running").expect("valid metric");
-        registry.register(Box::new(jobs_in_flight.clone())).expect("unique metric");
+        let gauge = |name: &str, help: &str| {
+            let g = IntGauge::new(name, help).expect("valid metric");
+            registry.register(Box::new(g.clone())).expect("unique metric");
+            g
+        };
+        let jobs_in_flight = gauge("chorus_jobs_in_flight", "Jobs running");
+        let webhook_pending = gauge("chorus_webhook_pending", "Webhook deliveries not yet delivered");
+        let webhook_delivery_seconds = prometheus::Histogram::with_opts(
+            HistogramOpts::new("chorus_webhook_delivery_seconds", "Latency of webhook delivery attempts")
+                .buckets(BUCKETS.to_vec()),
+        )
+        .expect("valid metric");
+        registry.register(Box::new(webhook_delivery_seconds.clone())).expect("unique metric");
         Self {
             jobs_submitted: counter("chorus_jobs_submitted_total", "Jobs accepted", &["kind"]),
-            jobs_finished: counter("chorus_jobs_finished_total", "Attempts ended, by resulting status", &["kind", "status"]),
+            jobs_finished: counter(
+                "chorus_jobs_finished_total",
+                "Attempts ended, by resulting status",
+                &["kind", "status"],
+            ),
             job_run_seconds: histogram("chorus_job_run_seconds", "Run time of one attempt", &["kind"]),
             job_queue_wait_seconds: histogram("chorus_job_queue_wait_seconds", "Time from due to started", &["kind"]),
             job_retries: counter("chorus_job_retries_total", "Failed attempts that will be retried", &["kind"]),
             jobs_dead: counter("chorus_jobs_dead_total", "Jobs that ran out of attempts", &["kind"]),
             http_requests: counter("chorus_http_requests_total", "HTTP requests", &["method", "route", "status"]),
             http_request_seconds: histogram("chorus_http_request_seconds", "HTTP latency", &["method", "route"]),
+            webhook_deliveries: counter("chorus_webhook_deliveries_total", "Webhook delivery attempts", &["outcome"]),
+            webhook_endpoints_disabled: counter(
+                "chorus_webhook_endpoints_disabled_total",
+                "Endpoints disabled",
+                &["reason"],
+            ),
+            webhook_delivery_seconds,
+            webhook_pending,
             queue_depth,
             jobs_in_flight,
             registry,
@@ -85,6 +117,9 @@ impl Metrics {
                 let n = rows.iter().find(|(name, _)| name == q).map_or(0, |(_, n)| *n);
                 self.queue_depth.with_label_values(&[q]).set(n);
             }
+        }
+        if let Ok(n) = crate::services::webhooks::pending_count(pool).await {
+            self.webhook_pending.set(n);
         }
         if global_in_flight {
             if let Ok(rows) = crate::queue::dispatcher::depth_by_queue(pool, &[JobStatus::Running]).await {

@@ -4,6 +4,8 @@
 //! `just test` starts (`CHORUS_TEST_PG`, `CHORUS_TEST_REDIS`). The API runs
 //! in-process on a free port; workers run in-process or as real processes.
 
+pub mod receiver;
+
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -38,7 +40,9 @@ static TEMPLATE_READY: OnceCell<()> = OnceCell::const_new();
 async fn ensure_template() {
     TEMPLATE_READY
         .get_or_init(|| async {
-            let mut admin = AsyncPgConnection::establish(&format!("{}/postgres", pg_server())).await.expect("connect to test postgres");
+            let mut admin = AsyncPgConnection::establish(&format!("{}/postgres", pg_server()))
+                .await
+                .expect("connect to test postgres");
             diesel::sql_query("SELECT pg_advisory_lock(7242)").execute(&mut admin).await.unwrap();
             let exists = diesel::sql_query(format!("SELECT 1 FROM pg_database WHERE datname = '{TEMPLATE}'"))
                 .execute(&mut admin)
@@ -79,6 +83,11 @@ pub async fn test_settings() -> Settings {
     s.dispatch.interval_ms = 100;
     s.retry.base_ms = 200;
     s.retry.max_ms = 2_000;
+    // Test receivers listen on loopback over plain HTTP.
+    s.webhooks.allow_http = true;
+    s.webhooks.allow_networks = vec!["127.0.0.0/8".into()];
+    s.webhooks.retry_schedule_ms = vec![200, 400, 800];
+    s.webhooks.progress_throttle_ms = 200;
     s
 }
 
@@ -121,7 +130,8 @@ impl TestApp {
         let address = format!("http://127.0.0.1:{}", app.port);
         tokio::spawn(app.server);
         let tenant = chorus_shared::services::auth::ensure_tenant(&ctx.pool, "acme").await.unwrap();
-        let admin_key = chorus_shared::services::auth::create_key(&ctx.pool, tenant.id, "admin", Role::Admin).await.unwrap().secret;
+        let admin_key =
+            chorus_shared::services::auth::create_key(&ctx.pool, tenant.id, "admin", Role::Admin).await.unwrap().secret;
         let mut app = Self { settings, address, ctx, admin_key, client: reqwest::Client::new(), workers: Vec::new() };
         for _ in 0..workers {
             app.start_worker().await;
@@ -199,7 +209,10 @@ impl TestApp {
     pub fn spawn_worker_process(&self, name: &str, extra_env: &[(&str, String)]) -> Child {
         let s = &self.settings;
         let mut cmd = Command::new(binary("chorus-worker"));
-        cmd.arg("--name").arg(name).arg("--metrics-port").arg("0")
+        cmd.arg("--name")
+            .arg(name)
+            .arg("--metrics-port")
+            .arg("0")
             .env("CHORUS__DATABASE__URL", &s.database.url)
             .env("CHORUS__DATABASE__POOL_SIZE", "4")
             .env("CHORUS__REDIS__URL", &s.redis.url)
@@ -208,6 +221,12 @@ impl TestApp {
             .env("CHORUS__WORKER__RESCUE_AFTER_MS", s.worker.rescue_after_ms.to_string())
             .env("CHORUS__WORKER__MAINTENANCE_MS", s.worker.maintenance_ms.to_string())
             .env("CHORUS__DISPATCH__INTERVAL_MS", s.dispatch.interval_ms.to_string())
+            .env("CHORUS__WEBHOOKS__ALLOW_HTTP", s.webhooks.allow_http.to_string())
+            .env("CHORUS__WEBHOOKS__ALLOW_NETWORKS", s.webhooks.allow_networks.join(","))
+            .env(
+                "CHORUS__WEBHOOKS__RETRY_SCHEDULE_MS",
+                s.webhooks.retry_schedule_ms.iter().map(u64::to_string).collect::<Vec<_>>().join(","),
+            )
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());

@@ -17,7 +17,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use apalis::prelude::*;
-use chorus_shared::metrics::Metrics;
 use chorus_shared::queue::JobMessage;
 use chorus_shared::Ctx;
 use tokio_util::sync::CancellationToken;
@@ -28,7 +27,6 @@ pub use inflight::InFlight;
 pub struct WorkerState {
     pub ctx: Ctx,
     pub name: String,
-    pub metrics: Metrics,
     pub inflight: InFlight,
 }
 
@@ -56,7 +54,11 @@ async fn handle(msg: JobMessage, state: Data<Arc<WorkerState>>) -> Result<(), Bo
 /// A stream that yields whenever the dispatcher announces new messages in
 /// `queue`. It ends quietly if Redis drops the subscription; the interval
 /// poll carries on alone until the consumer is rebuilt.
-fn wake_signals(state: &Arc<WorkerState>, queue: &'static str, stop: CancellationToken) -> futures::channel::mpsc::UnboundedReceiver<()> {
+fn wake_signals(
+    state: &Arc<WorkerState>,
+    queue: &'static str,
+    stop: CancellationToken,
+) -> futures::channel::mpsc::UnboundedReceiver<()> {
     let (tx, rx) = futures::channel::mpsc::unbounded();
     let broker = state.ctx.broker.clone();
     tokio::spawn(async move {
@@ -112,10 +114,14 @@ async fn consume(state: Arc<WorkerState>, queue: &'static str, stop: Cancellatio
 /// Runs the worker until `shutdown` fires, then stops taking jobs, lets the
 /// running ones finish within `worker.shutdown_grace_ms`, hands back the
 /// rest, and returns. Returns the port of its metrics server via `on_ready`.
-pub async fn run(ctx: Ctx, shutdown: CancellationToken, on_ready: Option<tokio::sync::oneshot::Sender<u16>>) -> anyhow::Result<()> {
+pub async fn run(
+    ctx: Ctx,
+    shutdown: CancellationToken,
+    on_ready: Option<tokio::sync::oneshot::Sender<u16>>,
+) -> anyhow::Result<()> {
     let settings = ctx.settings.clone();
     let name = worker_name(&settings.worker.name);
-    let state = Arc::new(WorkerState { ctx: ctx.clone(), name: name.clone(), metrics: Metrics::new(), inflight: InFlight::default() });
+    let state = Arc::new(WorkerState { ctx: ctx.clone(), name: name.clone(), inflight: InFlight::default() });
     tracing::info!(worker = %name, "worker starting");
 
     let (server, port) = server::start(state.clone(), settings.worker.metrics_port)?;
@@ -128,6 +134,7 @@ pub async fn run(ctx: Ctx, shutdown: CancellationToken, on_ready: Option<tokio::
     let stop_taking = CancellationToken::new();
     let consumers: Vec<_> = chorus_shared::jobs::QUEUES
         .iter()
+        .filter(|q| settings.worker.queues.iter().any(|c| c == *q))
         .map(|queue| tokio::spawn(consume(state.clone(), queue, stop_taking.clone())))
         .collect();
     let maintenance_stop = CancellationToken::new();

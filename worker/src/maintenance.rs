@@ -67,7 +67,7 @@ pub fn spawn(state: Arc<WorkerState>, stop: CancellationToken) -> Vec<JoinHandle
                         tracing::warn!(queue, error = %e, "vacuum failed");
                     }
                 }
-                state.metrics.refresh_from_db(&state.ctx.pool, false).await;
+                state.ctx.metrics.refresh_from_db(&state.ctx.pool, false).await;
             }
         })
     };
@@ -78,15 +78,18 @@ pub fn spawn(state: Arc<WorkerState>, stop: CancellationToken) -> Vec<JoinHandle
 async fn rescue_once(state: &WorkerState) {
     let ctx = &state.ctx;
     let stale = Duration::from_millis(ctx.settings.worker.rescue_after_ms);
-    match lifecycle::rescue(&ctx.pool, stale).await {
+    match lifecycle::rescue(&ctx.pool, &ctx.settings, stale).await {
         Ok(rescued) => {
-            for (job, event) in rescued {
+            if rescued.iter().any(|t| t.deliveries > 0) {
+                chorus_shared::services::jobs::dispatch_webhooks(ctx).await;
+            }
+            for lifecycle::Transition { job, event, .. } in rescued {
                 tracing::warn!(job_id = %job.id, status = %job.status, "rescued a job whose worker died");
                 ctx.broker.publish_event(&event.view()).await;
                 if job.status == JobStatus::Dead {
-                    state.metrics.jobs_dead.with_label_values(&[&job.kind]).inc();
+                    state.ctx.metrics.jobs_dead.with_label_values(&[&job.kind]).inc();
                 } else {
-                    state.metrics.job_retries.with_label_values(&[&job.kind]).inc();
+                    state.ctx.metrics.job_retries.with_label_values(&[&job.kind]).inc();
                 }
             }
         }

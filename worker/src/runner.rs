@@ -7,11 +7,13 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use chorus_shared::db::models::Job;
+use chorus_shared::db::DbPool;
 use chorus_shared::domain::{JobStatus, Progress};
 use chorus_shared::jobs::{self, JobContext, JobError, ProgressReporter};
-use chorus_shared::queue::{dispatcher, Broker, JobMessage};
+use chorus_shared::queue::{dispatcher, JobMessage};
+use chorus_shared::services::jobs as jobs_service;
 use chorus_shared::services::lifecycle::{self, Beat, Outcome};
-use chorus_shared::db::DbPool;
+use chorus_shared::Ctx;
 use futures::future::BoxFuture;
 use futures::FutureExt;
 use tracing::Instrument;
@@ -22,16 +24,20 @@ use crate::WorkerState;
 
 /// Writes progress for the attempt holding `dispatch_seq`.
 struct Reporter {
-    pool: DbPool,
-    broker: Broker,
+    ctx: Ctx,
     dispatch_seq: i32,
 }
 
 impl ProgressReporter for Reporter {
     fn report(&self, job_id: Uuid, progress: Progress) -> BoxFuture<'_, anyhow::Result<()>> {
         Box::pin(async move {
-            if let Some(ev) = lifecycle::progress(&self.pool, job_id, self.dispatch_seq, &progress).await? {
-                self.broker.publish_event(&ev.view()).await;
+            let ctx = &self.ctx;
+            if let Some(t) = lifecycle::progress(&ctx.pool, &ctx.settings, job_id, self.dispatch_seq, &progress).await?
+            {
+                ctx.broker.publish_event(&t.event.view()).await;
+                if t.deliveries > 0 {
+                    jobs_service::dispatch_webhooks(ctx).await;
+                }
             }
             Ok(())
         })
@@ -54,32 +60,43 @@ pub async fn run_message(state: &WorkerState, msg: JobMessage) {
             return;
         }
     };
-    let (job, event) = claimed;
-    ctx.broker.publish_event(&event.view()).await;
+    let job = claimed.job;
+    ctx.broker.publish_event(&claimed.event.view()).await;
     let span = tracing::info_span!("job", job_id = %job.id, kind = %job.kind, attempt = job.attempts);
     run_attempt(state, job).instrument(span).await;
 }
 
 async fn run_attempt(state: &WorkerState, job: Job) {
     let ctx = &state.ctx;
-    let m = &state.metrics;
+    let m = &state.ctx.metrics;
     if let Some(started) = job.started_at {
         let wait = (started - job.run_at).to_std().unwrap_or_default();
         m.job_queue_wait_seconds.with_label_values(&[&job.kind]).observe(wait.as_secs_f64());
     }
     m.jobs_in_flight.inc();
     let token = state.inflight.start(job.id);
-    let heartbeat = tokio::spawn(heartbeat_loop(state.ctx.pool.clone(), state.inflight.clone(), job.id, job.dispatch_seq, ctx.settings.worker.heartbeat()));
+    let heartbeat = tokio::spawn(heartbeat_loop(
+        state.ctx.pool.clone(),
+        state.inflight.clone(),
+        job.id,
+        job.dispatch_seq,
+        ctx.settings.worker.heartbeat(),
+    ));
     let started = Instant::now();
-    let result = match jobs::find(&job.kind) {
-        None => Some(Outcome::Failed(JobError::permanent("unknown_kind", format!("no kind {:?} in this worker", job.kind)))),
+    let spec = jobs::find(&job.kind);
+    let result = match spec {
+        None => {
+            Some(Outcome::Failed(JobError::permanent("unknown_kind", format!("no kind {:?} in this worker", job.kind))))
+        }
         Some(spec) => {
             let jctx = JobContext {
                 job_id: job.id,
                 tenant_id: job.tenant_id,
                 attempt: job.attempts,
+                max_attempts: job.max_attempts,
+                ctx: ctx.clone(),
                 cancel: token.clone(),
-                progress: Arc::new(Reporter { pool: ctx.pool.clone(), broker: ctx.broker.clone(), dispatch_seq: job.dispatch_seq }),
+                progress: Arc::new(Reporter { ctx: ctx.clone(), dispatch_seq: job.dispatch_seq }),
             };
             let attempt = AssertUnwindSafe((spec.run)(&jctx, job.payload.clone())).catch_unwind();
             tokio::select! {
@@ -109,9 +126,14 @@ async fn run_attempt(state: &WorkerState, job: Job) {
     if let Outcome::Failed(e) = &outcome {
         tracing::warn!(code = %e.code, message = %e.message, "attempt failed");
     }
-    match lifecycle::finish(&ctx.pool, &job, outcome, &ctx.settings.retry).await {
-        Ok(Some((after, event))) => {
-            ctx.broker.publish_event(&event.view()).await;
+    let backoff = jobs::backoff_for(spec, &ctx.settings, job.attempts);
+    match lifecycle::finish(&ctx.pool, &job, outcome, &ctx.settings, backoff).await {
+        Ok(Some(t)) => {
+            let after = t.job;
+            ctx.broker.publish_event(&t.event.view()).await;
+            if t.deliveries > 0 {
+                jobs_service::dispatch_webhooks(ctx).await;
+            }
             m.jobs_finished.with_label_values(&[&job.kind, after.status.as_str()]).inc();
             match after.status {
                 JobStatus::Retrying => m.job_retries.with_label_values(&[&job.kind]).inc(),
@@ -123,7 +145,15 @@ async fn run_attempt(state: &WorkerState, job: Job) {
         Ok(None) => tracing::warn!("job changed under us; outcome not recorded"),
         Err(e) => tracing::error!(error = %e, "outcome not recorded; the rescuer will retry the job"),
     }
-    if let Err(e) = dispatcher::dispatch_queue(&ctx.pool, &ctx.broker, &job.queue, ctx.settings.dispatch.window, dispatcher::Lock::Try).await {
+    if let Err(e) = dispatcher::dispatch_queue(
+        &ctx.pool,
+        &ctx.broker,
+        &job.queue,
+        ctx.settings.dispatch.window,
+        dispatcher::Lock::Try,
+    )
+    .await
+    {
         tracing::warn!(error = %e, "dispatch after finish failed");
     }
 }

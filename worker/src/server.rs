@@ -7,11 +7,12 @@ use actix_web::{dev::Server, web, App, HttpResponse, HttpServer};
 use crate::WorkerState;
 
 async fn metrics(state: web::Data<Arc<WorkerState>>) -> HttpResponse {
-    HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(state.metrics.render())
+    HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(state.ctx.metrics.render())
 }
 
 async fn healthz(state: web::Data<Arc<WorkerState>>) -> HttpResponse {
-    HttpResponse::Ok().json(serde_json::json!({ "status": "ok", "worker": state.name, "running": state.inflight.len() }))
+    HttpResponse::Ok()
+        .json(serde_json::json!({ "status": "ok", "worker": state.name, "running": state.inflight.len() }))
 }
 
 /// Binds on 127.0.0.1:`port` (0 = any free port) and returns the server

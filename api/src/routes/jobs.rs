@@ -23,9 +23,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 fn accepted(summary: JobSummary) -> HttpResponse {
-    HttpResponse::Accepted()
-        .insert_header((header::LOCATION, format!("/v1/jobs/{}", summary.id)))
-        .json(summary)
+    HttpResponse::Accepted().insert_header((header::LOCATION, format!("/v1/jobs/{}", summary.id))).json(summary)
 }
 
 /// Submit a job.
@@ -58,7 +56,8 @@ pub async fn submit(
     }
     let mut resp = accepted(done.job.summary());
     if done.replayed {
-        resp.headers_mut().insert(header::HeaderName::from_static("idempotent-replayed"), header::HeaderValue::from_static("true"));
+        resp.headers_mut()
+            .insert(header::HeaderName::from_static("idempotent-replayed"), header::HeaderValue::from_static("true"));
     }
     Ok(resp)
 }

@@ -3,10 +3,11 @@
 pub mod health;
 pub mod jobs;
 pub mod keys;
+pub mod webhooks;
 
 use actix_web::web;
 
 /// Every `/v1` route.
 pub fn configure_v1(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::scope("/v1").configure(jobs::configure).configure(keys::configure));
+    cfg.service(web::scope("/v1").configure(jobs::configure).configure(keys::configure).configure(webhooks::configure));
 }

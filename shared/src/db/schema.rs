@@ -6,6 +6,9 @@ diesel::table! {
         id -> Uuid,
         name -> Text,
         created_at -> Timestamptz,
+        callback_secret -> Nullable<Text>,
+        callback_previous_secret -> Nullable<Text>,
+        callback_previous_expires_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -64,6 +67,57 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    webhook_endpoints (id) {
+        id -> Uuid,
+        tenant_id -> Uuid,
+        url -> Text,
+        event_types -> Array<Text>,
+        enabled -> Bool,
+        description -> Text,
+        secret -> Text,
+        previous_secret -> Nullable<Text>,
+        previous_expires_at -> Nullable<Timestamptz>,
+        consecutive_failures -> Int4,
+        disabled_reason -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> Uuid,
+        tenant_id -> Uuid,
+        endpoint_id -> Nullable<Uuid>,
+        url -> Nullable<Text>,
+        event_type -> Text,
+        subject_id -> Nullable<Uuid>,
+        body -> Text,
+        status -> Text,
+        attempts -> Int4,
+        last_status -> Nullable<Int4>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamptz,
+        delivered_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    webhook_attempts (id) {
+        id -> Int8,
+        delivery_id -> Uuid,
+        attempted_at -> Timestamptz,
+        status_code -> Nullable<Int4>,
+        latency_ms -> Int4,
+        error -> Nullable<Text>,
+        response -> Nullable<Text>,
+    }
+}
+
 diesel::joinable!(api_keys -> tenants (tenant_id));
 diesel::joinable!(jobs -> tenants (tenant_id));
 diesel::joinable!(job_events -> jobs (job_id));
+diesel::joinable!(webhook_endpoints -> tenants (tenant_id));
+diesel::joinable!(webhook_deliveries -> webhook_endpoints (endpoint_id));
+diesel::joinable!(webhook_attempts -> webhook_deliveries (delivery_id));

@@ -13,7 +13,9 @@ use serde::{Deserialize, Serialize};
 /// goes to `retrying` (waiting for its backoff), and with none left to `dead`.
 /// `failed` is a permanent failure that retrying cannot fix (bad input).
 /// `cancelled` is final. An admin or user may retry `failed` and `dead` jobs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, AsExpression, FromSqlRow, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, AsExpression, FromSqlRow, utoipa::ToSchema,
+)]
 #[diesel(sql_type = Text)]
 #[serde(rename_all = "snake_case")]
 pub enum JobStatus {
@@ -27,9 +29,8 @@ pub enum JobStatus {
 }
 
 impl JobStatus {
-    pub const ALL: [JobStatus; 7] = [
-        Self::Queued, Self::Running, Self::Retrying, Self::Succeeded, Self::Failed, Self::Cancelled, Self::Dead,
-    ];
+    pub const ALL: [JobStatus; 7] =
+        [Self::Queued, Self::Running, Self::Retrying, Self::Succeeded, Self::Failed, Self::Cancelled, Self::Dead];
 
     pub fn as_str(self) -> &'static str {
         match self {

@@ -21,6 +21,10 @@ pub struct JobContext {
     pub tenant_id: Uuid,
     /// 1 for the first attempt.
     pub attempt: i32,
+    /// The job's last attempt; `attempt == max_attempts` is the last try.
+    pub max_attempts: i32,
+    /// Postgres, Redis and settings, for kinds that need them.
+    pub ctx: crate::Ctx,
     /// Cancelled when the job is cancelled or its worker shuts down.
     pub cancel: CancellationToken,
     pub progress: Arc<dyn ProgressReporter>,

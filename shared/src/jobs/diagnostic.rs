@@ -20,6 +20,8 @@ pub const SPEC: KindSpec = KindSpec {
     default_max_attempts: 3,
     timeout: Duration::from_secs(15 * 60),
     admin_only: true,
+    internal: false,
+    backoff: None,
     validate,
     run: |ctx, payload| Box::pin(run(ctx, payload)),
 };
@@ -61,8 +63,8 @@ fn validate(payload: &Value) -> Result<(), ServiceError> {
 }
 
 async fn run(ctx: &JobContext, payload: Value) -> Result<Value, JobError> {
-    let d: Diagnostic = serde_json::from_value(payload)
-        .map_err(|e| JobError::permanent("invalid_payload", e.to_string()))?;
+    let d: Diagnostic =
+        serde_json::from_value(payload).map_err(|e| JobError::permanent("invalid_payload", e.to_string()))?;
     let slices = d.steps.max(1);
     let slice = Duration::from_millis(d.sleep_ms / slices as u64);
     for step in 1..=slices {

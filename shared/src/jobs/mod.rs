@@ -6,6 +6,7 @@
 
 mod context;
 pub mod diagnostic;
+pub mod webhook_delivery;
 
 use std::time::Duration;
 
@@ -31,6 +32,12 @@ pub struct KindSpec {
     pub timeout: Duration,
     /// Only admin keys may submit it.
     pub admin_only: bool,
+    /// Created by Chorus itself, never submitted through the API, and
+    /// reporting no webhook events of its own.
+    pub internal: bool,
+    /// The wait before the retry after attempt `n`, if the kind has its own
+    /// schedule; `None` uses `retry.*`.
+    pub backoff: Option<fn(&crate::config::Settings, i32) -> Duration>,
     /// Checks a payload before the job is accepted.
     pub validate: fn(&Value) -> Result<(), ServiceError>,
     /// Runs one attempt.
@@ -44,7 +51,15 @@ impl std::fmt::Debug for KindSpec {
 }
 
 /// The registered kinds.
-pub static KINDS: &[&KindSpec] = &[&diagnostic::SPEC];
+pub static KINDS: &[&KindSpec] = &[&diagnostic::SPEC, &webhook_delivery::SPEC];
+
+/// The wait before retrying attempt `attempt` of a job of `spec`.
+pub fn backoff_for(spec: Option<&KindSpec>, settings: &crate::config::Settings, attempt: i32) -> Duration {
+    match spec.and_then(|s| s.backoff) {
+        Some(f) => f(settings, attempt),
+        None => crate::services::lifecycle::backoff(&settings.retry, attempt),
+    }
+}
 
 /// The kind called `name`, if registered.
 pub fn find(name: &str) -> Option<&'static KindSpec> {
@@ -80,7 +95,6 @@ impl From<anyhow::Error> for JobError {
 
 /// Deserializes a payload into a kind's type, naming the failing field.
 pub fn parse_payload<T: serde::de::DeserializeOwned>(payload: &Value) -> Result<T, ServiceError> {
-    serde_json::from_value(payload.clone()).map_err(|e| {
-        ServiceError::new(crate::ErrorCode::InvalidPayload, format!("invalid payload: {e}"))
-    })
+    serde_json::from_value(payload.clone())
+        .map_err(|e| ServiceError::new(crate::ErrorCode::InvalidPayload, format!("invalid payload: {e}")))
 }

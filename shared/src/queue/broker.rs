@@ -132,11 +132,7 @@ impl Broker {
         let removed = storage.vacuum().await.map_err(|e| anyhow::anyhow!("vacuum {queue}: {e}"))?;
         let mut conn = self.conn.clone();
         let config = storage.get_config();
-        redis::pipe()
-            .del(config.done_jobs_set())
-            .del(config.dead_jobs_set())
-            .query_async::<()>(&mut conn)
-            .await?;
+        redis::pipe().del(config.done_jobs_set()).del(config.dead_jobs_set()).query_async::<()>(&mut conn).await?;
         Ok(removed)
     }
 

@@ -31,11 +31,18 @@ pub enum Lock {
 /// Pushes up to `window − in transit` due jobs of `queue`, highest priority
 /// first. Returns how many were pushed. Jobs whose push failed stay
 /// undispatched and are tried again on the next call.
-pub async fn dispatch_queue(pool: &DbPool, broker: &Broker, queue: &str, window: i64, lock: Lock) -> anyhow::Result<usize> {
+pub async fn dispatch_queue(
+    pool: &DbPool,
+    broker: &Broker,
+    queue: &str,
+    window: i64,
+    lock: Lock,
+) -> anyhow::Result<usize> {
     let mut conn: DbConn = pool.get().await?;
     let broker = broker.clone();
     let queue = queue.to_string();
-    (&mut *conn).transaction::<usize, anyhow::Error, _>(async move |conn: &mut AsyncPgConnection| {
+    (&mut *conn)
+        .transaction::<usize, anyhow::Error, _>(async move |conn: &mut AsyncPgConnection| {
             let key = format!("dispatch:{queue}");
             match lock {
                 Lock::Wait => {
@@ -101,8 +108,8 @@ pub async fn dispatch_queue(pool: &DbPool, broker: &Broker, queue: &str, window:
                 broker.wake(&queue).await;
             }
             Ok(pushed.len())
-    })
-    .await
+        })
+        .await
 }
 
 #[derive(diesel::QueryableByName)]

@@ -83,7 +83,14 @@ pub async fn create_key(pool: &DbPool, tenant_id: Uuid, name: &str, role: Role) 
     let hash = hash_key(&secret);
     let mut conn = pool.get().await?;
     let key = diesel::insert_into(api_keys::table)
-        .values(NewApiKey { id: Uuid::now_v7(), tenant_id, name, role: role.as_str(), prefix: &prefix, key_hash: &hash })
+        .values(NewApiKey {
+            id: Uuid::now_v7(),
+            tenant_id,
+            name,
+            role: role.as_str(),
+            prefix: &prefix,
+            key_hash: &hash,
+        })
         .returning(ApiKey::as_returning())
         .get_result(&mut conn)
         .await?;
@@ -128,15 +135,16 @@ pub async fn list_keys(pool: &DbPool, tenant_id: Uuid) -> ServiceResult<Vec<ApiK
 /// Revokes a key of the tenant; revoking twice is harmless.
 pub async fn revoke_key(pool: &DbPool, tenant_id: Uuid, key_id: Uuid) -> ServiceResult<ApiKeyView> {
     let mut conn = pool.get().await?;
-    let key: Option<ApiKey> = diesel::update(
-        api_keys::table.filter(api_keys::id.eq(key_id)).filter(api_keys::tenant_id.eq(tenant_id)),
-    )
-    .set(api_keys::revoked_at.eq(diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>>(
-        "COALESCE(revoked_at, now())",
-    )))
-    .returning(ApiKey::as_returning())
-    .get_result(&mut conn)
-    .await
-    .optional()?;
+    let key: Option<ApiKey> =
+        diesel::update(api_keys::table.filter(api_keys::id.eq(key_id)).filter(api_keys::tenant_id.eq(tenant_id)))
+            .set(api_keys::revoked_at.eq(
+                diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>>(
+                    "COALESCE(revoked_at, now())",
+                ),
+            ))
+            .returning(ApiKey::as_returning())
+            .get_result(&mut conn)
+            .await
+            .optional()?;
     key.map(|k| view(&k)).ok_or_else(|| ServiceError::new(ErrorCode::ApiKeyNotFound, "no such API key"))
 }

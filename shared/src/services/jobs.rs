@@ -63,10 +63,16 @@ fn request_hash(req: &SubmitJob) -> String {
 
 fn validate(principal: &Principal, req: &SubmitJob) -> ServiceResult<&'static crate::jobs::KindSpec> {
     let spec = crate::jobs::find(&req.kind).ok_or_else(|| {
-        let known: Vec<_> = crate::jobs::KINDS.iter().map(|k| k.name).collect();
+        let known: Vec<_> = crate::jobs::KINDS.iter().filter(|k| !k.internal).map(|k| k.name).collect();
         ServiceError::new(ErrorCode::UnknownKind, format!("unknown job kind {:?}", req.kind))
             .with_details(json!({ "known_kinds": known }))
     })?;
+    if spec.internal {
+        return Err(ServiceError::new(
+            ErrorCode::UnknownKind,
+            format!("{:?} jobs are created by Chorus itself", spec.name),
+        ));
+    }
     if spec.admin_only && !principal.role.allows(Role::Admin) {
         return Err(ServiceError::new(ErrorCode::Forbidden, format!("only admins may submit {:?} jobs", spec.name)));
     }
@@ -78,12 +84,6 @@ fn validate(principal: &Principal, req: &SubmitJob) -> ServiceResult<&'static cr
     if let Some(m) = req.max_attempts {
         if !MAX_ATTEMPTS_RANGE.contains(&m) {
             return Err(invalid("max_attempts must be between 1 and 25").with_details(json!({"field": "max_attempts"})));
-        }
-    }
-    if let Some(url) = &req.callback_url {
-        let ok = (url.starts_with("https://") || url.starts_with("http://")) && url.len() <= 2048;
-        if !ok {
-            return Err(invalid("callback_url must be an http(s) URL").with_details(json!({"field": "callback_url"})));
         }
     }
     (spec.validate)(&req.payload).map_err(|e| {
@@ -111,6 +111,11 @@ pub async fn submit(
         }
     }
     let spec = validate(principal, &req)?;
+    if let Some(url) = &req.callback_url {
+        crate::webhooks::guard::check(url, &ctx.settings.webhooks)
+            .await
+            .map_err(|e| crate::webhooks::refused_error("callback_url", e))?;
+    }
     let hash = request_hash(&req);
     let now = Utc::now();
     let new = NewJob {
@@ -128,20 +133,21 @@ pub async fn submit(
         callback_url: req.callback_url.as_deref(),
     };
     let mut conn = ctx.pool.get().await?;
-    let inserted: Option<Job> = (&mut *conn).transaction::<_, diesel::result::Error, _>(async move |conn: &mut AsyncPgConnection| {
-                let job: Option<Job> = diesel::insert_into(j::jobs)
-                    .values(&new)
-                    .on_conflict((j::tenant_id, j::idempotency_key))
-                    .filter_target(j::idempotency_key.is_not_null())
-                    .do_nothing()
-                    .returning(Job::as_returning())
-                    .get_result(conn)
-                    .await
-                    .optional()?;
-                if let Some(job) = &job {
-                    record_event(conn, job.id, "state", Some(JobStatus::Queued), json!({})).await?;
-                }
-                Ok(job)
+    let inserted: Option<Job> = (&mut *conn)
+        .transaction::<_, diesel::result::Error, _>(async move |conn: &mut AsyncPgConnection| {
+            let job: Option<Job> = diesel::insert_into(j::jobs)
+                .values(&new)
+                .on_conflict((j::tenant_id, j::idempotency_key))
+                .filter_target(j::idempotency_key.is_not_null())
+                .do_nothing()
+                .returning(Job::as_returning())
+                .get_result(conn)
+                .await
+                .optional()?;
+            if let Some(job) = &job {
+                record_event(conn, job.id, "state", Some(JobStatus::Queued), json!({})).await?;
+            }
+            Ok(job)
         })
         .await?;
     let Some(job) = inserted else {
@@ -163,7 +169,15 @@ pub async fn submit(
     };
     drop(conn);
     if job.run_at <= Utc::now() {
-        if let Err(e) = dispatcher::dispatch_queue(&ctx.pool, &ctx.broker, &job.queue, ctx.settings.dispatch.window, dispatcher::Lock::Try).await {
+        if let Err(e) = dispatcher::dispatch_queue(
+            &ctx.pool,
+            &ctx.broker,
+            &job.queue,
+            ctx.settings.dispatch.window,
+            dispatcher::Lock::Try,
+        )
+        .await
+        {
             tracing::warn!(job_id = %job.id, error = %e, "dispatch deferred to the workers");
         }
     }
@@ -172,6 +186,14 @@ pub async fn submit(
 
 fn not_found() -> ServiceError {
     ServiceError::new(ErrorCode::JobNotFound, "no such job")
+}
+
+/// Inserts a job Chorus creates itself (e.g. a webhook delivery) and its
+/// `queued` event, inside the caller's transaction.
+pub(crate) async fn insert_internal(conn: &mut AsyncPgConnection, new: &NewJob<'_>) -> diesel::QueryResult<Job> {
+    let job: Job = diesel::insert_into(j::jobs).values(new).returning(Job::as_returning()).get_result(conn).await?;
+    record_event(conn, job.id, "state", Some(JobStatus::Queued), json!({})).await?;
+    Ok(job)
 }
 
 /// One job of the caller's tenant; another tenant's job is not found.
@@ -243,8 +265,7 @@ pub async fn list(ctx: &Ctx, principal: &Principal, filter: JobFilter) -> Servic
         query = query.filter(j::created_at.lt(ts).or(j::created_at.eq(ts).and(j::id.lt(id))));
     }
     let mut conn = ctx.pool.get().await?;
-    let mut rows: Vec<Job> =
-        query.order((j::created_at.desc(), j::id.desc())).limit(limit + 1).load(&mut conn).await?;
+    let mut rows: Vec<Job> = query.order((j::created_at.desc(), j::id.desc())).limit(limit + 1).load(&mut conn).await?;
     let next_cursor = if rows.len() as i64 > limit {
         rows.truncate(limit as usize);
         rows.last().map(encode_cursor)
@@ -275,41 +296,58 @@ pub async fn cancel(ctx: &Ctx, principal: &Principal, id: Uuid) -> ServiceResult
     }
     let mut conn = ctx.pool.get().await?;
     let principal = *principal;
-    let (job, event) = (&mut *conn).transaction::<_, ServiceError, _>(async move |conn: &mut AsyncPgConnection| {
-                let job = lock_job(conn, &principal, id).await?;
-                match job.status {
-                    JobStatus::Queued | JobStatus::Retrying => {
-                        let job: Job = diesel::update(j::jobs.find(id))
-                            .set((
-                                j::status.eq(JobStatus::Cancelled),
-                                j::finished_at.eq(Utc::now()),
-                                j::dispatch_seq.eq(j::dispatch_seq + 1),
-                                j::dispatched_at.eq(None::<DateTime<Utc>>),
-                                j::cancel_requested_at.eq(Utc::now()),
-                            ))
-                            .returning(Job::as_returning())
-                            .get_result(conn)
-                            .await?;
-                        let ev = record_event(conn, id, "state", Some(JobStatus::Cancelled), json!({"by": "api"})).await?;
-                        Ok((job, Some(ev)))
-                    }
-                    JobStatus::Running => {
-                        let job: Job = diesel::update(j::jobs.find(id))
-                            .set(j::cancel_requested_at.eq(job.cancel_requested_at.unwrap_or_else(Utc::now)))
-                            .returning(Job::as_returning())
-                            .get_result(conn)
-                            .await?;
-                        Ok((job, None))
-                    }
-                    st => Err(ServiceError::new(ErrorCode::JobNotCancellable, format!("the job is already {st}"))),
+    let settings = ctx.settings.clone();
+    let (job, event) = (&mut *conn)
+        .transaction::<_, ServiceError, _>(async move |conn: &mut AsyncPgConnection| {
+            let job = lock_job(conn, &principal, id).await?;
+            match job.status {
+                JobStatus::Queued | JobStatus::Retrying => {
+                    let job: Job = diesel::update(j::jobs.find(id))
+                        .set((
+                            j::status.eq(JobStatus::Cancelled),
+                            j::finished_at.eq(Utc::now()),
+                            j::dispatch_seq.eq(j::dispatch_seq + 1),
+                            j::dispatched_at.eq(None::<DateTime<Utc>>),
+                            j::cancel_requested_at.eq(Utc::now()),
+                        ))
+                        .returning(Job::as_returning())
+                        .get_result(conn)
+                        .await?;
+                    let ev = record_event(conn, id, "state", Some(JobStatus::Cancelled), json!({"by": "api"})).await?;
+                    crate::webhooks::outbox::for_job(conn, &settings, &job).await?;
+                    Ok((job, Some(ev)))
                 }
+                JobStatus::Running => {
+                    let job: Job = diesel::update(j::jobs.find(id))
+                        .set(j::cancel_requested_at.eq(job.cancel_requested_at.unwrap_or_else(Utc::now)))
+                        .returning(Job::as_returning())
+                        .get_result(conn)
+                        .await?;
+                    Ok((job, None))
+                }
+                st => Err(ServiceError::new(ErrorCode::JobNotCancellable, format!("the job is already {st}"))),
+            }
         })
         .await?;
     match event {
-        Some(ev) => ctx.broker.publish_event(&ev.view()).await,
+        Some(ev) => {
+            ctx.broker.publish_event(&ev.view()).await;
+            dispatch_webhooks(ctx).await;
+        }
         None => ctx.broker.publish_cancel(job.id).await?,
     }
     Ok(job)
+}
+
+/// Nudges the dispatcher of the `webhook` queue after deliveries were written.
+pub async fn dispatch_webhooks(ctx: &Ctx) {
+    let queue = crate::jobs::webhook_delivery::QUEUE;
+    if let Err(e) =
+        dispatcher::dispatch_queue(&ctx.pool, &ctx.broker, queue, ctx.settings.dispatch.window, dispatcher::Lock::Try)
+            .await
+    {
+        tracing::warn!(error = %e, "webhook dispatch deferred to the workers");
+    }
 }
 
 /// Runs a `failed` or `dead` job again. Attempts keep counting; a job that
@@ -320,36 +358,45 @@ pub async fn retry(ctx: &Ctx, principal: &Principal, id: Uuid) -> ServiceResult<
     }
     let mut conn = ctx.pool.get().await?;
     let principal = *principal;
-    let (job, ev) = (&mut *conn).transaction::<_, ServiceError, _>(async move |conn: &mut AsyncPgConnection| {
-                let job = lock_job(conn, &principal, id).await?;
-                if !matches!(job.status, JobStatus::Failed | JobStatus::Dead) {
-                    return Err(ServiceError::new(
-                        ErrorCode::JobNotRetryable,
-                        format!("only failed or dead jobs can be retried; this one is {}", job.status),
-                    ));
-                }
-                let job: Job = diesel::update(j::jobs.find(id))
-                    .set((
-                        j::status.eq(JobStatus::Queued),
-                        j::max_attempts.eq(job.max_attempts.max(job.attempts + 1)),
-                        j::run_at.eq(Utc::now()),
-                        j::dispatch_seq.eq(j::dispatch_seq + 1),
-                        j::dispatched_at.eq(None::<DateTime<Utc>>),
-                        j::error_code.eq(None::<String>),
-                        j::error_message.eq(None::<String>),
-                        j::result.eq(None::<serde_json::Value>),
-                        j::finished_at.eq(None::<DateTime<Utc>>),
-                        j::cancel_requested_at.eq(None::<DateTime<Utc>>),
-                    ))
-                    .returning(Job::as_returning())
-                    .get_result(conn)
-                    .await?;
-                let ev = record_event(conn, id, "state", Some(JobStatus::Queued), json!({"retried_by": "api"})).await?;
-                Ok((job, ev))
+    let (job, ev) = (&mut *conn)
+        .transaction::<_, ServiceError, _>(async move |conn: &mut AsyncPgConnection| {
+            let job = lock_job(conn, &principal, id).await?;
+            if !matches!(job.status, JobStatus::Failed | JobStatus::Dead) {
+                return Err(ServiceError::new(
+                    ErrorCode::JobNotRetryable,
+                    format!("only failed or dead jobs can be retried; this one is {}", job.status),
+                ));
+            }
+            let job: Job = diesel::update(j::jobs.find(id))
+                .set((
+                    j::status.eq(JobStatus::Queued),
+                    j::max_attempts.eq(job.max_attempts.max(job.attempts + 1)),
+                    j::run_at.eq(Utc::now()),
+                    j::dispatch_seq.eq(j::dispatch_seq + 1),
+                    j::dispatched_at.eq(None::<DateTime<Utc>>),
+                    j::error_code.eq(None::<String>),
+                    j::error_message.eq(None::<String>),
+                    j::result.eq(None::<serde_json::Value>),
+                    j::finished_at.eq(None::<DateTime<Utc>>),
+                    j::cancel_requested_at.eq(None::<DateTime<Utc>>),
+                ))
+                .returning(Job::as_returning())
+                .get_result(conn)
+                .await?;
+            let ev = record_event(conn, id, "state", Some(JobStatus::Queued), json!({"retried_by": "api"})).await?;
+            Ok((job, ev))
         })
         .await?;
     ctx.broker.publish_event(&ev.view()).await;
-    if let Err(e) = dispatcher::dispatch_queue(&ctx.pool, &ctx.broker, &job.queue, ctx.settings.dispatch.window, dispatcher::Lock::Try).await {
+    if let Err(e) = dispatcher::dispatch_queue(
+        &ctx.pool,
+        &ctx.broker,
+        &job.queue,
+        ctx.settings.dispatch.window,
+        dispatcher::Lock::Try,
+    )
+    .await
+    {
         tracing::warn!(job_id = %job.id, error = %e, "dispatch deferred to the workers");
     }
     Ok(job)

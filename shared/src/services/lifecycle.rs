@@ -16,13 +16,14 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use super::record_event;
-use crate::config::RetrySettings;
+use crate::config::{RetrySettings, Settings};
 use crate::db::models::{Job, JobEvent};
 use crate::db::schema::jobs::dsl as j;
 use crate::db::DbPool;
 use crate::domain::{JobStatus, Progress};
 use crate::jobs::JobError;
 use crate::queue::JobMessage;
+use crate::webhooks::outbox;
 
 /// How an attempt ended.
 #[derive(Debug, Clone)]
@@ -35,9 +36,14 @@ pub enum Outcome {
     HandBack,
 }
 
-/// A transition that happened: the job as it is now, and the event to
-/// publish.
-pub type Transition = (Job, JobEvent);
+/// A transition that happened: the job as it is now, the event to publish,
+/// and how many webhook deliveries it wrote (their queue needs a dispatch).
+#[derive(Debug, Clone)]
+pub struct Transition {
+    pub job: Job,
+    pub event: JobEvent,
+    pub deliveries: usize,
+}
 
 /// Backoff before attempt `attempt + 1`: `base · 2^(attempt−1)`, capped,
 /// then jittered into its upper half so retries of many jobs spread out.
@@ -53,37 +59,38 @@ pub fn backoff(retry: &RetrySettings, attempt: i32) -> Duration {
 pub async fn claim(pool: &DbPool, msg: &JobMessage, worker: &str) -> anyhow::Result<Option<Transition>> {
     let mut conn = pool.get().await?;
     let (id, seq, worker) = (msg.job_id, msg.dispatch_seq, worker.to_string());
-    Ok((&mut *conn).transaction::<_, diesel::result::Error, _>(async move |conn: &mut AsyncPgConnection| {
-                let now = Utc::now();
-                let job: Option<Job> = diesel::update(
-                    j::jobs
-                        .filter(j::id.eq(id))
-                        .filter(j::dispatch_seq.eq(seq))
-                        .filter(j::status.eq_any([JobStatus::Queued, JobStatus::Retrying]))
-                        .filter(j::cancel_requested_at.is_null()),
-                )
-                .set((
-                    j::status.eq(JobStatus::Running),
-                    j::attempts.eq(j::attempts + 1),
-                    j::started_at.eq(now),
-                    j::heartbeat_at.eq(now),
-                    j::worker.eq(&worker),
-                    j::dispatched_at.eq(None::<DateTime<Utc>>),
-                ))
-                .returning(Job::as_returning())
-                .get_result(conn)
-                .await
-                .optional()?;
-                let Some(job) = job else { return Ok(None) };
-                let ev = record_event(
-                    conn,
-                    id,
-                    "state",
-                    Some(JobStatus::Running),
-                    json!({ "attempt": job.attempts, "worker": worker }),
-                )
-                .await?;
-                Ok(Some((job, ev)))
+    Ok((&mut *conn)
+        .transaction::<_, diesel::result::Error, _>(async move |conn: &mut AsyncPgConnection| {
+            let now = Utc::now();
+            let job: Option<Job> = diesel::update(
+                j::jobs
+                    .filter(j::id.eq(id))
+                    .filter(j::dispatch_seq.eq(seq))
+                    .filter(j::status.eq_any([JobStatus::Queued, JobStatus::Retrying]))
+                    .filter(j::cancel_requested_at.is_null()),
+            )
+            .set((
+                j::status.eq(JobStatus::Running),
+                j::attempts.eq(j::attempts + 1),
+                j::started_at.eq(now),
+                j::heartbeat_at.eq(now),
+                j::worker.eq(&worker),
+                j::dispatched_at.eq(None::<DateTime<Utc>>),
+            ))
+            .returning(Job::as_returning())
+            .get_result(conn)
+            .await
+            .optional()?;
+            let Some(job) = job else { return Ok(None) };
+            let ev = record_event(
+                conn,
+                id,
+                "state",
+                Some(JobStatus::Running),
+                json!({ "attempt": job.attempts, "worker": worker }),
+            )
+            .await?;
+            Ok(Some(Transition { job, event: ev, deliveries: 0 }))
         })
         .await?)
 }
@@ -117,102 +124,122 @@ pub async fn heartbeat(pool: &DbPool, job_id: Uuid, seq: i32) -> anyhow::Result<
     })
 }
 
-/// Records progress of a running job. `None` if the job is no longer ours.
-pub async fn progress(pool: &DbPool, job_id: Uuid, seq: i32, p: &Progress) -> anyhow::Result<Option<JobEvent>> {
+/// Records progress of a running job (and its throttled `job.progress`
+/// deliveries). `None` if the job is no longer ours.
+pub async fn progress(
+    pool: &DbPool,
+    settings: &Settings,
+    job_id: Uuid,
+    seq: i32,
+    p: &Progress,
+) -> anyhow::Result<Option<Transition>> {
     let mut conn = pool.get().await?;
     let data = serde_json::to_value(p)?;
-    Ok((&mut *conn).transaction::<_, diesel::result::Error, _>(async move |conn: &mut AsyncPgConnection| {
-                let n = diesel::update(
-                    j::jobs
-                        .filter(j::id.eq(job_id))
-                        .filter(j::dispatch_seq.eq(seq))
-                        .filter(j::status.eq(JobStatus::Running)),
-                )
-                .set((j::progress.eq(&data), j::heartbeat_at.eq(Utc::now())))
-                .execute(conn)
-                .await?;
-                if n == 0 {
-                    return Ok(None);
-                }
-                record_event(conn, job_id, "progress", None, data).await.map(Some)
+    Ok((&mut *conn)
+        .transaction::<_, diesel::result::Error, _>(async move |conn: &mut AsyncPgConnection| {
+            let job: Option<Job> = diesel::update(
+                j::jobs
+                    .filter(j::id.eq(job_id))
+                    .filter(j::dispatch_seq.eq(seq))
+                    .filter(j::status.eq(JobStatus::Running)),
+            )
+            .set((j::progress.eq(&data), j::heartbeat_at.eq(Utc::now())))
+            .returning(Job::as_returning())
+            .get_result(conn)
+            .await
+            .optional()?;
+            let Some(job) = job else { return Ok(None) };
+            let event = record_event(conn, job_id, "progress", None, data).await?;
+            let deliveries = outbox::for_progress(conn, settings, &job).await?;
+            Ok(Some(Transition { job, event, deliveries }))
         })
         .await?)
 }
 
-/// Ends the attempt of a job this worker claimed. `None` if the job is no
-/// longer ours (then nothing is written).
-pub async fn finish(pool: &DbPool, job: &Job, outcome: Outcome, retry: &RetrySettings) -> anyhow::Result<Option<Transition>> {
+/// Ends the attempt of a job this worker claimed, with the status's webhook
+/// deliveries in the same transaction. A retry waits `backoff`. `None` if
+/// the job is no longer ours (then nothing is written).
+pub async fn finish(
+    pool: &DbPool,
+    job: &Job,
+    outcome: Outcome,
+    settings: &Settings,
+    backoff: Duration,
+) -> anyhow::Result<Option<Transition>> {
     let mut conn = pool.get().await?;
     let (id, seq, attempts, max) = (job.id, job.dispatch_seq, job.attempts, job.max_attempts);
-    let retry = retry.clone();
-    Ok((&mut *conn).transaction::<_, diesel::result::Error, _>(async move |conn: &mut AsyncPgConnection| {
-                let mine = j::jobs.filter(j::id.eq(id)).filter(j::dispatch_seq.eq(seq)).filter(j::status.eq(JobStatus::Running));
-                let now = Utc::now();
-                let none_ts = None::<DateTime<Utc>>;
-                let (status, data, updated) = match outcome {
-                    Outcome::Succeeded(result) => {
-                        let q = diesel::update(mine)
-                            .set((j::status.eq(JobStatus::Succeeded), j::result.eq(result), j::finished_at.eq(now)))
-                            .returning(Job::as_returning());
-                        (JobStatus::Succeeded, json!({"attempt": attempts}), q.get_result(conn).await.optional()?)
-                    }
-                    Outcome::Failed(err) if err.retryable && attempts < max => {
-                        let retry_at = now + backoff(&retry, attempts);
-                        let q = diesel::update(mine)
-                            .set((
-                                j::status.eq(JobStatus::Retrying),
-                                j::run_at.eq(retry_at),
-                                j::dispatch_seq.eq(j::dispatch_seq + 1),
-                                j::dispatched_at.eq(none_ts),
-                                j::worker.eq(None::<String>),
-                                j::error_code.eq(&err.code),
-                                j::error_message.eq(&err.message),
-                            ))
-                            .returning(Job::as_returning());
-                        let data = json!({"attempt": attempts, "code": err.code, "message": err.message, "retry_at": retry_at});
-                        (JobStatus::Retrying, data, q.get_result(conn).await.optional()?)
-                    }
-                    Outcome::Failed(err) => {
-                        let status = if err.retryable { JobStatus::Dead } else { JobStatus::Failed };
-                        let q = diesel::update(mine)
-                            .set((
-                                j::status.eq(status),
-                                j::finished_at.eq(now),
-                                j::error_code.eq(&err.code),
-                                j::error_message.eq(&err.message),
-                            ))
-                            .returning(Job::as_returning());
-                        let data = json!({"attempt": attempts, "code": err.code, "message": err.message});
-                        (status, data, q.get_result(conn).await.optional()?)
-                    }
-                    Outcome::Cancelled => {
-                        let q = diesel::update(mine)
-                            .set((
-                                j::status.eq(JobStatus::Cancelled),
-                                j::finished_at.eq(now),
-                                j::error_code.eq("cancelled"),
-                                j::error_message.eq("cancelled while running"),
-                            ))
-                            .returning(Job::as_returning());
-                        (JobStatus::Cancelled, json!({"attempt": attempts}), q.get_result(conn).await.optional()?)
-                    }
-                    Outcome::HandBack => {
-                        let q = diesel::update(mine)
-                            .set((
-                                j::status.eq(JobStatus::Queued),
-                                j::attempts.eq(j::attempts - 1),
-                                j::run_at.eq(now),
-                                j::dispatch_seq.eq(j::dispatch_seq + 1),
-                                j::dispatched_at.eq(none_ts),
-                                j::worker.eq(None::<String>),
-                            ))
-                            .returning(Job::as_returning());
-                        (JobStatus::Queued, json!({"handed_back": true}), q.get_result(conn).await.optional()?)
-                    }
-                };
-                let Some(job) = updated else { return Ok(None) };
-                let ev = record_event(conn, id, "state", Some(status), data).await?;
-                Ok(Some((job, ev)))
+    Ok((&mut *conn)
+        .transaction::<_, diesel::result::Error, _>(async move |conn: &mut AsyncPgConnection| {
+            let mine =
+                j::jobs.filter(j::id.eq(id)).filter(j::dispatch_seq.eq(seq)).filter(j::status.eq(JobStatus::Running));
+            let now = Utc::now();
+            let none_ts = None::<DateTime<Utc>>;
+            let (status, data, updated) = match outcome {
+                Outcome::Succeeded(result) => {
+                    let q = diesel::update(mine)
+                        .set((j::status.eq(JobStatus::Succeeded), j::result.eq(result), j::finished_at.eq(now)))
+                        .returning(Job::as_returning());
+                    (JobStatus::Succeeded, json!({"attempt": attempts}), q.get_result(conn).await.optional()?)
+                }
+                Outcome::Failed(err) if err.retryable && attempts < max => {
+                    let retry_at = now + backoff;
+                    let q = diesel::update(mine)
+                        .set((
+                            j::status.eq(JobStatus::Retrying),
+                            j::run_at.eq(retry_at),
+                            j::dispatch_seq.eq(j::dispatch_seq + 1),
+                            j::dispatched_at.eq(none_ts),
+                            j::worker.eq(None::<String>),
+                            j::error_code.eq(&err.code),
+                            j::error_message.eq(&err.message),
+                        ))
+                        .returning(Job::as_returning());
+                    let data =
+                        json!({"attempt": attempts, "code": err.code, "message": err.message, "retry_at": retry_at});
+                    (JobStatus::Retrying, data, q.get_result(conn).await.optional()?)
+                }
+                Outcome::Failed(err) => {
+                    let status = if err.retryable { JobStatus::Dead } else { JobStatus::Failed };
+                    let q = diesel::update(mine)
+                        .set((
+                            j::status.eq(status),
+                            j::finished_at.eq(now),
+                            j::error_code.eq(&err.code),
+                            j::error_message.eq(&err.message),
+                        ))
+                        .returning(Job::as_returning());
+                    let data = json!({"attempt": attempts, "code": err.code, "message": err.message});
+                    (status, data, q.get_result(conn).await.optional()?)
+                }
+                Outcome::Cancelled => {
+                    let q = diesel::update(mine)
+                        .set((
+                            j::status.eq(JobStatus::Cancelled),
+                            j::finished_at.eq(now),
+                            j::error_code.eq("cancelled"),
+                            j::error_message.eq("cancelled while running"),
+                        ))
+                        .returning(Job::as_returning());
+                    (JobStatus::Cancelled, json!({"attempt": attempts}), q.get_result(conn).await.optional()?)
+                }
+                Outcome::HandBack => {
+                    let q = diesel::update(mine)
+                        .set((
+                            j::status.eq(JobStatus::Queued),
+                            j::attempts.eq(j::attempts - 1),
+                            j::run_at.eq(now),
+                            j::dispatch_seq.eq(j::dispatch_seq + 1),
+                            j::dispatched_at.eq(none_ts),
+                            j::worker.eq(None::<String>),
+                        ))
+                        .returning(Job::as_returning());
+                    (JobStatus::Queued, json!({"handed_back": true}), q.get_result(conn).await.optional()?)
+                }
+            };
+            let Some(job) = updated else { return Ok(None) };
+            let event = record_event(conn, id, "state", Some(status), data).await?;
+            let deliveries = outbox::for_job(conn, settings, &job).await?;
+            Ok(Some(Transition { job, event, deliveries }))
         })
         .await?)
 }
@@ -221,51 +248,53 @@ pub async fn finish(pool: &DbPool, job: &Job, outcome: Outcome, retry: &RetrySet
 /// back to `retrying` (due now) or, with no attempts left, to `dead`, with
 /// code `worker_lost`; one that was asked to cancel goes to `cancelled`.
 /// Returns the transitions made.
-pub async fn rescue(pool: &DbPool, stale: Duration) -> anyhow::Result<Vec<Transition>> {
+pub async fn rescue(pool: &DbPool, settings: &Settings, stale: Duration) -> anyhow::Result<Vec<Transition>> {
     let mut conn = pool.get().await?;
     let cutoff = Utc::now() - stale;
-    Ok((&mut *conn).transaction::<_, diesel::result::Error, _>(async move |conn: &mut AsyncPgConnection| {
-                let stuck: Vec<Job> = j::jobs
-                    .filter(j::status.eq(JobStatus::Running))
-                    .filter(j::heartbeat_at.lt(cutoff))
-                    .select(Job::as_select())
-                    .limit(100)
-                    .for_update()
-                    .skip_locked()
-                    .load(conn)
+    Ok((&mut *conn)
+        .transaction::<_, diesel::result::Error, _>(async move |conn: &mut AsyncPgConnection| {
+            let stuck: Vec<Job> = j::jobs
+                .filter(j::status.eq(JobStatus::Running))
+                .filter(j::heartbeat_at.lt(cutoff))
+                .select(Job::as_select())
+                .limit(100)
+                .for_update()
+                .skip_locked()
+                .load(conn)
+                .await?;
+            let mut out = Vec::with_capacity(stuck.len());
+            for job in stuck {
+                let message = format!("worker {} stopped heartbeating", job.worker.as_deref().unwrap_or("?"));
+                // A job someone asked to cancel is not run again.
+                let status = if job.cancel_requested_at.is_some() {
+                    JobStatus::Cancelled
+                } else if job.attempts >= job.max_attempts {
+                    JobStatus::Dead
+                } else {
+                    JobStatus::Retrying
+                };
+                let now = Utc::now();
+                let finished = status.is_terminal().then_some(now);
+                let updated: Job = diesel::update(j::jobs.find(job.id))
+                    .set((
+                        j::status.eq(status),
+                        j::run_at.eq(now),
+                        j::finished_at.eq(finished),
+                        j::dispatch_seq.eq(j::dispatch_seq + 1),
+                        j::dispatched_at.eq(None::<DateTime<Utc>>),
+                        j::worker.eq(None::<String>),
+                        j::error_code.eq("worker_lost"),
+                        j::error_message.eq(&message),
+                    ))
+                    .returning(Job::as_returning())
+                    .get_result(conn)
                     .await?;
-                let mut out = Vec::with_capacity(stuck.len());
-                for job in stuck {
-                    let message = format!("worker {} stopped heartbeating", job.worker.as_deref().unwrap_or("?"));
-                    // A job someone asked to cancel is not run again.
-                    let status = if job.cancel_requested_at.is_some() {
-                        JobStatus::Cancelled
-                    } else if job.attempts >= job.max_attempts {
-                        JobStatus::Dead
-                    } else {
-                        JobStatus::Retrying
-                    };
-                    let now = Utc::now();
-                    let finished = status.is_terminal().then_some(now);
-                    let updated: Job = diesel::update(j::jobs.find(job.id))
-                        .set((
-                            j::status.eq(status),
-                            j::run_at.eq(now),
-                            j::finished_at.eq(finished),
-                            j::dispatch_seq.eq(j::dispatch_seq + 1),
-                            j::dispatched_at.eq(None::<DateTime<Utc>>),
-                            j::worker.eq(None::<String>),
-                            j::error_code.eq("worker_lost"),
-                            j::error_message.eq(&message),
-                        ))
-                        .returning(Job::as_returning())
-                        .get_result(conn)
-                        .await?;
-                    let data = json!({"attempt": job.attempts, "code": "worker_lost", "message": message});
-                    let ev = record_event(conn, job.id, "state", Some(status), data).await?;
-                    out.push((updated, ev));
-                }
-                Ok(out)
+                let data = json!({"attempt": job.attempts, "code": "worker_lost", "message": message});
+                let event = record_event(conn, job.id, "state", Some(status), data).await?;
+                let deliveries = outbox::for_job(conn, settings, &updated).await?;
+                out.push(Transition { job: updated, event, deliveries });
+            }
+            Ok(out)
         })
         .await?)
 }
@@ -277,9 +306,7 @@ pub async fn redispatch_lost(pool: &DbPool, older_than: Duration) -> anyhow::Res
     let mut conn = pool.get().await?;
     let cutoff = Utc::now() - older_than;
     Ok(diesel::update(
-        j::jobs
-            .filter(j::status.eq_any([JobStatus::Queued, JobStatus::Retrying]))
-            .filter(j::dispatched_at.lt(cutoff)),
+        j::jobs.filter(j::status.eq_any([JobStatus::Queued, JobStatus::Retrying])).filter(j::dispatched_at.lt(cutoff)),
     )
     .set((j::dispatch_seq.eq(j::dispatch_seq + 1), j::dispatched_at.eq(None::<DateTime<Utc>>)))
     .execute(&mut conn)

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod events;
 pub mod jobs;
 pub mod lifecycle;
+pub mod webhooks;
 
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;

@@ -37,7 +37,9 @@ async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let (api, db, key, jobs, clients, pace) = match args.as_slice() {
         [_, api, db, key, jobs, clients] => (api, db, key, jobs, clients, None),
-        [_, api, db, key, jobs, clients, pace] => (api, db, key, jobs, clients, Some(Duration::from_millis(pace.parse()?))),
+        [_, api, db, key, jobs, clients, pace] => {
+            (api, db, key, jobs, clients, Some(Duration::from_millis(pace.parse()?)))
+        }
         _ => anyhow::bail!("usage: bench_queue <api-url> <database-url> <api-key> <jobs> <clients> [pace-ms]"),
     };
     let (jobs, mut clients): (usize, usize) = (jobs.parse()?, clients.parse()?);
@@ -75,10 +77,12 @@ async fn main() -> anyhow::Result<()> {
     let mut conn = AsyncPgConnection::establish(db).await?;
     let deadline = Instant::now() + Duration::from_secs(600);
     loop {
-        let done: Vec<Span> = diesel::sql_query("SELECT count(*)::float8 AS seconds FROM jobs WHERE status = 'succeeded' AND created_at >= $1")
-            .bind::<diesel::sql_types::Timestamptz, _>(since)
-            .load(&mut conn)
-            .await?;
+        let done: Vec<Span> = diesel::sql_query(
+            "SELECT count(*)::float8 AS seconds FROM jobs WHERE status = 'succeeded' AND created_at >= $1",
+        )
+        .bind::<diesel::sql_types::Timestamptz, _>(since)
+        .load(&mut conn)
+        .await?;
         if done[0].seconds.unwrap_or(0.0) as usize >= total {
             break;
         }
@@ -92,11 +96,12 @@ async fn main() -> anyhow::Result<()> {
     .load(&mut conn)
     .await?;
     let seconds = span[0].seconds.unwrap_or(f64::NAN);
-    let rows: Vec<Row> =
-        diesel::sql_query("SELECT EXTRACT(EPOCH FROM started_at - created_at)::float8 * 1000 AS wait FROM jobs WHERE created_at >= $1")
-            .bind::<diesel::sql_types::Timestamptz, _>(since)
-            .load(&mut conn)
-            .await?;
+    let rows: Vec<Row> = diesel::sql_query(
+        "SELECT EXTRACT(EPOCH FROM started_at - created_at)::float8 * 1000 AS wait FROM jobs WHERE created_at >= $1",
+    )
+    .bind::<diesel::sql_types::Timestamptz, _>(since)
+    .load(&mut conn)
+    .await?;
     let mut waits: Vec<f64> = rows.into_iter().filter_map(|r| r.wait).collect();
     waits.sort_by(|a, b| a.partial_cmp(b).unwrap());
     println!(

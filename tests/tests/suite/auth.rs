@@ -60,7 +60,8 @@ async fn roles_limit_what_a_key_may_do() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admins_create_list_and_revoke_keys() {
     let app = TestApp::spawn_with(0, |_| {}).await;
-    let created = app.post(&app.admin_key, "/v1/keys").json(&json!({"name": "ci", "role": "viewer"})).send().await.unwrap();
+    let created =
+        app.post(&app.admin_key, "/v1/keys").json(&json!({"name": "ci", "role": "viewer"})).send().await.unwrap();
     assert_eq!(created.status(), 201);
     let created: Value = created.json().await.unwrap();
     let secret = created["secret"].as_str().unwrap().to_string();
@@ -72,7 +73,8 @@ async fn admins_create_list_and_revoke_keys() {
     assert!(list.as_array().unwrap().iter().all(|k| k.get("secret").is_none()), "secrets are never listed");
 
     let id = created["id"].as_str().unwrap();
-    let revoked = app.client.delete(app.url(&format!("/v1/keys/{id}"))).bearer_auth(&app.admin_key).send().await.unwrap();
+    let revoked =
+        app.client.delete(app.url(&format!("/v1/keys/{id}"))).bearer_auth(&app.admin_key).send().await.unwrap();
     assert_eq!(revoked.status(), 200);
     let r = app.get(&secret, "/v1/jobs").send().await.unwrap();
     assert_eq!(r.status(), 401);

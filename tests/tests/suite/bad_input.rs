@@ -21,10 +21,22 @@ fn case(method: Method, path: &str, status: u16, code: &'static str) -> Case {
 }
 
 impl Case {
-    fn key(mut self, k: &str) -> Self { self.key = Some(k.into()); self }
-    fn json(mut self, v: &str) -> Self { self.body = Some(("application/json", v.as_bytes().to_vec())); self }
-    fn raw(mut self, ct: &'static str, b: Vec<u8>) -> Self { self.body = Some((ct, b)); self }
-    fn header(mut self, k: &'static str, v: &str) -> Self { self.headers.push((k, v.into())); self }
+    fn key(mut self, k: &str) -> Self {
+        self.key = Some(k.into());
+        self
+    }
+    fn json(mut self, v: &str) -> Self {
+        self.body = Some(("application/json", v.as_bytes().to_vec()));
+        self
+    }
+    fn raw(mut self, ct: &'static str, b: Vec<u8>) -> Self {
+        self.body = Some((ct, b));
+        self
+    }
+    fn header(mut self, k: &'static str, v: &str) -> Self {
+        self.headers.push((k, v.into()));
+        self
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -46,14 +58,27 @@ async fn every_route_refuses_bad_input_with_a_stable_code() {
         case(M::POST, "/v1/jobs", 422, "invalid_payload").key(&admin).json(r#"{"kind":5}"#),
         case(M::POST, "/v1/jobs", 422, "invalid_payload").key(&admin).json(r#"{"kind":"diagnostic","surprise":1}"#),
         case(M::POST, "/v1/jobs", 422, "unknown_kind").key(&admin).json(r#"{"kind":"teleport","payload":{}}"#),
-        case(M::POST, "/v1/jobs", 422, "invalid_payload").key(&admin).json(r#"{"kind":"diagnostic","payload":{"sleep_ms":"long"}}"#),
-        case(M::POST, "/v1/jobs", 422, "invalid_payload").key(&admin).json(r#"{"kind":"diagnostic","payload":{"sleep_ms":99999999}}"#),
-        case(M::POST, "/v1/jobs", 422, "invalid_payload").key(&admin).json(r#"{"kind":"diagnostic","payload":{"bogus":true}}"#),
+        case(M::POST, "/v1/jobs", 422, "invalid_payload")
+            .key(&admin)
+            .json(r#"{"kind":"diagnostic","payload":{"sleep_ms":"long"}}"#),
+        case(M::POST, "/v1/jobs", 422, "invalid_payload")
+            .key(&admin)
+            .json(r#"{"kind":"diagnostic","payload":{"sleep_ms":99999999}}"#),
+        case(M::POST, "/v1/jobs", 422, "invalid_payload")
+            .key(&admin)
+            .json(r#"{"kind":"diagnostic","payload":{"bogus":true}}"#),
         case(M::POST, "/v1/jobs", 422, "invalid_payload").key(&admin).json(r#"{"kind":"diagnostic","priority":1000}"#),
         case(M::POST, "/v1/jobs", 422, "invalid_payload").key(&admin).json(r#"{"kind":"diagnostic","max_attempts":0}"#),
-        case(M::POST, "/v1/jobs", 422, "invalid_payload").key(&admin).json(r#"{"kind":"diagnostic","run_at":"tomorrow"}"#),
-        case(M::POST, "/v1/jobs", 422, "invalid_payload").key(&admin).json(r#"{"kind":"diagnostic","callback_url":"ftp://x"}"#),
-        case(M::POST, "/v1/jobs", 400, "invalid_header").key(&admin).json(r#"{"kind":"diagnostic"}"#).header("Idempotency-Key", &"k".repeat(300)),
+        case(M::POST, "/v1/jobs", 422, "invalid_payload")
+            .key(&admin)
+            .json(r#"{"kind":"diagnostic","run_at":"tomorrow"}"#),
+        case(M::POST, "/v1/jobs", 422, "invalid_payload")
+            .key(&admin)
+            .json(r#"{"kind":"diagnostic","callback_url":"ftp://x"}"#),
+        case(M::POST, "/v1/jobs", 400, "invalid_header")
+            .key(&admin)
+            .json(r#"{"kind":"diagnostic"}"#)
+            .header("Idempotency-Key", &"k".repeat(300)),
         case(M::POST, "/v1/jobs", 403, "forbidden").key(&viewer).json(r#"{"kind":"diagnostic"}"#),
         case(M::GET, "/v1/jobs?status=done", 400, "invalid_parameter").key(&admin),
         case(M::GET, "/v1/jobs?limit=0", 400, "invalid_parameter").key(&admin),
@@ -65,7 +90,9 @@ async fn every_route_refuses_bad_input_with_a_stable_code() {
         case(M::POST, "/v1/jobs/not-a-uuid/cancel", 400, "invalid_parameter").key(&admin),
         case(M::POST, &format!("/v1/jobs/{}/retry", uuid::Uuid::new_v4()), 404, "job_not_found").key(&admin),
         case(M::POST, &format!("/v1/jobs/{job}/retry"), 409, "job_not_retryable").key(&admin),
-        case(M::GET, &format!("/v1/jobs/{job}/events"), 400, "invalid_header").key(&admin).header("Last-Event-ID", "abc"),
+        case(M::GET, &format!("/v1/jobs/{job}/events"), 400, "invalid_header")
+            .key(&admin)
+            .header("Last-Event-ID", "abc"),
         case(M::POST, "/v1/keys", 422, "invalid_payload").key(&admin).json(r#"{"name":"x","role":"root"}"#),
         case(M::POST, "/v1/keys", 422, "invalid_payload").key(&admin).json(r#"{"name":"","role":"user"}"#),
         case(M::POST, "/v1/keys", 403, "forbidden").key(&viewer).json(r#"{"name":"x","role":"user"}"#),
@@ -77,14 +104,27 @@ async fn every_route_refuses_bad_input_with_a_stable_code() {
     ];
     for c in cases {
         let mut req = app.client.request(c.method.clone(), app.url(&c.path));
-        if let Some(k) = &c.key { req = req.bearer_auth(k); }
-        for (k, v) in &c.headers { req = req.header(*k, v); }
-        if let Some((ct, body)) = c.body { req = req.header("content-type", ct).body(body); }
+        if let Some(k) = &c.key {
+            req = req.bearer_auth(k);
+        }
+        for (k, v) in &c.headers {
+            req = req.header(*k, v);
+        }
+        if let Some((ct, body)) = c.body {
+            req = req.header("content-type", ct).body(body);
+        }
         let resp = req.send().await.unwrap();
         let status = resp.status().as_u16();
         let text = resp.text().await.unwrap();
-        let body: Value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("{} {}: not JSON: {text}", c.method, c.path));
-        assert_eq!((status, body["code"].as_str().unwrap_or("")), (c.status, c.code), "{} {}: {text}", c.method, c.path);
+        let body: Value =
+            serde_json::from_str(&text).unwrap_or_else(|_| panic!("{} {}: not JSON: {text}", c.method, c.path));
+        assert_eq!(
+            (status, body["code"].as_str().unwrap_or("")),
+            (c.status, c.code),
+            "{} {}: {text}",
+            c.method,
+            c.path
+        );
         assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()));
     }
 }

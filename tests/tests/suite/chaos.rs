@@ -27,7 +27,8 @@ async fn wait_exit(child: &mut std::process::Child, within: Duration) -> std::pr
 async fn a_job_whose_worker_is_killed_finishes_once_on_another_worker() {
     let app = TestApp::spawn_with(0, |_| {}).await;
     let mut a = app.spawn_worker_process("victim", &[]);
-    let id = app.submit(json!({"kind": "diagnostic", "payload": {"sleep_ms": 3000, "steps": 6}, "max_attempts": 3})).await;
+    let id =
+        app.submit(json!({"kind": "diagnostic", "payload": {"sleep_ms": 3000, "steps": 6}, "max_attempts": 3})).await;
     app.wait_for(id, Duration::from_secs(20), |j| j.status == JobStatus::Running && j.progress.is_some()).await;
     let mut b = app.spawn_worker_process("survivor", &[]);
     signal(&a, Signal::SIGKILL);
@@ -41,7 +42,8 @@ async fn a_job_whose_worker_is_killed_finishes_once_on_another_worker() {
     assert_eq!(succeeded, 1, "finished exactly once");
     let lost = events.iter().find(|e| e.status == Some(JobStatus::Retrying)).expect("a rescue event");
     assert_eq!(lost.data["code"], "worker_lost");
-    let runs: Vec<_> = events.iter().filter(|e| e.status == Some(JobStatus::Running)).map(|e| e.data["worker"].clone()).collect();
+    let runs: Vec<_> =
+        events.iter().filter(|e| e.status == Some(JobStatus::Running)).map(|e| e.data["worker"].clone()).collect();
     assert_eq!(runs, vec![json!("victim"), json!("survivor")]);
     signal(&b, Signal::SIGTERM);
     assert!(wait_exit(&mut b, Duration::from_secs(15)).await.success());

@@ -28,8 +28,16 @@ async fn the_same_key_returns_the_same_job_and_a_different_body_conflicts() {
 
     // Another tenant may use the same key for its own job.
     let other_admin = app.key("globex", Role::Admin).await;
-    let theirs: Value = app.post(&other_admin, "/v1/jobs").header("Idempotency-Key", "order-1").json(&body)
-        .send().await.unwrap().json().await.unwrap();
+    let theirs: Value = app
+        .post(&other_admin, "/v1/jobs")
+        .header("Idempotency-Key", "order-1")
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_ne!(theirs["id"], first["id"]);
 
     let page: Value = app.get(&app.admin_key, "/v1/jobs").send().await.unwrap().json().await.unwrap();

@@ -18,9 +18,15 @@ pub async fn read_sse(resp: reqwest::Response) -> Vec<(i64, String, serde_json::
             let frame: String = buf.drain(..end + 2).collect();
             let (mut id, mut event, mut data) = (0, String::new(), serde_json::Value::Null);
             for line in frame.lines() {
-                if let Some(v) = line.strip_prefix("id: ") { id = v.parse().unwrap(); }
-                if let Some(v) = line.strip_prefix("event: ") { event = v.to_string(); }
-                if let Some(v) = line.strip_prefix("data: ") { data = serde_json::from_str(v).unwrap(); }
+                if let Some(v) = line.strip_prefix("id: ") {
+                    id = v.parse().unwrap();
+                }
+                if let Some(v) = line.strip_prefix("event: ") {
+                    event = v.to_string();
+                }
+                if let Some(v) = line.strip_prefix("data: ") {
+                    data = serde_json::from_str(v).unwrap();
+                }
             }
             frames.push((id, event, data));
         }
@@ -31,9 +37,12 @@ pub async fn read_sse(resp: reqwest::Response) -> Vec<(i64, String, serde_json::
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_runs_to_success_with_progress_by_polling_and_sse() {
     let app = TestApp::spawn().await;
-    let resp = app.post(&app.admin_key, "/v1/jobs")
+    let resp = app
+        .post(&app.admin_key, "/v1/jobs")
         .json(&json!({"kind": "diagnostic", "payload": {"sleep_ms": 1200, "steps": 4}}))
-        .send().await.unwrap();
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 202);
     let location = resp.headers()["location"].to_str().unwrap().to_string();
     let summary: serde_json::Value = resp.json().await.unwrap();
@@ -63,16 +72,24 @@ async fn a_job_runs_to_success_with_progress_by_polling_and_sse() {
 
     // Last-Event-ID resumes after the given event.
     let resume_from = frames[2].0;
-    let again = app.get(&app.admin_key, &format!("/v1/jobs/{id}/events"))
-        .header("Last-Event-ID", resume_from.to_string()).send().await.unwrap();
+    let again = app
+        .get(&app.admin_key, &format!("/v1/jobs/{id}/events"))
+        .header("Last-Event-ID", resume_from.to_string())
+        .send()
+        .await
+        .unwrap();
     let rest = read_sse(again).await;
     assert_eq!(rest.first().unwrap().0, frames[3].0);
     assert_eq!(rest.len(), frames.len() - 3);
 
     // Resuming after the final event ends the stream at once, empty.
     let last_id = frames.last().unwrap().0;
-    let after_end = app.get(&app.admin_key, &format!("/v1/jobs/{id}/events"))
-        .header("Last-Event-ID", last_id.to_string()).send().await.unwrap();
+    let after_end = app
+        .get(&app.admin_key, &format!("/v1/jobs/{id}/events"))
+        .header("Last-Event-ID", last_id.to_string())
+        .send()
+        .await
+        .unwrap();
     let none = tokio::time::timeout(Duration::from_secs(5), read_sse(after_end)).await.expect("stream ended");
     assert!(none.is_empty());
 }

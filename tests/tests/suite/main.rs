@@ -11,3 +11,4 @@ mod outage;
 mod retries;
 mod scheduling;
 mod vacuum;
+mod webhooks;

@@ -27,8 +27,18 @@ async fn health_readiness_metrics_and_the_openapi_document() {
     assert!(worker.contains("chorus_job_queue_wait_seconds_bucket"));
 
     let doc: Value = app.client.get(app.url("/openapi.json")).send().await.unwrap().json().await.unwrap();
-    for path in ["/v1/jobs", "/v1/jobs/{id}", "/v1/jobs/{id}/cancel", "/v1/jobs/{id}/retry", "/v1/jobs/{id}/events",
-        "/v1/keys", "/v1/keys/{id}", "/healthz", "/readyz", "/metrics"] {
+    for path in [
+        "/v1/jobs",
+        "/v1/jobs/{id}",
+        "/v1/jobs/{id}/cancel",
+        "/v1/jobs/{id}/retry",
+        "/v1/jobs/{id}/events",
+        "/v1/keys",
+        "/v1/keys/{id}",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+    ] {
         assert!(doc["paths"].get(path).is_some(), "{path} missing from the OpenAPI document");
     }
     let docs = app.client.get(app.url("/docs")).send().await.unwrap();

@@ -20,12 +20,16 @@ async fn failures_back_off_then_die_then_a_manual_retry_succeeds() {
     let retrying = events.iter().find(|e| e.status == Some(JobStatus::Retrying)).expect("a retrying event");
     let retry_at: chrono::DateTime<chrono::Utc> = serde_json::from_value(retrying.data["retry_at"].clone()).unwrap();
     let backoff = retry_at - retrying.created_at;
-    assert!(backoff >= chrono::Duration::milliseconds(90) && backoff <= chrono::Duration::milliseconds(250), "{backoff}");
+    assert!(
+        backoff >= chrono::Duration::milliseconds(90) && backoff <= chrono::Duration::milliseconds(250),
+        "{backoff}"
+    );
     let second_start = events.iter().filter(|e| e.status == Some(JobStatus::Running)).nth(1).expect("second attempt");
     assert!(second_start.created_at >= retry_at, "the second attempt waited for its backoff");
 
     // Dead jobs are listed for inspection.
-    let page: serde_json::Value = app.get(&app.admin_key, "/v1/jobs?status=dead").send().await.unwrap().json().await.unwrap();
+    let page: serde_json::Value =
+        app.get(&app.admin_key, "/v1/jobs?status=dead").send().await.unwrap().json().await.unwrap();
     assert_eq!(page["items"][0]["id"], id.to_string());
 
     let resp = app.post(&app.admin_key, &format!("/v1/jobs/{id}/retry")).send().await.unwrap();

@@ -4,8 +4,10 @@ mod api_key;
 mod job;
 mod job_event;
 mod tenant;
+mod webhook;
 
 pub use api_key::{ApiKey, NewApiKey};
 pub use job::{Job, NewJob};
 pub use job_event::{JobEvent, NewJobEvent};
 pub use tenant::Tenant;
+pub use webhook::{NewWebhookDelivery, WebhookAttempt, WebhookDelivery, WebhookEndpoint};

@@ -1,0 +1,30 @@
+//! Webhooks: Standard Webhooks signing, the SSRF guard, event types and the
+//! outbox that records deliveries in the transaction of the state change
+//! they report. The `webhook_delivery` job kind sends them.
+
+pub mod guard;
+pub mod outbox;
+pub mod signing;
+
+/// Event types an endpoint may subscribe to.
+pub const EVENT_TYPES: &[&str] = &[
+    "job.succeeded",
+    "job.failed",
+    "job.dead",
+    "job.cancelled",
+    "job.progress",
+    "document.ingested",
+    "document.failed",
+    "bulk.completed",
+    "webhook.endpoint.disabled",
+];
+
+/// The event sent by `POST /v1/webhooks/{id}/test`, whatever the endpoint
+/// subscribes to.
+pub const TEST_EVENT: &str = "webhook.test";
+
+/// The API error for a refused URL, naming the field.
+pub fn refused_error(field: &str, why: guard::Refused) -> crate::ServiceError {
+    crate::ServiceError::new(crate::ErrorCode::UrlNotAllowed, format!("{field} is not allowed: {why}"))
+        .with_details(serde_json::json!({ "field": field, "reason": why.to_string() }))
+}

@@ -1,0 +1,195 @@
+//! The outbox: deliveries are rows written in the same transaction as the
+//! state change they report, each with a `webhook_delivery` job that sends
+//! it. A crash before the commit loses both the change and its deliveries;
+//! after it, the job runs (and is rescued and retried like any job).
+
+use chrono::{TimeDelta, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::config::Settings;
+use crate::db::models::{Job, NewJob, NewWebhookDelivery, WebhookDelivery};
+use crate::db::schema::{webhook_deliveries as d, webhook_endpoints as e};
+use crate::domain::JobStatus;
+
+/// Where one delivery goes.
+#[derive(Debug, Clone, Copy)]
+pub enum Target<'a> {
+    Endpoint(Uuid),
+    /// A job's own `callback_url`, signed with the tenant's callback secret.
+    Callback(&'a str),
+}
+
+/// The body every delivery carries.
+pub fn body(event_type: &str, data: &Value) -> String {
+    json!({ "type": event_type, "timestamp": Utc::now(), "data": data }).to_string()
+}
+
+/// Writes one delivery to `target` and the job that sends it.
+pub async fn record_one(
+    conn: &mut AsyncPgConnection,
+    settings: &Settings,
+    tenant_id: Uuid,
+    target: Target<'_>,
+    event_type: &str,
+    subject_id: Option<Uuid>,
+    body: String,
+) -> QueryResult<WebhookDelivery> {
+    let (endpoint_id, url) = match target {
+        Target::Endpoint(id) => (Some(id), None),
+        Target::Callback(url) => (None, Some(url)),
+    };
+    let delivery: WebhookDelivery = diesel::insert_into(d::table)
+        .values(NewWebhookDelivery {
+            id: Uuid::now_v7(),
+            tenant_id,
+            endpoint_id,
+            url,
+            event_type,
+            subject_id,
+            body,
+            status: "pending",
+        })
+        .returning(WebhookDelivery::as_returning())
+        .get_result(conn)
+        .await?;
+    schedule(conn, settings, &delivery).await?;
+    Ok(delivery)
+}
+
+/// Queues a `webhook_delivery` job for an existing delivery row.
+pub async fn schedule(
+    conn: &mut AsyncPgConnection,
+    settings: &Settings,
+    delivery: &WebhookDelivery,
+) -> QueryResult<Job> {
+    use crate::jobs::webhook_delivery::{NAME, QUEUE};
+    let payload = json!({ "delivery_id": delivery.id });
+    let now = Utc::now();
+    crate::services::jobs::insert_internal(
+        conn,
+        &NewJob {
+            id: Uuid::now_v7(),
+            tenant_id: delivery.tenant_id,
+            kind: NAME,
+            queue: QUEUE,
+            priority: 0,
+            status: JobStatus::Queued,
+            max_attempts: settings.webhooks.retry_schedule_ms.len() as i32 + 1,
+            run_at: now,
+            payload: &payload,
+            idempotency_key: None,
+            request_hash: None,
+            callback_url: None,
+        },
+    )
+    .await
+}
+
+/// Enabled endpoints of the tenant that subscribe to `event_type`.
+async fn subscribers(conn: &mut AsyncPgConnection, tenant_id: Uuid, event_type: &str) -> QueryResult<Vec<Uuid>> {
+    e::table
+        .filter(e::tenant_id.eq(tenant_id))
+        .filter(e::enabled.eq(true))
+        .filter(e::event_types.contains(vec![event_type.to_string()]))
+        .select(e::id)
+        .load(conn)
+        .await
+}
+
+/// Records `event_type` for every subscribed endpoint of the tenant.
+/// Returns how many deliveries were written.
+pub async fn record(
+    conn: &mut AsyncPgConnection,
+    settings: &Settings,
+    tenant_id: Uuid,
+    event_type: &str,
+    subject_id: Option<Uuid>,
+    data: &Value,
+) -> QueryResult<usize> {
+    let endpoints = subscribers(conn, tenant_id, event_type).await?;
+    let body = body(event_type, data);
+    for id in &endpoints {
+        record_one(conn, settings, tenant_id, Target::Endpoint(*id), event_type, subject_id, body.clone()).await?;
+    }
+    Ok(endpoints.len())
+}
+
+/// The event a job's status reports, if any.
+pub fn job_event_type(status: JobStatus) -> Option<&'static str> {
+    match status {
+        JobStatus::Succeeded => Some("job.succeeded"),
+        JobStatus::Failed => Some("job.failed"),
+        JobStatus::Dead => Some("job.dead"),
+        JobStatus::Cancelled => Some("job.cancelled"),
+        _ => None,
+    }
+}
+
+fn reports(job: &Job) -> bool {
+    crate::jobs::find(&job.kind).is_some_and(|k| !k.internal)
+}
+
+/// Records the event of a job's new status: to subscribed endpoints and,
+/// for final states, to the job's `callback_url`. Call it in the
+/// transaction that changed the status.
+pub async fn for_job(conn: &mut AsyncPgConnection, settings: &Settings, job: &Job) -> QueryResult<usize> {
+    let Some(event_type) = job_event_type(job.status) else { return Ok(0) };
+    if !reports(job) {
+        return Ok(0);
+    }
+    let data = serde_json::to_value(job.view()).expect("job view serializes");
+    let mut n = record(conn, settings, job.tenant_id, event_type, Some(job.id), &data).await?;
+    if let Some(url) = &job.callback_url {
+        record_one(
+            conn,
+            settings,
+            job.tenant_id,
+            Target::Callback(url),
+            event_type,
+            Some(job.id),
+            body(event_type, &data),
+        )
+        .await?;
+        n += 1;
+    }
+    Ok(n)
+}
+
+/// Records `job.progress` for subscribed endpoints that have not had one
+/// for this job within `webhooks.progress_throttle_ms`.
+pub async fn for_progress(conn: &mut AsyncPgConnection, settings: &Settings, job: &Job) -> QueryResult<usize> {
+    const EVENT: &str = "job.progress";
+    if !reports(job) {
+        return Ok(0);
+    }
+    let since = Utc::now() - TimeDelta::milliseconds(settings.webhooks.progress_throttle_ms as i64);
+    let mut sent = 0;
+    let data = serde_json::to_value(job.view()).expect("job view serializes");
+    for endpoint in subscribers(conn, job.tenant_id, EVENT).await? {
+        let recent: i64 = d::table
+            .filter(d::endpoint_id.eq(endpoint))
+            .filter(d::subject_id.eq(job.id))
+            .filter(d::event_type.eq(EVENT))
+            .filter(d::created_at.gt(since))
+            .count()
+            .get_result(conn)
+            .await?;
+        if recent == 0 {
+            record_one(
+                conn,
+                settings,
+                job.tenant_id,
+                Target::Endpoint(endpoint),
+                EVENT,
+                Some(job.id),
+                body(EVENT, &data),
+            )
+            .await?;
+            sent += 1;
+        }
+    }
+    Ok(sent)
+}
