@@ -30,6 +30,21 @@ async fn another_tenants_job_is_not_found_on_every_route() {
     let my_key = mine[0]["id"].as_str().unwrap();
     let resp = app.client.delete(app.url(&format!("/v1/keys/{my_key}"))).bearer_auth(&stranger).send().await.unwrap();
     assert_eq!(resp.status(), 404);
+    // And webhooks.
+    let hook: Value = app.post(&app.admin_key, "/v1/webhooks")
+        .json(&json!({"url": "http://127.0.0.1:9/x", "event_types": ["job.dead"]})).send().await.unwrap().json().await.unwrap();
+    let hook = hook["id"].as_str().unwrap();
+    for (method, path) in [
+        ("GET", format!("/v1/webhooks/{hook}")),
+        ("GET", format!("/v1/webhooks/{hook}/deliveries")),
+        ("POST", format!("/v1/webhooks/{hook}/test")),
+        ("POST", format!("/v1/webhooks/{hook}/rotate-secret")),
+    ] {
+        let req = if method == "GET" { app.get(&stranger, &path) } else { app.post(&stranger, &path) };
+        assert_eq!(req.send().await.unwrap().status(), 404, "{method} {path}");
+    }
+    let theirs: Value = app.get(&stranger, "/v1/webhooks").send().await.unwrap().json().await.unwrap();
+    assert!(theirs.as_array().unwrap().is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -259,3 +259,56 @@ except WebhookVerificationError:
     assert!(out.status.success(), "standardwebhooks refused the delivery");
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "\"job.succeeded\"");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeated_failures_disable_an_endpoint_and_progress_is_opt_in_and_throttled() {
+    let app = TestApp::spawn_with(1, |s| {
+        s.webhooks.retry_schedule_ms = vec![]; // one attempt per delivery
+        s.webhooks.disable_after_failures = 2;
+        s.webhooks.progress_throttle_ms = 300;
+    })
+    .await;
+    let bad = Receiver::start(0).await;
+    bad.answer(500);
+    let watcher = Receiver::start(0).await;
+    let (failing, _) = register(&app, &bad.url("/bad"), &["job.succeeded"]).await;
+    register(&app, &watcher.url("/watch"), &["webhook.endpoint.disabled", "job.progress"]).await;
+
+    for _ in 0..2 {
+        let id = app.submit(json!({"kind": "diagnostic", "payload": {}})).await;
+        app.wait_for_status(id, JobStatus::Succeeded, Duration::from_secs(10)).await;
+    }
+    let seen = watcher.wait_until(Duration::from_secs(15), |s| s.iter().any(|c| c.json()["type"] == "webhook.endpoint.disabled")).await;
+    let event = seen.iter().find(|c| c.json()["type"] == "webhook.endpoint.disabled").unwrap().json();
+    assert_eq!(event["data"]["endpoint_id"], failing);
+    let ep: Value = app.get(&app.admin_key, &format!("/v1/webhooks/{failing}")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(ep["enabled"], false);
+    assert_eq!(ep["disabled_reason"], "2 deliveries in a row failed");
+    let port = app.workers[0].metrics_port;
+    let metrics = reqwest::get(format!("http://127.0.0.1:{port}/metrics")).await.unwrap().text().await.unwrap();
+    assert!(metrics.contains(r#"chorus_webhook_endpoints_disabled_total{reason="failures"} 1"#), "{metrics}");
+    assert!(metrics.contains(r#"chorus_webhook_deliveries_total{outcome="failure"} 2"#));
+    assert!(metrics.contains("chorus_webhook_delivery_seconds_count"));
+
+    // Re-enabling clears the failure count.
+    let ep: Value = app.client.patch(app.url(&format!("/v1/webhooks/{failing}"))).bearer_auth(&app.admin_key)
+        .json(&json!({"enabled": true})).send().await.unwrap().json().await.unwrap();
+    assert_eq!((ep["enabled"].as_bool(), ep["consecutive_failures"].as_i64()), (Some(true), Some(0)));
+    assert!(ep["disabled_reason"].is_null());
+
+    // Progress: 20 reports over 2 s, throttled to at most one per 300 ms.
+    let before = watcher.seen().len();
+    let id = app.submit(json!({"kind": "diagnostic", "payload": {"sleep_ms": 2000, "steps": 20}})).await;
+    app.wait_for_status(id, JobStatus::Succeeded, Duration::from_secs(15)).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let progress: Vec<_> = watcher.seen()[before..].iter().filter(|c| c.json()["type"] == "job.progress").cloned().collect();
+    assert!((2..=8).contains(&progress.len()), "{} progress deliveries", progress.len());
+    assert!(progress.iter().all(|c| c.json()["data"]["id"] == id.to_string()));
+
+    // Deleting an endpoint removes it.
+    let resp = app.client.delete(app.url(&format!("/v1/webhooks/{failing}"))).bearer_auth(&app.admin_key).send().await.unwrap();
+    assert_eq!(resp.status(), 204);
+    let resp = app.get(&app.admin_key, &format!("/v1/webhooks/{failing}")).send().await.unwrap();
+    assert_eq!(resp.status(), 404);
+    assert_eq!(resp.json::<Value>().await.unwrap()["code"], "webhook_not_found");
+}
