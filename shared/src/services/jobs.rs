@@ -215,6 +215,8 @@ pub async fn get(ctx: &Ctx, principal: &Principal, id: Uuid) -> ServiceResult<Jo
 pub struct JobFilter {
     /// Comma-separated statuses, e.g. `failed,dead`.
     pub status: Option<String>,
+    /// A kind; without it, jobs Chorus makes for itself (webhook
+    /// deliveries) are left out.
     pub kind: Option<String>,
     /// Only jobs created at or after this time.
     pub created_after: Option<DateTime<Utc>>,
@@ -251,8 +253,13 @@ pub async fn list(ctx: &Ctx, principal: &Principal, filter: JobFilter) -> Servic
         let parsed = parsed.ok_or_else(|| bad_param("status", format!("unknown status in {statuses:?}")))?;
         query = query.filter(j::status.eq_any(parsed));
     }
-    if let Some(kind) = &filter.kind {
-        query = query.filter(j::kind.eq(kind.clone()));
+    match &filter.kind {
+        Some(kind) => query = query.filter(j::kind.eq(kind.clone())),
+        // Jobs Chorus makes for itself (webhook deliveries) only when asked for.
+        None => {
+            let internal: Vec<&str> = crate::jobs::KINDS.iter().filter(|k| k.internal).map(|k| k.name).collect();
+            query = query.filter(j::kind.ne_all(internal));
+        }
     }
     if let Some(t) = filter.created_after {
         query = query.filter(j::created_at.ge(t));
