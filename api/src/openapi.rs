@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{health, jobs, keys, webhooks};
+use crate::routes::{documents, health, jobs, keys, tags, webhooks};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -15,12 +15,16 @@ Every error is `{code, message, details?}` with a code from the error table in t
         webhooks::create, webhooks::list, webhooks::get, webhooks::update, webhooks::delete,
         webhooks::rotate_secret, webhooks::test, webhooks::deliveries, webhooks::redeliver,
         webhooks::callback_secret, webhooks::rotate_callback_secret,
+        documents::upload, documents::list, documents::get, documents::preview, documents::download,
+        documents::delete, documents::attach, documents::detach,
+        tags::create, tags::list, tags::get, tags::update, tags::delete,
         health::healthz, health::readyz, health::metrics,
     ),
     components(schemas(chorus_shared::error::ErrorBody, chorus_shared::error::ErrorCode)),
     modifiers(&BearerAuth),
     tags((name = "jobs", description = "Submit and follow work"), (name = "keys", description = "API keys (admin)"),
         (name = "webhooks", description = "Signed event deliveries (admin)"),
+        (name = "documents", description = "The knowledge base"), (name = "tags", description = "Document labels"),
         (name = "health", description = "Liveness, readiness and metrics"))
 )]
 pub struct ApiDoc;

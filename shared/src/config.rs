@@ -22,6 +22,35 @@ pub struct Settings {
     pub retry: RetrySettings,
     pub telemetry: TelemetrySettings,
     pub webhooks: WebhookSettings,
+    pub knowledge: KnowledgeSettings,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct KnowledgeSettings {
+    /// Where originals are stored (the local blob store).
+    pub blob_dir: String,
+    /// Largest upload; bigger ones answer 413.
+    pub max_upload_bytes: u64,
+    /// Chunk size and overlap, in estimated tokens.
+    pub chunk_tokens: usize,
+    pub chunk_overlap_tokens: usize,
+    /// Documents with more pages or PDF objects are refused.
+    pub max_pages: usize,
+    pub max_pdf_objects: usize,
+}
+
+impl Default for KnowledgeSettings {
+    fn default() -> Self {
+        Self {
+            blob_dir: ".build/blobs".into(),
+            max_upload_bytes: 50 * 1024 * 1024,
+            chunk_tokens: 256,
+            chunk_overlap_tokens: 32,
+            max_pages: 5_000,
+            max_pdf_objects: 1_000_000,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

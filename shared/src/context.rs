@@ -14,6 +14,8 @@ pub struct Ctx {
     pub settings: Arc<Settings>,
     /// This process's metrics.
     pub metrics: crate::metrics::Metrics,
+    /// Where document originals are kept.
+    pub blobs: Arc<dyn crate::knowledge::blob::BlobStore>,
 }
 
 impl Ctx {
@@ -24,7 +26,15 @@ impl Ctx {
         let broker = Broker::connect(&settings.redis.url, &settings.redis.namespace)
             .await
             .map_err(|e| anyhow::anyhow!("cannot connect to Redis at {}: {e}", settings.redis.url))?;
-        Ok(Self { pool, broker, settings: Arc::new(settings), metrics: crate::metrics::Metrics::new() })
+        let blobs = crate::knowledge::blob::LocalDir::new(&settings.knowledge.blob_dir)
+            .map_err(|e| anyhow::anyhow!("cannot use blob directory {}: {e}", settings.knowledge.blob_dir))?;
+        Ok(Self {
+            pool,
+            broker,
+            settings: Arc::new(settings),
+            metrics: crate::metrics::Metrics::new(),
+            blobs: Arc::new(blobs),
+        })
     }
 }
 

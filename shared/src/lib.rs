@@ -17,6 +17,7 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod jobs;
+pub mod knowledge;
 pub mod metrics;
 pub mod queue;
 pub mod services;

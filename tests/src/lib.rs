@@ -4,6 +4,7 @@
 //! `just test` starts (`CHORUS_TEST_PG`, `CHORUS_TEST_REDIS`). The API runs
 //! in-process on a free port; workers run in-process or as real processes.
 
+pub mod pdf;
 pub mod receiver;
 
 use std::process::{Child, Command, Stdio};
@@ -88,6 +89,8 @@ pub async fn test_settings() -> Settings {
     s.webhooks.allow_networks = vec!["127.0.0.0/8".into()];
     s.webhooks.retry_schedule_ms = vec![200, 400, 800];
     s.webhooks.progress_throttle_ms = 200;
+    s.knowledge.blob_dir =
+        std::env::temp_dir().join("chorus-test-blobs").join(Uuid::new_v4().simple().to_string()).display().to_string();
     s
 }
 
@@ -221,6 +224,7 @@ impl TestApp {
             .env("CHORUS__WORKER__RESCUE_AFTER_MS", s.worker.rescue_after_ms.to_string())
             .env("CHORUS__WORKER__MAINTENANCE_MS", s.worker.maintenance_ms.to_string())
             .env("CHORUS__DISPATCH__INTERVAL_MS", s.dispatch.interval_ms.to_string())
+            .env("CHORUS__KNOWLEDGE__BLOB_DIR", &s.knowledge.blob_dir)
             .env("CHORUS__WEBHOOKS__ALLOW_HTTP", s.webhooks.allow_http.to_string())
             .env("CHORUS__WEBHOOKS__ALLOW_NETWORKS", s.webhooks.allow_networks.join(","))
             .env(

@@ -56,7 +56,12 @@ pub async fn get(ctx: web::Data<Ctx>, auth: Auth, id: web::Path<Uuid>) -> ApiRes
 #[utoipa::path(patch, path = "/v1/webhooks/{id}", tag = "webhooks", request_body = UpdateEndpoint,
     responses((status = 200, body = EndpointView), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
-pub async fn update(ctx: web::Data<Ctx>, auth: Auth, id: web::Path<Uuid>, body: web::Json<UpdateEndpoint>) -> ApiResult<HttpResponse> {
+pub async fn update(
+    ctx: web::Data<Ctx>,
+    auth: Auth,
+    id: web::Path<Uuid>,
+    body: web::Json<UpdateEndpoint>,
+) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(service::update(&ctx, &auth.0, *id, body.into_inner()).await?))
 }
 

@@ -115,9 +115,91 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    documents (id) {
+        id -> Uuid,
+        tenant_id -> Uuid,
+        title -> Text,
+        filename -> Text,
+        content_type -> Text,
+        doc_type -> Text,
+        size_bytes -> Int8,
+        content_hash -> Text,
+        blob_key -> Text,
+        status -> Text,
+        metadata -> Jsonb,
+        page_count -> Nullable<Int4>,
+        chunk_count -> Nullable<Int4>,
+        error_code -> Nullable<Text>,
+        error_message -> Nullable<Text>,
+        ingest_job_id -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    document_pages (document_id, page_no) {
+        document_id -> Uuid,
+        page_no -> Int4,
+        text -> Text,
+    }
+}
+
+// `chunks.tsv` (a generated tsvector) is left out: diesel has no type for
+// it, and full-text queries use SQL fragments.
+diesel::table! {
+    chunks (id) {
+        id -> Uuid,
+        tenant_id -> Uuid,
+        document_id -> Uuid,
+        ordinal -> Int4,
+        page_no -> Int4,
+        heading_path -> Array<Text>,
+        text -> Text,
+        token_count -> Int4,
+    }
+}
+
+diesel::table! {
+    tags (id) {
+        id -> Uuid,
+        tenant_id -> Uuid,
+        name -> Text,
+        description -> Text,
+        color -> Nullable<Text>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    document_tags (document_id, tag_id) {
+        document_id -> Uuid,
+        tag_id -> Uuid,
+    }
+}
+
+diesel::table! {
+    audit_log (id) {
+        id -> Int8,
+        tenant_id -> Uuid,
+        actor_key_id -> Nullable<Uuid>,
+        action -> Text,
+        selector -> Jsonb,
+        outcome -> Jsonb,
+        job_id -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(api_keys -> tenants (tenant_id));
 diesel::joinable!(jobs -> tenants (tenant_id));
 diesel::joinable!(job_events -> jobs (job_id));
 diesel::joinable!(webhook_endpoints -> tenants (tenant_id));
 diesel::joinable!(webhook_deliveries -> webhook_endpoints (endpoint_id));
 diesel::joinable!(webhook_attempts -> webhook_deliveries (delivery_id));
+diesel::joinable!(document_pages -> documents (document_id));
+diesel::joinable!(chunks -> documents (document_id));
+diesel::joinable!(document_tags -> documents (document_id));
+diesel::joinable!(document_tags -> tags (tag_id));
+diesel::allow_tables_to_appear_in_same_query!(documents, document_tags, tags);

@@ -6,6 +6,7 @@
 
 mod context;
 pub mod diagnostic;
+pub mod ingest_document;
 pub mod webhook_delivery;
 
 use std::time::Duration;
@@ -51,7 +52,7 @@ impl std::fmt::Debug for KindSpec {
 }
 
 /// The registered kinds.
-pub static KINDS: &[&KindSpec] = &[&diagnostic::SPEC, &webhook_delivery::SPEC];
+pub static KINDS: &[&KindSpec] = &[&diagnostic::SPEC, &ingest_document::SPEC, &webhook_delivery::SPEC];
 
 /// The wait before retrying attempt `attempt` of a job of `spec`.
 pub fn backoff_for(spec: Option<&KindSpec>, settings: &crate::config::Settings, attempt: i32) -> Duration {

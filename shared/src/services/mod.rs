@@ -2,9 +2,12 @@
 //! workers call these; none of them knows about HTTP.
 
 pub mod auth;
+pub mod documents;
 pub mod events;
 pub mod jobs;
 pub mod lifecycle;
+pub mod search;
+pub mod tags;
 pub mod webhooks;
 
 use diesel::prelude::*;

@@ -31,8 +31,15 @@ async fn another_tenants_job_is_not_found_on_every_route() {
     let resp = app.client.delete(app.url(&format!("/v1/keys/{my_key}"))).bearer_auth(&stranger).send().await.unwrap();
     assert_eq!(resp.status(), 404);
     // And webhooks.
-    let hook: Value = app.post(&app.admin_key, "/v1/webhooks")
-        .json(&json!({"url": "http://127.0.0.1:9/x", "event_types": ["job.dead"]})).send().await.unwrap().json().await.unwrap();
+    let hook: Value = app
+        .post(&app.admin_key, "/v1/webhooks")
+        .json(&json!({"url": "http://127.0.0.1:9/x", "event_types": ["job.dead"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let hook = hook["id"].as_str().unwrap();
     for (method, path) in [
         ("GET", format!("/v1/webhooks/{hook}")),

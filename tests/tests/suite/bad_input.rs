@@ -100,21 +100,46 @@ async fn every_route_refuses_bad_input_with_a_stable_code() {
         case(M::DELETE, &format!("/v1/keys/{}", uuid::Uuid::new_v4()), 404, "api_key_not_found").key(&admin),
         case(M::POST, "/v1/webhooks", 400, "invalid_json").key(&admin).json("{"),
         case(M::POST, "/v1/webhooks", 422, "invalid_payload").key(&admin).json(r#"{"url":"https://example.com"}"#),
-        case(M::POST, "/v1/webhooks", 422, "invalid_payload").key(&admin).json(r#"{"url":"https://example.com","event_types":[]}"#),
-        case(M::POST, "/v1/webhooks", 422, "url_not_allowed").key(&admin).json(r#"{"url":"not a url","event_types":["job.dead"]}"#),
-        case(M::POST, "/v1/webhooks", 403, "forbidden").key(&viewer).json(r#"{"url":"https://example.com","event_types":["job.dead"]}"#),
+        case(M::POST, "/v1/webhooks", 422, "invalid_payload")
+            .key(&admin)
+            .json(r#"{"url":"https://example.com","event_types":[]}"#),
+        case(M::POST, "/v1/webhooks", 422, "url_not_allowed")
+            .key(&admin)
+            .json(r#"{"url":"not a url","event_types":["job.dead"]}"#),
+        case(M::POST, "/v1/webhooks", 403, "forbidden")
+            .key(&viewer)
+            .json(r#"{"url":"https://example.com","event_types":["job.dead"]}"#),
         case(M::GET, "/v1/webhooks", 403, "forbidden").key(&viewer),
         case(M::GET, "/v1/webhooks/123", 400, "invalid_parameter").key(&admin),
         case(M::GET, &format!("/v1/webhooks/{}", uuid::Uuid::new_v4()), 404, "webhook_not_found").key(&admin),
-        case(M::PATCH, &format!("/v1/webhooks/{}", uuid::Uuid::new_v4()), 404, "webhook_not_found").key(&admin).json("{}"),
-        case(M::PATCH, &format!("/v1/webhooks/{}", uuid::Uuid::new_v4()), 422, "invalid_payload").key(&admin).json(r#"{"colour":1}"#),
+        case(M::PATCH, &format!("/v1/webhooks/{}", uuid::Uuid::new_v4()), 404, "webhook_not_found")
+            .key(&admin)
+            .json("{}"),
+        case(M::PATCH, &format!("/v1/webhooks/{}", uuid::Uuid::new_v4()), 422, "invalid_payload")
+            .key(&admin)
+            .json(r#"{"colour":1}"#),
         case(M::DELETE, &format!("/v1/webhooks/{}", uuid::Uuid::new_v4()), 404, "webhook_not_found").key(&admin),
-        case(M::POST, &format!("/v1/webhooks/{}/rotate-secret", uuid::Uuid::new_v4()), 404, "webhook_not_found").key(&admin),
+        case(M::POST, &format!("/v1/webhooks/{}/rotate-secret", uuid::Uuid::new_v4()), 404, "webhook_not_found")
+            .key(&admin),
         case(M::POST, &format!("/v1/webhooks/{}/test", uuid::Uuid::new_v4()), 404, "webhook_not_found").key(&admin),
-        case(M::GET, &format!("/v1/webhooks/{}/deliveries", uuid::Uuid::new_v4()), 404, "webhook_not_found").key(&admin),
-        case(M::GET, &format!("/v1/webhooks/{}/deliveries?limit=0", uuid::Uuid::new_v4()), 400, "invalid_parameter").key(&admin),
-        case(M::GET, &format!("/v1/webhooks/{}/deliveries?status=lost", uuid::Uuid::new_v4()), 400, "invalid_parameter").key(&admin),
-        case(M::POST, &format!("/v1/webhooks/deliveries/{}/redeliver", uuid::Uuid::new_v4()), 404, "delivery_not_found").key(&admin),
+        case(M::GET, &format!("/v1/webhooks/{}/deliveries", uuid::Uuid::new_v4()), 404, "webhook_not_found")
+            .key(&admin),
+        case(M::GET, &format!("/v1/webhooks/{}/deliveries?limit=0", uuid::Uuid::new_v4()), 400, "invalid_parameter")
+            .key(&admin),
+        case(
+            M::GET,
+            &format!("/v1/webhooks/{}/deliveries?status=lost", uuid::Uuid::new_v4()),
+            400,
+            "invalid_parameter",
+        )
+        .key(&admin),
+        case(
+            M::POST,
+            &format!("/v1/webhooks/deliveries/{}/redeliver", uuid::Uuid::new_v4()),
+            404,
+            "delivery_not_found",
+        )
+        .key(&admin),
         case(M::POST, "/v1/webhooks/deliveries/x/redeliver", 400, "invalid_parameter").key(&admin),
         case(M::GET, "/v1/webhooks/callback-secret", 403, "forbidden").key(&viewer),
         case(M::PUT, "/v1/webhooks", 405, "method_not_allowed").key(&admin),

@@ -4,6 +4,7 @@ mod auth;
 mod bad_input;
 mod cancel;
 mod chaos;
+mod documents;
 mod idempotency;
 mod lifecycle;
 mod observability;

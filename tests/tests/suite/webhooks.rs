@@ -14,7 +14,8 @@ use serde_json::{json, Value};
 const TOLERANCE: Duration = Duration::from_secs(300);
 
 async fn register(app: &TestApp, url: &str, types: &[&str]) -> (String, String) {
-    let resp = app.post(&app.admin_key, "/v1/webhooks").json(&json!({"url": url, "event_types": types})).send().await.unwrap();
+    let resp =
+        app.post(&app.admin_key, "/v1/webhooks").json(&json!({"url": url, "event_types": types})).send().await.unwrap();
     assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
     let v: Value = resp.json().await.unwrap();
     (v["id"].as_str().unwrap().to_string(), v["secret"].as_str().unwrap().to_string())
@@ -25,12 +26,11 @@ async fn deliveries_are_signed_logged_and_callbacks_use_the_tenant_secret() {
     let app = TestApp::spawn().await;
     let rx = Receiver::start(0).await;
     let (endpoint, secret) = register(&app, &rx.url("/hooks"), &["job.succeeded", "job.dead"]).await;
-    let callback: Value = app.get(&app.admin_key, "/v1/webhooks/callback-secret").send().await.unwrap().json().await.unwrap();
+    let callback: Value =
+        app.get(&app.admin_key, "/v1/webhooks/callback-secret").send().await.unwrap().json().await.unwrap();
     let callback_secret = callback["secret"].as_str().unwrap().to_string();
 
-    let id = app
-        .submit(json!({"kind": "diagnostic", "payload": {}, "callback_url": rx.url("/callback")}))
-        .await;
+    let id = app.submit(json!({"kind": "diagnostic", "payload": {}, "callback_url": rx.url("/callback")})).await;
     let seen = rx.wait_until(Duration::from_secs(15), |s| s.len() >= 2).await;
     let hook = seen.iter().find(|c| c.path == "/hooks").expect("endpoint delivery");
     let cb = seen.iter().find(|c| c.path == "/callback").expect("callback delivery");
@@ -54,13 +54,27 @@ async fn deliveries_are_signed_logged_and_callbacks_use_the_tenant_secret() {
     assert!(verify(&callback_secret, hook, TOLERANCE).is_err(), "each destination has its own secret");
 
     // The delivery log.
-    let log: Value = app.get(&app.admin_key, &format!("/v1/webhooks/{endpoint}/deliveries")).send().await.unwrap().json().await.unwrap();
+    let log: Value = app
+        .get(&app.admin_key, &format!("/v1/webhooks/{endpoint}/deliveries"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let first = &log[0];
     assert_eq!(first["status"], "succeeded");
     assert_eq!(first["webhook_id"], hook.id);
     assert_eq!(first["log"][0]["status_code"], 200);
     assert_eq!(first["log"][0]["response"], "received, thanks");
-    let none: Value = app.get(&app.admin_key, &format!("/v1/webhooks/{endpoint}/deliveries?status=failed")).send().await.unwrap().json().await.unwrap();
+    let none: Value = app
+        .get(&app.admin_key, &format!("/v1/webhooks/{endpoint}/deliveries?status=failed"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert!(none.as_array().unwrap().is_empty());
 
     // A test event goes to the endpoint whatever it subscribes to.
@@ -83,17 +97,29 @@ async fn a_receiver_that_was_down_gets_every_delivery_exactly_once() {
     // Every delivery has failed at least once against the closed port.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
-        let log: Value = app.get(&app.admin_key, &format!("/v1/webhooks/{endpoint}/deliveries")).send().await.unwrap().json().await.unwrap();
+        let log: Value = app
+            .get(&app.admin_key, &format!("/v1/webhooks/{endpoint}/deliveries"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         let items = log.as_array().unwrap();
         if items.len() == 5 && items.iter().all(|d| d["attempts"].as_i64().unwrap() >= 1) {
-            assert!(items.iter().all(|d| d["status"] == "pending" && d["log"][0]["error"].as_str().unwrap().contains("connection")));
+            assert!(items
+                .iter()
+                .all(|d| d["status"] == "pending" && d["log"][0]["error"].as_str().unwrap().contains("connection")));
             break;
         }
         assert!(tokio::time::Instant::now() < deadline, "deliveries did not fail yet: {log}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let rx = Receiver::start(port).await;
-    rx.wait_until(Duration::from_secs(20), |s| s.iter().map(|c| &c.id).collect::<std::collections::BTreeSet<_>>().len() == 5).await;
+    rx.wait_until(Duration::from_secs(20), |s| {
+        s.iter().map(|c| &c.id).collect::<std::collections::BTreeSet<_>>().len() == 5
+    })
+    .await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let seen = rx.seen();
     let mut reported: Vec<String> = seen.iter().map(|c| c.json()["data"]["id"].as_str().unwrap().to_string()).collect();
@@ -108,7 +134,14 @@ async fn a_receiver_that_was_down_gets_every_delivery_exactly_once() {
     }
 
     // A manual redelivery repeats the same webhook-id, which the receiver de-duplicates.
-    let log: Value = app.get(&app.admin_key, &format!("/v1/webhooks/{endpoint}/deliveries")).send().await.unwrap().json().await.unwrap();
+    let log: Value = app
+        .get(&app.admin_key, &format!("/v1/webhooks/{endpoint}/deliveries"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let delivery = log[0]["id"].as_str().unwrap();
     let resp = app.post(&app.admin_key, &format!("/v1/webhooks/deliveries/{delivery}/redeliver")).send().await.unwrap();
     assert_eq!(resp.status(), 202);
@@ -128,7 +161,8 @@ async fn gone_disables_the_endpoint_and_rotation_signs_with_both_secrets() {
     rx.wait_until(Duration::from_secs(10), |s| !s.is_empty()).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     let ep = loop {
-        let ep: Value = app.get(&app.admin_key, &format!("/v1/webhooks/{gone}")).send().await.unwrap().json().await.unwrap();
+        let ep: Value =
+            app.get(&app.admin_key, &format!("/v1/webhooks/{gone}")).send().await.unwrap().json().await.unwrap();
         if ep["enabled"] == false {
             break ep;
         }
@@ -144,7 +178,14 @@ async fn gone_disables_the_endpoint_and_rotation_signs_with_both_secrets() {
     // Rotation: during the overlap both the old and the new secret sign.
     rx.answer(200);
     let (id, old) = register(&app, &rx.url("/rotated"), &["job.succeeded"]).await;
-    let rotated: Value = app.post(&app.admin_key, &format!("/v1/webhooks/{id}/rotate-secret")).send().await.unwrap().json().await.unwrap();
+    let rotated: Value = app
+        .post(&app.admin_key, &format!("/v1/webhooks/{id}/rotate-secret"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let new = rotated["secret"].as_str().unwrap().to_string();
     assert_ne!(new, old);
     assert!(rotated["previous_secret_expires_at"].is_string());
@@ -160,20 +201,40 @@ async fn gone_disables_the_endpoint_and_rotation_signs_with_both_secrets() {
 async fn internal_addresses_are_refused_at_registration_and_at_delivery() {
     // Default webhook settings: https only, no allowlist.
     let app = TestApp::spawn_with(0, |s| s.webhooks = Default::default()).await;
-    for url in ["https://10.0.0.7/hook", "https://169.254.169.254/latest/meta-data", "https://127.0.0.1/x",
-        "https://localhost/x", "https://[::1]/x", "http://93.184.216.34/plain-http", "ftp://example.com/"]
-    {
-        let resp = app.post(&app.admin_key, "/v1/webhooks").json(&json!({"url": url, "event_types": ["job.succeeded"]})).send().await.unwrap();
+    for url in [
+        "https://10.0.0.7/hook",
+        "https://169.254.169.254/latest/meta-data",
+        "https://127.0.0.1/x",
+        "https://localhost/x",
+        "https://[::1]/x",
+        "http://93.184.216.34/plain-http",
+        "ftp://example.com/",
+    ] {
+        let resp = app
+            .post(&app.admin_key, "/v1/webhooks")
+            .json(&json!({"url": url, "event_types": ["job.succeeded"]}))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(resp.status(), 422, "{url}");
         let body: Value = resp.json().await.unwrap();
         assert_eq!(body["code"], "url_not_allowed", "{url}: {body}");
         assert_eq!(body["details"]["field"], "url");
     }
-    let resp = app.post(&app.admin_key, "/v1/jobs")
-        .json(&json!({"kind": "diagnostic", "payload": {}, "callback_url": "https://192.168.1.10/cb"})).send().await.unwrap();
+    let resp = app
+        .post(&app.admin_key, "/v1/jobs")
+        .json(&json!({"kind": "diagnostic", "payload": {}, "callback_url": "https://192.168.1.10/cb"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 422);
     assert_eq!(resp.json::<Value>().await.unwrap()["code"], "url_not_allowed");
-    let resp = app.post(&app.admin_key, "/v1/webhooks").json(&json!({"url": "https://example.com/x", "event_types": ["job.nope"]})).send().await.unwrap();
+    let resp = app
+        .post(&app.admin_key, "/v1/webhooks")
+        .json(&json!({"url": "https://example.com/x", "event_types": ["job.nope"]}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.json::<Value>().await.unwrap()["code"], "invalid_payload");
 }
 
@@ -188,7 +249,14 @@ async fn delivery_re_checks_the_address_with_the_workers_policy() {
     app.submit(json!({"kind": "diagnostic", "payload": {}})).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     let log = loop {
-        let log: Value = app.get(&app.admin_key, &format!("/v1/webhooks/{endpoint}/deliveries")).send().await.unwrap().json().await.unwrap();
+        let log: Value = app
+            .get(&app.admin_key, &format!("/v1/webhooks/{endpoint}/deliveries"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         if log[0]["status"] == "failed" {
             break log;
         }
@@ -278,10 +346,13 @@ async fn repeated_failures_disable_an_endpoint_and_progress_is_opt_in_and_thrott
         let id = app.submit(json!({"kind": "diagnostic", "payload": {}})).await;
         app.wait_for_status(id, JobStatus::Succeeded, Duration::from_secs(10)).await;
     }
-    let seen = watcher.wait_until(Duration::from_secs(15), |s| s.iter().any(|c| c.json()["type"] == "webhook.endpoint.disabled")).await;
+    let seen = watcher
+        .wait_until(Duration::from_secs(15), |s| s.iter().any(|c| c.json()["type"] == "webhook.endpoint.disabled"))
+        .await;
     let event = seen.iter().find(|c| c.json()["type"] == "webhook.endpoint.disabled").unwrap().json();
     assert_eq!(event["data"]["endpoint_id"], failing);
-    let ep: Value = app.get(&app.admin_key, &format!("/v1/webhooks/{failing}")).send().await.unwrap().json().await.unwrap();
+    let ep: Value =
+        app.get(&app.admin_key, &format!("/v1/webhooks/{failing}")).send().await.unwrap().json().await.unwrap();
     assert_eq!(ep["enabled"], false);
     assert_eq!(ep["disabled_reason"], "2 deliveries in a row failed");
     let port = app.workers[0].metrics_port;
@@ -291,8 +362,17 @@ async fn repeated_failures_disable_an_endpoint_and_progress_is_opt_in_and_thrott
     assert!(metrics.contains("chorus_webhook_delivery_seconds_count"));
 
     // Re-enabling clears the failure count.
-    let ep: Value = app.client.patch(app.url(&format!("/v1/webhooks/{failing}"))).bearer_auth(&app.admin_key)
-        .json(&json!({"enabled": true})).send().await.unwrap().json().await.unwrap();
+    let ep: Value = app
+        .client
+        .patch(app.url(&format!("/v1/webhooks/{failing}")))
+        .bearer_auth(&app.admin_key)
+        .json(&json!({"enabled": true}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!((ep["enabled"].as_bool(), ep["consecutive_failures"].as_i64()), (Some(true), Some(0)));
     assert!(ep["disabled_reason"].is_null());
 
@@ -301,12 +381,19 @@ async fn repeated_failures_disable_an_endpoint_and_progress_is_opt_in_and_thrott
     let id = app.submit(json!({"kind": "diagnostic", "payload": {"sleep_ms": 2000, "steps": 20}})).await;
     app.wait_for_status(id, JobStatus::Succeeded, Duration::from_secs(15)).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let progress: Vec<_> = watcher.seen()[before..].iter().filter(|c| c.json()["type"] == "job.progress").cloned().collect();
+    let progress: Vec<_> =
+        watcher.seen()[before..].iter().filter(|c| c.json()["type"] == "job.progress").cloned().collect();
     assert!((2..=8).contains(&progress.len()), "{} progress deliveries", progress.len());
     assert!(progress.iter().all(|c| c.json()["data"]["id"] == id.to_string()));
 
     // Deleting an endpoint removes it.
-    let resp = app.client.delete(app.url(&format!("/v1/webhooks/{failing}"))).bearer_auth(&app.admin_key).send().await.unwrap();
+    let resp = app
+        .client
+        .delete(app.url(&format!("/v1/webhooks/{failing}")))
+        .bearer_auth(&app.admin_key)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 204);
     let resp = app.get(&app.admin_key, &format!("/v1/webhooks/{failing}")).send().await.unwrap();
     assert_eq!(resp.status(), 404);

@@ -1,12 +1,14 @@
 //! One model file per table.
 
 mod api_key;
+mod document;
 mod job;
 mod job_event;
 mod tenant;
 mod webhook;
 
 pub use api_key::{ApiKey, NewApiKey};
+pub use document::{Document, Tag};
 pub use job::{Job, NewJob};
 pub use job_event::{JobEvent, NewJobEvent};
 pub use tenant::Tenant;

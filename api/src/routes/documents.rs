@@ -1,0 +1,182 @@
+//! `/v1/documents`: upload (multipart, streamed to disk), list, read,
+//! preview, download, delete, and tag or untag.
+
+use actix_multipart::{Field, Multipart, MultipartError};
+use actix_web::http::header::{ContentDisposition, DispositionParam, DispositionType};
+use actix_web::{web, HttpResponse};
+use chorus_shared::domain::Role;
+use chorus_shared::error::{ErrorBody, ErrorCode};
+use chorus_shared::services::documents::{
+    self as service, DocumentFilter, DocumentPage, DocumentView, Preview, PreviewQuery, Upload, Uploaded,
+};
+use chorus_shared::services::tags;
+use chorus_shared::Ctx;
+use futures::TryStreamExt;
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncWriteExt;
+use uuid::Uuid;
+
+use crate::auth::Auth;
+use crate::error::{api_error, resource, ApiError, ApiResult};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("/documents").route(web::post().to(upload)).route(web::get().to(list)))
+        .service(resource("/documents/{id}").route(web::get().to(get)).route(web::delete().to(delete)))
+        .service(resource("/documents/{id}/preview").route(web::get().to(preview)))
+        .service(resource("/documents/{id}/download").route(web::get().to(download)))
+        .service(
+            resource("/documents/{id}/tags/{tag_id}").route(web::put().to(attach)).route(web::delete().to(detach)),
+        );
+}
+
+fn multipart_error(e: MultipartError) -> ApiError {
+    match e {
+        MultipartError::ContentTypeMissing
+        | MultipartError::ContentTypeParse
+        | MultipartError::ContentTypeIncompatible => {
+            api_error(ErrorCode::UnsupportedMediaType, "send the upload as multipart/form-data")
+        }
+        other => api_error(ErrorCode::InvalidPayload, format!("bad multipart body: {other}")),
+    }
+}
+
+/// Reads a small text field (title, tags, metadata), at most 64 KiB.
+async fn text_field(field: &mut Field) -> ApiResult<String> {
+    let mut buf = Vec::new();
+    while let Some(chunk) = field.try_next().await.map_err(multipart_error)? {
+        buf.extend_from_slice(&chunk);
+        if buf.len() > 64 * 1024 {
+            return Err(api_error(ErrorCode::PayloadTooLarge, "form fields other than `file` are limited to 64 KiB"));
+        }
+    }
+    String::from_utf8(buf).map_err(|_| api_error(ErrorCode::InvalidPayload, "form fields must be UTF-8"))
+}
+
+/// Upload a document (`multipart/form-data`: `file`, optional `title`,
+/// `tags` (comma-separated), `metadata` (a JSON object)). The same bytes
+/// return the existing document (200); new ones answer 202 with the
+/// document and its ingestion job.
+#[utoipa::path(post, path = "/v1/documents", tag = "documents",
+    request_body(content_type = "multipart/form-data", description = "file, title?, tags?, metadata?"),
+    responses((status = 202, body = Uploaded), (status = 200, description = "Already uploaded", body = Uploaded),
+        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn upload(ctx: web::Data<Ctx>, auth: Auth, mut form: Multipart) -> ApiResult<HttpResponse> {
+    auth.require(Role::User)?;
+    let max = ctx.settings.knowledge.max_upload_bytes;
+    let (mut file, mut title, mut tag_names, mut metadata) = (None, None, Vec::new(), serde_json::json!({}));
+    while let Some(mut field) = form.try_next().await.map_err(multipart_error)? {
+        let name = field.name().unwrap_or_default().to_string();
+        match name.as_str() {
+            "file" => {
+                let filename = field
+                    .content_disposition()
+                    .and_then(|cd| cd.get_filename())
+                    .map(|f| f.rsplit(['/', '\\']).next().unwrap_or(f).to_string())
+                    .filter(|f| !f.is_empty())
+                    .unwrap_or_else(|| "upload".into());
+                let content_type = field.content_type().map(|m| m.to_string()).unwrap_or_default();
+                let tmp = tempfile::NamedTempFile::new_in(ctx.blobs.scratch_dir())
+                    .map_err(|e| api_error(ErrorCode::Internal, format!("scratch file: {e}")))?;
+                let (std_file, path) = tmp.into_parts();
+                let mut out = tokio::fs::File::from_std(std_file);
+                let (mut hasher, mut size, mut head) = (Sha256::new(), 0u64, Vec::new());
+                while let Some(chunk) = field.try_next().await.map_err(multipart_error)? {
+                    size += chunk.len() as u64;
+                    if size > max {
+                        return Err(api_error(
+                            ErrorCode::PayloadTooLarge,
+                            format!("the file is larger than {max} bytes"),
+                        ));
+                    }
+                    if head.len() < 512 {
+                        head.extend_from_slice(&chunk[..chunk.len().min(512 - head.len())]);
+                    }
+                    hasher.update(&chunk);
+                    out.write_all(&chunk)
+                        .await
+                        .map_err(|e| api_error(ErrorCode::Internal, format!("write upload: {e}")))?;
+                }
+                out.flush().await.map_err(|e| api_error(ErrorCode::Internal, format!("write upload: {e}")))?;
+                file = Some((path, size, hex::encode(hasher.finalize()), head, filename, content_type));
+            }
+            "title" => title = Some(text_field(&mut field).await?),
+            "tags" => {
+                let raw = text_field(&mut field).await?;
+                tag_names.extend(raw.split(',').map(|t| t.trim().to_string()).filter(|t| !t.is_empty()));
+            }
+            "metadata" => {
+                let raw = text_field(&mut field).await?;
+                metadata = serde_json::from_str(&raw)
+                    .map_err(|e| api_error(ErrorCode::InvalidPayload, format!("metadata is not JSON: {e}")))?;
+            }
+            other => return Err(api_error(ErrorCode::InvalidPayload, format!("unknown form field {other:?}"))),
+        }
+    }
+    let (file, size, sha256, head, filename, content_type) =
+        file.ok_or_else(|| api_error(ErrorCode::InvalidPayload, "the form has no `file` field"))?;
+    let up = Upload { file, size, sha256, head, filename, content_type, title, tags: tag_names, metadata };
+    let done = service::upload(&ctx, &auth.0, up).await?;
+    Ok(if done.duplicate { HttpResponse::Ok() } else { HttpResponse::Accepted() }.json(done))
+}
+
+/// List documents, newest first; filter by tag, type, status, title text and date.
+#[utoipa::path(get, path = "/v1/documents", tag = "documents", params(DocumentFilter),
+    responses((status = 200, body = DocumentPage), (status = 400, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn list(ctx: web::Data<Ctx>, auth: Auth, filter: web::Query<DocumentFilter>) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(service::list(&ctx, &auth.0, filter.into_inner()).await?))
+}
+
+/// One document: metadata, status, page and chunk counts, tags.
+#[utoipa::path(get, path = "/v1/documents/{id}", tag = "documents",
+    responses((status = 200, body = DocumentView), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn get(ctx: web::Data<Ctx>, auth: Auth, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(service::get(&ctx, &auth.0, *id).await?))
+}
+
+/// The extracted text, page by page.
+#[utoipa::path(get, path = "/v1/documents/{id}/preview", tag = "documents", params(PreviewQuery),
+    responses((status = 200, body = Preview), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn preview(
+    ctx: web::Data<Ctx>,
+    auth: Auth,
+    id: web::Path<Uuid>,
+    q: web::Query<PreviewQuery>,
+) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(service::preview(&ctx, &auth.0, *id, q.into_inner()).await?))
+}
+
+/// The original file.
+#[utoipa::path(get, path = "/v1/documents/{id}/download", tag = "documents",
+    responses((status = 200, description = "The original bytes"), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn download(ctx: web::Data<Ctx>, auth: Auth, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
+    let original = service::download(&ctx, &auth.0, *id).await?;
+    let disposition = ContentDisposition {
+        disposition: DispositionType::Attachment,
+        parameters: vec![DispositionParam::Filename(original.filename)],
+    };
+    Ok(HttpResponse::Ok().content_type(original.content_type).insert_header(disposition).body(original.bytes))
+}
+
+/// Delete a document, its chunks and its original.
+#[utoipa::path(delete, path = "/v1/documents/{id}", tag = "documents",
+    responses((status = 200, body = DocumentView), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn delete(ctx: web::Data<Ctx>, auth: Auth, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(service::delete(&ctx, &auth.0, *id).await?))
+}
+
+/// Attach a tag to a document.
+#[utoipa::path(put, path = "/v1/documents/{id}/tags/{tag_id}", tag = "documents",
+    responses((status = 204), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn attach(ctx: web::Data<Ctx>, auth: Auth, path: web::Path<(Uuid, Uuid)>) -> ApiResult<HttpResponse> {
+    tags::set_on_document(&ctx, &auth.0, path.0, path.1, true).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Detach a tag from a document.
+#[utoipa::path(delete, path = "/v1/documents/{id}/tags/{tag_id}", tag = "documents",
+    responses((status = 204), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn detach(ctx: web::Data<Ctx>, auth: Auth, path: web::Path<(Uuid, Uuid)>) -> ApiResult<HttpResponse> {
+    tags::set_on_document(&ctx, &auth.0, path.0, path.1, false).await?;
+    Ok(HttpResponse::NoContent().finish())
+}

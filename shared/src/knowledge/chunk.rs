@@ -1,0 +1,164 @@
+//! Token-aware chunking. Chunks break at pages and headings first, then at
+//! paragraphs, and only cut inside a paragraph that alone exceeds the size.
+//! A chunk cut for size carries `overlap` tokens of the previous one. Each
+//! chunk keeps its page and its heading path.
+//!
+//! Tokens are estimated as `max(words, characters / 4)`, the usual rule of
+//! thumb for BPE vocabularies; the embedding model's tokenizer truncates
+//! anything a little over.
+
+use super::extract::{Block, Extracted};
+
+/// Chunk size and overlap, in (estimated) tokens.
+#[derive(Debug, Clone, Copy)]
+pub struct ChunkSettings {
+    pub size: usize,
+    pub overlap: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Chunk {
+    pub ordinal: usize,
+    pub page: u32,
+    pub heading_path: Vec<String>,
+    pub text: String,
+    pub tokens: usize,
+}
+
+/// Estimated tokens of `text`.
+pub fn estimate_tokens(text: &str) -> usize {
+    text.split_whitespace().count().max(text.chars().count().div_ceil(4))
+}
+
+struct Builder<'a> {
+    cfg: ChunkSettings,
+    out: Vec<Chunk>,
+    words: Vec<&'a str>,
+    page: u32,
+    path: Vec<String>,
+}
+
+impl<'a> Builder<'a> {
+    fn tokens(words: &[&str]) -> usize {
+        estimate_tokens(&words.join(" "))
+    }
+
+    /// Ends the current chunk; `carry` keeps its tail as the next one's start.
+    fn flush(&mut self, carry: bool) {
+        if self.words.is_empty() {
+            return;
+        }
+        let text = self.words.join(" ");
+        let tokens = estimate_tokens(&text);
+        self.out.push(Chunk {
+            ordinal: self.out.len(),
+            page: self.page,
+            heading_path: self.path.clone(),
+            text,
+            tokens,
+        });
+        if carry && self.cfg.overlap > 0 {
+            let mut keep = 0;
+            while keep < self.words.len()
+                && Self::tokens(&self.words[self.words.len() - keep - 1..]) <= self.cfg.overlap
+            {
+                keep += 1;
+            }
+            self.words.drain(..self.words.len() - keep);
+        } else {
+            self.words.clear();
+        }
+    }
+
+    fn paragraph(&mut self, text: &'a str) {
+        let words: Vec<&str> = text.split_whitespace().collect();
+        let mine = self.words.len();
+        if mine > 0 && Self::tokens(&self.words) + Self::tokens(&words) > self.cfg.size {
+            self.flush(true);
+        }
+        for w in words {
+            self.words.push(w);
+            if Self::tokens(&self.words) > self.cfg.size && self.words.len() > 1 {
+                let last = self.words.pop().expect("non-empty");
+                self.flush(true);
+                self.words.push(last);
+            }
+        }
+    }
+}
+
+/// Cuts extracted text into chunks.
+pub fn chunk(doc: &Extracted, cfg: ChunkSettings) -> Vec<Chunk> {
+    let cfg = ChunkSettings { size: cfg.size.max(8), overlap: cfg.overlap.min(cfg.size / 2) };
+    let mut b = Builder { cfg, out: Vec::new(), words: Vec::new(), page: 1, path: Vec::new() };
+    for page in &doc.pages {
+        b.flush(false);
+        b.page = page.number;
+        for block in &page.blocks {
+            match block {
+                Block::Heading(level, title) => {
+                    b.flush(false);
+                    b.path.truncate(*level as usize - 1);
+                    b.path.push(title.clone());
+                }
+                Block::Paragraph(text) => b.paragraph(text),
+            }
+        }
+    }
+    b.flush(false);
+    b.out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::knowledge::extract::Page;
+
+    fn para(words: usize, tag: &str) -> Block {
+        Block::Paragraph((0..words).map(|i| format!("{tag}{i}")).collect::<Vec<_>>().join(" "))
+    }
+
+    #[test]
+    fn chunks_break_at_pages_and_headings_and_keep_their_place() {
+        let doc = Extracted {
+            pages: vec![
+                Page {
+                    number: 1,
+                    blocks: vec![
+                        Block::Heading(1, "Intro".into()),
+                        para(10, "a"),
+                        Block::Heading(2, "Detail".into()),
+                        para(10, "b"),
+                    ],
+                },
+                Page { number: 2, blocks: vec![para(10, "c")] },
+            ],
+        };
+        let chunks = chunk(&doc, ChunkSettings { size: 100, overlap: 10 });
+        assert_eq!(chunks.len(), 3);
+        assert_eq!(chunks[0].heading_path, vec!["Intro"]);
+        assert_eq!(chunks[1].heading_path, vec!["Intro", "Detail"]);
+        assert_eq!(
+            (chunks[2].page, chunks[2].heading_path.clone()),
+            (2, vec!["Intro".to_string(), "Detail".to_string()])
+        );
+        assert!(chunks[0].text.starts_with("a0") && chunks[1].text.starts_with("b0"));
+    }
+
+    #[test]
+    fn long_paragraphs_are_cut_with_overlap_and_respect_the_size() {
+        let doc = Extracted { pages: vec![Page { number: 1, blocks: vec![para(1000, "w")] }] };
+        let chunks = chunk(&doc, ChunkSettings { size: 64, overlap: 8 });
+        assert!(chunks.len() > 10);
+        for c in &chunks {
+            assert!(c.tokens <= 64, "{} tokens", c.tokens);
+        }
+        // The second chunk starts inside the first: they overlap.
+        let second_first = chunks[1].text.split(' ').next().unwrap();
+        assert!(chunks[0].text.split(' ').any(|w| w == second_first));
+        // Nothing is lost: every word appears.
+        let all: std::collections::HashSet<&str> = chunks.iter().flat_map(|c| c.text.split(' ')).collect();
+        assert_eq!(all.len(), 1000);
+        assert_eq!(chunks.iter().map(|c| c.ordinal).collect::<Vec<_>>(), (0..chunks.len()).collect::<Vec<_>>());
+    }
+}

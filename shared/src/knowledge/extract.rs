@@ -1,0 +1,357 @@
+//! Text out of documents: PDF (lopdf, page by page), UTF-8 plain text,
+//! Markdown (headings kept) and HTML (tags stripped, headings kept, script
+//! and style dropped). Every failure is an [`ExtractError`] with a stable
+//! code; malformed input never panics out of here.
+
+use serde::{Deserialize, Serialize};
+
+/// The kinds of document Chorus reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DocType {
+    Pdf,
+    Text,
+    Markdown,
+    Html,
+}
+
+impl DocType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pdf => "pdf",
+            Self::Text => "text",
+            Self::Markdown => "markdown",
+            Self::Html => "html",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Pdf, Self::Text, Self::Markdown, Self::Html].into_iter().find(|t| t.as_str() == s)
+    }
+
+    /// From the first bytes, then the content type, then the file name.
+    pub fn detect(head: &[u8], content_type: &str, filename: &str) -> Self {
+        let name = filename.to_ascii_lowercase();
+        let ct = content_type.to_ascii_lowercase();
+        if head.starts_with(b"%PDF-") || ct == "application/pdf" || name.ends_with(".pdf") {
+            Self::Pdf
+        } else if ct.starts_with("text/markdown") || name.ends_with(".md") || name.ends_with(".markdown") {
+            Self::Markdown
+        } else if ct.starts_with("text/html") || name.ends_with(".html") || name.ends_with(".htm") {
+            Self::Html
+        } else {
+            Self::Text
+        }
+    }
+
+    /// The MIME type to serve originals of this type with.
+    pub fn mime(self) -> &'static str {
+        match self {
+            Self::Pdf => "application/pdf",
+            Self::Text => "text/plain; charset=utf-8",
+            Self::Markdown => "text/markdown; charset=utf-8",
+            Self::Html => "text/html; charset=utf-8",
+        }
+    }
+}
+
+/// A piece of a page: a heading (with its level) or a paragraph.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Block {
+    Heading(u8, String),
+    Paragraph(String),
+}
+
+/// One page (documents without pages have one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page {
+    /// 1-based.
+    pub number: u32,
+    pub blocks: Vec<Block>,
+}
+
+impl Page {
+    /// The page's text, blocks separated by blank lines.
+    pub fn text(&self) -> String {
+        self.blocks
+            .iter()
+            .map(|b| match b {
+                Block::Heading(_, t) | Block::Paragraph(t) => t.as_str(),
+            })
+            .collect::<Vec<_>>()
+            .join("\n\n")
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Extracted {
+    pub pages: Vec<Page>,
+}
+
+/// Limits that keep hostile documents from eating a worker.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_pages: usize,
+    pub max_objects: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self { max_pages: 5_000, max_objects: 1_000_000 }
+    }
+}
+
+/// Why a document could not be read. Codes are stable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ExtractError {
+    #[error("the PDF is encrypted")]
+    PdfEncrypted,
+    #[error("the PDF is malformed or truncated: {0}")]
+    PdfMalformed(String),
+    #[error("the PDF has no text layer (image-only PDFs need OCR, which is not supported)")]
+    PdfNoText,
+    #[error("the PDF has no pages")]
+    PdfNoPages,
+    #[error("the document is too large to process: {0}")]
+    TooComplex(String),
+    #[error("the file is not UTF-8 text: {0}")]
+    NotText(String),
+    #[error("the document contains no text")]
+    Empty,
+}
+
+impl ExtractError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::PdfEncrypted => "pdf_encrypted",
+            Self::PdfMalformed(_) => "pdf_malformed",
+            Self::PdfNoText => "pdf_no_text",
+            Self::PdfNoPages => "pdf_no_pages",
+            Self::TooComplex(_) => "document_too_complex",
+            Self::NotText(_) => "not_text",
+            Self::Empty => "document_empty",
+        }
+    }
+}
+
+/// Extracts `bytes` as `doc_type`. CPU-bound: call it on a blocking thread.
+pub fn extract(bytes: &[u8], doc_type: DocType, limits: Limits) -> Result<Extracted, ExtractError> {
+    let out = match doc_type {
+        DocType::Pdf => {
+            // lopdf may panic on hostile input; that is a malformed PDF too.
+            std::panic::catch_unwind(|| pdf(bytes, limits))
+                .unwrap_or_else(|_| Err(ExtractError::PdfMalformed("the parser gave up".into())))?
+        }
+        DocType::Text => Extracted { pages: vec![Page { number: 1, blocks: paragraphs(&utf8(bytes)?) }] },
+        DocType::Markdown => Extracted { pages: vec![Page { number: 1, blocks: markdown(&utf8(bytes)?) }] },
+        DocType::Html => Extracted { pages: vec![Page { number: 1, blocks: html(&utf8(bytes)?) }] },
+    };
+    if out.pages.iter().all(|p| p.blocks.is_empty()) {
+        return Err(if doc_type == DocType::Pdf { ExtractError::PdfNoText } else { ExtractError::Empty });
+    }
+    Ok(out)
+}
+
+fn utf8(bytes: &[u8]) -> Result<String, ExtractError> {
+    if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
+        return Err(ExtractError::NotText("UTF-16 (re-encode it as UTF-8)".into()));
+    }
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        ExtractError::NotText(format!("invalid UTF-8 at byte {} (binary data, or another encoding)", e.valid_up_to()))
+    })?;
+    let controls = text.chars().filter(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t' | '\u{c}')).count();
+    if text.contains('\0') || controls * 100 > text.len().max(1) {
+        return Err(ExtractError::NotText("control characters: this looks like binary data".into()));
+    }
+    Ok(text.strip_prefix('\u{feff}').unwrap_or(text).to_string())
+}
+
+/// Splits text at blank lines, joining wrapped lines.
+fn paragraphs(text: &str) -> Vec<Block> {
+    text.replace("\r\n", "\n")
+        .split("\n\n")
+        .map(|p| p.split_whitespace().collect::<Vec<_>>().join(" "))
+        .filter(|p| !p.is_empty())
+        .map(Block::Paragraph)
+        .collect()
+}
+
+fn markdown(text: &str) -> Vec<Block> {
+    let mut blocks = Vec::new();
+    let mut para = String::new();
+    let flush = |para: &mut String, blocks: &mut Vec<Block>| {
+        let p = para.split_whitespace().collect::<Vec<_>>().join(" ");
+        if !p.is_empty() {
+            blocks.push(Block::Paragraph(p));
+        }
+        para.clear();
+    };
+    for line in text.lines() {
+        let trimmed = line.trim_start();
+        let level = trimmed.chars().take_while(|c| *c == '#').count();
+        if (1..=6).contains(&level) && trimmed[level..].starts_with(' ') {
+            flush(&mut para, &mut blocks);
+            blocks.push(Block::Heading(level as u8, trimmed[level..].trim().trim_end_matches('#').trim().to_string()));
+        } else if line.trim().is_empty() {
+            flush(&mut para, &mut blocks);
+        } else {
+            para.push_str(line);
+            para.push('\n');
+        }
+    }
+    flush(&mut para, &mut blocks);
+    blocks
+}
+
+fn html(text: &str) -> Vec<Block> {
+    use scraper::{ElementRef, Html, Node};
+    fn walk(el: ElementRef<'_>, blocks: &mut Vec<Block>, buf: &mut String) {
+        for child in el.children() {
+            match child.value() {
+                Node::Text(t) => buf.push_str(t),
+                Node::Element(e) => {
+                    let name = e.name();
+                    if matches!(name, "script" | "style" | "noscript" | "template" | "head") {
+                        continue;
+                    }
+                    let Some(child_el) = ElementRef::wrap(child) else { continue };
+                    let heading =
+                        name.strip_prefix('h').and_then(|n| n.parse::<u8>().ok()).filter(|n| (1..=6).contains(n));
+                    let block = heading.is_some()
+                        || matches!(
+                            name,
+                            "p" | "div"
+                                | "li"
+                                | "br"
+                                | "tr"
+                                | "section"
+                                | "article"
+                                | "pre"
+                                | "blockquote"
+                                | "ul"
+                                | "ol"
+                                | "table"
+                        );
+                    if block {
+                        flush(blocks, buf);
+                    }
+                    if let Some(level) = heading {
+                        let t = child_el.text().collect::<Vec<_>>().join(" ");
+                        let t = t.split_whitespace().collect::<Vec<_>>().join(" ");
+                        if !t.is_empty() {
+                            blocks.push(Block::Heading(level, t));
+                        }
+                    } else {
+                        walk(child_el, blocks, buf);
+                    }
+                    if block {
+                        flush(blocks, buf);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    fn flush(blocks: &mut Vec<Block>, buf: &mut String) {
+        let p = buf.split_whitespace().collect::<Vec<_>>().join(" ");
+        if !p.is_empty() {
+            blocks.push(Block::Paragraph(p));
+        }
+        buf.clear();
+    }
+    let doc = Html::parse_document(text);
+    let mut blocks = Vec::new();
+    let mut buf = String::new();
+    walk(doc.root_element(), &mut blocks, &mut buf);
+    flush(&mut blocks, &mut buf);
+    blocks
+}
+
+fn pdf(bytes: &[u8], limits: Limits) -> Result<Extracted, ExtractError> {
+    if !bytes.starts_with(b"%PDF-") {
+        return Err(ExtractError::PdfMalformed("no %PDF- header".into()));
+    }
+    let encrypted_marker = bytes.windows(8).any(|w| w == b"/Encrypt");
+    let doc = lopdf::Document::load_mem(bytes).map_err(|e| match e {
+        _ if encrypted_marker => ExtractError::PdfEncrypted,
+        lopdf::Error::Decryption(_) => ExtractError::PdfEncrypted,
+        other => ExtractError::PdfMalformed(other.to_string()),
+    })?;
+    if encrypted_marker || doc.is_encrypted() || doc.trailer.get(b"Encrypt").is_ok() {
+        return Err(ExtractError::PdfEncrypted);
+    }
+    if doc.objects.len() > limits.max_objects {
+        return Err(ExtractError::TooComplex(format!("{} objects (limit {})", doc.objects.len(), limits.max_objects)));
+    }
+    let pages = doc.get_pages();
+    if pages.is_empty() {
+        return Err(ExtractError::PdfNoPages);
+    }
+    if pages.len() > limits.max_pages {
+        return Err(ExtractError::TooComplex(format!("{} pages (limit {})", pages.len(), limits.max_pages)));
+    }
+    let mut out = Vec::with_capacity(pages.len());
+    for (&number, _) in pages.iter() {
+        // A page whose text cannot be decoded counts as a page without text.
+        let text = doc.extract_text(&[number]).unwrap_or_default();
+        out.push(Page { number, blocks: paragraphs(&text) });
+    }
+    Ok(Extracted { pages: out })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markdown_keeps_headings_and_paragraphs() {
+        let md = "# Title\n\nFirst line\nwrapped.\n\n## Part two ##\n\nMore text.\n";
+        let blocks = markdown(md);
+        assert_eq!(
+            blocks,
+            vec![
+                Block::Heading(1, "Title".into()),
+                Block::Paragraph("First line wrapped.".into()),
+                Block::Heading(2, "Part two".into()),
+                Block::Paragraph("More text.".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn html_drops_script_and_style_and_keeps_headings() {
+        let html_doc = "<html><head><title>t</title><style>p{}</style></head><body><h1>Guide</h1>\
+            <script>alert(1)</script><p>Hello <b>world</b>.</p><ul><li>one</li><li>two</li></ul></body></html>";
+        let blocks = html(html_doc);
+        assert_eq!(blocks[0], Block::Heading(1, "Guide".into()));
+        let text: Vec<String> = blocks.iter().map(|b| format!("{b:?}")).collect();
+        assert!(
+            blocks.contains(&Block::Paragraph("Hello world .".into()))
+                || blocks.contains(&Block::Paragraph("Hello world.".into())),
+            "{text:?}"
+        );
+        assert!(!text.join(" ").contains("alert"));
+        assert!(!text.join(" ").contains("p{}"));
+        assert!(blocks.contains(&Block::Paragraph("one".into())));
+    }
+
+    #[test]
+    fn binary_and_other_encodings_are_refused_with_codes() {
+        assert_eq!(extract(&[0xFF, 0xFE, b'h', 0], DocType::Text, Limits::default()).unwrap_err().code(), "not_text");
+        assert_eq!(
+            extract(&[0x89, b'P', b'N', b'G', 0, 1, 2], DocType::Text, Limits::default()).unwrap_err().code(),
+            "not_text"
+        );
+        assert_eq!(extract(b"   \n\n ", DocType::Text, Limits::default()).unwrap_err().code(), "document_empty");
+        assert_eq!(extract(b"%PDF-1.4 garbage", DocType::Pdf, Limits::default()).unwrap_err().code(), "pdf_malformed");
+        assert_eq!(extract(b"hello", DocType::Pdf, Limits::default()).unwrap_err().code(), "pdf_malformed");
+    }
+
+    #[test]
+    fn types_are_detected_from_bytes_type_and_name() {
+        assert_eq!(DocType::detect(b"%PDF-1.7", "application/octet-stream", "x.bin"), DocType::Pdf);
+        assert_eq!(DocType::detect(b"# hi", "text/plain", "notes.md"), DocType::Markdown);
+        assert_eq!(DocType::detect(b"<p>", "text/html", "x"), DocType::Html);
+        assert_eq!(DocType::detect(b"plain", "", "readme"), DocType::Text);
+    }
+}
