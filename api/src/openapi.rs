@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{documents, health, jobs, keys, tags, webhooks};
+use crate::routes::{bulk, documents, health, jobs, keys, tags, webhooks};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -18,6 +18,7 @@ Every error is `{code, message, details?}` with a code from the error table in t
         documents::upload, documents::list, documents::get, documents::preview, documents::download,
         documents::delete, documents::attach, documents::detach,
         tags::create, tags::list, tags::get, tags::update, tags::delete,
+        bulk::submit, bulk::export, bulk::audit_log,
         health::healthz, health::readyz, health::metrics,
     ),
     components(schemas(chorus_shared::error::ErrorBody, chorus_shared::error::ErrorCode)),
@@ -25,6 +26,7 @@ Every error is `{code, message, details?}` with a code from the error table in t
     tags((name = "jobs", description = "Submit and follow work"), (name = "keys", description = "API keys (admin)"),
         (name = "webhooks", description = "Signed event deliveries (admin)"),
         (name = "documents", description = "The knowledge base"), (name = "tags", description = "Document labels"),
+        (name = "bulk", description = "Admin bulk operations and the audit log"),
         (name = "health", description = "Liveness, readiness and metrics"))
 )]
 pub struct ApiDoc;

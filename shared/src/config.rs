@@ -38,6 +38,10 @@ pub struct KnowledgeSettings {
     /// Documents with more pages or PDF objects are refused.
     pub max_pages: usize,
     pub max_pdf_objects: usize,
+    /// Most documents one bulk operation may touch.
+    pub bulk_max_items: i64,
+    /// How long an export zip can be downloaded.
+    pub export_ttl_secs: u64,
 }
 
 impl Default for KnowledgeSettings {
@@ -49,6 +53,8 @@ impl Default for KnowledgeSettings {
             chunk_overlap_tokens: 32,
             max_pages: 5_000,
             max_pdf_objects: 1_000_000,
+            bulk_max_items: 10_000,
+            export_ttl_secs: 24 * 3600,
         }
     }
 }

@@ -203,6 +203,19 @@ impl TestApp {
         self.wait_for(id, within, |j| j.status == status).await
     }
 
+    /// Waits for a job of another key's tenant, returning its result.
+    pub async fn wait_for_status_as(&self, key: &str, id: Uuid, status: JobStatus) -> Value {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let job: Value = self.get(key, &format!("/v1/jobs/{id}")).send().await.unwrap().json().await.unwrap();
+            if job["status"] == status.as_str() {
+                return job["result"].clone();
+            }
+            assert!(tokio::time::Instant::now() < deadline, "job {id}: {job}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// The job's events as recorded.
     pub async fn history(&self, id: Uuid) -> Vec<chorus_shared::domain::JobEventView> {
         chorus_shared::services::events::after(&self.ctx.pool, id, 0).await.unwrap()

@@ -99,14 +99,28 @@ async fn run_attempt(state: &WorkerState, job: Job) {
                 progress: Arc::new(Reporter { ctx: ctx.clone(), dispatch_seq: job.dispatch_seq }),
             };
             let attempt = AssertUnwindSafe((spec.run)(&jctx, job.payload.clone())).catch_unwind();
-            tokio::select! {
-                r = tokio::time::timeout(spec.timeout, attempt) => Some(match r {
-                    Err(_) => Outcome::Failed(JobError::retryable("timeout", format!("attempt exceeded {:?}", spec.timeout))),
-                    Ok(Err(panic)) => Outcome::Failed(JobError::retryable("panic", panic_message(&panic))),
-                    Ok(Ok(Ok(value))) => Outcome::Succeeded(value),
-                    Ok(Ok(Err(e))) => Outcome::Failed(e),
-                }),
-                _ = token.cancelled() => None,
+            let ended = |r: Result<Result<Result<_, JobError>, _>, _>| match r {
+                Err(_) => {
+                    Outcome::Failed(JobError::retryable("timeout", format!("attempt exceeded {:?}", spec.timeout)))
+                }
+                Ok(Err(panic)) => Outcome::Failed(JobError::retryable("panic", panic_message(&panic))),
+                Ok(Ok(Ok(value))) => Outcome::Succeeded(value),
+                Ok(Ok(Err(e))) => Outcome::Failed(e),
+            };
+            if spec.handles_cancel {
+                // The job stops itself at a clean point; its own outcome
+                // stands unless it stopped because it was told to.
+                let outcome = ended(tokio::time::timeout(spec.timeout, attempt).await);
+                if token.is_cancelled() && !matches!(outcome, Outcome::Succeeded(_)) {
+                    None
+                } else {
+                    Some(outcome)
+                }
+            } else {
+                tokio::select! {
+                    r = tokio::time::timeout(spec.timeout, attempt) => Some(ended(r)),
+                    _ = token.cancelled() => None,
+                }
             }
         }
     };

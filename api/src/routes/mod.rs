@@ -1,5 +1,6 @@
 //! One file per resource; each exports `configure`.
 
+pub mod bulk;
 pub mod documents;
 pub mod health;
 pub mod jobs;
@@ -17,6 +18,7 @@ pub fn configure_v1(cfg: &mut web::ServiceConfig) {
             .configure(keys::configure)
             .configure(webhooks::configure)
             .configure(documents::configure)
-            .configure(tags::configure),
+            .configure(tags::configure)
+            .configure(bulk::configure),
     );
 }

@@ -20,6 +20,7 @@ pub const SPEC: KindSpec = KindSpec {
     default_max_attempts: 3,
     timeout: Duration::from_secs(15 * 60),
     admin_only: true,
+    handles_cancel: false,
     internal: false,
     backoff: None,
     validate,

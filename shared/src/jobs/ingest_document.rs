@@ -33,6 +33,7 @@ pub const SPEC: KindSpec = KindSpec {
     default_max_attempts: 3,
     timeout: Duration::from_secs(30 * 60),
     admin_only: true,
+    handles_cancel: false,
     internal: true,
     backoff: None,
     validate,

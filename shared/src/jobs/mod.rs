@@ -4,6 +4,7 @@
 //! next to its payload type (crates.io style). A kind's name is stored with
 //! every job: never rename one without keeping the old name as an alias.
 
+pub mod bulk;
 mod context;
 pub mod diagnostic;
 pub mod ingest_document;
@@ -36,6 +37,9 @@ pub struct KindSpec {
     /// Created by Chorus itself, never submitted through the API, and
     /// reporting no webhook events of its own.
     pub internal: bool,
+    /// The kind watches `JobContext::cancel` itself and stops at a clean
+    /// point; otherwise the runner drops the attempt when it is cancelled.
+    pub handles_cancel: bool,
     /// The wait before the retry after attempt `n`, if the kind has its own
     /// schedule; `None` uses `retry.*`.
     pub backoff: Option<fn(&crate::config::Settings, i32) -> Duration>,
@@ -52,7 +56,7 @@ impl std::fmt::Debug for KindSpec {
 }
 
 /// The registered kinds.
-pub static KINDS: &[&KindSpec] = &[&diagnostic::SPEC, &ingest_document::SPEC, &webhook_delivery::SPEC];
+pub static KINDS: &[&KindSpec] = &[&diagnostic::SPEC, &ingest_document::SPEC, &bulk::SPEC, &webhook_delivery::SPEC];
 
 /// The wait before retrying attempt `attempt` of a job of `spec`.
 pub fn backoff_for(spec: Option<&KindSpec>, settings: &crate::config::Settings, attempt: i32) -> Duration {

@@ -36,6 +36,7 @@ pub const SPEC: KindSpec = KindSpec {
     default_max_attempts: 8,
     timeout: Duration::from_secs(120),
     admin_only: true,
+    handles_cancel: false,
     internal: true,
     backoff: Some(backoff),
     validate,

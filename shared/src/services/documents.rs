@@ -264,6 +264,16 @@ fn bad_param(name: &str, message: impl Into<String>) -> ServiceError {
     ServiceError::new(ErrorCode::InvalidParameter, message).with_details(json!({ "parameter": name }))
 }
 
+/// The ids matching a filter, oldest first, at most `max`.
+pub(crate) async fn select_ids(
+    conn: &mut AsyncPgConnection,
+    tenant: Uuid,
+    f: &DocumentFilter,
+    max: i64,
+) -> ServiceResult<Vec<Uuid>> {
+    Ok(filtered(tenant, f)?.order(d::id.asc()).limit(max).select(d::id).load(conn).await?)
+}
+
 type Boxed<'a> = d::BoxedQuery<'a, diesel::pg::Pg>;
 
 fn filtered(tenant: Uuid, f: &DocumentFilter) -> ServiceResult<Boxed<'static>> {

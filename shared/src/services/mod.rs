@@ -1,7 +1,9 @@
 //! Transport-free operations (Qdrant's `do_*` style): HTTP handlers and
 //! workers call these; none of them knows about HTTP.
 
+pub mod audit;
 pub mod auth;
+pub mod bulk;
 pub mod documents;
 pub mod events;
 pub mod jobs;

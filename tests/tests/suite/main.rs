@@ -2,6 +2,7 @@
 
 mod auth;
 mod bad_input;
+mod bulk;
 mod cancel;
 mod chaos;
 mod documents;

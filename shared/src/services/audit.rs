@@ -1,0 +1,83 @@
+//! The audit log of admin operations: who, what, when, on which selection,
+//! with what outcome. Written in the transaction of the operation's end.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use super::Principal;
+use crate::db::schema::audit_log as a;
+use crate::domain::Role;
+use crate::error::{ErrorCode, ServiceError, ServiceResult};
+use crate::Ctx;
+
+#[derive(Debug, Clone, Serialize, Deserialize, Queryable, Selectable, ToSchema)]
+#[diesel(table_name = a)]
+pub struct AuditEntry {
+    pub id: i64,
+    #[serde(skip)]
+    pub tenant_id: Uuid,
+    /// The API key that asked for it.
+    pub actor_key_id: Option<Uuid>,
+    /// E.g. `bulk.delete`.
+    pub action: String,
+    pub selector: Value,
+    /// Counts: total, ok, failed (and `cancelled` when stopped early).
+    pub outcome: Value,
+    pub job_id: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Appends an entry inside the caller's transaction.
+pub(crate) async fn record(
+    conn: &mut AsyncPgConnection,
+    tenant: Uuid,
+    actor: Option<Uuid>,
+    action: &str,
+    selector: &Value,
+    outcome: &Value,
+    job_id: Option<Uuid>,
+) -> QueryResult<()> {
+    diesel::insert_into(a::table)
+        .values((
+            a::tenant_id.eq(tenant),
+            a::actor_key_id.eq(actor),
+            a::action.eq(action),
+            a::selector.eq(selector),
+            a::outcome.eq(outcome),
+            a::job_id.eq(job_id),
+        ))
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AuditQuery {
+    /// Entries older than this id (the previous page's last).
+    pub before: Option<i64>,
+    /// 1..=200, default 50.
+    pub limit: Option<i64>,
+}
+
+/// The tenant's audit log, newest first (admin).
+pub async fn list(ctx: &Ctx, p: &Principal, q: AuditQuery) -> ServiceResult<Vec<AuditEntry>> {
+    if !p.role.allows(Role::Admin) {
+        return Err(ServiceError::new(ErrorCode::Forbidden, "the audit log is for admins"));
+    }
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=200).contains(&limit) {
+        return Err(ServiceError::new(ErrorCode::InvalidParameter, "limit must be between 1 and 200"));
+    }
+    let mut conn = ctx.pool.get().await?;
+    let mut query = a::table.filter(a::tenant_id.eq(p.tenant_id)).select(AuditEntry::as_select()).into_boxed();
+    if let Some(before) = q.before {
+        query = query.filter(a::id.lt(before));
+    }
+    Ok(query.order(a::id.desc()).limit(limit).load(&mut conn).await?)
+}

@@ -1,0 +1,206 @@
+//! Admin bulk operations on documents: `delete`, `tag`, `untag`,
+//! `reprocess` and `export`, over a list of ids or a document filter. The
+//! selection is resolved when the request is accepted, so a retried job
+//! works on the same documents; the `bulk` job does the work.
+//!
+//! Roles: users may tag, untag and reprocess; `delete` and `export` over a
+//! filter (which can reach the whole tenant) need an admin, and so does
+//! downloading such an export.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::documents::{select_ids, DocumentFilter};
+use super::Principal;
+use crate::db::models::{Job, NewJob};
+use crate::db::schema::jobs::dsl as j;
+use crate::domain::{JobStatus, Role};
+use crate::error::{ErrorCode, ServiceError, ServiceResult};
+use crate::Ctx;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum BulkOp {
+    Delete,
+    Tag,
+    Untag,
+    Reprocess,
+    Export,
+}
+
+impl BulkOp {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Delete => "delete",
+            Self::Tag => "tag",
+            Self::Untag => "untag",
+            Self::Reprocess => "reprocess",
+            Self::Export => "export",
+        }
+    }
+}
+
+/// Which documents: `ids`, or a `filter` as in `GET /v1/documents`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Selector {
+    pub ids: Option<Vec<Uuid>>,
+    pub filter: Option<DocumentFilter>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BulkParams {
+    /// Tag names, for `tag` and `untag`.
+    #[serde(default)]
+    pub tags: Vec<String>,
+}
+
+/// The body of `POST /v1/bulk`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BulkRequest {
+    pub op: BulkOp,
+    pub selector: Selector,
+    #[serde(default)]
+    pub params: BulkParams,
+}
+
+/// What the `bulk` job carries.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BulkPayload {
+    pub op: BulkOp,
+    pub ids: Vec<Uuid>,
+    pub tags: Vec<String>,
+    /// The selector as submitted, for the audit log.
+    pub selector: Selector,
+    pub actor_key_id: Uuid,
+    pub needs_admin: bool,
+}
+
+fn invalid(message: impl Into<String>) -> ServiceError {
+    ServiceError::new(ErrorCode::InvalidPayload, message)
+}
+
+/// Accepts a bulk operation and queues its job.
+pub async fn submit(ctx: &Ctx, p: &Principal, req: BulkRequest) -> ServiceResult<Job> {
+    let by_filter = req.selector.filter.is_some();
+    if by_filter == req.selector.ids.is_some() {
+        return Err(
+            invalid("the selector needs exactly one of `ids` or `filter`").with_details(json!({"field": "selector"}))
+        );
+    }
+    let needs_admin = by_filter && matches!(req.op, BulkOp::Delete | BulkOp::Export);
+    let needed = if needs_admin { Role::Admin } else { Role::User };
+    if !p.role.allows(needed) {
+        return Err(ServiceError::new(
+            ErrorCode::Forbidden,
+            format!("bulk {} here needs a key with the {} role", req.op.as_str(), needed.as_str()),
+        ));
+    }
+    let tags: Vec<String> = req.params.tags.iter().map(|t| t.trim().to_string()).filter(|t| !t.is_empty()).collect();
+    if matches!(req.op, BulkOp::Tag | BulkOp::Untag) && tags.is_empty() {
+        return Err(invalid("tag and untag need params.tags").with_details(json!({"field": "params.tags"})));
+    }
+    if tags.iter().any(|t| t.len() > 64 || t.contains(',')) {
+        return Err(invalid("tag names are 1 to 64 characters, without commas"));
+    }
+    let max = ctx.settings.knowledge.bulk_max_items;
+    let mut conn = ctx.pool.get().await?;
+    let ids = match (&req.selector.ids, &req.selector.filter) {
+        (Some(ids), _) => {
+            let mut seen = std::collections::HashSet::new();
+            ids.iter().copied().filter(|id| seen.insert(*id)).collect::<Vec<_>>()
+        }
+        (None, Some(filter)) => {
+            if filter.cursor.is_some() || filter.limit.is_some() {
+                return Err(invalid("a bulk filter takes no cursor or limit"));
+            }
+            select_ids(&mut conn, p.tenant_id, filter, max + 1).await?
+        }
+        (None, None) => unreachable!("checked above"),
+    };
+    if ids.is_empty() {
+        return Err(invalid("the selector matches no documents"));
+    }
+    if ids.len() as i64 > max {
+        return Err(invalid(format!("at most {max} documents per bulk operation")));
+    }
+    let payload = serde_json::to_value(BulkPayload {
+        op: req.op,
+        ids,
+        tags,
+        selector: req.selector,
+        actor_key_id: p.key_id,
+        needs_admin,
+    })
+    .expect("payload serializes");
+    use crate::jobs::bulk::{NAME, QUEUE};
+    let job = super::jobs::insert_internal(
+        &mut conn,
+        &NewJob {
+            id: Uuid::now_v7(),
+            tenant_id: p.tenant_id,
+            kind: NAME,
+            queue: QUEUE,
+            priority: 0,
+            status: JobStatus::Queued,
+            max_attempts: ctx.settings.retry.default_max_attempts,
+            run_at: Utc::now(),
+            payload: &payload,
+            idempotency_key: None,
+            request_hash: None,
+            callback_url: None,
+        },
+    )
+    .await?;
+    drop(conn);
+    super::documents::dispatch_knowledge(ctx).await;
+    Ok(job)
+}
+
+/// The blob key of a bulk export's zip.
+pub fn export_key(tenant: Uuid, job_id: Uuid) -> String {
+    format!("exports/{tenant}/{job_id}.zip")
+}
+
+/// An export's zip, while it has not expired.
+pub async fn export_file(ctx: &Ctx, p: &Principal, job_id: Uuid) -> ServiceResult<(Vec<u8>, String)> {
+    let mut conn = ctx.pool.get().await?;
+    let job: Option<Job> = j::jobs
+        .filter(j::id.eq(job_id))
+        .filter(j::tenant_id.eq(p.tenant_id))
+        .filter(j::kind.eq(crate::jobs::bulk::NAME))
+        .select(Job::as_select())
+        .first(&mut conn)
+        .await
+        .optional()?;
+    let not_found = || ServiceError::new(ErrorCode::ExportNotFound, "no such export");
+    let job = job.ok_or_else(not_found)?;
+    let payload: BulkPayload = serde_json::from_value(job.payload.clone()).map_err(|_| not_found())?;
+    if payload.op != BulkOp::Export {
+        return Err(not_found());
+    }
+    let needed = if payload.needs_admin { Role::Admin } else { Role::User };
+    if !p.role.allows(needed) {
+        return Err(ServiceError::new(ErrorCode::Forbidden, "this export needs an admin key"));
+    }
+    let result = job.result.filter(|_| job.status == JobStatus::Succeeded).ok_or_else(|| {
+        ServiceError::new(ErrorCode::ExportNotFound, format!("the export is not ready (job is {})", job.status))
+    })?;
+    let expires: Option<DateTime<Utc>> = serde_json::from_value(result["expires_at"].clone()).ok();
+    if expires.is_none_or(|t| t < Utc::now()) {
+        return Err(ServiceError::new(ErrorCode::ExportExpired, "the export has expired; run it again"));
+    }
+    let bytes = ctx
+        .blobs
+        .get(&export_key(p.tenant_id, job_id))
+        .await
+        .map_err(|_| ServiceError::new(ErrorCode::ExportExpired, "the export file is gone; run it again"))?;
+    Ok((bytes, format!("export-{job_id}.zip")))
+}
