@@ -49,3 +49,8 @@ _start name +cmd:
     mkdir -p {{run_dir}}
     if [ -f {{run_dir}}/{{name}}.pid ] && kill -0 "$(cat {{run_dir}}/{{name}}.pid)" 2>/dev/null; then echo "{{name}} already running"; else \
       nohup {{cmd}} > {{run_dir}}/{{name}}.log 2>&1 & echo $! > {{run_dir}}/{{name}}.pid; fi
+
+# Fuzz the document extractor for N seconds (cargo-fuzz; stable toolchain, no sanitizer).
+fuzz seconds="60":
+    command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+    cd fuzz && cargo fuzz run extract --sanitizer none -- -max_total_time={{seconds}}

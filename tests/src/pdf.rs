@@ -67,6 +67,47 @@ pub fn pdf(pages: &[String], flaw: Flaw) -> Vec<u8> {
     buf
 }
 
+/// `n` pages of book-like text (about `words` words each), for benchmarks.
+pub fn prose_pages(n: usize, words: usize) -> Vec<String> {
+    const VOCAB: &[&str] = &[
+        "queue",
+        "worker",
+        "tenant",
+        "document",
+        "retry",
+        "backoff",
+        "chunk",
+        "vector",
+        "signal",
+        "postgres",
+        "redis",
+        "latency",
+        "throughput",
+        "ingest",
+        "extract",
+        "page",
+        "heading",
+        "token",
+        "model",
+        "answer",
+    ];
+    (0..n)
+        .map(|p| {
+            let mut lines = Vec::new();
+            let mut line = Vec::new();
+            for w in 0..words {
+                line.push(VOCAB[(p * 7 + w * 13 + w / 5) % VOCAB.len()]);
+                if line.len() == 12 {
+                    lines.push(line.join(" "));
+                    line.clear();
+                }
+            }
+            lines.push(line.join(" "));
+            lines.join("\n")
+        })
+        .collect()
+}
+
 /// `n` pages of distinct, searchable text.
 pub fn pages(n: usize) -> Vec<String> {
     (1..=n)

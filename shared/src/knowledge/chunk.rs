@@ -34,13 +34,25 @@ struct Builder<'a> {
     cfg: ChunkSettings,
     out: Vec<Chunk>,
     words: Vec<&'a str>,
+    /// Characters of `words` joined by single spaces, kept in step.
+    chars: usize,
     page: u32,
     path: Vec<String>,
 }
 
+/// Estimated tokens of `words` words spanning `chars` characters.
+fn tokens_of(words: usize, chars: usize) -> usize {
+    words.max(chars.div_ceil(4))
+}
+
 impl<'a> Builder<'a> {
-    fn tokens(words: &[&str]) -> usize {
-        estimate_tokens(&words.join(" "))
+    fn tokens(&self) -> usize {
+        tokens_of(self.words.len(), self.chars)
+    }
+
+    fn push(&mut self, w: &'a str) {
+        self.chars += w.chars().count() + usize::from(!self.words.is_empty());
+        self.words.push(w);
     }
 
     /// Ends the current chunk; `carry` keeps its tail as the next one's start.
@@ -57,31 +69,34 @@ impl<'a> Builder<'a> {
             text,
             tokens,
         });
+        let (mut keep, mut chars) = (0, 0);
         if carry && self.cfg.overlap > 0 {
-            let mut keep = 0;
-            while keep < self.words.len()
-                && Self::tokens(&self.words[self.words.len() - keep - 1..]) <= self.cfg.overlap
-            {
-                keep += 1;
+            while keep < self.words.len() {
+                let w = self.words[self.words.len() - keep - 1].chars().count();
+                let more = chars + w + usize::from(keep > 0);
+                if tokens_of(keep + 1, more) > self.cfg.overlap {
+                    break;
+                }
+                (keep, chars) = (keep + 1, more);
             }
-            self.words.drain(..self.words.len() - keep);
-        } else {
-            self.words.clear();
         }
+        self.words.drain(..self.words.len() - keep);
+        self.chars = chars;
     }
 
     fn paragraph(&mut self, text: &'a str) {
         let words: Vec<&str> = text.split_whitespace().collect();
-        let mine = self.words.len();
-        if mine > 0 && Self::tokens(&self.words) + Self::tokens(&words) > self.cfg.size {
+        let incoming = tokens_of(words.len(), text.chars().count());
+        if !self.words.is_empty() && self.tokens() + incoming > self.cfg.size {
             self.flush(true);
         }
         for w in words {
-            self.words.push(w);
-            if Self::tokens(&self.words) > self.cfg.size && self.words.len() > 1 {
+            self.push(w);
+            if self.tokens() > self.cfg.size && self.words.len() > 1 {
                 let last = self.words.pop().expect("non-empty");
+                self.chars -= last.chars().count() + 1;
                 self.flush(true);
-                self.words.push(last);
+                self.push(last);
             }
         }
     }
@@ -90,7 +105,7 @@ impl<'a> Builder<'a> {
 /// Cuts extracted text into chunks.
 pub fn chunk(doc: &Extracted, cfg: ChunkSettings) -> Vec<Chunk> {
     let cfg = ChunkSettings { size: cfg.size.max(8), overlap: cfg.overlap.min(cfg.size / 2) };
-    let mut b = Builder { cfg, out: Vec::new(), words: Vec::new(), page: 1, path: Vec::new() };
+    let mut b = Builder { cfg, out: Vec::new(), words: Vec::new(), chars: 0, page: 1, path: Vec::new() };
     for page in &doc.pages {
         b.flush(false);
         b.page = page.number;

@@ -347,6 +347,72 @@ mod tests {
         assert_eq!(extract(b"hello", DocType::Pdf, Limits::default()).unwrap_err().code(), "pdf_malformed");
     }
 
+    /// A one-page PDF made with lopdf.
+    fn small_pdf() -> Vec<u8> {
+        use lopdf::content::{Content, Operation};
+        use lopdf::{dictionary, Document, Object, Stream};
+        let mut doc = Document::with_version("1.5");
+        let pages_id = doc.new_object_id();
+        let font = doc.add_object(dictionary! { "Type" => "Font", "Subtype" => "Type1", "BaseFont" => "Helvetica" });
+        let ops = vec![
+            Operation::new("BT", vec![]),
+            Operation::new("Tf", vec!["F1".into(), 12.into()]),
+            Operation::new("Td", vec![50.into(), 700.into()]),
+            Operation::new("Tj", vec![Object::string_literal("Mutation testing of the extractor")]),
+            Operation::new("ET", vec![]),
+        ];
+        let content = doc.add_object(Stream::new(dictionary! {}, Content { operations: ops }.encode().unwrap()));
+        let page = doc.add_object(dictionary! { "Type" => "Page", "Parent" => pages_id, "Contents" => content,
+        "Resources" => dictionary! { "Font" => dictionary! { "F1" => font } } });
+        doc.objects.insert(
+            pages_id,
+            Object::Dictionary(dictionary! { "Type" => "Pages", "Kids" => vec![page.into()], "Count" => 1,
+            "MediaBox" => vec![0.into(), 0.into(), 595.into(), 842.into()] }),
+        );
+        let catalog = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
+        doc.trailer.set("Root", catalog);
+        let mut buf = Vec::new();
+        doc.save_to(&mut buf).unwrap();
+        buf
+    }
+
+    #[test]
+    fn mutated_pdfs_come_back_as_text_or_a_coded_error() {
+        let good = small_pdf();
+        let text = extract(&good, DocType::Pdf, Limits::default()).unwrap().pages[0].text();
+        assert!(text.contains("Mutation testing"), "{text}");
+        // A fixed-seed xorshift, so a failure reproduces.
+        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for round in 0..400 {
+            let mut bytes = good.clone();
+            match round % 3 {
+                0 => {
+                    for _ in 0..(1 + next() % 8) {
+                        let i = (next() as usize) % bytes.len();
+                        bytes[i] ^= (next() % 255 + 1) as u8;
+                    }
+                }
+                1 => bytes.truncate((next() as usize) % bytes.len()),
+                _ => {
+                    let (a, b) = ((next() as usize) % bytes.len(), (next() as usize) % bytes.len());
+                    let (lo, hi) = (a.min(b), a.max(b));
+                    let piece = bytes[lo..hi].to_vec();
+                    bytes.splice(lo..lo, piece);
+                }
+            }
+            match extract(&bytes, DocType::Pdf, Limits::default()) {
+                Ok(doc) => assert!(!doc.pages.is_empty()),
+                Err(e) => assert!(!e.code().is_empty()),
+            }
+        }
+    }
+
     #[test]
     fn types_are_detected_from_bytes_type_and_name() {
         assert_eq!(DocType::detect(b"%PDF-1.7", "application/octet-stream", "x.bin"), DocType::Pdf);
