@@ -71,6 +71,9 @@ async fn tagging_a_thousand_documents_reports_progress_and_is_audited() {
     assert_eq!(audit[0]["selector"]["filter"]["doc_type"], "text");
     assert!(audit[0]["actor_key_id"].is_string());
     assert_eq!(app.get(&user, "/v1/audit").send().await.unwrap().status(), 403);
+    let stranger = app.key("globex", Role::Admin).await;
+    let theirs: Value = app.get(&stranger, "/v1/audit").send().await.unwrap().json().await.unwrap();
+    assert!(theirs.as_array().unwrap().is_empty(), "audit entries are per tenant");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
