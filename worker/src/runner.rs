@@ -10,7 +10,7 @@ use chorus_shared::db::models::Job;
 use chorus_shared::db::DbPool;
 use chorus_shared::domain::{JobStatus, Progress};
 use chorus_shared::jobs::{self, JobContext, JobError, ProgressReporter};
-use chorus_shared::queue::{dispatcher, JobMessage};
+use chorus_shared::queue::JobMessage;
 use chorus_shared::services::jobs as jobs_service;
 use chorus_shared::services::lifecycle::{self, Beat, Outcome};
 use chorus_shared::Ctx;
@@ -159,17 +159,7 @@ async fn run_attempt(state: &WorkerState, job: Job) {
         Ok(None) => tracing::warn!("job changed under us; outcome not recorded"),
         Err(e) => tracing::error!(error = %e, "outcome not recorded; the rescuer will retry the job"),
     }
-    if let Err(e) = dispatcher::dispatch_queue(
-        &ctx.pool,
-        &ctx.broker,
-        &job.queue,
-        ctx.settings.dispatch.window,
-        dispatcher::Lock::Try,
-    )
-    .await
-    {
-        tracing::warn!(error = %e, "dispatch after finish failed");
-    }
+    jobs_service::nudge(ctx, &job.queue).await;
 }
 
 fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {

@@ -21,7 +21,6 @@ use crate::error::ServiceError;
 use crate::knowledge::chunk::{chunk, ChunkSettings};
 use crate::knowledge::extract::{extract, Limits};
 use crate::knowledge::DocType;
-use crate::webhooks::outbox;
 
 /// The kind's name and queue (used where `SPEC` cannot be named).
 pub const NAME: &str = "ingest_document";
@@ -147,10 +146,7 @@ async fn run(ctx: &JobContext, payload: Value) -> Result<Value, JobError> {
                 .returning(Document::as_returning())
                 .get_result(conn)
                 .await?;
-            let view = crate::services::documents::views(conn, std::slice::from_ref(&doc))
-                .await
-                .map_err(|_| diesel::result::Error::RollbackTransaction)?;
-            outbox::record(conn, &settings, tenant, "document.ingested", Some(doc_id), &json!(view[0])).await?;
+            crate::services::documents::report(conn, &settings, &doc, "document.ingested").await?;
             Ok(Some(()))
         })
         .await
@@ -172,7 +168,7 @@ async fn fail(
     message: &str,
 ) -> Result<(), JobError> {
     let settings = app.settings.clone();
-    let (id, tenant, code, message) = (doc.id, doc.tenant_id, code.to_string(), message.to_string());
+    let (id, code, message) = (doc.id, code.to_string(), message.to_string());
     conn.transaction::<_, diesel::result::Error, _>(async move |conn: &mut AsyncPgConnection| {
         let doc: Document = diesel::update(d::table.find(id))
             .set((
@@ -184,10 +180,7 @@ async fn fail(
             .returning(Document::as_returning())
             .get_result(conn)
             .await?;
-        let view = crate::services::documents::views(conn, std::slice::from_ref(&doc))
-            .await
-            .map_err(|_| diesel::result::Error::RollbackTransaction)?;
-        outbox::record(conn, &settings, tenant, "document.failed", Some(id), &json!(view[0])).await?;
+        crate::services::documents::report(conn, &settings, &doc, "document.failed").await?;
         Ok(())
     })
     .await

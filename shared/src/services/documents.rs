@@ -65,6 +65,18 @@ fn view(doc: &Document, tags: Vec<String>) -> DocumentView {
     }
 }
 
+/// Records `event` (`document.ingested`, `document.failed`) with the
+/// document's view, inside the caller's transaction.
+pub(crate) async fn report(
+    conn: &mut AsyncPgConnection,
+    settings: &crate::config::Settings,
+    doc: &Document,
+    event: &str,
+) -> QueryResult<usize> {
+    let view = views(conn, std::slice::from_ref(doc)).await.map_err(|_| diesel::result::Error::RollbackTransaction)?;
+    crate::webhooks::outbox::record(conn, settings, doc.tenant_id, event, Some(doc.id), &json!(view[0])).await
+}
+
 /// Views of `docs`, with their tag names.
 pub(crate) async fn views(conn: &mut AsyncPgConnection, docs: &[Document]) -> ServiceResult<Vec<DocumentView>> {
     let ids: Vec<Uuid> = docs.iter().map(|x| x.id).collect();
@@ -227,11 +239,7 @@ pub(crate) async fn queue_ingest(
 
 /// Nudges the `knowledge` queue's dispatcher.
 pub(crate) async fn dispatch_knowledge(ctx: &Ctx) {
-    use crate::queue::dispatcher::{dispatch_queue, Lock};
-    let queue = crate::jobs::ingest_document::QUEUE;
-    if let Err(e) = dispatch_queue(&ctx.pool, &ctx.broker, queue, ctx.settings.dispatch.window, Lock::Try).await {
-        tracing::warn!(error = %e, "knowledge dispatch deferred to the workers");
-    }
+    super::jobs::nudge(ctx, crate::jobs::ingest_document::QUEUE).await;
 }
 
 /// Filters of `GET /v1/documents` (and of bulk selectors).

@@ -169,17 +169,7 @@ pub async fn submit(
     };
     drop(conn);
     if job.run_at <= Utc::now() {
-        if let Err(e) = dispatcher::dispatch_queue(
-            &ctx.pool,
-            &ctx.broker,
-            &job.queue,
-            ctx.settings.dispatch.window,
-            dispatcher::Lock::Try,
-        )
-        .await
-        {
-            tracing::warn!(job_id = %job.id, error = %e, "dispatch deferred to the workers");
-        }
+        nudge(ctx, &job.queue).await;
     }
     Ok(Submitted { job, replayed: false })
 }
@@ -346,15 +336,18 @@ pub async fn cancel(ctx: &Ctx, principal: &Principal, id: Uuid) -> ServiceResult
     Ok(job)
 }
 
-/// Nudges the dispatcher of the `webhook` queue after deliveries were written.
-pub async fn dispatch_webhooks(ctx: &Ctx) {
-    let queue = crate::jobs::webhook_delivery::QUEUE;
-    if let Err(e) =
-        dispatcher::dispatch_queue(&ctx.pool, &ctx.broker, queue, ctx.settings.dispatch.window, dispatcher::Lock::Try)
-            .await
-    {
-        tracing::warn!(error = %e, "webhook dispatch deferred to the workers");
+/// Dispatches `queue` now if no other dispatcher is at it; a failure is
+/// left to the workers' dispatch loops, which run anyway.
+pub async fn nudge(ctx: &Ctx, queue: &str) {
+    let window = ctx.settings.dispatch.window;
+    if let Err(e) = dispatcher::dispatch_queue(&ctx.pool, &ctx.broker, queue, window, dispatcher::Lock::Try).await {
+        tracing::warn!(queue, error = %e, "dispatch deferred to the workers");
     }
+}
+
+/// Nudges the `webhook` queue after deliveries were written.
+pub async fn dispatch_webhooks(ctx: &Ctx) {
+    nudge(ctx, crate::jobs::webhook_delivery::QUEUE).await;
 }
 
 /// Runs a `failed` or `dead` job again. Attempts keep counting; a job that
@@ -395,17 +388,7 @@ pub async fn retry(ctx: &Ctx, principal: &Principal, id: Uuid) -> ServiceResult<
         })
         .await?;
     ctx.broker.publish_event(&ev.view()).await;
-    if let Err(e) = dispatcher::dispatch_queue(
-        &ctx.pool,
-        &ctx.broker,
-        &job.queue,
-        ctx.settings.dispatch.window,
-        dispatcher::Lock::Try,
-    )
-    .await
-    {
-        tracing::warn!(job_id = %job.id, error = %e, "dispatch deferred to the workers");
-    }
+    nudge(ctx, &job.queue).await;
     Ok(job)
 }
 

@@ -149,12 +149,20 @@ async fn every_route_refuses_bad_input_with_a_stable_code() {
         case(M::GET, "/v1/documents?cursor=abc", 400, "invalid_parameter").key(&admin),
         case(M::GET, "/v1/documents/nope", 400, "invalid_parameter").key(&admin),
         case(M::GET, &format!("/v1/documents/{}", uuid::Uuid::new_v4()), 404, "document_not_found").key(&admin),
-        case(M::GET, &format!("/v1/documents/{}/preview?page=0", uuid::Uuid::new_v4()), 400, "invalid_parameter").key(&admin),
-        case(M::GET, &format!("/v1/documents/{}/download", uuid::Uuid::new_v4()), 404, "document_not_found").key(&admin),
+        case(M::GET, &format!("/v1/documents/{}/preview?page=0", uuid::Uuid::new_v4()), 400, "invalid_parameter")
+            .key(&admin),
+        case(M::GET, &format!("/v1/documents/{}/download", uuid::Uuid::new_v4()), 404, "document_not_found")
+            .key(&admin),
         case(M::DELETE, &format!("/v1/documents/{}", uuid::Uuid::new_v4()), 404, "document_not_found").key(&admin),
         case(M::POST, "/v1/documents", 415, "unsupported_media_type").key(&admin).json("{}"),
         case(M::POST, "/v1/documents", 403, "forbidden").key(&viewer).json("{}"),
-        case(M::PUT, &format!("/v1/documents/{}/tags/{}", uuid::Uuid::new_v4(), uuid::Uuid::new_v4()), 404, "tag_not_found").key(&admin),
+        case(
+            M::PUT,
+            &format!("/v1/documents/{}/tags/{}", uuid::Uuid::new_v4(), uuid::Uuid::new_v4()),
+            404,
+            "tag_not_found",
+        )
+        .key(&admin),
         case(M::POST, "/v1/tags", 422, "invalid_payload").key(&admin).json(r#"{"description":"no name"}"#),
         case(M::POST, "/v1/tags", 422, "invalid_payload").key(&admin).json(r#"{"name":"a,b"}"#),
         case(M::GET, &format!("/v1/tags/{}", uuid::Uuid::new_v4()), 404, "tag_not_found").key(&admin),
