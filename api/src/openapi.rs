@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{bulk, documents, health, jobs, keys, tags, webhooks};
+use crate::routes::{bulk, documents, embeddings, health, jobs, keys, tags, webhooks};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -19,6 +19,7 @@ Every error is `{code, message, details?}` with a code from the error table in t
         documents::delete, documents::attach, documents::detach,
         tags::create, tags::list, tags::get, tags::update, tags::delete,
         bulk::submit, bulk::export, bulk::audit_log,
+        embeddings::create,
         health::healthz, health::readyz, health::metrics,
     ),
     components(schemas(chorus_shared::error::ErrorBody, chorus_shared::error::ErrorCode)),
@@ -27,6 +28,7 @@ Every error is `{code, message, details?}` with a code from the error table in t
         (name = "webhooks", description = "Signed event deliveries (admin)"),
         (name = "documents", description = "The knowledge base"), (name = "tags", description = "Document labels"),
         (name = "bulk", description = "Admin bulk operations and the audit log"),
+        (name = "embeddings", description = "Text embeddings (fastembed, offline)"),
         (name = "health", description = "Liveness, readiness and metrics"))
 )]
 pub struct ApiDoc;

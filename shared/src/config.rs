@@ -23,6 +23,36 @@ pub struct Settings {
     pub telemetry: TelemetrySettings,
     pub webhooks: WebhookSettings,
     pub knowledge: KnowledgeSettings,
+    pub embed: EmbedSettings,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct EmbedSettings {
+    /// The model's id: it names cache entries (and, later, collections).
+    pub model_id: String,
+    /// Directory with `model.onnx`, `tokenizer.json`, `config.json`,
+    /// `special_tokens_map.json` and `tokenizer_config.json`
+    /// (`scripts/models.sh` fetches them).
+    pub model_dir: String,
+    /// The ONNX Runtime shared library (≥ 1.24).
+    pub ort_library: String,
+    /// Texts per `embed()` call.
+    pub batch_size: usize,
+    /// Tokens kept per text (sentence-transformers uses 256).
+    pub max_length: usize,
+}
+
+impl Default for EmbedSettings {
+    fn default() -> Self {
+        Self {
+            model_id: "all-MiniLM-L6-v2".into(),
+            model_dir: ".build/models/all-MiniLM-L6-v2".into(),
+            ort_library: ".build/models/libonnxruntime.so".into(),
+            batch_size: 32,
+            max_length: 256,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

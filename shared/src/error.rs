@@ -56,6 +56,7 @@ error_codes! {
     UnknownKind => ("unknown_kind", 422),
     InvalidPayload => ("invalid_payload", 422),
     UrlNotAllowed => ("url_not_allowed", 422),
+    UnknownModel => ("unknown_model", 422),
     Internal => ("internal", 500),
     Unavailable => ("unavailable", 503),
 }

@@ -15,6 +15,7 @@ pub mod config;
 pub mod context;
 pub mod db;
 pub mod domain;
+pub mod embed;
 pub mod error;
 pub mod jobs;
 pub mod knowledge;

@@ -89,6 +89,10 @@ pub async fn test_settings() -> Settings {
     s.webhooks.allow_networks = vec!["127.0.0.0/8".into()];
     s.webhooks.retry_schedule_ms = vec![200, 400, 800];
     s.webhooks.progress_throttle_ms = 200;
+    let models =
+        std::env::var("CHORUS_TEST_MODELS").expect("CHORUS_TEST_MODELS is not set: run the suite with `just test`");
+    s.embed.model_dir = format!("{models}/all-MiniLM-L6-v2");
+    s.embed.ort_library = format!("{models}/libonnxruntime.so");
     s.knowledge.blob_dir =
         std::env::temp_dir().join("chorus-test-blobs").join(Uuid::new_v4().simple().to_string()).display().to_string();
     s
@@ -238,6 +242,8 @@ impl TestApp {
             .env("CHORUS__WORKER__MAINTENANCE_MS", s.worker.maintenance_ms.to_string())
             .env("CHORUS__DISPATCH__INTERVAL_MS", s.dispatch.interval_ms.to_string())
             .env("CHORUS__KNOWLEDGE__BLOB_DIR", &s.knowledge.blob_dir)
+            .env("CHORUS__EMBED__MODEL_DIR", &s.embed.model_dir)
+            .env("CHORUS__EMBED__ORT_LIBRARY", &s.embed.ort_library)
             .env("CHORUS__WEBHOOKS__ALLOW_HTTP", s.webhooks.allow_http.to_string())
             .env("CHORUS__WEBHOOKS__ALLOW_NETWORKS", s.webhooks.allow_networks.join(","))
             .env(

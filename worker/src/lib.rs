@@ -121,6 +121,13 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let settings = ctx.settings.clone();
     let name = worker_name(&settings.worker.name);
+    if settings.worker.queues.iter().any(|q| q == chorus_shared::jobs::embed_texts::QUEUE) {
+        // Refuse to start without the model rather than fail every job.
+        let embed = settings.embed.clone();
+        let model = tokio::task::spawn_blocking(move || chorus_shared::embed::load(&embed)).await?;
+        let model = model.map_err(|e| anyhow::anyhow!("embedding model unavailable: {e}"))?;
+        tracing::info!(model = %model.model_id, dimension = model.dimension, "embedding model loaded");
+    }
     let state = Arc::new(WorkerState { ctx: ctx.clone(), name: name.clone(), inflight: InFlight::default() });
     tracing::info!(worker = %name, "worker starting");
 

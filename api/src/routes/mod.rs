@@ -2,6 +2,7 @@
 
 pub mod bulk;
 pub mod documents;
+pub mod embeddings;
 pub mod health;
 pub mod jobs;
 pub mod keys;
@@ -19,6 +20,7 @@ pub fn configure_v1(cfg: &mut web::ServiceConfig) {
             .configure(webhooks::configure)
             .configure(documents::configure)
             .configure(tags::configure)
-            .configure(bulk::configure),
+            .configure(bulk::configure)
+            .configure(embeddings::configure),
     );
 }

@@ -192,6 +192,15 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    embedding_cache (model_id, content_hash) {
+        model_id -> Text,
+        content_hash -> Text,
+        vector -> Array<Float4>,
+        created_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(api_keys -> tenants (tenant_id));
 diesel::joinable!(jobs -> tenants (tenant_id));
 diesel::joinable!(job_events -> jobs (job_id));

@@ -7,6 +7,7 @@
 pub mod bulk;
 mod context;
 pub mod diagnostic;
+pub mod embed_texts;
 pub mod ingest_document;
 pub mod webhook_delivery;
 
@@ -56,7 +57,8 @@ impl std::fmt::Debug for KindSpec {
 }
 
 /// The registered kinds.
-pub static KINDS: &[&KindSpec] = &[&diagnostic::SPEC, &ingest_document::SPEC, &bulk::SPEC, &webhook_delivery::SPEC];
+pub static KINDS: &[&KindSpec] =
+    &[&diagnostic::SPEC, &ingest_document::SPEC, &bulk::SPEC, &embed_texts::SPEC, &webhook_delivery::SPEC];
 
 /// The wait before retrying attempt `attempt` of a job of `spec`.
 pub fn backoff_for(spec: Option<&KindSpec>, settings: &crate::config::Settings, attempt: i32) -> Duration {

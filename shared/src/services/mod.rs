@@ -5,6 +5,7 @@ pub mod audit;
 pub mod auth;
 pub mod bulk;
 pub mod documents;
+pub mod embeddings;
 pub mod events;
 pub mod jobs;
 pub mod lifecycle;

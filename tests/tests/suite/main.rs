@@ -6,6 +6,7 @@ mod bulk;
 mod cancel;
 mod chaos;
 mod documents;
+mod embeddings;
 mod idempotency;
 mod lifecycle;
 mod observability;

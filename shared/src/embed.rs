@@ -1,0 +1,104 @@
+//! Text embeddings with fastembed, fully offline: the ONNX Runtime library
+//! and the model files come from registry packages (`scripts/models.sh`),
+//! never from a model hub. One model per process, loaded once and shared.
+//! A missing runtime or model is a clear error, never a panic.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use fastembed::{InitOptionsUserDefined, Pooling, TextEmbedding, TokenizerFiles, UserDefinedEmbeddingModel};
+
+use crate::config::EmbedSettings;
+
+/// A loaded model.
+pub struct Embedder {
+    pub model_id: String,
+    pub dimension: usize,
+    batch_size: usize,
+    model: Mutex<TextEmbedding>,
+}
+
+impl std::fmt::Debug for Embedder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Embedder").field("model_id", &self.model_id).field("dimension", &self.dimension).finish()
+    }
+}
+
+fn read(dir: &Path, name: &str) -> Result<Vec<u8>, String> {
+    std::fs::read(dir.join(name))
+        .map_err(|e| format!("cannot read {}: {e} (run scripts/models.sh)", dir.join(name).display()))
+}
+
+fn load_uncached(s: &EmbedSettings) -> Result<Embedder, String> {
+    let lib = Path::new(&s.ort_library);
+    if !lib.is_file() {
+        return Err(format!(
+            "ONNX Runtime library not found at {} (run scripts/models.sh or set embed.ort_library)",
+            lib.display()
+        ));
+    }
+    let dir = Path::new(&s.model_dir);
+    let model = UserDefinedEmbeddingModel::new(
+        read(dir, "model.onnx")?,
+        TokenizerFiles {
+            tokenizer_file: read(dir, "tokenizer.json")?,
+            config_file: read(dir, "config.json")?,
+            special_tokens_map_file: read(dir, "special_tokens_map.json")?,
+            tokenizer_config_file: read(dir, "tokenizer_config.json")?,
+        },
+    )
+    .with_pooling(Pooling::Mean);
+    // ort loads the library named here on first use. Every caller passes
+    // the configured path, so the value never changes once set.
+    std::env::set_var("ORT_DYLIB_PATH", lib);
+    let options = InitOptionsUserDefined::new().with_max_length(s.max_length);
+    let load = std::panic::AssertUnwindSafe(move || TextEmbedding::try_new_from_user_defined(model, options));
+    let mut model = std::panic::catch_unwind(load)
+        .map_err(|_| format!("ONNX Runtime at {} could not be loaded (need version 1.24 or newer)", lib.display()))?
+        .map_err(|e| format!("cannot load the embedding model from {}: {e}", dir.display()))?;
+    let probe = model.embed(["dimension probe"], None).map_err(|e| format!("the embedding model does not run: {e}"))?;
+    Ok(Embedder {
+        model_id: s.model_id.clone(),
+        dimension: probe[0].len(),
+        batch_size: s.batch_size.max(1),
+        model: Mutex::new(model),
+    })
+}
+
+/// The process's embedder for these settings, loading it on first use.
+pub fn load(s: &EmbedSettings) -> Result<Arc<Embedder>, String> {
+    static LOADED: OnceLock<Mutex<HashMap<String, Arc<Embedder>>>> = OnceLock::new();
+    let key = format!("{}|{}|{}", s.model_id, s.model_dir, s.ort_library);
+    let mut loaded = LOADED.get_or_init(Default::default).lock().unwrap();
+    if let Some(e) = loaded.get(&key) {
+        return Ok(e.clone());
+    }
+    let e = Arc::new(load_uncached(s)?);
+    loaded.insert(key, e.clone());
+    Ok(e)
+}
+
+impl Embedder {
+    /// Embeds `texts`, one `embed()` call per batch (which bounds memory).
+    /// CPU-bound: call it on a blocking thread.
+    pub fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, String> {
+        let mut model = self.model.lock().unwrap();
+        let mut out = Vec::with_capacity(texts.len());
+        for batch in texts.chunks(self.batch_size) {
+            out.extend(model.embed(batch, Some(self.batch_size)).map_err(|e| e.to_string())?);
+        }
+        Ok(out)
+    }
+}
+
+/// Cosine similarity of two vectors.
+pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+    let (na, nb) = (a.iter().map(|x| x * x).sum::<f32>().sqrt(), b.iter().map(|x| x * x).sum::<f32>().sqrt());
+    if na == 0.0 || nb == 0.0 {
+        0.0
+    } else {
+        dot / (na * nb)
+    }
+}

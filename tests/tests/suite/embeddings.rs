@@ -1,0 +1,86 @@
+//! `POST /v1/embeddings`: a real ONNX model run by fastembed, offline;
+//! inline answers with `?wait=`, the cache, validation, and a clear
+//! startup error when the runtime is missing.
+
+use std::time::Duration;
+
+use chorus_shared::domain::{JobStatus, Role};
+use chorus_shared::embed::cosine;
+use chorus_tests::TestApp;
+use serde_json::{json, Value};
+
+fn vector(v: &Value, i: usize) -> Vec<f32> {
+    v["data"][i]["embedding"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn related_texts_embed_close_and_repeats_come_from_the_cache() {
+    let app = TestApp::spawn().await;
+    let texts = ["The cat sat on the mat.", "A kitten was sitting on a rug.", "Quarterly revenue grew by ten percent."];
+    let resp = app.post(&app.admin_key, "/v1/embeddings?wait=30").json(&json!({"input": texts})).send().await.unwrap();
+    assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!((v["model"].as_str(), v["dimension"].as_u64()), (Some("all-MiniLM-L6-v2"), Some(384)));
+    assert_eq!(v["cache"], json!({"hits": 0, "misses": 3}));
+    let (a, b, c) = (vector(&v, 0), vector(&v, 1), vector(&v, 2));
+    assert_eq!(a.len(), 384);
+    let (related, unrelated) = (cosine(&a, &b), cosine(&a, &c));
+    assert!(related > 0.4 && related > unrelated + 0.2, "related {related}, unrelated {unrelated}");
+
+    // The same texts again: all from the cache, the same vectors.
+    let again: Value = app
+        .post(&app.admin_key, "/v1/embeddings?wait=30")
+        .json(&json!({"input": texts}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(again["cache"], json!({"hits": 3, "misses": 0}));
+    assert_eq!(vector(&again, 1), b);
+
+    // A single string, without waiting: 202 and the job carries the result.
+    let resp =
+        app.post(&app.admin_key, "/v1/embeddings").json(&json!({"input": "one more text"})).send().await.unwrap();
+    assert_eq!(resp.status(), 202);
+    let id: uuid::Uuid = resp.json::<Value>().await.unwrap()["id"].as_str().unwrap().parse().unwrap();
+    let job = app.wait_for_status(id, JobStatus::Succeeded, Duration::from_secs(30)).await;
+    assert_eq!(job.result.unwrap()["data"][0]["embedding"].as_array().unwrap().len(), 384);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn embedding_requests_are_validated() {
+    let app = TestApp::spawn_with(0, |_| {}).await;
+    let viewer = app.key("acme", Role::Viewer).await;
+    let cases = [
+        (app.admin_key.clone(), "/v1/embeddings", json!({"input": []}), 422, "invalid_payload"),
+        (app.admin_key.clone(), "/v1/embeddings", json!({"input": ["", "x"]}), 422, "invalid_payload"),
+        (app.admin_key.clone(), "/v1/embeddings", json!({"input": 5}), 422, "invalid_payload"),
+        (app.admin_key.clone(), "/v1/embeddings", json!({"input": "x", "model": "ada-002"}), 422, "unknown_model"),
+        (app.admin_key.clone(), "/v1/embeddings?wait=100", json!({"input": "x"}), 400, "invalid_parameter"),
+        (viewer, "/v1/embeddings", json!({"input": "x"}), 403, "forbidden"),
+    ];
+    for (key, path, body, status, code) in cases {
+        let resp = app.post(&key, path).json(&body).send().await.unwrap();
+        assert_eq!(resp.status(), status, "{body}");
+        assert_eq!(resp.json::<Value>().await.unwrap()["code"], code, "{body}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_without_the_runtime_refuses_to_start_with_a_clear_error() {
+    let app = TestApp::spawn_with(0, |_| {}).await;
+    let mut child =
+        app.spawn_worker_process("no-ort", &[("CHORUS__EMBED__ORT_LIBRARY", "/nonexistent/libonnxruntime.so".into())]);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(std::time::Instant::now() < deadline, "the worker started without its runtime");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(!status.success());
+    assert_eq!(status.code(), Some(1), "an error exit, not a panic (101) or a signal");
+}
