@@ -12,7 +12,7 @@ use uuid::Uuid;
 use super::{record_event, Principal};
 use crate::db::models::{Job, NewJob};
 use crate::db::schema::jobs::dsl as j;
-use crate::domain::{JobEventView, JobPage, JobStatus, Role};
+use crate::domain::{JobPage, JobStatus, Role};
 use crate::error::{ErrorCode, ServiceError, ServiceResult};
 use crate::queue::dispatcher;
 use crate::Ctx;
@@ -390,9 +390,4 @@ pub async fn retry(ctx: &Ctx, principal: &Principal, id: Uuid) -> ServiceResult<
     ctx.broker.publish_event(&ev.view()).await;
     nudge(ctx, &job.queue).await;
     Ok(job)
-}
-
-/// The job's history after event `after` (exclusive), oldest first.
-pub async fn events_after(ctx: &Ctx, job_id: Uuid, after: i64) -> ServiceResult<Vec<JobEventView>> {
-    super::events::after(&ctx.pool, job_id, after).await
 }
