@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use super::documents::{select_ids, DocumentFilter};
 use super::Principal;
-use crate::db::models::{Job, NewJob};
+use crate::db::models::Job;
 use crate::db::schema::jobs::dsl as j;
 use crate::domain::{JobStatus, Role};
 use crate::error::{ErrorCode, ServiceError, ServiceResult};
@@ -143,19 +143,12 @@ pub async fn submit(ctx: &Ctx, p: &Principal, req: BulkRequest) -> ServiceResult
     use crate::jobs::bulk::{NAME, QUEUE};
     let job = super::jobs::insert_internal(
         &mut conn,
-        &NewJob {
-            id: Uuid::now_v7(),
+        super::jobs::InternalJob {
             tenant_id: p.tenant_id,
             kind: NAME,
             queue: QUEUE,
-            priority: 0,
-            status: JobStatus::Queued,
-            max_attempts: ctx.settings.retry.default_max_attempts,
-            run_at: Utc::now(),
             payload: &payload,
-            idempotency_key: None,
-            request_hash: None,
-            callback_url: None,
+            max_attempts: ctx.settings.retry.default_max_attempts,
         },
     )
     .await?;

@@ -11,9 +11,9 @@ use uuid::Uuid;
 
 use super::tags::{self, require};
 use super::Principal;
-use crate::db::models::{Document, Job, NewJob};
+use crate::db::models::{Document, Job};
 use crate::db::schema::{document_pages as dp, document_tags as dt, documents as d, tags as t};
-use crate::domain::{ErrorView, JobStatus, JobSummary, Role};
+use crate::domain::{ErrorView, JobSummary, Role};
 use crate::error::{ErrorCode, ServiceError, ServiceResult};
 use crate::knowledge::DocType;
 use crate::Ctx;
@@ -214,19 +214,12 @@ pub(crate) async fn queue_ingest(
     let payload = json!({ "document_id": doc.id });
     let job = super::jobs::insert_internal(
         conn,
-        &NewJob {
-            id: Uuid::now_v7(),
+        super::jobs::InternalJob {
             tenant_id: doc.tenant_id,
             kind: NAME,
             queue: QUEUE,
-            priority: 0,
-            status: JobStatus::Queued,
-            max_attempts: settings.retry.default_max_attempts,
-            run_at: Utc::now(),
             payload: &payload,
-            idempotency_key: None,
-            request_hash: None,
-            callback_url: None,
+            max_attempts: settings.retry.default_max_attempts,
         },
     )
     .await?;

@@ -4,15 +4,14 @@
 
 use std::time::Duration;
 
-use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::Principal;
-use crate::db::models::{Job, NewJob};
-use crate::domain::{JobStatus, Role};
+use crate::db::models::Job;
+use crate::domain::Role;
 use crate::error::{ErrorCode, ServiceError, ServiceResult};
 use crate::Ctx;
 
@@ -68,19 +67,12 @@ pub async fn submit(ctx: &Ctx, p: &Principal, req: EmbeddingRequest) -> ServiceR
     use crate::jobs::embed_texts::{NAME, QUEUE};
     let job = super::jobs::insert_internal(
         &mut conn,
-        &NewJob {
-            id: Uuid::now_v7(),
+        super::jobs::InternalJob {
             tenant_id: p.tenant_id,
             kind: NAME,
             queue: QUEUE,
-            priority: 0,
-            status: JobStatus::Queued,
-            max_attempts: ctx.settings.retry.default_max_attempts,
-            run_at: Utc::now(),
             payload: &payload,
-            idempotency_key: None,
-            request_hash: None,
-            callback_url: None,
+            max_attempts: ctx.settings.retry.default_max_attempts,
         },
     )
     .await?;

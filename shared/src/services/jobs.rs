@@ -178,10 +178,35 @@ fn not_found() -> ServiceError {
     ServiceError::new(ErrorCode::JobNotFound, "no such job")
 }
 
-/// Inserts a job Chorus creates itself (e.g. a webhook delivery) and its
-/// `queued` event, inside the caller's transaction.
-pub(crate) async fn insert_internal(conn: &mut AsyncPgConnection, new: &NewJob<'_>) -> diesel::QueryResult<Job> {
-    let job: Job = diesel::insert_into(j::jobs).values(new).returning(Job::as_returning()).get_result(conn).await?;
+/// What Chorus needs to queue a job of its own (a webhook delivery, an
+/// ingestion, a bulk operation, an embedding request).
+#[derive(Debug, Clone, Copy)]
+pub struct InternalJob<'a> {
+    pub tenant_id: Uuid,
+    pub kind: &'static str,
+    pub queue: &'static str,
+    pub payload: &'a serde_json::Value,
+    pub max_attempts: i32,
+}
+
+/// Inserts a job Chorus creates itself, due now, and its `queued` event,
+/// inside the caller's transaction.
+pub(crate) async fn insert_internal(conn: &mut AsyncPgConnection, job: InternalJob<'_>) -> diesel::QueryResult<Job> {
+    let new = NewJob {
+        id: Uuid::now_v7(),
+        tenant_id: job.tenant_id,
+        kind: job.kind,
+        queue: job.queue,
+        priority: 0,
+        status: JobStatus::Queued,
+        max_attempts: job.max_attempts,
+        run_at: Utc::now(),
+        payload: job.payload,
+        idempotency_key: None,
+        request_hash: None,
+        callback_url: None,
+    };
+    let job: Job = diesel::insert_into(j::jobs).values(&new).returning(Job::as_returning()).get_result(conn).await?;
     record_event(conn, job.id, "state", Some(JobStatus::Queued), json!({})).await?;
     Ok(job)
 }

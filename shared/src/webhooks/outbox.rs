@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use crate::config::Settings;
-use crate::db::models::{Job, NewJob, NewWebhookDelivery, WebhookDelivery};
+use crate::db::models::{Job, NewWebhookDelivery, WebhookDelivery};
 use crate::db::schema::{webhook_deliveries as d, webhook_endpoints as e};
 use crate::domain::JobStatus;
 
@@ -67,22 +67,14 @@ pub async fn schedule(
 ) -> QueryResult<Job> {
     use crate::jobs::webhook_delivery::{NAME, QUEUE};
     let payload = json!({ "delivery_id": delivery.id });
-    let now = Utc::now();
     crate::services::jobs::insert_internal(
         conn,
-        &NewJob {
-            id: Uuid::now_v7(),
+        crate::services::jobs::InternalJob {
             tenant_id: delivery.tenant_id,
             kind: NAME,
             queue: QUEUE,
-            priority: 0,
-            status: JobStatus::Queued,
-            max_attempts: settings.webhooks.retry_schedule_ms.len() as i32 + 1,
-            run_at: now,
             payload: &payload,
-            idempotency_key: None,
-            request_hash: None,
-            callback_url: None,
+            max_attempts: settings.webhooks.retry_schedule_ms.len() as i32 + 1,
         },
     )
     .await
