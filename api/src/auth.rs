@@ -16,13 +16,10 @@ use crate::error::{api_error, ApiError};
 pub struct Auth(pub Principal);
 
 impl Auth {
-    /// Refuses callers whose role is below `needed`.
-    pub fn require(&self, needed: Role) -> Result<&Principal, ApiError> {
-        if self.0.role.allows(needed) {
-            Ok(&self.0)
-        } else {
-            Err(api_error(ErrorCode::Forbidden, format!("this needs a key with the {} role", needed.as_str())))
-        }
+    /// Refuses callers whose role is below `needed`, before any work.
+    pub fn require(&self, needed: Role, what: &str) -> Result<&Principal, ApiError> {
+        self.0.require(needed, what)?;
+        Ok(&self.0)
     }
 }
 

@@ -79,6 +79,10 @@ impl ServiceError {
         self.details = Some(details);
         self
     }
+    /// A bad query or path parameter, named in `details.parameter`.
+    pub fn invalid_parameter(name: &str, message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidParameter, message).with_details(serde_json::json!({ "parameter": name }))
+    }
     /// An unexpected failure; the cause is logged, not shown.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "internal error");

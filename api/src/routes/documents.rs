@@ -62,7 +62,8 @@ async fn text_field(field: &mut Field) -> ApiResult<String> {
         (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn upload(ctx: web::Data<Ctx>, auth: Auth, mut form: Multipart) -> ApiResult<HttpResponse> {
-    auth.require(Role::User)?;
+    // Checked before the body streams in; the service checks again.
+    auth.require(Role::User, "uploading documents")?;
     let max = ctx.settings.knowledge.max_upload_bytes;
     let (mut file, mut title, mut tag_names, mut metadata) = (None, None, Vec::new(), serde_json::json!({}));
     while let Some(mut field) = form.try_next().await.map_err(multipart_error)? {

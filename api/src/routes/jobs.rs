@@ -3,7 +3,7 @@
 use actix_web::http::header;
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
-use chorus_shared::domain::{JobEventView, JobPage, JobStatus, JobSummary, JobView, Role};
+use chorus_shared::domain::{JobEventView, JobPage, JobStatus, JobSummary, JobView};
 use chorus_shared::error::ErrorCode;
 use chorus_shared::metrics::Metrics;
 use chorus_shared::services::jobs::{self, JobFilter, SubmitJob};
@@ -85,7 +85,7 @@ pub async fn get(ctx: web::Data<Ctx>, auth: Auth, id: web::Path<Uuid>) -> ApiRes
         (status = 404, body = chorus_shared::error::ErrorBody), (status = 409, body = chorus_shared::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn cancel(ctx: web::Data<Ctx>, auth: Auth, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
-    let job = jobs::cancel(&ctx, auth.require(Role::User)?, *id).await?;
+    let job = jobs::cancel(&ctx, &auth.0, *id).await?;
     Ok(if job.status == JobStatus::Cancelled { HttpResponse::Ok() } else { HttpResponse::Accepted() }.json(job.view()))
 }
 
@@ -95,7 +95,7 @@ pub async fn cancel(ctx: web::Data<Ctx>, auth: Auth, id: web::Path<Uuid>) -> Api
         (status = 409, body = chorus_shared::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn retry(ctx: web::Data<Ctx>, auth: Auth, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
-    let job = jobs::retry(&ctx, auth.require(Role::User)?, *id).await?;
+    let job = jobs::retry(&ctx, &auth.0, *id).await?;
     Ok(accepted(job.summary()))
 }
 

@@ -30,7 +30,7 @@ pub struct CreateKey {
         (status = 403, body = chorus_shared::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn create(ctx: web::Data<Ctx>, auth: Auth, body: web::Json<CreateKey>) -> ApiResult<HttpResponse> {
-    let p = auth.require(Role::Admin)?;
+    let p = auth.require(Role::Admin, "managing API keys")?;
     let key = auth::create_key(&ctx.pool, p.tenant_id, &body.name, body.role).await?;
     Ok(HttpResponse::Created().json(key))
 }
@@ -39,7 +39,7 @@ pub async fn create(ctx: web::Data<Ctx>, auth: Auth, body: web::Json<CreateKey>)
 #[utoipa::path(get, path = "/v1/keys", tag = "keys", responses((status = 200, body = [ApiKeyView])),
     security(("bearer" = [])))]
 pub async fn list(ctx: web::Data<Ctx>, auth: Auth) -> ApiResult<HttpResponse> {
-    let p = auth.require(Role::Admin)?;
+    let p = auth.require(Role::Admin, "managing API keys")?;
     Ok(HttpResponse::Ok().json(auth::list_keys(&ctx.pool, p.tenant_id).await?))
 }
 
@@ -48,6 +48,6 @@ pub async fn list(ctx: web::Data<Ctx>, auth: Auth) -> ApiResult<HttpResponse> {
     responses((status = 200, body = ApiKeyView), (status = 404, body = chorus_shared::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn revoke(ctx: web::Data<Ctx>, auth: Auth, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
-    let p = auth.require(Role::Admin)?;
+    let p = auth.require(Role::Admin, "managing API keys")?;
     Ok(HttpResponse::Ok().json(auth::revoke_key(&ctx.pool, p.tenant_id, *id).await?))
 }

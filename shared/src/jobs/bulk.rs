@@ -45,10 +45,6 @@ fn validate(payload: &Value) -> Result<(), ServiceError> {
     parse_payload::<BulkPayload>(payload).map(|_| ())
 }
 
-fn db(e: impl std::fmt::Display) -> JobError {
-    JobError::retryable("database", e.to_string())
-}
-
 type Zip = Arc<Mutex<zip::ZipWriter<std::fs::File>>>;
 
 /// Does `op` to one document; `Ok(None)` means done, `Ok(Some(code))` an
@@ -65,19 +61,24 @@ async fn one(
     let doc = match documents::load(conn, ctx.tenant_id, id).await {
         Ok(doc) => doc,
         Err(e) if e.code == ErrorCode::DocumentNotFound => return Ok(Some("document_not_found")),
-        Err(e) => return Err(db(e)),
+        Err(e) => return Err(JobError::database(e)),
     };
     match p.op {
-        BulkOp::Delete => documents::delete_loaded(app, conn, &doc).await.map_err(db)?,
+        BulkOp::Delete => documents::delete_loaded(app, conn, &doc).await.map_err(JobError::database)?,
         BulkOp::Tag => {
             let rows: Vec<_> = tag_ids.iter().map(|tag| (dt::document_id.eq(id), dt::tag_id.eq(*tag))).collect();
-            diesel::insert_into(dt::table).values(rows).on_conflict_do_nothing().execute(conn).await.map_err(db)?;
+            diesel::insert_into(dt::table)
+                .values(rows)
+                .on_conflict_do_nothing()
+                .execute(conn)
+                .await
+                .map_err(JobError::database)?;
         }
         BulkOp::Untag => {
             diesel::delete(dt::table.filter(dt::document_id.eq(id)).filter(dt::tag_id.eq_any(tag_ids)))
                 .execute(conn)
                 .await
-                .map_err(db)?;
+                .map_err(JobError::database)?;
         }
         BulkOp::Reprocess => {
             let settings = app.settings.clone();
@@ -85,7 +86,7 @@ async fn one(
                 documents::queue_ingest(conn, &settings, &doc).await.map(|_| ())
             })
             .await
-            .map_err(db)?;
+            .map_err(JobError::database)?;
         }
         BulkOp::Export => {
             let Ok(bytes) = app.blobs.get(&doc.blob_key).await else { return Ok(Some("original_missing")) };
@@ -108,16 +109,18 @@ async fn run(ctx: &JobContext, payload: Value) -> Result<Value, JobError> {
     let p: BulkPayload =
         serde_json::from_value(payload).map_err(|e| JobError::permanent("invalid_payload", e.to_string()))?;
     let app = &ctx.ctx;
-    let mut conn = app.pool.get().await.map_err(db)?;
+    let mut conn = app.pool.get().await.map_err(JobError::database)?;
     let tag_ids: Vec<Uuid> = match p.op {
-        BulkOp::Tag => crate::services::tags::ensure_named(&mut conn, ctx.tenant_id, &p.tags).await.map_err(db)?,
+        BulkOp::Tag => {
+            crate::services::tags::ensure_named(&mut conn, ctx.tenant_id, &p.tags).await.map_err(JobError::database)?
+        }
         BulkOp::Untag => t::table
             .filter(t::tenant_id.eq(ctx.tenant_id))
             .filter(t::name.eq_any(&p.tags))
             .select(t::id)
             .load(&mut conn)
             .await
-            .map_err(db)?,
+            .map_err(JobError::database)?,
         _ => Vec::new(),
     };
     let scratch = tempfile::NamedTempFile::new_in(app.blobs.scratch_dir())
@@ -156,7 +159,7 @@ async fn run(ctx: &JobContext, payload: Value) -> Result<Value, JobError> {
 
     if let (Some(zip), false) = (zip, cancelled) {
         let docs = documents_by_id(&mut conn, ctx.tenant_id, &exported).await?;
-        let views = documents::views(&mut conn, &docs).await.map_err(db)?;
+        let views = documents::views(&mut conn, &docs).await.map_err(JobError::database)?;
         let meta = serde_json::to_vec_pretty(&json!({ "job_id": ctx.job_id, "documents": views }))
             .expect("metadata serializes");
         tokio::task::spawn_blocking(move || -> std::io::Result<()> {
@@ -205,7 +208,7 @@ async fn run(ctx: &JobContext, payload: Value) -> Result<Value, JobError> {
             Ok(())
         })
         .await
-        .map_err(db)?;
+        .map_err(JobError::database)?;
     drop(conn);
     crate::services::jobs::dispatch_webhooks(app).await;
     if p.op == BulkOp::Reprocess {
@@ -230,5 +233,5 @@ async fn documents_by_id(
         .select(crate::db::models::Document::as_select())
         .load(conn)
         .await
-        .map_err(db)
+        .map_err(JobError::database)
 }

@@ -41,10 +41,6 @@ fn validate(payload: &Value) -> Result<(), ServiceError> {
     parse_payload::<Payload>(payload).map(|_| ())
 }
 
-fn db(e: impl std::fmt::Display) -> JobError {
-    JobError::retryable("database", e.to_string())
-}
-
 /// The cache key of a text.
 pub fn content_hash(text: &str) -> String {
     hex::encode(Sha256::digest(text.as_bytes()))
@@ -60,14 +56,14 @@ async fn run(ctx: &JobContext, payload: Value) -> Result<Value, JobError> {
         .map_err(|e| JobError::retryable("embedder", e.to_string()))?
         .map_err(|e| JobError::permanent("embedder_unavailable", e))?;
     let hashes: Vec<String> = p.input.iter().map(|t| content_hash(t)).collect();
-    let mut conn = app.pool.get().await.map_err(db)?;
+    let mut conn = app.pool.get().await.map_err(JobError::database)?;
     let cached: Vec<(String, Vec<f32>)> = ec::table
         .filter(ec::model_id.eq(&embedder.model_id))
         .filter(ec::content_hash.eq_any(&hashes))
         .select((ec::content_hash, ec::vector))
         .load(&mut conn)
         .await
-        .map_err(db)?;
+        .map_err(JobError::database)?;
     let cached: std::collections::HashMap<String, Vec<f32>> = cached.into_iter().collect();
     let missing: Vec<usize> = (0..p.input.len()).filter(|i| !cached.contains_key(&hashes[*i])).collect();
     let texts: Vec<String> = missing.iter().map(|i| p.input[*i].clone()).collect();
@@ -88,7 +84,12 @@ async fn run(ctx: &JobContext, payload: Value) -> Result<Value, JobError> {
         })
         .collect();
     if !rows.is_empty() {
-        diesel::insert_into(ec::table).values(rows).on_conflict_do_nothing().execute(&mut conn).await.map_err(db)?;
+        diesel::insert_into(ec::table)
+            .values(rows)
+            .on_conflict_do_nothing()
+            .execute(&mut conn)
+            .await
+            .map_err(JobError::database)?;
     }
     let mut fresh = fresh.into_iter();
     let data: Vec<Value> = (0..p.input.len())

@@ -48,10 +48,6 @@ fn validate(payload: &Value) -> Result<(), ServiceError> {
     parse_payload::<Payload>(payload).map(|_| ())
 }
 
-fn db(e: impl std::fmt::Display) -> JobError {
-    JobError::retryable("database", e.to_string())
-}
-
 async fn stage(ctx: &JobContext, name: &str, done: u64, total: Option<u64>) {
     ctx.report(Progress { stage: Some(name.into()), done, total, message: None }).await;
 }
@@ -61,7 +57,7 @@ async fn run(ctx: &JobContext, payload: Value) -> Result<Value, JobError> {
         serde_json::from_value(payload).map_err(|e| JobError::permanent("invalid_payload", e.to_string()))?;
     let app = &ctx.ctx;
     let k = &app.settings.knowledge;
-    let mut conn = app.pool.get().await.map_err(db)?;
+    let mut conn = app.pool.get().await.map_err(JobError::database)?;
     let doc: Option<Document> = d::table
         .filter(d::id.eq(p.document_id))
         .filter(d::tenant_id.eq(ctx.tenant_id))
@@ -69,13 +65,13 @@ async fn run(ctx: &JobContext, payload: Value) -> Result<Value, JobError> {
         .first(&mut conn)
         .await
         .optional()
-        .map_err(db)?;
+        .map_err(JobError::database)?;
     let Some(doc) = doc else { return Ok(json!({ "skipped": "document deleted" })) };
     diesel::update(d::table.find(doc.id))
         .set((d::status.eq("processing"), d::updated_at.eq(Utc::now())))
         .execute(&mut conn)
         .await
-        .map_err(db)?;
+        .map_err(JobError::database)?;
 
     stage(ctx, "extracting", 0, None).await;
     let bytes =
@@ -150,7 +146,7 @@ async fn run(ctx: &JobContext, payload: Value) -> Result<Value, JobError> {
             Ok(Some(()))
         })
         .await
-        .map_err(db)?;
+        .map_err(JobError::database)?;
     if stored.is_none() {
         return Ok(json!({ "skipped": "document deleted" }));
     }
@@ -184,7 +180,7 @@ async fn fail(
         Ok(())
     })
     .await
-    .map_err(db)?;
+    .map_err(JobError::database)?;
     crate::services::jobs::dispatch_webhooks(app).await;
     Ok(())
 }

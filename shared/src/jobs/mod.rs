@@ -88,6 +88,10 @@ impl JobError {
     pub fn retryable(code: &str, message: impl Into<String>) -> Self {
         Self { code: code.into(), message: message.into(), retryable: true }
     }
+    /// A database or pool error: worth another attempt.
+    pub fn database(e: impl std::fmt::Display) -> Self {
+        Self::retryable("database", e.to_string())
+    }
     /// A failure no retry can fix, such as bad input.
     pub fn permanent(code: &str, message: impl Into<String>) -> Self {
         Self { code: code.into(), message: message.into(), retryable: false }

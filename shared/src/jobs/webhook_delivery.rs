@@ -72,7 +72,7 @@ async fn run(ctx: &JobContext, payload: Value) -> Result<Value, JobError> {
         serde_json::from_value(payload).map_err(|e| JobError::permanent("invalid_payload", e.to_string()))?;
     let app = &ctx.ctx;
     let settings = &app.settings;
-    let mut conn = app.pool.get().await.map_err(|e| JobError::retryable("database", e.to_string()))?;
+    let mut conn = app.pool.get().await.map_err(JobError::database)?;
     let delivery: WebhookDelivery = d::table
         .find(p.delivery_id)
         .select(WebhookDelivery::as_select())
@@ -85,8 +85,13 @@ async fn run(ctx: &JobContext, payload: Value) -> Result<Value, JobError> {
     // Where it goes, and the secrets that sign it.
     let (url, secrets, endpoint) = match delivery.endpoint_id {
         Some(id) => {
-            let endpoint: Option<WebhookEndpoint> =
-                e::table.find(id).select(WebhookEndpoint::as_select()).first(&mut conn).await.optional().map_err(db)?;
+            let endpoint: Option<WebhookEndpoint> = e::table
+                .find(id)
+                .select(WebhookEndpoint::as_select())
+                .first(&mut conn)
+                .await
+                .optional()
+                .map_err(JobError::database)?;
             let Some(endpoint) = endpoint.filter(|ep| ep.enabled) else {
                 set_status(&mut conn, delivery.id, "cancelled").await?;
                 return Ok(json!({ "skipped": "endpoint disabled or deleted" }));
@@ -95,7 +100,7 @@ async fn run(ctx: &JobContext, payload: Value) -> Result<Value, JobError> {
             (endpoint.url.clone(), secrets, Some(endpoint))
         }
         None => {
-            let tenant = service::callback_secrets(&mut conn, delivery.tenant_id).await.map_err(db)?;
+            let tenant = service::callback_secrets(&mut conn, delivery.tenant_id).await.map_err(JobError::database)?;
             (delivery.url.clone().unwrap_or_default(), tenant, None)
         }
     };
@@ -130,13 +135,13 @@ async fn run(ctx: &JobContext, payload: Value) -> Result<Value, JobError> {
             .set((d::status.eq("succeeded"), d::delivered_at.eq(Utc::now())))
             .execute(&mut conn)
             .await
-            .map_err(db)?;
+            .map_err(JobError::database)?;
         if let Some(ep) = &endpoint {
             diesel::update(e::table.find(ep.id))
                 .set(e::consecutive_failures.eq(0))
                 .execute(&mut conn)
                 .await
-                .map_err(db)?;
+                .map_err(JobError::database)?;
         }
         return Ok(json!({ "status": attempt.status }));
     }
@@ -145,7 +150,7 @@ async fn run(ctx: &JobContext, payload: Value) -> Result<Value, JobError> {
         set_status(&mut conn, delivery.id, "failed").await?;
         if let Some(ep) = &endpoint {
             let reason = if gone { Some("the receiver answered 410 Gone".to_string()) } else { None };
-            service::record_failed_delivery(&mut conn, app, ep, reason).await.map_err(db)?;
+            service::record_failed_delivery(&mut conn, app, ep, reason).await.map_err(JobError::database)?;
         }
         let code = if gone {
             "endpoint_gone"
@@ -157,10 +162,6 @@ async fn run(ctx: &JobContext, payload: Value) -> Result<Value, JobError> {
         return Err(JobError::permanent(code, what));
     }
     Err(JobError::retryable("delivery_failed", what))
-}
-
-fn db(e: impl std::fmt::Display) -> JobError {
-    JobError::retryable("database", e.to_string())
 }
 
 /// The current secret, plus the previous one while its overlap lasts.
@@ -179,7 +180,7 @@ pub(crate) fn live_secrets(
 }
 
 async fn set_status(conn: &mut AsyncPgConnection, id: Uuid, status: &str) -> Result<(), JobError> {
-    diesel::update(d::table.find(id)).set(d::status.eq(status)).execute(conn).await.map_err(db)?;
+    diesel::update(d::table.find(id)).set(d::status.eq(status)).execute(conn).await.map_err(JobError::database)?;
     Ok(())
 }
 
@@ -194,7 +195,7 @@ async fn log_attempt(conn: &mut AsyncPgConnection, delivery: &WebhookDelivery, a
         ))
         .execute(conn)
         .await
-        .map_err(db)?;
+        .map_err(JobError::database)?;
     diesel::update(d::table.find(delivery.id))
         .set((
             d::attempts.eq(d::attempts + 1),
@@ -203,7 +204,7 @@ async fn log_attempt(conn: &mut AsyncPgConnection, delivery: &WebhookDelivery, a
         ))
         .execute(conn)
         .await
-        .map_err(db)?;
+        .map_err(JobError::database)?;
     Ok(())
 }
 

@@ -67,9 +67,7 @@ pub struct AuditQuery {
 
 /// The tenant's audit log, newest first (admin).
 pub async fn list(ctx: &Ctx, p: &Principal, q: AuditQuery) -> ServiceResult<Vec<AuditEntry>> {
-    if !p.role.allows(Role::Admin) {
-        return Err(ServiceError::new(ErrorCode::Forbidden, "the audit log is for admins"));
-    }
+    p.require(Role::Admin, "reading the audit log")?;
     let limit = q.limit.unwrap_or(50);
     if !(1..=200).contains(&limit) {
         return Err(ServiceError::new(ErrorCode::InvalidParameter, "limit must be between 1 and 200"));

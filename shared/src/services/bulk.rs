@@ -97,12 +97,7 @@ pub async fn submit(ctx: &Ctx, p: &Principal, req: BulkRequest) -> ServiceResult
     }
     let needs_admin = by_filter && matches!(req.op, BulkOp::Delete | BulkOp::Export);
     let needed = if needs_admin { Role::Admin } else { Role::User };
-    if !p.role.allows(needed) {
-        return Err(ServiceError::new(
-            ErrorCode::Forbidden,
-            format!("bulk {} here needs a key with the {} role", req.op.as_str(), needed.as_str()),
-        ));
-    }
+    p.require(needed, &format!("bulk {} with this selector", req.op.as_str()))?;
     let tags: Vec<String> = req.params.tags.iter().map(|t| t.trim().to_string()).filter(|t| !t.is_empty()).collect();
     if matches!(req.op, BulkOp::Tag | BulkOp::Untag) && tags.is_empty() {
         return Err(invalid("tag and untag need params.tags").with_details(json!({"field": "params.tags"})));
@@ -180,9 +175,7 @@ pub async fn export_file(ctx: &Ctx, p: &Principal, job_id: Uuid) -> ServiceResul
         return Err(not_found());
     }
     let needed = if payload.needs_admin { Role::Admin } else { Role::User };
-    if !p.role.allows(needed) {
-        return Err(ServiceError::new(ErrorCode::Forbidden, "this export needs an admin key"));
-    }
+    p.require(needed, "downloading this export")?;
     let result = job.result.filter(|_| job.status == JobStatus::Succeeded).ok_or_else(|| {
         ServiceError::new(ErrorCode::ExportNotFound, format!("the export is not ready (job is {})", job.status))
     })?;

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::tags::{self, require};
+use super::tags;
 use super::Principal;
 use crate::db::models::{Document, Job};
 use crate::db::schema::{document_pages as dp, document_tags as dt, documents as d, tags as t};
@@ -120,7 +120,7 @@ fn invalid(field: &str, message: impl Into<String>) -> ServiceError {
 /// Stores an upload and queues its ingestion; the same bytes return the
 /// tenant's existing document.
 pub async fn upload(ctx: &Ctx, p: &Principal, up: Upload) -> ServiceResult<Uploaded> {
-    require(p, Role::User, "uploading documents")?;
+    p.require(Role::User, "uploading documents")?;
     if up.size == 0 {
         return Err(invalid("file", "the file is empty"));
     }
@@ -261,10 +261,6 @@ pub struct DocumentPage {
     pub next_cursor: Option<Uuid>,
 }
 
-fn bad_param(name: &str, message: impl Into<String>) -> ServiceError {
-    ServiceError::new(ErrorCode::InvalidParameter, message).with_details(json!({ "parameter": name }))
-}
-
 /// The ids matching a filter, oldest first, at most `max`.
 pub(crate) async fn select_ids(
     conn: &mut AsyncPgConnection,
@@ -288,12 +284,13 @@ fn filtered(tenant: Uuid, f: &DocumentFilter) -> ServiceResult<Boxed<'static>> {
         q = q.filter(d::id.eq_any(tagged));
     }
     if let Some(ty) = &f.doc_type {
-        DocType::parse(ty).ok_or_else(|| bad_param("doc_type", format!("unknown doc_type {ty:?}")))?;
+        DocType::parse(ty)
+            .ok_or_else(|| ServiceError::invalid_parameter("doc_type", format!("unknown doc_type {ty:?}")))?;
         q = q.filter(d::doc_type.eq(ty.clone()));
     }
     if let Some(st) = &f.status {
         if !["queued", "processing", "chunked", "failed"].contains(&st.as_str()) {
-            return Err(bad_param("status", format!("unknown status {st:?}")));
+            return Err(ServiceError::invalid_parameter("status", format!("unknown status {st:?}")));
         }
         q = q.filter(d::status.eq(st.clone()));
     }
@@ -314,7 +311,7 @@ fn filtered(tenant: Uuid, f: &DocumentFilter) -> ServiceResult<Boxed<'static>> {
 pub async fn list(ctx: &Ctx, p: &Principal, f: DocumentFilter) -> ServiceResult<DocumentPage> {
     let limit = f.limit.unwrap_or(ctx.settings.api.default_page_size);
     if !(1..=200).contains(&limit) {
-        return Err(bad_param("limit", "limit must be between 1 and 200"));
+        return Err(ServiceError::invalid_parameter("limit", "limit must be between 1 and 200"));
     }
     let mut q = filtered(p.tenant_id, &f)?;
     if let Some(c) = f.cursor {
@@ -381,10 +378,10 @@ pub struct PreviewQuery {
 pub async fn preview(ctx: &Ctx, p: &Principal, id: Uuid, q: PreviewQuery) -> ServiceResult<Preview> {
     let (from, limit) = (q.page.unwrap_or(1), q.limit.unwrap_or(10));
     if from < 1 {
-        return Err(bad_param("page", "page starts at 1"));
+        return Err(ServiceError::invalid_parameter("page", "page starts at 1"));
     }
     if !(1..=50).contains(&limit) {
-        return Err(bad_param("limit", "limit must be between 1 and 50"));
+        return Err(ServiceError::invalid_parameter("limit", "limit must be between 1 and 50"));
     }
     let mut conn = ctx.pool.get().await?;
     let doc = load(&mut conn, p.tenant_id, id).await?;
@@ -429,7 +426,7 @@ pub async fn download(ctx: &Ctx, p: &Principal, id: Uuid) -> ServiceResult<Origi
 /// Deletes a document with its pages, chunks and tag links, then its
 /// original. Returns the deleted document's view.
 pub async fn delete(ctx: &Ctx, p: &Principal, id: Uuid) -> ServiceResult<DocumentView> {
-    require(p, Role::User, "deleting documents")?;
+    p.require(Role::User, "deleting documents")?;
     let mut conn = ctx.pool.get().await?;
     let doc = load(&mut conn, p.tenant_id, id).await?;
     let view = views(&mut conn, std::slice::from_ref(&doc)).await?.remove(0);

@@ -42,9 +42,7 @@ fn invalid(message: impl Into<String>) -> ServiceError {
 
 /// Queues the embedding job.
 pub async fn submit(ctx: &Ctx, p: &Principal, req: EmbeddingRequest) -> ServiceResult<Job> {
-    if !p.role.allows(Role::User) {
-        return Err(ServiceError::new(ErrorCode::Forbidden, "viewer keys cannot create embeddings"));
-    }
+    p.require(Role::User, "creating embeddings")?;
     let model = &ctx.settings.embed.model_id;
     if let Some(asked) = &req.model {
         if asked != model {

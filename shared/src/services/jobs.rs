@@ -73,8 +73,8 @@ fn validate(principal: &Principal, req: &SubmitJob) -> ServiceResult<&'static cr
             format!("{:?} jobs are created by Chorus itself", spec.name),
         ));
     }
-    if spec.admin_only && !principal.role.allows(Role::Admin) {
-        return Err(ServiceError::new(ErrorCode::Forbidden, format!("only admins may submit {:?} jobs", spec.name)));
+    if spec.admin_only {
+        principal.require(Role::Admin, &format!("submitting {:?} jobs", spec.name))?;
     }
     if let Some(p) = req.priority {
         if !PRIORITY_RANGE.contains(&p) {
@@ -102,9 +102,7 @@ pub async fn submit(
     req: SubmitJob,
     idempotency_key: Option<String>,
 ) -> ServiceResult<Submitted> {
-    if !principal.role.allows(Role::User) {
-        return Err(ServiceError::new(ErrorCode::Forbidden, "viewer keys cannot submit jobs"));
-    }
+    principal.require(Role::User, "submitting jobs")?;
     if let Some(k) = &idempotency_key {
         if k.is_empty() || k.len() > MAX_IDEMPOTENCY_KEY {
             return Err(ServiceError::new(ErrorCode::InvalidHeader, "Idempotency-Key must be 1 to 255 characters"));
@@ -243,10 +241,6 @@ pub struct JobFilter {
     pub limit: Option<i64>,
 }
 
-fn bad_param(name: &str, message: impl Into<String>) -> ServiceError {
-    ServiceError::new(ErrorCode::InvalidParameter, message).with_details(json!({ "parameter": name }))
-}
-
 fn encode_cursor(job: &Job) -> String {
     format!("{}_{}", job.created_at.timestamp_micros(), job.id.simple())
 }
@@ -260,12 +254,13 @@ fn decode_cursor(s: &str) -> Option<(DateTime<Utc>, Uuid)> {
 pub async fn list(ctx: &Ctx, principal: &Principal, filter: JobFilter) -> ServiceResult<JobPage> {
     let limit = filter.limit.unwrap_or(ctx.settings.api.default_page_size);
     if !(1..=200).contains(&limit) {
-        return Err(bad_param("limit", "limit must be between 1 and 200"));
+        return Err(ServiceError::invalid_parameter("limit", "limit must be between 1 and 200"));
     }
     let mut query = j::jobs.filter(j::tenant_id.eq(principal.tenant_id)).select(Job::as_select()).into_boxed();
     if let Some(statuses) = &filter.status {
         let parsed: Option<Vec<JobStatus>> = statuses.split(',').map(|s| JobStatus::parse(s.trim())).collect();
-        let parsed = parsed.ok_or_else(|| bad_param("status", format!("unknown status in {statuses:?}")))?;
+        let parsed = parsed
+            .ok_or_else(|| ServiceError::invalid_parameter("status", format!("unknown status in {statuses:?}")))?;
         query = query.filter(j::status.eq_any(parsed));
     }
     match &filter.kind {
@@ -283,7 +278,8 @@ pub async fn list(ctx: &Ctx, principal: &Principal, filter: JobFilter) -> Servic
         query = query.filter(j::created_at.lt(t));
     }
     if let Some(cursor) = &filter.cursor {
-        let (ts, id) = decode_cursor(cursor).ok_or_else(|| bad_param("cursor", "malformed cursor"))?;
+        let (ts, id) =
+            decode_cursor(cursor).ok_or_else(|| ServiceError::invalid_parameter("cursor", "malformed cursor"))?;
         query = query.filter(j::created_at.lt(ts).or(j::created_at.eq(ts).and(j::id.lt(id))));
     }
     let mut conn = ctx.pool.get().await?;
@@ -313,9 +309,7 @@ async fn lock_job(conn: &mut diesel_async::AsyncPgConnection, principal: &Princi
 /// to stop and its worker ends it within a second. A finished job answers
 /// `job_not_cancellable`.
 pub async fn cancel(ctx: &Ctx, principal: &Principal, id: Uuid) -> ServiceResult<Job> {
-    if !principal.role.allows(Role::User) {
-        return Err(ServiceError::new(ErrorCode::Forbidden, "viewer keys cannot cancel jobs"));
-    }
+    principal.require(Role::User, "cancelling jobs")?;
     let mut conn = ctx.pool.get().await?;
     let principal = *principal;
     let settings = ctx.settings.clone();
@@ -378,9 +372,7 @@ pub async fn dispatch_webhooks(ctx: &Ctx) {
 /// Runs a `failed` or `dead` job again. Attempts keep counting; a job that
 /// used all of them gets one more (River's rule).
 pub async fn retry(ctx: &Ctx, principal: &Principal, id: Uuid) -> ServiceResult<Job> {
-    if !principal.role.allows(Role::User) {
-        return Err(ServiceError::new(ErrorCode::Forbidden, "viewer keys cannot retry jobs"));
-    }
+    principal.require(Role::User, "retrying jobs")?;
     let mut conn = ctx.pool.get().await?;
     let principal = *principal;
     let (job, ev) = (&mut *conn)

@@ -29,6 +29,20 @@ pub struct Principal {
     pub role: crate::domain::Role,
 }
 
+impl Principal {
+    /// Refuses (`forbidden`) a caller whose role is below `needed`; `what`
+    /// names the action in the message.
+    pub fn require(&self, needed: crate::domain::Role, what: &str) -> crate::error::ServiceResult<()> {
+        if self.role.allows(needed) {
+            return Ok(());
+        }
+        Err(crate::ServiceError::new(
+            crate::ErrorCode::Forbidden,
+            format!("{what} needs a key with the {} role", needed.as_str()),
+        ))
+    }
+}
+
 /// Appends one entry to a job's history, inside the caller's transaction.
 pub(crate) async fn record_event(
     conn: &mut diesel_async::AsyncPgConnection,

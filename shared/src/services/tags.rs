@@ -36,14 +36,6 @@ pub struct TagInput {
     pub color: Option<String>,
 }
 
-pub(crate) fn require(p: &Principal, role: Role, what: &str) -> ServiceResult<()> {
-    if p.role.allows(role) {
-        Ok(())
-    } else {
-        Err(ServiceError::new(ErrorCode::Forbidden, format!("{what} needs a key with the {} role", role.as_str())))
-    }
-}
-
 fn check(input: &TagInput) -> ServiceResult<()> {
     if let Some(name) = &input.name {
         let ok = !name.trim().is_empty() && name.len() <= 64 && !name.contains(',');
@@ -95,7 +87,7 @@ async fn views(conn: &mut AsyncPgConnection, rows: Vec<Tag>) -> ServiceResult<Ve
 }
 
 pub async fn create(ctx: &Ctx, p: &Principal, input: TagInput) -> ServiceResult<TagView> {
-    require(p, Role::User, "creating tags")?;
+    p.require(Role::User, "creating tags")?;
     check(&input)?;
     let name = input.name.clone().ok_or_else(|| {
         ServiceError::new(ErrorCode::InvalidPayload, "name is required").with_details(json!({"field": "name"}))
@@ -148,7 +140,7 @@ pub async fn get(ctx: &Ctx, p: &Principal, id: Uuid) -> ServiceResult<TagView> {
 }
 
 pub async fn update(ctx: &Ctx, p: &Principal, id: Uuid, input: TagInput) -> ServiceResult<TagView> {
-    require(p, Role::User, "changing tags")?;
+    p.require(Role::User, "changing tags")?;
     check(&input)?;
     let mut conn = ctx.pool.get().await?;
     let old = load(&mut conn, p, id).await?;
@@ -172,7 +164,7 @@ pub async fn update(ctx: &Ctx, p: &Principal, id: Uuid, input: TagInput) -> Serv
 }
 
 pub async fn delete(ctx: &Ctx, p: &Principal, id: Uuid) -> ServiceResult<()> {
-    require(p, Role::User, "deleting tags")?;
+    p.require(Role::User, "deleting tags")?;
     let mut conn = ctx.pool.get().await?;
     let n =
         diesel::delete(t::table.filter(t::id.eq(id)).filter(t::tenant_id.eq(p.tenant_id))).execute(&mut conn).await?;
@@ -208,7 +200,7 @@ pub async fn set_on_document(
     tag_id: Uuid,
     attach: bool,
 ) -> ServiceResult<()> {
-    require(p, Role::User, "tagging documents")?;
+    p.require(Role::User, "tagging documents")?;
     let mut conn = ctx.pool.get().await?;
     load(&mut conn, p, tag_id).await?;
     let owned: i64 = d::table

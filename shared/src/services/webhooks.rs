@@ -89,14 +89,6 @@ pub struct UpdateEndpoint {
     pub enabled: Option<bool>,
 }
 
-fn admin(p: &Principal) -> ServiceResult<()> {
-    if p.role.allows(Role::Admin) {
-        Ok(())
-    } else {
-        Err(ServiceError::new(ErrorCode::Forbidden, "webhooks are managed with an admin key"))
-    }
-}
-
 fn check_types(types: &[String]) -> ServiceResult<()> {
     if types.is_empty() {
         return Err(ServiceError::new(ErrorCode::InvalidPayload, "event_types must not be empty"));
@@ -129,7 +121,7 @@ async fn load(conn: &mut AsyncPgConnection, p: &Principal, id: Uuid) -> ServiceR
 
 /// Registers an endpoint after checking its URL (after DNS).
 pub async fn create(ctx: &Ctx, p: &Principal, req: CreateEndpoint) -> ServiceResult<EndpointWithSecret> {
-    admin(p)?;
+    p.require(Role::Admin, "managing webhooks")?;
     check_types(&req.event_types)?;
     check_url(ctx, &req.url).await?;
     let secret = signing::generate_secret();
@@ -151,7 +143,7 @@ pub async fn create(ctx: &Ctx, p: &Principal, req: CreateEndpoint) -> ServiceRes
 }
 
 pub async fn list(ctx: &Ctx, p: &Principal) -> ServiceResult<Vec<EndpointView>> {
-    admin(p)?;
+    p.require(Role::Admin, "managing webhooks")?;
     let mut conn = ctx.pool.get().await?;
     let rows: Vec<WebhookEndpoint> = e::table
         .filter(e::tenant_id.eq(p.tenant_id))
@@ -163,13 +155,13 @@ pub async fn list(ctx: &Ctx, p: &Principal) -> ServiceResult<Vec<EndpointView>> 
 }
 
 pub async fn get(ctx: &Ctx, p: &Principal, id: Uuid) -> ServiceResult<EndpointView> {
-    admin(p)?;
+    p.require(Role::Admin, "managing webhooks")?;
     let mut conn = ctx.pool.get().await?;
     Ok(view(&load(&mut conn, p, id).await?))
 }
 
 pub async fn update(ctx: &Ctx, p: &Principal, id: Uuid, req: UpdateEndpoint) -> ServiceResult<EndpointView> {
-    admin(p)?;
+    p.require(Role::Admin, "managing webhooks")?;
     if let Some(types) = &req.event_types {
         check_types(types)?;
     }
@@ -197,7 +189,7 @@ pub async fn update(ctx: &Ctx, p: &Principal, id: Uuid, req: UpdateEndpoint) -> 
 
 /// Deletes an endpoint; its pending deliveries go with it.
 pub async fn delete(ctx: &Ctx, p: &Principal, id: Uuid) -> ServiceResult<()> {
-    admin(p)?;
+    p.require(Role::Admin, "managing webhooks")?;
     let mut conn = ctx.pool.get().await?;
     let n =
         diesel::delete(e::table.filter(e::id.eq(id)).filter(e::tenant_id.eq(p.tenant_id))).execute(&mut conn).await?;
@@ -210,7 +202,7 @@ pub async fn delete(ctx: &Ctx, p: &Principal, id: Uuid) -> ServiceResult<()> {
 /// Replaces the secret; the old one keeps signing for
 /// `webhooks.secret_overlap_secs`.
 pub async fn rotate_secret(ctx: &Ctx, p: &Principal, id: Uuid) -> ServiceResult<EndpointWithSecret> {
-    admin(p)?;
+    p.require(Role::Admin, "managing webhooks")?;
     let mut conn = ctx.pool.get().await?;
     let ep = load(&mut conn, p, id).await?;
     let secret = signing::generate_secret();
@@ -290,7 +282,7 @@ pub struct DeliveryFilter {
 
 /// The endpoint's deliveries, newest first, each with its attempts.
 pub async fn deliveries(ctx: &Ctx, p: &Principal, id: Uuid, f: DeliveryFilter) -> ServiceResult<Vec<DeliveryView>> {
-    admin(p)?;
+    p.require(Role::Admin, "managing webhooks")?;
     let limit = f.limit.unwrap_or(50);
     if !(1..=200).contains(&limit) {
         return Err(ServiceError::new(ErrorCode::InvalidParameter, "limit must be between 1 and 200"));
@@ -341,7 +333,7 @@ pub async fn deliveries(ctx: &Ctx, p: &Principal, id: Uuid, f: DeliveryFilter) -
 
 /// Sends a delivery again, with the same `webhook-id` and body.
 pub async fn redeliver(ctx: &Ctx, p: &Principal, delivery_id: Uuid) -> ServiceResult<DeliveryView> {
-    admin(p)?;
+    p.require(Role::Admin, "managing webhooks")?;
     let mut conn = ctx.pool.get().await?;
     let settings = ctx.settings.clone();
     let tenant = p.tenant_id;
@@ -365,7 +357,7 @@ pub async fn redeliver(ctx: &Ctx, p: &Principal, delivery_id: Uuid) -> ServiceRe
 
 /// Sends a `webhook.test` event to one endpoint.
 pub async fn send_test(ctx: &Ctx, p: &Principal, id: Uuid) -> ServiceResult<DeliveryView> {
-    admin(p)?;
+    p.require(Role::Admin, "managing webhooks")?;
     let mut conn = ctx.pool.get().await?;
     let ep = load(&mut conn, p, id).await?;
     let settings = ctx.settings.clone();
@@ -405,7 +397,7 @@ pub struct CallbackSecret {
 
 /// Shows the callback secret, creating it on first use.
 pub async fn callback_secret(ctx: &Ctx, p: &Principal) -> ServiceResult<CallbackSecret> {
-    admin(p)?;
+    p.require(Role::Admin, "managing webhooks")?;
     let mut conn = ctx.pool.get().await?;
     let secrets = callback_secrets(&mut conn, p.tenant_id).await?;
     let until: Option<DateTime<Utc>> =
@@ -415,7 +407,7 @@ pub async fn callback_secret(ctx: &Ctx, p: &Principal) -> ServiceResult<Callback
 
 /// Rotates the callback secret with the same overlap as endpoints.
 pub async fn rotate_callback_secret(ctx: &Ctx, p: &Principal) -> ServiceResult<CallbackSecret> {
-    admin(p)?;
+    p.require(Role::Admin, "managing webhooks")?;
     let mut conn = ctx.pool.get().await?;
     let current = callback_secrets(&mut conn, p.tenant_id).await?.remove(0);
     let secret = signing::generate_secret();
