@@ -171,6 +171,11 @@ impl TestApp {
         self.client.get(self.url(path)).bearer_auth(key)
     }
 
+    /// GETs `path` as `key` and parses the JSON body, whatever the status.
+    pub async fn get_json(&self, key: &str, path: &str) -> Value {
+        self.get(key, path).send().await.unwrap().json().await.unwrap()
+    }
+
     pub fn post(&self, key: &str, path: &str) -> reqwest::RequestBuilder {
         self.client.post(self.url(path)).bearer_auth(key)
     }
@@ -257,6 +262,18 @@ impl TestApp {
             cmd.env(k, v);
         }
         cmd.spawn().expect("start chorus-worker (run `cargo build --bins` first)")
+    }
+}
+
+/// Waits for a child process to exit, at most `within`.
+pub async fn wait_exit(child: &mut Child, within: Duration) -> std::process::ExitStatus {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "process did not exit in {within:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 

@@ -23,10 +23,10 @@ async fn another_tenants_job_is_not_found_on_every_route() {
         assert_eq!(resp.status(), 404, "{method} {path}");
         assert_eq!(resp.json::<Value>().await.unwrap()["code"], "job_not_found");
     }
-    let page: Value = app.get(&stranger, "/v1/jobs").send().await.unwrap().json().await.unwrap();
+    let page: Value = app.get_json(&stranger, "/v1/jobs").await;
     assert!(page["items"].as_array().unwrap().is_empty());
     // Keys are per tenant too.
-    let mine: Value = app.get(&app.admin_key, "/v1/keys").send().await.unwrap().json().await.unwrap();
+    let mine: Value = app.get_json(&app.admin_key, "/v1/keys").await;
     let my_key = mine[0]["id"].as_str().unwrap();
     let resp = app.client.delete(app.url(&format!("/v1/keys/{my_key}"))).bearer_auth(&stranger).send().await.unwrap();
     assert_eq!(resp.status(), 404);
@@ -50,7 +50,7 @@ async fn another_tenants_job_is_not_found_on_every_route() {
         let req = if method == "GET" { app.get(&stranger, &path) } else { app.post(&stranger, &path) };
         assert_eq!(req.send().await.unwrap().status(), 404, "{method} {path}");
     }
-    let theirs: Value = app.get(&stranger, "/v1/webhooks").send().await.unwrap().json().await.unwrap();
+    let theirs: Value = app.get_json(&stranger, "/v1/webhooks").await;
     assert!(theirs.as_array().unwrap().is_empty());
 }
 
@@ -90,7 +90,7 @@ async fn admins_create_list_and_revoke_keys() {
     assert!(secret.starts_with(&format!("chorus_{}_", created["prefix"].as_str().unwrap())));
     assert_eq!(app.get(&secret, "/v1/jobs").send().await.unwrap().status(), 200);
 
-    let list: Value = app.get(&app.admin_key, "/v1/keys").send().await.unwrap().json().await.unwrap();
+    let list: Value = app.get_json(&app.admin_key, "/v1/keys").await;
     assert_eq!(list.as_array().unwrap().len(), 2);
     assert!(list.as_array().unwrap().iter().all(|k| k.get("secret").is_none()), "secrets are never listed");
 

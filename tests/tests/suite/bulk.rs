@@ -61,10 +61,10 @@ async fn tagging_a_thousand_documents_reports_progress_and_is_audited() {
     assert_eq!((progress.done, progress.total), (1000, Some(1000)));
     let steps = app.history(job).await.iter().filter(|e| e.kind == "progress").count();
     assert!(steps >= 40, "{steps} progress events for 1000 items");
-    let tags: Value = app.get(&user, "/v1/tags").send().await.unwrap().json().await.unwrap();
+    let tags: Value = app.get_json(&user, "/v1/tags").await;
     assert_eq!(tags[0]["document_count"], 1000);
 
-    let audit: Value = app.get(&app.admin_key, "/v1/audit").send().await.unwrap().json().await.unwrap();
+    let audit: Value = app.get_json(&app.admin_key, "/v1/audit").await;
     assert_eq!(audit[0]["action"], "bulk.tag");
     assert_eq!(audit[0]["job_id"], job.to_string());
     assert_eq!(audit[0]["outcome"]["ok"], 1000);
@@ -72,7 +72,7 @@ async fn tagging_a_thousand_documents_reports_progress_and_is_audited() {
     assert!(audit[0]["actor_key_id"].is_string());
     assert_eq!(app.get(&user, "/v1/audit").send().await.unwrap().status(), 403);
     let stranger = app.key("globex", Role::Admin).await;
-    let theirs: Value = app.get(&stranger, "/v1/audit").send().await.unwrap().json().await.unwrap();
+    let theirs: Value = app.get_json(&stranger, "/v1/audit").await;
     assert!(theirs.as_array().unwrap().is_empty(), "audit entries are per tenant");
 }
 
@@ -114,8 +114,7 @@ async fn reprocessing_twice_leaves_no_duplicate_chunks() {
     for _ in 0..2 {
         let job = bulk_ok(&app, &app.admin_key, json!({"op": "reprocess", "selector": {"ids": [id]}})).await;
         app.wait_for_status(job, JobStatus::Succeeded, Duration::from_secs(20)).await;
-        let doc: Value =
-            app.get(&app.admin_key, &format!("/v1/documents/{id}")).send().await.unwrap().json().await.unwrap();
+        let doc: Value = app.get_json(&app.admin_key, &format!("/v1/documents/{id}")).await;
         let ingest: uuid::Uuid = doc["ingest_job_id"].as_str().unwrap().parse().unwrap();
         app.wait_for_status(ingest, JobStatus::Succeeded, Duration::from_secs(20)).await;
     }
@@ -197,11 +196,11 @@ async fn cancelling_a_bulk_job_stops_it_between_items() {
     let resp = app.post(&app.admin_key, &format!("/v1/jobs/{job}/cancel")).send().await.unwrap();
     assert_eq!(resp.status(), 202);
     let done = app.wait_for_status(job, JobStatus::Cancelled, Duration::from_secs(10)).await;
-    let audit: Value = app.get(&app.admin_key, "/v1/audit").send().await.unwrap().json().await.unwrap();
+    let audit: Value = app.get_json(&app.admin_key, "/v1/audit").await;
     assert_eq!(audit[0]["outcome"]["cancelled"], true);
     let handled = audit[0]["outcome"]["done"].as_u64().unwrap();
     assert!(handled >= 25 && handled < 3000, "stopped after {handled}");
-    let tags: Value = app.get(&app.admin_key, "/v1/tags").send().await.unwrap().json().await.unwrap();
+    let tags: Value = app.get_json(&app.admin_key, "/v1/tags").await;
     assert_eq!(tags[0]["document_count"].as_u64(), Some(handled), "exactly the handled items were tagged");
     assert!(done.finished_at.is_some());
 }

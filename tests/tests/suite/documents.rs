@@ -36,8 +36,7 @@ pub async fn upload(app: &TestApp, bytes: Vec<u8>, filename: &str, mime: &str) -
 pub async fn settled(app: &TestApp, id: &str) -> Value {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
-        let doc: Value =
-            app.get(&app.admin_key, &format!("/v1/documents/{id}")).send().await.unwrap().json().await.unwrap();
+        let doc: Value = app.get_json(&app.admin_key, &format!("/v1/documents/{id}")).await;
         if doc["status"] == "chunked" || doc["status"] == "failed" {
             return doc;
         }
@@ -65,14 +64,7 @@ async fn a_pdf_is_ingested_previewed_and_downloaded_byte_identical() {
     let progress = job.progress.unwrap();
     assert_eq!((progress.stage.as_deref(), progress.done, progress.total), (Some("storing"), 12, Some(12)));
 
-    let preview: Value = app
-        .get(&app.admin_key, &format!("/v1/documents/{id}/preview?page=3&limit=2"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let preview: Value = app.get_json(&app.admin_key, &format!("/v1/documents/{id}/preview?page=3&limit=2")).await;
     assert_eq!(preview["pages"][0]["page"], 3);
     assert!(preview["pages"][0]["text"].as_str().unwrap().contains("zebra3"));
     assert_eq!(preview["next_page"], 5);
@@ -285,24 +277,22 @@ async fn tags_label_filter_and_count_documents_within_a_tenant() {
         "idempotent"
     );
 
-    let list: Value = app.get(&viewer, "/v1/tags").send().await.unwrap().json().await.unwrap();
+    let list: Value = app.get_json(&viewer, "/v1/tags").await;
     let count = |name: &str| {
         list.as_array().unwrap().iter().find(|t| t["name"] == name).unwrap()["document_count"].as_i64().unwrap()
     };
     assert_eq!((count("finance"), count("q3")), (2, 1));
 
-    let page: Value = app.get(&viewer, "/v1/documents?tag=q3").send().await.unwrap().json().await.unwrap();
+    let page: Value = app.get_json(&viewer, "/v1/documents?tag=q3").await;
     assert_eq!(page["items"].as_array().unwrap().len(), 1);
     assert_eq!(page["items"][0]["id"], a_id.as_str());
-    let page: Value = app.get(&viewer, "/v1/documents?q=MEMO").send().await.unwrap().json().await.unwrap();
+    let page: Value = app.get_json(&viewer, "/v1/documents?q=MEMO").await;
     assert_eq!(page["items"].as_array().unwrap().len(), 0, "q matches titles, which default to file names");
-    let page: Value =
-        app.get(&viewer, "/v1/documents?q=b.t&doc_type=text&limit=1").send().await.unwrap().json().await.unwrap();
+    let page: Value = app.get_json(&viewer, "/v1/documents?q=b.t&doc_type=text&limit=1").await;
     assert_eq!(page["items"][0]["id"], b_id.as_str());
-    let page: Value = app.get(&viewer, "/v1/documents?limit=1").send().await.unwrap().json().await.unwrap();
+    let page: Value = app.get_json(&viewer, "/v1/documents?limit=1").await;
     let cursor = page["next_cursor"].as_str().unwrap();
-    let next: Value =
-        app.get(&viewer, &format!("/v1/documents?limit=1&cursor={cursor}")).send().await.unwrap().json().await.unwrap();
+    let next: Value = app.get_json(&viewer, &format!("/v1/documents?limit=1&cursor={cursor}")).await;
     assert_ne!(next["items"][0]["id"], page["items"][0]["id"]);
     assert!(next["next_cursor"].is_null());
 
@@ -316,7 +306,7 @@ async fn tags_label_filter_and_count_documents_within_a_tenant() {
             .status(),
         204
     );
-    let tag: Value = app.get(&viewer, &format!("/v1/tags/{fid}")).send().await.unwrap().json().await.unwrap();
+    let tag: Value = app.get_json(&viewer, &format!("/v1/tags/{fid}")).await;
     assert_eq!(tag["document_count"], 1);
     let renamed: Value = app
         .client
@@ -361,7 +351,7 @@ async fn tags_label_filter_and_count_documents_within_a_tenant() {
             .status(),
         404
     );
-    let theirs: Value = app.get(&stranger, "/v1/documents").send().await.unwrap().json().await.unwrap();
+    let theirs: Value = app.get_json(&stranger, "/v1/documents").await;
     assert!(theirs["items"].as_array().unwrap().is_empty());
     // The same bytes in another tenant are another document.
     let mine_again: Value =
@@ -372,6 +362,6 @@ async fn tags_label_filter_and_count_documents_within_a_tenant() {
         app.client.delete(app.url(&format!("/v1/tags/{fid}"))).bearer_auth(&user).send().await.unwrap().status(),
         204
     );
-    let doc: Value = app.get(&viewer, &format!("/v1/documents/{a_id}")).send().await.unwrap().json().await.unwrap();
+    let doc: Value = app.get_json(&viewer, &format!("/v1/documents/{a_id}")).await;
     assert_eq!(doc["tags"], json!(["q3"]));
 }

@@ -73,14 +73,7 @@ async fn a_worker_without_the_runtime_refuses_to_start_with_a_clear_error() {
     let app = TestApp::spawn_with(0, |_| {}).await;
     let mut child =
         app.spawn_worker_process("no-ort", &[("CHORUS__EMBED__ORT_LIBRARY", "/nonexistent/libonnxruntime.so".into())]);
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(std::time::Instant::now() < deadline, "the worker started without its runtime");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let status = chorus_tests::wait_exit(&mut child, Duration::from_secs(20)).await;
     assert!(!status.success());
     assert_eq!(status.code(), Some(1), "an error exit, not a panic (101) or a signal");
 }

@@ -40,6 +40,6 @@ async fn the_same_key_returns_the_same_job_and_a_different_body_conflicts() {
         .unwrap();
     assert_ne!(theirs["id"], first["id"]);
 
-    let page: Value = app.get(&app.admin_key, "/v1/jobs").send().await.unwrap().json().await.unwrap();
+    let page: Value = app.get_json(&app.admin_key, "/v1/jobs").await;
     assert_eq!(page["items"].as_array().unwrap().len(), 1, "one job for the key");
 }

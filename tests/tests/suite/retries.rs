@@ -28,8 +28,7 @@ async fn failures_back_off_then_die_then_a_manual_retry_succeeds() {
     assert!(second_start.created_at >= retry_at, "the second attempt waited for its backoff");
 
     // Dead jobs are listed for inspection.
-    let page: serde_json::Value =
-        app.get(&app.admin_key, "/v1/jobs?status=dead").send().await.unwrap().json().await.unwrap();
+    let page: serde_json::Value = app.get_json(&app.admin_key, "/v1/jobs?status=dead").await;
     assert_eq!(page["items"][0]["id"], id.to_string());
 
     let resp = app.post(&app.admin_key, &format!("/v1/jobs/{id}/retry")).send().await.unwrap();

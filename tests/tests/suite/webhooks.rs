@@ -26,8 +26,7 @@ async fn deliveries_are_signed_logged_and_callbacks_use_the_tenant_secret() {
     let app = TestApp::spawn().await;
     let rx = Receiver::start(0).await;
     let (endpoint, secret) = register(&app, &rx.url("/hooks"), &["job.succeeded", "job.dead"]).await;
-    let callback: Value =
-        app.get(&app.admin_key, "/v1/webhooks/callback-secret").send().await.unwrap().json().await.unwrap();
+    let callback: Value = app.get_json(&app.admin_key, "/v1/webhooks/callback-secret").await;
     let callback_secret = callback["secret"].as_str().unwrap().to_string();
 
     let id = app.submit(json!({"kind": "diagnostic", "payload": {}, "callback_url": rx.url("/callback")})).await;
@@ -54,27 +53,13 @@ async fn deliveries_are_signed_logged_and_callbacks_use_the_tenant_secret() {
     assert!(verify(&callback_secret, hook, TOLERANCE).is_err(), "each destination has its own secret");
 
     // The delivery log.
-    let log: Value = app
-        .get(&app.admin_key, &format!("/v1/webhooks/{endpoint}/deliveries"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let log: Value = app.get_json(&app.admin_key, &format!("/v1/webhooks/{endpoint}/deliveries")).await;
     let first = &log[0];
     assert_eq!(first["status"], "succeeded");
     assert_eq!(first["webhook_id"], hook.id);
     assert_eq!(first["log"][0]["status_code"], 200);
     assert_eq!(first["log"][0]["response"], "received, thanks");
-    let none: Value = app
-        .get(&app.admin_key, &format!("/v1/webhooks/{endpoint}/deliveries?status=failed"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let none: Value = app.get_json(&app.admin_key, &format!("/v1/webhooks/{endpoint}/deliveries?status=failed")).await;
     assert!(none.as_array().unwrap().is_empty());
 
     // A test event goes to the endpoint whatever it subscribes to.
@@ -97,14 +82,7 @@ async fn a_receiver_that_was_down_gets_every_delivery_exactly_once() {
     // Every delivery has failed at least once against the closed port.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
-        let log: Value = app
-            .get(&app.admin_key, &format!("/v1/webhooks/{endpoint}/deliveries"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let log: Value = app.get_json(&app.admin_key, &format!("/v1/webhooks/{endpoint}/deliveries")).await;
         let items = log.as_array().unwrap();
         if items.len() == 5 && items.iter().all(|d| d["attempts"].as_i64().unwrap() >= 1) {
             assert!(items
@@ -134,14 +112,7 @@ async fn a_receiver_that_was_down_gets_every_delivery_exactly_once() {
     }
 
     // A manual redelivery repeats the same webhook-id, which the receiver de-duplicates.
-    let log: Value = app
-        .get(&app.admin_key, &format!("/v1/webhooks/{endpoint}/deliveries"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let log: Value = app.get_json(&app.admin_key, &format!("/v1/webhooks/{endpoint}/deliveries")).await;
     let delivery = log[0]["id"].as_str().unwrap();
     let resp = app.post(&app.admin_key, &format!("/v1/webhooks/deliveries/{delivery}/redeliver")).send().await.unwrap();
     assert_eq!(resp.status(), 202);
@@ -161,8 +132,7 @@ async fn gone_disables_the_endpoint_and_rotation_signs_with_both_secrets() {
     rx.wait_until(Duration::from_secs(10), |s| !s.is_empty()).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     let ep = loop {
-        let ep: Value =
-            app.get(&app.admin_key, &format!("/v1/webhooks/{gone}")).send().await.unwrap().json().await.unwrap();
+        let ep: Value = app.get_json(&app.admin_key, &format!("/v1/webhooks/{gone}")).await;
         if ep["enabled"] == false {
             break ep;
         }
@@ -249,14 +219,7 @@ async fn delivery_re_checks_the_address_with_the_workers_policy() {
     app.submit(json!({"kind": "diagnostic", "payload": {}})).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     let log = loop {
-        let log: Value = app
-            .get(&app.admin_key, &format!("/v1/webhooks/{endpoint}/deliveries"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let log: Value = app.get_json(&app.admin_key, &format!("/v1/webhooks/{endpoint}/deliveries")).await;
         if log[0]["status"] == "failed" {
             break log;
         }
@@ -351,8 +314,7 @@ async fn repeated_failures_disable_an_endpoint_and_progress_is_opt_in_and_thrott
         .await;
     let event = seen.iter().find(|c| c.json()["type"] == "webhook.endpoint.disabled").unwrap().json();
     assert_eq!(event["data"]["endpoint_id"], failing);
-    let ep: Value =
-        app.get(&app.admin_key, &format!("/v1/webhooks/{failing}")).send().await.unwrap().json().await.unwrap();
+    let ep: Value = app.get_json(&app.admin_key, &format!("/v1/webhooks/{failing}")).await;
     assert_eq!(ep["enabled"], false);
     assert_eq!(ep["disabled_reason"], "2 deliveries in a row failed");
     let port = app.workers[0].metrics_port;
