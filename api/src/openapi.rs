@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{bulk, documents, embeddings, health, jobs, keys, tags, webhooks};
+use crate::routes::{admin, bulk, documents, embeddings, health, jobs, keys, search, tags, webhooks};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -20,6 +20,7 @@ Every error is `{code, message, details?}` with a code from the error table in t
         tags::create, tags::list, tags::get, tags::update, tags::delete,
         bulk::submit, bulk::export, bulk::audit_log,
         embeddings::create,
+        search::search, admin::reindex, admin::reconcile,
         health::healthz, health::readyz, health::metrics,
     ),
     components(schemas(chorus_shared::error::ErrorBody, chorus_shared::error::ErrorCode)),
@@ -29,6 +30,8 @@ Every error is `{code, message, details?}` with a code from the error table in t
         (name = "documents", description = "The knowledge base"), (name = "tags", description = "Document labels"),
         (name = "bulk", description = "Admin bulk operations and the audit log"),
         (name = "embeddings", description = "Text embeddings (fastembed, offline)"),
+        (name = "search", description = "Keyword, vector and hybrid search"),
+        (name = "admin", description = "Vector maintenance: reindex and reconcile (admin)"),
         (name = "health", description = "Liveness, readiness and metrics"))
 )]
 pub struct ApiDoc;

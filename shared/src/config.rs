@@ -24,6 +24,7 @@ pub struct Settings {
     pub webhooks: WebhookSettings,
     pub knowledge: KnowledgeSettings,
     pub embed: EmbedSettings,
+    pub vectors: VectorSettings,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -41,6 +42,9 @@ pub struct EmbedSettings {
     pub batch_size: usize,
     /// Tokens kept per text (sentence-transformers uses 256).
     pub max_length: usize,
+    /// Where other models live, one directory per model id
+    /// (`<models_dir>/<id>`): what `POST /v1/admin/reindex {model}` loads.
+    pub models_dir: String,
 }
 
 impl Default for EmbedSettings {
@@ -51,7 +55,53 @@ impl Default for EmbedSettings {
             ort_library: ".build/models/libonnxruntime.so".into(),
             batch_size: 32,
             max_length: 256,
+            models_dir: ".build/models".into(),
         }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct VectorSettings {
+    /// A Qdrant server's URL (also read from `QDRANT_URL`). Empty: the
+    /// embedded engine, owned by the one worker that consumes the vector
+    /// queues.
+    pub url: String,
+    /// API key of the Qdrant server, if it needs one.
+    pub api_key: String,
+    /// Data directory of the embedded engine (one subdirectory per collection).
+    pub path: String,
+    /// How often the vector owner schedules a reconciliation; 0 never.
+    pub reconcile_interval_secs: u64,
+    /// The embedded engine builds its HNSW index once this many points were
+    /// written and writes have paused for `optimize_idle_ms`.
+    pub optimize_min_points: usize,
+    pub optimize_idle_ms: u64,
+    /// Reciprocal Rank Fusion constant of hybrid search.
+    pub rrf_k: f32,
+    /// How long `POST /v1/search` waits for its job before answering 202.
+    pub search_wait_ms: u64,
+}
+
+impl Default for VectorSettings {
+    fn default() -> Self {
+        Self {
+            url: String::new(),
+            api_key: String::new(),
+            path: ".build/vectors".into(),
+            reconcile_interval_secs: 3600,
+            optimize_min_points: 1_000,
+            optimize_idle_ms: 5_000,
+            rrf_k: 60.0,
+            search_wait_ms: 10_000,
+        }
+    }
+}
+
+impl VectorSettings {
+    /// Whether vectors live in a Qdrant server (any worker may use them).
+    pub fn is_server(&self) -> bool {
+        !self.url.is_empty()
     }
 }
 
@@ -298,5 +348,12 @@ impl Settings {
             )
             .build()?
             .try_deserialize()
+            .map(|mut s: Settings| {
+                // Qdrant's own variable, as its clients read it.
+                if s.vectors.url.is_empty() {
+                    s.vectors.url = std::env::var("QDRANT_URL").unwrap_or_default();
+                }
+                s
+            })
     }
 }

@@ -16,6 +16,9 @@ pub struct Ctx {
     pub metrics: crate::metrics::Metrics,
     /// Where document originals are kept.
     pub blobs: Arc<dyn crate::knowledge::blob::BlobStore>,
+    /// The vector store, in the processes that may use it (see
+    /// [`crate::vectors::open_for_worker`]); the API never has one.
+    pub vectors: Option<crate::vectors::Vectors>,
 }
 
 impl Ctx {
@@ -34,6 +37,21 @@ impl Ctx {
             settings: Arc::new(settings),
             metrics: crate::metrics::Metrics::new(),
             blobs: Arc::new(blobs),
+            vectors: None,
+        })
+    }
+
+    /// This context with the vector store it may use.
+    pub fn with_vectors(mut self, vectors: Option<crate::vectors::Vectors>) -> Self {
+        self.vectors = vectors;
+        self
+    }
+
+    /// The vector store, or an error for a job that landed in a process
+    /// without one (another worker may take it).
+    pub fn vectors(&self) -> Result<&crate::vectors::Vectors, crate::jobs::JobError> {
+        self.vectors.as_ref().ok_or_else(|| {
+            crate::jobs::JobError::retryable("no_vector_store", "this worker does not own the vector store")
         })
     }
 }

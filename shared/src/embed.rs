@@ -2,8 +2,12 @@
 //! and the model files come from registry packages (`scripts/models.sh`),
 //! never from a model hub. One model per process, loaded once and shared.
 //! A missing runtime or model is a clear error, never a panic.
+//!
+//! Concurrent jobs share the model through [`Embedder::embed_async`], which
+//! merges their texts into full batches: four searches embedding one query
+//! each make one `embed()` call, not four.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::path::Path;
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -17,6 +21,13 @@ pub struct Embedder {
     pub dimension: usize,
     batch_size: usize,
     model: Mutex<TextEmbedding>,
+    /// Requests waiting for the model, and whether a thread is draining them.
+    pending: Mutex<(VecDeque<Pending>, bool)>,
+}
+
+struct Pending {
+    texts: Vec<String>,
+    reply: tokio::sync::oneshot::Sender<Result<Vec<Vec<f32>>, String>>,
 }
 
 impl std::fmt::Debug for Embedder {
@@ -63,6 +74,7 @@ fn load_uncached(s: &EmbedSettings) -> Result<Embedder, String> {
         dimension: probe[0].len(),
         batch_size: s.batch_size.max(1),
         model: Mutex::new(model),
+        pending: Mutex::new((VecDeque::new(), false)),
     })
 }
 
@@ -90,6 +102,81 @@ impl Embedder {
         }
         Ok(out)
     }
+}
+
+impl Embedder {
+    /// Embeds `texts` off the async runtime, batched with the texts of
+    /// other callers waiting at the same time.
+    pub async fn embed_async(self: &Arc<Self>, texts: Vec<String>) -> Result<Vec<Vec<f32>>, String> {
+        if texts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let start = {
+            let mut pending = self.pending.lock().unwrap();
+            pending.0.push_back(Pending { texts, reply });
+            !std::mem::replace(&mut pending.1, true)
+        };
+        if start {
+            let this = self.clone();
+            tokio::task::spawn_blocking(move || this.drain());
+        }
+        answer.await.map_err(|_| "the embedding thread stopped".to_string())?
+    }
+
+    /// Runs waiting requests, a batch at a time, until none is left.
+    fn drain(&self) {
+        loop {
+            let mut taken = Vec::new();
+            {
+                let mut pending = self.pending.lock().unwrap();
+                let mut n = 0;
+                while let Some(next) = pending.0.front() {
+                    if n > 0 && n + next.texts.len() > self.batch_size {
+                        break;
+                    }
+                    n += next.texts.len();
+                    taken.extend(pending.0.pop_front());
+                }
+                if taken.is_empty() {
+                    pending.1 = false;
+                    return;
+                }
+            }
+            let all: Vec<String> = taken.iter().flat_map(|p| p.texts.iter().cloned()).collect();
+            match self.embed(&all) {
+                Ok(vectors) => {
+                    let mut vectors = vectors.into_iter();
+                    for p in taken {
+                        let mine: Vec<_> = vectors.by_ref().take(p.texts.len()).collect();
+                        let _ = p.reply.send(Ok(mine));
+                    }
+                }
+                Err(e) => {
+                    for p in taken {
+                        let _ = p.reply.send(Err(e.clone()));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The settings that load model `model_id`: the configured model, or the
+/// directory `<models_dir>/<model_id>`.
+pub fn settings_for(s: &EmbedSettings, model_id: &str) -> EmbedSettings {
+    let mut out = s.clone();
+    if model_id != s.model_id {
+        out.model_id = model_id.to_string();
+        out.model_dir = Path::new(&s.models_dir).join(model_id).display().to_string();
+    }
+    out
+}
+
+/// Loads model `model_id` on a blocking thread.
+pub async fn load_model(s: &EmbedSettings, model_id: &str) -> Result<Arc<Embedder>, String> {
+    let settings = settings_for(s, model_id);
+    tokio::task::spawn_blocking(move || load(&settings)).await.map_err(|e| e.to_string())?
 }
 
 /// Cosine similarity of two vectors.

@@ -50,6 +50,7 @@ error_codes! {
     TagExists => ("tag_exists", 409),
     JobNotCancellable => ("job_not_cancellable", 409),
     JobNotRetryable => ("job_not_retryable", 409),
+    ReindexInProgress => ("reindex_in_progress", 409),
     ExportExpired => ("export_expired", 410),
     PayloadTooLarge => ("payload_too_large", 413),
     UnsupportedMediaType => ("unsupported_media_type", 415),

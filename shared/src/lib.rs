@@ -23,6 +23,7 @@ pub mod metrics;
 pub mod queue;
 pub mod services;
 pub mod telemetry;
+pub mod vectors;
 pub mod webhooks;
 
 pub use context::Ctx;

@@ -40,6 +40,11 @@ pub struct Metrics {
     pub webhook_pending: IntGauge,
     /// Endpoints disabled after repeated failures or a 410.
     pub webhook_endpoints_disabled: IntCounterVec,
+    /// Reconciliation findings: `side` is `store` (points without a chunk)
+    /// or `postgres` (chunks without a point); `action` found or repaired.
+    pub vector_orphans: IntCounterVec,
+    /// Vector searches, by mode.
+    pub searches: IntCounterVec,
 }
 
 impl Metrics {
@@ -91,6 +96,12 @@ impl Metrics {
                 "Endpoints disabled",
                 &["reason"],
             ),
+            vector_orphans: counter(
+                "chorus_vector_orphans_total",
+                "Orphans the reconciler found and repaired",
+                &["side", "action"],
+            ),
+            searches: counter("chorus_searches_total", "Searches run", &["mode"]),
             webhook_delivery_seconds,
             webhook_pending,
             queue_depth,

@@ -93,6 +93,12 @@ pub async fn test_settings() -> Settings {
         std::env::var("CHORUS_TEST_MODELS").expect("CHORUS_TEST_MODELS is not set: run the suite with `just test`");
     s.embed.model_dir = format!("{models}/all-MiniLM-L6-v2");
     s.embed.ort_library = format!("{models}/libonnxruntime.so");
+    s.vectors.path = std::env::temp_dir()
+        .join("chorus-test-vectors")
+        .join(Uuid::new_v4().simple().to_string())
+        .display()
+        .to_string();
+    s.vectors.reconcile_interval_secs = 0;
     s.knowledge.blob_dir =
         std::env::temp_dir().join("chorus-test-blobs").join(Uuid::new_v4().simple().to_string()).display().to_string();
     s
@@ -247,6 +253,11 @@ impl TestApp {
             .env("CHORUS__WORKER__MAINTENANCE_MS", s.worker.maintenance_ms.to_string())
             .env("CHORUS__DISPATCH__INTERVAL_MS", s.dispatch.interval_ms.to_string())
             .env("CHORUS__KNOWLEDGE__BLOB_DIR", &s.knowledge.blob_dir)
+            .env("CHORUS__VECTORS__PATH", &s.vectors.path)
+            .env("CHORUS__VECTORS__RECONCILE_INTERVAL_SECS", "0")
+            // The in-process worker owns the embedded vector store; extra
+            // processes take the other queues unless a test says otherwise.
+            .env("CHORUS__WORKER__QUEUES", NON_VECTOR_QUEUES.join(","))
             .env("CHORUS__EMBED__MODEL_DIR", &s.embed.model_dir)
             .env("CHORUS__EMBED__ORT_LIBRARY", &s.embed.ort_library)
             .env("CHORUS__WEBHOOKS__ALLOW_HTTP", s.webhooks.allow_http.to_string())
@@ -264,6 +275,9 @@ impl TestApp {
         cmd.spawn().expect("start chorus-worker (run `cargo build --bins` first)")
     }
 }
+
+/// The queues a worker may take beside the vector owner.
+pub const NON_VECTOR_QUEUES: &[&str] = &["knowledge", "webhook", "maintenance"];
 
 /// Waits for a child process to exit, at most `within`.
 pub async fn wait_exit(child: &mut Child, within: Duration) -> std::process::ExitStatus {

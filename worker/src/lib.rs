@@ -128,6 +128,15 @@ pub async fn run(
         let model = model.map_err(|e| anyhow::anyhow!("embedding model unavailable: {e}"))?;
         tracing::info!(model = %model.model_id, dimension = model.dimension, "embedding model loaded");
     }
+    // The vector store this worker may use; a broken topology stops it here.
+    let vectors = chorus_shared::vectors::open_for_worker(&settings).await?;
+    if let Some(v) = &vectors {
+        let c = chorus_shared::vectors::catalog::ensure_live(&ctx, v)
+            .await
+            .map_err(|e| anyhow::anyhow!("vector store not ready: {}", e.message))?;
+        tracing::info!(engine = v.engine(), collection = %c.name, "vector store open");
+    }
+    let ctx = ctx.with_vectors(vectors);
     let state = Arc::new(WorkerState { ctx: ctx.clone(), name: name.clone(), inflight: InFlight::default() });
     tracing::info!(worker = %name, "worker starting");
 

@@ -2,6 +2,8 @@
 //! processes at once (row locks and advisory locks in Postgres).
 //!
 //! - dispatcher: pushes due jobs (delayed, retrying, rescued) into Redis;
+//! - vector owner only: index upkeep (`VectorStore::maintain`) and a
+//!   reconciliation job every `vectors.reconcile_interval_secs`;
 //! - rescuer: re-queues running jobs whose worker stopped heartbeating, and
 //!   re-dispatches jobs whose message was lost;
 //! - cancel listener: stops local jobs the moment a cancel is published;
@@ -71,8 +73,31 @@ pub fn spawn(state: Arc<WorkerState>, stop: CancellationToken) -> Vec<JoinHandle
             }
         })
     };
-    let cancels = tokio::spawn(listen_for_cancels(state, stop));
-    vec![dispatch, rescue, vacuum, cancels]
+    let mut loops = vec![dispatch, rescue, vacuum];
+    if let Some(vectors) = state.ctx.vectors.clone() {
+        // The vector owner: index upkeep between writes, and reconciliation.
+        loops.push(every(stop.clone(), Duration::from_millis(s.worker.maintenance_ms), move || {
+            let vectors = vectors.clone();
+            async move {
+                if let Err(e) = vectors.maintain().await {
+                    tracing::warn!(error = %e, "vector index upkeep failed");
+                }
+            }
+        }));
+        if s.vectors.reconcile_interval_secs > 0 {
+            let state = state.clone();
+            loops.push(every(stop.clone(), Duration::from_secs(s.vectors.reconcile_interval_secs), move || {
+                let state = state.clone();
+                async move {
+                    if let Err(e) = chorus_shared::jobs::reconcile::schedule(&state.ctx).await {
+                        tracing::warn!(error = %e.message, "reconciliation not scheduled");
+                    }
+                }
+            }));
+        }
+    }
+    loops.push(tokio::spawn(listen_for_cancels(state, stop)));
+    loops
 }
 
 async fn rescue_once(state: &WorkerState) {

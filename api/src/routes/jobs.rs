@@ -11,6 +11,7 @@ use chorus_shared::Ctx;
 use futures::StreamExt;
 use uuid::Uuid;
 
+use super::accepted;
 use crate::auth::Auth;
 use crate::error::{api_error, resource, ApiResult};
 
@@ -20,10 +21,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(resource("/jobs/{id}/cancel").route(web::post().to(cancel)))
         .service(resource("/jobs/{id}/retry").route(web::post().to(retry)))
         .service(resource("/jobs/{id}/events").route(web::get().to(events)));
-}
-
-fn accepted(summary: JobSummary) -> HttpResponse {
-    HttpResponse::Accepted().insert_header((header::LOCATION, format!("/v1/jobs/{}", summary.id))).json(summary)
 }
 
 /// Submit a job.

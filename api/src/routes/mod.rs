@@ -1,15 +1,19 @@
 //! One file per resource; each exports `configure`.
 
+pub mod admin;
 pub mod bulk;
 pub mod documents;
 pub mod embeddings;
 pub mod health;
 pub mod jobs;
 pub mod keys;
+pub mod search;
 pub mod tags;
 pub mod webhooks;
 
-use actix_web::web;
+use actix_web::http::header;
+use actix_web::{web, HttpResponse};
+use chorus_shared::domain::JobSummary;
 
 /// Every `/v1` route.
 pub fn configure_v1(cfg: &mut web::ServiceConfig) {
@@ -21,6 +25,13 @@ pub fn configure_v1(cfg: &mut web::ServiceConfig) {
             .configure(documents::configure)
             .configure(tags::configure)
             .configure(bulk::configure)
-            .configure(embeddings::configure),
+            .configure(embeddings::configure)
+            .configure(search::configure)
+            .configure(admin::configure),
     );
+}
+
+/// 202 with the job, `Location` pointing at it.
+pub fn accepted(summary: JobSummary) -> HttpResponse {
+    HttpResponse::Accepted().insert_header((header::LOCATION, format!("/v1/jobs/{}", summary.id))).json(summary)
 }

@@ -201,6 +201,18 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    vector_collections (name) {
+        name -> Text,
+        model_id -> Text,
+        dimension -> Int4,
+        state -> Text,
+        job_id -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(api_keys -> tenants (tenant_id));
 diesel::joinable!(jobs -> tenants (tenant_id));
 diesel::joinable!(job_events -> jobs (job_id));
@@ -211,4 +223,4 @@ diesel::joinable!(document_pages -> documents (document_id));
 diesel::joinable!(chunks -> documents (document_id));
 diesel::joinable!(document_tags -> documents (document_id));
 diesel::joinable!(document_tags -> tags (tag_id));
-diesel::allow_tables_to_appear_in_same_query!(documents, document_tags, tags);
+diesel::allow_tables_to_appear_in_same_query!(documents, document_tags, tags, chunks);

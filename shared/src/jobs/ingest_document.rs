@@ -1,8 +1,11 @@
-//! `ingest_document` (internal, queue `knowledge`): extract → chunk → store.
+//! `ingest_document` (internal, queue `knowledge`): extract → chunk → store,
+//! then hand over to `embed_document` (queued in the same transaction).
 //!
 //! Idempotent: the store step replaces the document's pages and chunks in
 //! one transaction, so running it twice (a retry, a reprocess, a rescue)
-//! leaves one copy. A document deleted meanwhile is skipped.
+//! leaves one copy; chunk ids derive from (document, position), so the
+//! embedding step replaces points rather than adding copies. A document
+//! deleted meanwhile is skipped.
 
 use std::time::Duration;
 
@@ -93,7 +96,6 @@ async fn run(ctx: &JobContext, payload: Value) -> Result<Value, JobError> {
     let chunks = chunk(&extracted, ChunkSettings { size: k.chunk_tokens, overlap: k.chunk_overlap_tokens });
     stage(ctx, "storing", 0, Some(pages)).await;
 
-    let settings = app.settings.clone();
     let (doc_id, tenant) = (doc.id, doc.tenant_id);
     let page_rows: Vec<_> = extracted
         .pages
@@ -104,7 +106,7 @@ async fn run(ctx: &JobContext, payload: Value) -> Result<Value, JobError> {
         .iter()
         .map(|ch| {
             (
-                c::id.eq(Uuid::now_v7()),
+                c::id.eq(crate::services::indexing::chunk_id(doc_id, ch.ordinal as i32)),
                 c::tenant_id.eq(tenant),
                 c::document_id.eq(doc_id),
                 c::ordinal.eq(ch.ordinal as i32),
@@ -132,7 +134,7 @@ async fn run(ctx: &JobContext, payload: Value) -> Result<Value, JobError> {
             }
             let doc: Document = diesel::update(d::table.find(doc_id))
                 .set((
-                    d::status.eq("chunked"),
+                    d::status.eq("embedding"),
                     d::page_count.eq(pages as i32),
                     d::chunk_count.eq(n_chunks as i32),
                     d::error_code.eq(None::<String>),
@@ -142,7 +144,18 @@ async fn run(ctx: &JobContext, payload: Value) -> Result<Value, JobError> {
                 .returning(Document::as_returning())
                 .get_result(conn)
                 .await?;
-            crate::services::documents::report(conn, &settings, &doc, "document.ingested").await?;
+            let payload = json!({ "document_id": doc.id });
+            crate::services::jobs::insert_internal(
+                conn,
+                crate::services::jobs::InternalJob {
+                    tenant_id: doc.tenant_id,
+                    kind: super::embed_document::NAME,
+                    queue: super::embed_document::QUEUE,
+                    payload: &payload,
+                    max_attempts: super::embed_document::SPEC.default_max_attempts,
+                },
+            )
+            .await?;
             Ok(Some(()))
         })
         .await
@@ -151,7 +164,7 @@ async fn run(ctx: &JobContext, payload: Value) -> Result<Value, JobError> {
         return Ok(json!({ "skipped": "document deleted" }));
     }
     stage(ctx, "storing", pages, Some(pages)).await;
-    crate::services::jobs::dispatch_webhooks(app).await;
+    crate::services::jobs::nudge(app, super::embed_document::QUEUE).await;
     Ok(json!({ "document_id": doc_id, "pages": pages, "chunks": n_chunks }))
 }
 

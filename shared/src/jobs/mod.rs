@@ -7,8 +7,13 @@
 pub mod bulk;
 mod context;
 pub mod diagnostic;
+pub mod embed_document;
 pub mod embed_texts;
 pub mod ingest_document;
+pub mod purge_vectors;
+pub mod reconcile;
+pub mod reindex;
+pub mod search;
 pub mod webhook_delivery;
 
 use std::time::Duration;
@@ -20,8 +25,9 @@ pub use context::{JobContext, ProgressReporter};
 
 use crate::error::ServiceError;
 
-/// Every queue, one per kind of work. Workers consume all of them.
-pub const QUEUES: &[&str] = &["chat", "knowledge", "embed", "tool", "webhook", "maintenance"];
+/// Every queue, one per kind of work. Workers consume all of them unless
+/// `worker.queues` says otherwise (see [`crate::vectors::VECTOR_QUEUES`]).
+pub const QUEUES: &[&str] = &["chat", "knowledge", "embed", "search", "tool", "webhook", "maintenance"];
 
 /// A job kind: what the API validates and what the worker runs.
 pub struct KindSpec {
@@ -57,8 +63,18 @@ impl std::fmt::Debug for KindSpec {
 }
 
 /// The registered kinds.
-pub static KINDS: &[&KindSpec] =
-    &[&diagnostic::SPEC, &ingest_document::SPEC, &bulk::SPEC, &embed_texts::SPEC, &webhook_delivery::SPEC];
+pub static KINDS: &[&KindSpec] = &[
+    &diagnostic::SPEC,
+    &ingest_document::SPEC,
+    &embed_document::SPEC,
+    &purge_vectors::SPEC,
+    &bulk::SPEC,
+    &embed_texts::SPEC,
+    &search::SPEC,
+    &reindex::SPEC,
+    &reconcile::SPEC,
+    &webhook_delivery::SPEC,
+];
 
 /// The wait before retrying attempt `attempt` of a job of `spec`.
 pub fn backoff_for(spec: Option<&KindSpec>, settings: &crate::config::Settings, attempt: i32) -> Duration {
@@ -101,6 +117,27 @@ impl JobError {
 impl From<anyhow::Error> for JobError {
     fn from(e: anyhow::Error) -> Self {
         Self::retryable("job_error", format!("{e:#}"))
+    }
+}
+
+/// A service failure inside a job: bad input is permanent, the rest
+/// (stores unavailable, internal) worth another attempt.
+impl From<ServiceError> for JobError {
+    fn from(e: ServiceError) -> Self {
+        let status = e.code.http_status();
+        let code = e.code.as_str();
+        if (400..500).contains(&status) {
+            Self::permanent(code, e.message)
+        } else {
+            Self::retryable(code, e.message)
+        }
+    }
+}
+
+/// A vector store failure: worth another attempt.
+impl From<crate::vectors::VectorError> for JobError {
+    fn from(e: crate::vectors::VectorError) -> Self {
+        Self::retryable("vector_store", e.to_string())
     }
 }
 

@@ -289,7 +289,7 @@ fn filtered(tenant: Uuid, f: &DocumentFilter) -> ServiceResult<Boxed<'static>> {
         q = q.filter(d::doc_type.eq(ty.clone()));
     }
     if let Some(st) = &f.status {
-        if !["queued", "processing", "chunked", "failed"].contains(&st.as_str()) {
+        if !["queued", "processing", "embedding", "ingested", "failed"].contains(&st.as_str()) {
             return Err(ServiceError::invalid_parameter("status", format!("unknown status {st:?}")));
         }
         q = q.filter(d::status.eq(st.clone()));
@@ -434,9 +434,26 @@ pub async fn delete(ctx: &Ctx, p: &Principal, id: Uuid) -> ServiceResult<Documen
     Ok(view)
 }
 
-/// Deletes a loaded document (rows first, then the original).
+/// Deletes a loaded document: its rows, and in the same transaction a
+/// `purge_vectors` job for its vectors; then the original.
 pub(crate) async fn delete_loaded(ctx: &Ctx, conn: &mut AsyncPgConnection, doc: &Document) -> ServiceResult<()> {
-    diesel::delete(d::table.find(doc.id)).execute(conn).await?;
+    use crate::jobs::purge_vectors::{NAME, QUEUE, SPEC};
+    let (id, tenant) = (doc.id, doc.tenant_id);
+    conn.transaction::<_, diesel::result::Error, _>(async move |conn: &mut AsyncPgConnection| {
+        diesel::delete(d::table.find(id)).execute(conn).await?;
+        let payload = json!({ "document_ids": [id] });
+        let purge = super::jobs::InternalJob {
+            tenant_id: tenant,
+            kind: NAME,
+            queue: QUEUE,
+            payload: &payload,
+            max_attempts: SPEC.default_max_attempts,
+        };
+        super::jobs::insert_internal(conn, purge).await?;
+        Ok(())
+    })
+    .await?;
+    super::jobs::nudge(ctx, QUEUE).await;
     if let Err(e) = ctx.blobs.delete(&doc.blob_key).await {
         tracing::warn!(document = %doc.id, error = %e, "original not deleted");
     }

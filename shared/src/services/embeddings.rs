@@ -79,14 +79,82 @@ pub async fn submit(ctx: &Ctx, p: &Principal, req: EmbeddingRequest) -> ServiceR
     Ok(job)
 }
 
-/// Waits up to `wait` for a job to finish; returns it as it is then.
+/// Waits up to `wait` for a job to finish; returns it as it is then. It
+/// follows the job's event channel, and re-reads the row at least every
+/// 250 ms in case a message is lost.
 pub async fn wait_for(ctx: &Ctx, p: &Principal, id: Uuid, wait: Duration) -> ServiceResult<Job> {
+    use futures::StreamExt;
     let deadline = tokio::time::Instant::now() + wait;
+    let mut events = ctx.broker.subscribe(&ctx.broker.job_channel(id)).await.ok().map(|s| s.boxed());
     loop {
         let job = super::jobs::get(ctx, p, id).await?;
-        if job.status.is_terminal() || tokio::time::Instant::now() >= deadline {
+        let now = tokio::time::Instant::now();
+        if job.status.is_terminal() || now >= deadline {
             return Ok(job);
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        let pause = (deadline - now).min(Duration::from_millis(250));
+        match events.as_mut() {
+            Some(events) => {
+                let _ = tokio::time::timeout(pause, events.next()).await;
+            }
+            None => tokio::time::sleep(pause.min(Duration::from_millis(20))).await,
+        }
     }
+}
+
+/// Vectors of `texts` under `embedder`'s model, through the Postgres cache
+/// (by model id and content hash); returns them with the number of hits.
+pub async fn embed_cached(
+    ctx: &Ctx,
+    embedder: &std::sync::Arc<crate::embed::Embedder>,
+    texts: &[String],
+) -> ServiceResult<(Vec<Vec<f32>>, usize)> {
+    use crate::db::schema::embedding_cache as ec;
+    use diesel::prelude::*;
+    use diesel_async::RunQueryDsl;
+    let hashes: Vec<String> = texts.iter().map(|t| content_hash(t)).collect();
+    let mut conn = ctx.pool.get().await?;
+    let cached: Vec<(String, Vec<f32>)> = ec::table
+        .filter(ec::model_id.eq(&embedder.model_id))
+        .filter(ec::content_hash.eq_any(&hashes))
+        .select((ec::content_hash, ec::vector))
+        .load(&mut conn)
+        .await?;
+    drop(conn);
+    let cached: std::collections::HashMap<String, Vec<f32>> = cached.into_iter().collect();
+    let missing: Vec<usize> = (0..texts.len()).filter(|i| !cached.contains_key(&hashes[*i])).collect();
+    let fresh = if missing.is_empty() {
+        Vec::new()
+    } else {
+        let batch: Vec<String> = missing.iter().map(|i| texts[*i].clone()).collect();
+        embedder.embed_async(batch).await.map_err(|e| ServiceError::new(ErrorCode::Unavailable, e))?
+    };
+    if !fresh.is_empty() {
+        let rows: Vec<_> = missing
+            .iter()
+            .zip(&fresh)
+            .map(|(i, v)| {
+                (
+                    ec::model_id.eq(embedder.model_id.clone()),
+                    ec::content_hash.eq(hashes[*i].clone()),
+                    ec::vector.eq(v.clone()),
+                )
+            })
+            .collect();
+        let mut conn = ctx.pool.get().await?;
+        for batch in rows.chunks(500) {
+            diesel::insert_into(ec::table).values(batch).on_conflict_do_nothing().execute(&mut conn).await?;
+        }
+    }
+    let mut fresh = fresh.into_iter();
+    let vectors = (0..texts.len())
+        .map(|i| cached.get(&hashes[i]).cloned().or_else(|| fresh.next()).unwrap_or_default())
+        .collect();
+    Ok((vectors, texts.len() - missing.len()))
+}
+
+/// The cache key of a text.
+pub fn content_hash(text: &str) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(text.as_bytes()))
 }

@@ -7,6 +7,7 @@ pub mod bulk;
 pub mod documents;
 pub mod embeddings;
 pub mod events;
+pub mod indexing;
 pub mod jobs;
 pub mod lifecycle;
 pub mod search;

@@ -1,46 +1,351 @@
-//! Keyword search over chunks (Postgres full text: `tsvector` + GIN), which
-//! works as soon as a document is chunked, before any embedding exists.
+//! Search over a tenant's chunks: keyword (Postgres full text, `tsvector` +
+//! GIN), vector (the live collection) and hybrid (both, fused with
+//! Reciprocal Rank Fusion). This is the one search that the API's
+//! `POST /v1/search` (through a `search` job on the vector owner), chat
+//! retrieval and the `knowledge_search` tool call.
+//!
+//! Filters are resolved in Postgres, the source of truth: tags and
+//! metadata as they are now, not as they were when a chunk was embedded.
+//! Every hit is read back from Postgres, so a deleted document is never
+//! returned, even before its vectors are purged.
 
-use diesel::sql_types::{Array, BigInt, Float4, Int4, Text, Uuid as SqlUuid};
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use diesel::prelude::*;
+use diesel::sql_types::{Array, BigInt, Float4, Int4, Nullable, Text, Uuid as SqlUuid};
 use diesel::QueryableByName;
 use diesel_async::RunQueryDsl;
 use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::error::ServiceResult;
+use super::Principal;
+use crate::db::models::Job;
+use crate::db::schema::{document_tags as dt, documents as d, tags as t};
+use crate::domain::Role;
+use crate::error::{ErrorCode, ServiceError, ServiceResult};
+use crate::vectors::{catalog, Filter, Vectors};
 use crate::Ctx;
 
-/// One matching chunk.
-#[derive(Debug, Clone, Serialize, Deserialize, QueryableByName, ToSchema)]
-pub struct Hit {
-    #[diesel(sql_type = SqlUuid)]
-    pub chunk_id: Uuid,
-    #[diesel(sql_type = SqlUuid)]
-    pub document_id: Uuid,
-    #[diesel(sql_type = Int4)]
-    pub page: i32,
-    #[diesel(sql_type = Array<Text>)]
-    pub heading_path: Vec<String>,
-    #[diesel(sql_type = Text)]
-    pub text: String,
-    #[diesel(sql_type = Float4)]
-    pub score: f32,
+/// Most results one search returns, and the longest query.
+pub const MAX_TOP_K: usize = 100;
+pub const MAX_QUERY_CHARS: usize = 2_048;
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    Vector,
+    Keyword,
+    #[default]
+    Hybrid,
 }
 
-/// The tenant's chunks matching `query` (web-search syntax), best first.
-pub async fn keyword(ctx: &Ctx, tenant: Uuid, query: &str, limit: i64) -> ServiceResult<Vec<Hit>> {
+/// Narrows a search; every part must hold.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SearchFilters {
+    /// Documents with any of these tags.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Only these documents.
+    #[serde(default)]
+    pub document_ids: Vec<Uuid>,
+    /// Documents whose metadata has each key with this value.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub metadata: BTreeMap<String, Value>,
+}
+
+/// The body of `POST /v1/search`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SearchRequest {
+    pub query: String,
+    #[serde(default)]
+    pub mode: Mode,
+    #[serde(default)]
+    pub filters: SearchFilters,
+    /// Results wanted (1..=100, default 10).
+    pub top_k: Option<usize>,
+}
+
+/// What each part contributed to a hit.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct PartScores {
+    /// Cosine similarity, when the vector part found it.
+    pub vector: Option<f32>,
+    pub vector_rank: Option<usize>,
+    /// `ts_rank`, when the keyword part found it.
+    pub keyword: Option<f32>,
+    pub keyword_rank: Option<usize>,
+}
+
+/// One result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct SearchHit {
+    pub chunk_id: Uuid,
+    pub document_id: Uuid,
+    pub title: String,
+    pub page: i32,
+    pub heading_path: Vec<String>,
+    pub text: String,
+    /// The ranking score: the fused RRF score in hybrid mode, else the part's.
+    pub score: f32,
+    pub scores: PartScores,
+}
+
+/// The answer of a search.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SearchResponse {
+    pub mode: Mode,
+    /// The live collection and its model (absent for keyword search).
+    pub collection: Option<String>,
+    pub model: Option<String>,
+    pub results: Vec<SearchHit>,
+}
+
+fn invalid(field: &str, message: impl Into<String>) -> ServiceError {
+    ServiceError::new(ErrorCode::InvalidPayload, message).with_details(json!({ "field": field }))
+}
+
+/// Checks a request before any work is queued.
+pub fn validate(req: &SearchRequest) -> ServiceResult<()> {
+    if req.query.trim().is_empty() || req.query.chars().count() > MAX_QUERY_CHARS {
+        return Err(invalid("query", format!("query must be non-empty and at most {MAX_QUERY_CHARS} characters")));
+    }
+    if let Some(k) = req.top_k {
+        if k == 0 || k > MAX_TOP_K {
+            return Err(invalid("top_k", format!("top_k must be between 1 and {MAX_TOP_K}")));
+        }
+    }
+    let f = &req.filters;
+    if f.tags.len() > 100 || f.document_ids.len() > 1_000 || f.metadata.len() > 20 {
+        return Err(invalid("filters", "at most 100 tags, 1000 document ids and 20 metadata keys"));
+    }
+    for (k, v) in &f.metadata {
+        let scalar = v.is_string() || v.is_boolean() || v.as_i64().is_some();
+        if !scalar || k.is_empty() {
+            return Err(invalid(
+                "filters.metadata",
+                format!("metadata filter {k:?} must be a string, integer or boolean"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Queues a `search` job for the vector owner; the caller waits for it.
+pub async fn submit(ctx: &Ctx, p: &Principal, req: &SearchRequest) -> ServiceResult<Job> {
+    p.require(Role::Viewer, "searching")?;
+    validate(req)?;
+    use crate::jobs::search::{NAME, QUEUE, SPEC};
+    let payload = serde_json::to_value(req).map_err(ServiceError::internal)?;
+    let mut conn = ctx.pool.get().await?;
+    let job = super::jobs::insert_internal(
+        &mut conn,
+        super::jobs::InternalJob {
+            tenant_id: p.tenant_id,
+            kind: NAME,
+            queue: QUEUE,
+            payload: &payload,
+            max_attempts: SPEC.default_max_attempts,
+        },
+    )
+    .await?;
+    drop(conn);
+    super::jobs::nudge(ctx, QUEUE).await;
+    Ok(job)
+}
+
+/// Submits a search and waits up to `wait` for it.
+pub async fn submit_and_wait(ctx: &Ctx, p: &Principal, req: &SearchRequest, wait: Duration) -> ServiceResult<Job> {
+    let job = submit(ctx, p, req).await?;
+    super::embeddings::wait_for(ctx, p, job.id, wait).await
+}
+
+/// The tenant's documents that the filters allow; `None` when there are
+/// no filters (all documents).
+async fn allowed_documents(ctx: &Ctx, tenant: Uuid, f: &SearchFilters) -> ServiceResult<Option<Vec<Uuid>>> {
+    if f.tags.is_empty() && f.document_ids.is_empty() && f.metadata.is_empty() {
+        return Ok(None);
+    }
+    let mut q = d::table.filter(d::tenant_id.eq(tenant)).select(d::id).into_boxed();
+    if !f.document_ids.is_empty() {
+        q = q.filter(d::id.eq_any(f.document_ids.clone()));
+    }
+    if !f.tags.is_empty() {
+        let tagged = dt::table
+            .inner_join(t::table)
+            .filter(t::tenant_id.eq(tenant))
+            .filter(t::name.eq_any(f.tags.clone()))
+            .select(dt::document_id);
+        q = q.filter(d::id.eq_any(tagged));
+    }
+    if !f.metadata.is_empty() {
+        let wanted = Value::Object(f.metadata.clone().into_iter().collect());
+        q = q.filter(d::metadata.contains(wanted));
+    }
+    let mut conn = ctx.pool.get().await?;
+    Ok(Some(q.load(&mut conn).await?))
+}
+
+#[derive(Debug, QueryableByName)]
+struct Row {
+    #[diesel(sql_type = SqlUuid)]
+    chunk_id: Uuid,
+    #[diesel(sql_type = SqlUuid)]
+    document_id: Uuid,
+    #[diesel(sql_type = Text)]
+    title: String,
+    #[diesel(sql_type = Int4)]
+    page: i32,
+    #[diesel(sql_type = Array<Text>)]
+    heading_path: Vec<String>,
+    #[diesel(sql_type = Text)]
+    text: String,
+    #[diesel(sql_type = Float4)]
+    score: f32,
+}
+
+impl Row {
+    fn hit(self, score: f32, scores: PartScores) -> SearchHit {
+        SearchHit {
+            chunk_id: self.chunk_id,
+            document_id: self.document_id,
+            title: self.title,
+            page: self.page,
+            heading_path: self.heading_path,
+            text: self.text,
+            score,
+            scores,
+        }
+    }
+}
+
+/// The tenant's chunks matching `query` (web-search syntax), best first,
+/// within `docs` when given.
+async fn keyword_rows(
+    ctx: &Ctx,
+    tenant: Uuid,
+    query: &str,
+    docs: Option<&[Uuid]>,
+    limit: i64,
+) -> ServiceResult<Vec<Row>> {
     let mut conn = ctx.pool.get().await?;
     Ok(diesel::sql_query(
-        "SELECT c.id AS chunk_id, c.document_id, c.page_no AS page, c.heading_path, c.text, \
+        "SELECT c.id AS chunk_id, c.document_id, d.title, c.page_no AS page, c.heading_path, c.text, \
                 ts_rank(c.tsv, q) AS score \
-         FROM chunks c, websearch_to_tsquery('english', $2) q \
-         WHERE c.tenant_id = $1 AND c.tsv @@ q \
+         FROM chunks c JOIN documents d ON d.id = c.document_id, websearch_to_tsquery('english', $2) q \
+         WHERE c.tenant_id = $1 AND c.tsv @@ q AND ($4::uuid[] IS NULL OR c.document_id = ANY($4)) \
          ORDER BY score DESC, c.id LIMIT $3",
     )
     .bind::<SqlUuid, _>(tenant)
     .bind::<Text, _>(query)
     .bind::<BigInt, _>(limit)
+    .bind::<Nullable<Array<SqlUuid>>, _>(docs.map(|d| d.to_vec()))
     .load(&mut conn)
     .await?)
+}
+
+/// Keyword search alone (works before any embedding exists).
+pub async fn keyword(
+    ctx: &Ctx,
+    tenant: Uuid,
+    query: &str,
+    docs: Option<&[Uuid]>,
+    limit: usize,
+) -> ServiceResult<Vec<SearchHit>> {
+    let rows = keyword_rows(ctx, tenant, query, docs, limit as i64).await?;
+    Ok(rows
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let s = r.score;
+            r.hit(s, PartScores { keyword: Some(s), keyword_rank: Some(i + 1), ..Default::default() })
+        })
+        .collect())
+}
+
+/// The chunks `ids` of the tenant, as stored now (deleted ones are absent).
+async fn chunk_rows(ctx: &Ctx, tenant: Uuid, ids: &[Uuid]) -> ServiceResult<HashMap<Uuid, Row>> {
+    let mut conn = ctx.pool.get().await?;
+    let rows: Vec<Row> = diesel::sql_query(
+        "SELECT c.id AS chunk_id, c.document_id, d.title, c.page_no AS page, c.heading_path, c.text, \
+                0::real AS score \
+         FROM chunks c JOIN documents d ON d.id = c.document_id \
+         WHERE c.tenant_id = $1 AND c.id = ANY($2)",
+    )
+    .bind::<SqlUuid, _>(tenant)
+    .bind::<Array<SqlUuid>, _>(ids.to_vec())
+    .load(&mut conn)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.chunk_id, r)).collect())
+}
+
+/// Runs a search where the vector store is at hand (the vector owner).
+pub async fn run(ctx: &Ctx, vectors: &Vectors, tenant: Uuid, req: &SearchRequest) -> ServiceResult<SearchResponse> {
+    validate(req)?;
+    let top_k = req.top_k.unwrap_or(10);
+    let docs = allowed_documents(ctx, tenant, &req.filters).await?;
+    if docs.as_ref().is_some_and(Vec::is_empty) {
+        return Ok(SearchResponse { mode: req.mode, collection: None, model: None, results: Vec::new() });
+    }
+    let candidates = if req.mode == Mode::Hybrid { (top_k * 4).max(40) } else { top_k };
+    let keyword_rows = match req.mode {
+        Mode::Vector => Vec::new(),
+        _ => keyword_rows(ctx, tenant, &req.query, docs.as_deref(), candidates as i64).await?,
+    };
+    if req.mode == Mode::Keyword {
+        let results = keyword(ctx, tenant, &req.query, docs.as_deref(), top_k).await?;
+        return Ok(SearchResponse { mode: req.mode, collection: None, model: None, results });
+    }
+    let live = {
+        let mut conn = ctx.pool.get().await?;
+        catalog::live(&mut conn).await?
+    };
+    let live = match live {
+        Some(c) => c,
+        None => catalog::ensure_live(ctx, vectors).await?,
+    };
+    let embedder = super::indexing::embedder_for(ctx, &live).await?;
+    let (mut qv, _) = super::embeddings::embed_cached(ctx, &embedder, std::slice::from_ref(&req.query)).await?;
+    let filter = Filter { tenant_id: Some(tenant), document_ids: docs, ..Filter::default() };
+    let vector_hits = vectors
+        .search(&live.name, qv.remove(0), &filter, candidates)
+        .await
+        .map_err(|e| ServiceError::new(ErrorCode::Unavailable, e.to_string()))?;
+
+    // Part scores by chunk, then fuse (RRF) or keep the vector order.
+    let mut parts: HashMap<Uuid, PartScores> = HashMap::new();
+    for (i, h) in vector_hits.iter().enumerate() {
+        let e = parts.entry(h.id).or_default();
+        (e.vector, e.vector_rank) = (Some(h.score), Some(i + 1));
+    }
+    for (i, r) in keyword_rows.iter().enumerate() {
+        let e = parts.entry(r.chunk_id).or_default();
+        (e.keyword, e.keyword_rank) = (Some(r.score), Some(i + 1));
+    }
+    let k = ctx.settings.vectors.rrf_k;
+    let rrf =
+        |p: &PartScores| [p.vector_rank, p.keyword_rank].iter().flatten().map(|r| 1.0 / (k + *r as f32)).sum::<f32>();
+    let mut ranked: Vec<(Uuid, f32, PartScores)> = parts
+        .into_iter()
+        .map(|(id, p)| {
+            let score = if req.mode == Mode::Hybrid { rrf(&p) } else { p.vector.unwrap_or(0.0) };
+            (id, score, p)
+        })
+        .collect();
+    // Ties go to hits both parts found, then to the keyword part.
+    ranked.sort_by(|a, b| {
+        b.1.total_cmp(&a.1)
+            .then_with(|| b.2.keyword_rank.is_some().cmp(&a.2.keyword_rank.is_some()))
+            .then_with(|| a.0.cmp(&b.0))
+    });
+    let ids: Vec<Uuid> = ranked.iter().map(|r| r.0).collect();
+    let mut rows = chunk_rows(ctx, tenant, &ids).await?;
+    let results =
+        ranked.into_iter().filter_map(|(id, score, p)| rows.remove(&id).map(|r| r.hit(score, p))).take(top_k).collect();
+    Ok(SearchResponse { mode: req.mode, collection: Some(live.name), model: Some(live.model_id), results })
 }

@@ -19,7 +19,7 @@ async fn seed(app: &TestApp, n: i64) {
     let mut conn = app.ctx.pool.get().await.unwrap();
     diesel::sql_query(
         "INSERT INTO documents (id, tenant_id, title, filename, content_type, doc_type, size_bytes, content_hash, blob_key, status) \
-         SELECT gen_random_uuid(), $1, 'seed ' || i, 'seed' || i || '.txt', 'text/plain', 'text', 10, md5(i::text), 'none/' || i, 'chunked' \
+         SELECT gen_random_uuid(), $1, 'seed ' || i, 'seed' || i || '.txt', 'text/plain', 'text', 10, md5(i::text), 'none/' || i, 'ingested' \
          FROM generate_series(1, $2) AS i",
     )
     .bind::<diesel::sql_types::Uuid, _>(tenant)

@@ -37,7 +37,7 @@ pub async fn settled(app: &TestApp, id: &str) -> Value {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
         let doc: Value = app.get_json(&app.admin_key, &format!("/v1/documents/{id}")).await;
-        if doc["status"] == "chunked" || doc["status"] == "failed" {
+        if doc["status"] == "ingested" || doc["status"] == "failed" {
             return doc;
         }
         assert!(tokio::time::Instant::now() < deadline, "document stuck: {doc}");
@@ -57,7 +57,7 @@ async fn a_pdf_is_ingested_previewed_and_downloaded_byte_identical() {
     let job_id: uuid::Uuid = up["job"]["id"].as_str().unwrap().parse().unwrap();
 
     let doc = settled(&app, &id).await;
-    assert_eq!(doc["status"], "chunked", "{doc}");
+    assert_eq!(doc["status"], "ingested", "{doc}");
     assert_eq!(doc["page_count"], 12);
     assert!(doc["chunk_count"].as_i64().unwrap() >= 1);
     let job = app.wait_for_status(job_id, JobStatus::Succeeded, Duration::from_secs(10)).await;
@@ -82,7 +82,8 @@ async fn a_pdf_is_ingested_previewed_and_downloaded_byte_identical() {
     assert!(again["job"].is_null());
 
     // Chunks are searchable by keyword before any embedding exists.
-    let hits = chorus_shared::services::search::keyword(&app.ctx, app_tenant(&app).await, "zebra7", 5).await.unwrap();
+    let hits =
+        chorus_shared::services::search::keyword(&app.ctx, app_tenant(&app).await, "zebra7", None, 5).await.unwrap();
     assert_eq!(hits.len(), 1);
     assert_eq!(hits[0].page, 7);
 
@@ -92,7 +93,7 @@ async fn a_pdf_is_ingested_previewed_and_downloaded_byte_identical() {
     let gone = app.get(&app.admin_key, &format!("/v1/documents/{id}")).send().await.unwrap();
     assert_eq!(gone.status(), 404);
     assert_eq!(gone.json::<Value>().await.unwrap()["code"], "document_not_found");
-    assert!(chorus_shared::services::search::keyword(&app.ctx, app_tenant(&app).await, "zebra7", 5)
+    assert!(chorus_shared::services::search::keyword(&app.ctx, app_tenant(&app).await, "zebra7", None, 5)
         .await
         .unwrap()
         .is_empty());
@@ -116,17 +117,18 @@ async fn text_markdown_html_and_real_pdfs_are_ingested() {
         let up = upload(&app, bytes, name, mime).await;
         assert_eq!(up["document"]["doc_type"], ty);
         let doc = settled(&app, up["document"]["id"].as_str().unwrap()).await;
-        assert_eq!(doc["status"], "chunked", "{name}: {doc}");
+        assert_eq!(doc["status"], "ingested", "{name}: {doc}");
     }
     let tenant = app_tenant(&app).await;
-    let hits = chorus_shared::services::search::keyword(&app.ctx, tenant, "backoff", 5).await.unwrap();
+    let hits = chorus_shared::services::search::keyword(&app.ctx, tenant, "backoff", None, 5).await.unwrap();
     assert_eq!(hits[0].heading_path, vec!["Guide".to_string(), "Retries".to_string()]);
     assert!(
-        chorus_shared::services::search::keyword(&app.ctx, tenant, "evil", 5).await.unwrap().is_empty(),
+        chorus_shared::services::search::keyword(&app.ctx, tenant, "evil", None, 5).await.unwrap().is_empty(),
         "script dropped"
     );
     assert_eq!(
-        chorus_shared::services::search::keyword(&app.ctx, tenant, "gracefully", 5).await.unwrap()[0].heading_path,
+        chorus_shared::services::search::keyword(&app.ctx, tenant, "gracefully", None, 5).await.unwrap()[0]
+            .heading_path,
         vec!["Ops".to_string()]
     );
 
@@ -138,8 +140,8 @@ async fn text_markdown_html_and_real_pdfs_are_ingested() {
     .expect("ghostscript (ps2pdf) is installed by scripts/deps.sh");
     let up = upload(&app, real, "gs.pdf", "application/pdf").await;
     let doc = settled(&app, up["document"]["id"].as_str().unwrap()).await;
-    assert_eq!((doc["status"].as_str(), doc["page_count"].as_i64()), (Some("chunked"), Some(2)), "{doc}");
-    let hits = chorus_shared::services::search::keyword(&app.ctx, tenant, "walruses", 5).await.unwrap();
+    assert_eq!((doc["status"].as_str(), doc["page_count"].as_i64()), (Some("ingested"), Some(2)), "{doc}");
+    let hits = chorus_shared::services::search::keyword(&app.ctx, tenant, "walruses", None, 5).await.unwrap();
     assert_eq!(hits[0].page, 2);
 
     // A PDF shipped in a Debian documentation package, when present.
@@ -149,7 +151,7 @@ async fn text_markdown_html_and_real_pdfs_are_ingested() {
         if let Ok(bytes) = std::fs::read(path) {
             let up = upload(&app, bytes, "debian.pdf", "application/pdf").await;
             let doc = settled(&app, up["document"]["id"].as_str().unwrap()).await;
-            assert_eq!(doc["status"], "chunked", "{path}: {doc}");
+            assert_eq!(doc["status"], "ingested", "{path}: {doc}");
             assert!(doc["page_count"].as_i64().unwrap() > 1);
         }
     }
@@ -203,10 +205,10 @@ async fn each_bad_document_fails_with_its_code_and_the_worker_keeps_going() {
     // A broken xref table whose objects are intact is rebuilt, not refused.
     let up = upload(&app, broken_xref, "repairable.pdf", "application/pdf").await;
     let doc = settled(&app, up["document"]["id"].as_str().unwrap()).await;
-    assert_eq!((doc["status"].as_str(), doc["page_count"].as_i64()), (Some("chunked"), Some(3)), "{doc}");
+    assert_eq!((doc["status"].as_str(), doc["page_count"].as_i64()), (Some("ingested"), Some(3)), "{doc}");
     // The worker survived all of it.
     let fine = upload(&app, pdf(&pages(2), Flaw::None), "fine.pdf", "application/pdf").await;
-    assert_eq!(settled(&app, fine["document"]["id"].as_str().unwrap()).await["status"], "chunked");
+    assert_eq!(settled(&app, fine["document"]["id"].as_str().unwrap()).await["status"], "ingested");
 
     // Upload-level refusals.
     let big = TestApp::spawn_with(0, |s| s.knowledge.max_upload_bytes = 1000).await;

@@ -71,8 +71,13 @@ async fn embedding_requests_are_validated() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_without_the_runtime_refuses_to_start_with_a_clear_error() {
     let app = TestApp::spawn_with(0, |_| {}).await;
-    let mut child =
-        app.spawn_worker_process("no-ort", &[("CHORUS__EMBED__ORT_LIBRARY", "/nonexistent/libonnxruntime.so".into())]);
+    let mut child = app.spawn_worker_process(
+        "no-ort",
+        &[
+            ("CHORUS__EMBED__ORT_LIBRARY", "/nonexistent/libonnxruntime.so".into()),
+            ("CHORUS__WORKER__QUEUES", "embed,search,chat,tool".into()),
+        ],
+    );
     let status = chorus_tests::wait_exit(&mut child, Duration::from_secs(20)).await;
     assert!(!status.success());
     assert_eq!(status.code(), Some(1), "an error exit, not a panic (101) or a signal");

@@ -13,5 +13,7 @@ mod observability;
 mod outage;
 mod retries;
 mod scheduling;
+mod search;
 mod vacuum;
+mod vector_store;
 mod webhooks;

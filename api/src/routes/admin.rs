@@ -1,0 +1,54 @@
+//! Vector maintenance for admins: `POST /v1/admin/reindex` moves every
+//! vector to another embedding model without downtime, and
+//! `POST /v1/admin/reconcile` repairs drift between Postgres and the vector
+//! store. Both are ordinary jobs (follow them under `/v1/jobs`).
+
+use actix_web::{web, HttpResponse};
+use chorus_shared::domain::JobSummary;
+use chorus_shared::error::ErrorBody;
+use chorus_shared::services::jobs::{self, SubmitJob};
+use chorus_shared::Ctx;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
+
+use super::accepted;
+use crate::auth::Auth;
+use crate::error::{resource, ApiResult};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("/admin/reindex").route(web::post().to(reindex)))
+        .service(resource("/admin/reconcile").route(web::post().to(reconcile)));
+}
+
+/// The body of `POST /v1/admin/reindex`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Reindex {
+    /// The model id: the configured one, or a directory under `embed.models_dir`.
+    pub model: String,
+}
+
+async fn submit(ctx: &Ctx, auth: &Auth, kind: &str, payload: serde_json::Value) -> ApiResult<HttpResponse> {
+    let req =
+        SubmitJob { kind: kind.into(), payload, priority: None, run_at: None, max_attempts: None, callback_url: None };
+    let done = jobs::submit(ctx, &auth.0, req, None).await?;
+    Ok(accepted(done.job.summary()))
+}
+
+/// Re-embed every chunk with another model (admin); a `reindex` job.
+#[utoipa::path(post, path = "/v1/admin/reindex", tag = "admin", request_body = Reindex,
+    responses((status = 202, body = JobSummary), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn reindex(ctx: web::Data<Ctx>, auth: Auth, body: web::Json<Reindex>) -> ApiResult<HttpResponse> {
+    submit(&ctx, &auth, chorus_shared::jobs::reindex::NAME, json!({ "model": body.model })).await
+}
+
+/// Compare chunks with vector points both ways and repair (admin); a
+/// `reconcile` job whose result is the report.
+#[utoipa::path(post, path = "/v1/admin/reconcile", tag = "admin",
+    responses((status = 202, body = JobSummary), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn reconcile(ctx: web::Data<Ctx>, auth: Auth) -> ApiResult<HttpResponse> {
+    submit(&ctx, &auth, chorus_shared::jobs::reconcile::NAME, json!({})).await
+}
