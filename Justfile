@@ -12,7 +12,8 @@ export CHORUS__REDIS__URL := env_var_or_default("CHORUS__REDIS__URL", "redis://1
 default:
     @just --list
 
-# Install what is missing, start Postgres and Redis, migrate, print an admin key, start the API and two workers.
+# Install what is missing, start Postgres and Redis, migrate, print an admin key, start the API and two workers
+# (the first owns the embedded vector store).
 up: deps
     scripts/models.sh
     scripts/services.sh start .build/local {{pg_port}} {{redis_port}}
@@ -23,8 +24,11 @@ up: deps
     mkdir -p {{run_dir}}
     [ -s {{run_dir}}/admin-key ] || target/release/chorus-api create-key --tenant default --role admin --name bootstrap > {{run_dir}}/admin-key
     just _start api target/release/chorus-api serve
+    # Worker 1 owns the embedded vector store (all queues); worker 2 takes the
+    # queues that never touch vectors. With QDRANT_URL set, both take all.
     just _start worker-1 target/release/chorus-worker --name "$(hostname)-w1" --metrics-port 9101
-    just _start worker-2 target/release/chorus-worker --name "$(hostname)-w2" --metrics-port 9102
+    queues=$([ -n "${QDRANT_URL:-}" ] && echo chat,knowledge,embed,search,tool,webhook,maintenance || echo knowledge,webhook,maintenance); \
+      CHORUS__WORKER__QUEUES=$queues just _start worker-2 target/release/chorus-worker --name "$(hostname)-w2" --metrics-port 9102
     for _ in $(seq 50); do curl -sf localhost:8080/readyz >/dev/null && break; sleep 0.2; done
     @echo "API on http://127.0.0.1:8080 (docs at /docs); logs in {{run_dir}}"
     @echo "admin key: $(cat {{run_dir}}/admin-key)"

@@ -287,6 +287,8 @@ async fn chunk_rows(ctx: &Ctx, tenant: Uuid, ids: &[Uuid]) -> ServiceResult<Hash
 /// Runs a search where the vector store is at hand (the vector owner).
 pub async fn run(ctx: &Ctx, vectors: &Vectors, tenant: Uuid, req: &SearchRequest) -> ServiceResult<SearchResponse> {
     validate(req)?;
+    let mode = serde_json::to_value(req.mode).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
+    ctx.metrics.searches.with_label_values(&[&mode]).inc();
     let top_k = req.top_k.unwrap_or(10);
     let docs = allowed_documents(ctx, tenant, &req.filters).await?;
     if docs.as_ref().is_some_and(Vec::is_empty) {
