@@ -172,19 +172,19 @@ pub fn vector_queues_of(queues: &[String]) -> Vec<&'static str> {
     VECTOR_QUEUES.iter().copied().filter(|q| queues.iter().any(|x| x == q)).collect()
 }
 
-/// Checks a worker's topology and opens the store it may use: the Qdrant
-/// server when one is configured, else the embedded engine if this worker
-/// consumes the vector queues (all of them), else none. Refuses, with a
+/// Checks a worker's topology and opens the store it may use: none if it
+/// consumes no vector queue, else the Qdrant server when one is configured,
+/// else the embedded engine (then it must consume all the vector queues). Refuses, with a
 /// message that says what to change, a worker that takes some vector
 /// queues but not all, or a second owner of the embedded data directory.
 pub async fn open_for_worker(settings: &Settings) -> anyhow::Result<Option<Vectors>> {
     let v = &settings.vectors;
-    if v.is_server() {
-        return Ok(Some(Arc::new(qdrant::QdrantStore::connect(v).await?)));
-    }
     let taken = vector_queues_of(&settings.worker.queues);
     if taken.is_empty() {
         return Ok(None);
+    }
+    if v.is_server() {
+        return Ok(Some(Arc::new(qdrant::QdrantStore::connect(v).await?)));
     }
     if taken.len() != VECTOR_QUEUES.len() {
         let missing: Vec<_> = VECTOR_QUEUES.iter().filter(|q| !taken.contains(q)).collect();
