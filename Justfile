@@ -46,7 +46,7 @@ deps:
 test *args:
     scripts/test.sh {{args}}
 
-# Run a benchmark: `just bench queue`.
+# Run a benchmark: `just bench queue`, `just bench ingest` or `just bench search`.
 bench name="queue":
     scripts/bench-{{name}}.sh
 

@@ -140,4 +140,5 @@ def main():
                       "seconds": seconds, "pages_per_s": pages / seconds, "chunks_per_s": chunks / seconds}))
 
 
-main()
+if __name__ == "__main__":
+    main()

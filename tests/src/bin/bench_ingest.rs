@@ -48,7 +48,9 @@ fn embedder(models: &str) -> anyhow::Result<Arc<chorus_shared::embed::Embedder>>
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let [_, mode, dir, docs, pages, models, out] = args.as_slice() else {
-        anyhow::bail!("usage: bench_ingest <extract|pipeline|embed> <corpus-dir> <documents> <pages> <models-dir> <out>");
+        anyhow::bail!(
+            "usage: bench_ingest <extract|pipeline|embed> <corpus-dir> <documents> <pages> <models-dir> <out>"
+        );
     };
     let (docs, pages): (usize, usize) = (docs.parse()?, pages.parse()?);
     match mode.as_str() {
@@ -72,8 +74,9 @@ fn main() -> anyhow::Result<()> {
             let files = corpus(dir, docs, pages)?;
             let embedder = embedder(models)?;
             let data = tempfile::tempdir()?;
-            let store = EdgeStore::open(&VectorSettings { path: data.path().display().to_string(), ..Default::default() })
-                .map_err(|e| anyhow::anyhow!(e))?;
+            let store =
+                EdgeStore::open(&VectorSettings { path: data.path().display().to_string(), ..Default::default() })
+                    .map_err(|e| anyhow::anyhow!(e))?;
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
             rt.block_on(store.create_collection("bench", embedder.dimension))?;
             let tenant = Uuid::new_v4();

@@ -48,7 +48,8 @@ impl Rng {
 }
 
 fn vocabulary() -> Vec<String> {
-    const SYL: &[&str] = &["ka", "lo", "mi", "ter", "van", "su", "re", "dol", "pi", "nar", "ex", "qua", "zen", "bo", "fi"];
+    const SYL: &[&str] =
+        &["ka", "lo", "mi", "ter", "van", "su", "re", "dol", "pi", "nar", "ex", "qua", "zen", "bo", "fi"];
     let mut words = Vec::new();
     for a in SYL {
         for b in SYL {
@@ -165,15 +166,20 @@ async fn main() -> anyhow::Result<()> {
             queries.push(q);
         }
     }
-    std::fs::write(format!("{out}/queries.json"), serde_json::to_vec(&json!({"tenants": tenants, "queries": queries}))?)?;
-    let mut report = json!({"system": "chorus", "chunks": TENANTS * DOCS * CHUNKS, "load_s": load_s, "index_s": index_s});
+    std::fs::write(
+        format!("{out}/queries.json"),
+        serde_json::to_vec(&json!({"tenants": tenants, "queries": queries}))?,
+    )?;
+    let mut report =
+        json!({"system": "chorus", "chunks": TENANTS * DOCS * CHUNKS, "load_s": load_s, "index_s": index_s});
     let modes = [("hybrid", Mode::Hybrid), ("vector", Mode::Vector), ("keyword", Mode::Keyword)];
     for (m, (name, mode)) in modes.into_iter().enumerate() {
         let mut times = Vec::new();
         for (i, q) in queries[m * per_mode..(m + 1) * per_mode].iter().enumerate() {
             let req = SearchRequest { query: q.clone(), mode, filters: Default::default(), top_k: Some(10) };
             let started = Instant::now();
-            let r = search::run(&ctx, &store, tenants[i % TENANTS], &req).await.map_err(|e| anyhow::anyhow!(e.message))?;
+            let r =
+                search::run(&ctx, &store, tenants[i % TENANTS], &req).await.map_err(|e| anyhow::anyhow!(e.message))?;
             let ms = started.elapsed().as_secs_f64() * 1000.0;
             anyhow::ensure!(r.results.iter().all(|h| h.title.starts_with("document")));
             if i >= 20 {
