@@ -5,8 +5,10 @@ set shell := ["bash", "-euo", "pipefail", "-c"]
 run_dir := ".build/run"
 pg_port := env_var_or_default("CHORUS_PG_PORT", "55432")
 redis_port := env_var_or_default("CHORUS_REDIS_PORT", "56379")
+llm_port := env_var_or_default("CHORUS_LLM_PORT", "8181")
 export CHORUS__DATABASE__URL := env_var_or_default("CHORUS__DATABASE__URL", "postgres://postgres@127.0.0.1:" + pg_port + "/chorus")
 export CHORUS__REDIS__URL := env_var_or_default("CHORUS__REDIS__URL", "redis://127.0.0.1:" + redis_port)
+export CHORUS__LLM__PROVIDERS__LOCAL__BASE_URL := env_var_or_default("CHORUS__LLM__PROVIDERS__LOCAL__BASE_URL", "http://127.0.0.1:" + llm_port + "/v1")
 
 # List the recipes.
 default:
@@ -17,6 +19,7 @@ default:
 up: deps
     scripts/models.sh
     scripts/services.sh start .build/local {{pg_port}} {{redis_port}}
+    scripts/llm.sh start .build/local {{llm_port}}
     psql -h 127.0.0.1 -p {{pg_port}} -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'chorus'" | grep -q 1 \
       || createdb -h 127.0.0.1 -p {{pg_port}} -U postgres chorus
     cargo build --release --bins
@@ -36,6 +39,7 @@ up: deps
 # Stop the API, the workers, Postgres and Redis.
 down:
     for p in {{run_dir}}/*.pid; do [ -f "$p" ] && kill "$(cat "$p")" 2>/dev/null; rm -f "$p"; done || true
+    scripts/llm.sh stop .build/local
     scripts/services.sh stop .build/local
 
 # Install the system packages Chorus needs (Postgres, Redis), if missing.

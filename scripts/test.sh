@@ -13,8 +13,17 @@ dir=.build/test
 scripts/services.sh stop "$dir" 2>/dev/null || true
 rm -rf "$dir"
 pg_port=$(free_port); redis_port=$(free_port)
-trap 'scripts/services.sh stop "$dir"' EXIT
+llm_port=$(free_port)
+trap 'scripts/llm.sh stop "$dir"; scripts/services.sh stop "$dir"' EXIT
 scripts/services.sh start "$dir" "$pg_port" "$redis_port"
+# The default chat provider: llama.cpp's OpenAI-compatible server with
+# SmolLM2 (both from PyPI; compiled once, then cached by pip).
+scripts/llm.sh start "$dir" "$llm_port"
+export CHORUS_TEST_LLM="http://127.0.0.1:$llm_port/v1"
+# Per-test vector stores and blobs live under the test directory, which
+# the next run wipes.
+mkdir -p "$dir/tmp"
+export TMPDIR="$(pwd)/$dir/tmp"
 
 export CHORUS_TEST_PG="postgres://postgres@127.0.0.1:$pg_port"
 export CHORUS_TEST_REDIS="redis://127.0.0.1:$redis_port"

@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{admin, bulk, documents, embeddings, health, jobs, keys, search, tags, webhooks};
+use crate::routes::{admin, bulk, conversations, documents, embeddings, health, jobs, keys, search, tags, webhooks};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -21,6 +21,9 @@ Every error is `{code, message, details?}` with a code from the error table in t
         bulk::submit, bulk::export, bulk::audit_log,
         embeddings::create,
         search::search, admin::reindex, admin::reconcile,
+        conversations::create, conversations::list, conversations::get, conversations::update,
+        conversations::delete, conversations::messages, conversations::post, conversations::fork,
+        conversations::usage_report,
         health::healthz, health::readyz, health::metrics,
     ),
     components(schemas(chorus_shared::error::ErrorBody, chorus_shared::error::ErrorCode)),
@@ -31,6 +34,7 @@ Every error is `{code, message, details?}` with a code from the error table in t
         (name = "bulk", description = "Admin bulk operations and the audit log"),
         (name = "embeddings", description = "Text embeddings (fastembed, offline)"),
         (name = "search", description = "Keyword, vector and hybrid search"),
+        (name = "conversations", description = "Chat: conversations, messages, forks and usage"),
         (name = "admin", description = "Vector maintenance: reindex and reconcile (admin)"),
         (name = "health", description = "Liveness, readiness and metrics"))
 )]

@@ -25,6 +25,7 @@ pub struct Settings {
     pub knowledge: KnowledgeSettings,
     pub embed: EmbedSettings,
     pub vectors: VectorSettings,
+    pub llm: LlmSettings,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -56,6 +57,96 @@ impl Default for EmbedSettings {
             batch_size: 32,
             max_length: 256,
             models_dir: ".build/models".into(),
+        }
+    }
+}
+
+/// Language models: providers (wire format, URL, key), model aliases
+/// (provider, name, context, prices, fallbacks), and resilience.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LlmSettings {
+    /// The alias used when a conversation names none.
+    pub default_model: String,
+    pub providers: BTreeMap<String, ProviderSettings>,
+    pub models: BTreeMap<String, ModelSettings>,
+    /// Retries of one provider on 429, 5xx, timeouts and transport errors.
+    pub retries: u32,
+    pub retry_base_ms: u64,
+    pub retry_max_ms: u64,
+    /// Failures in a row that open a provider's circuit, and how long it
+    /// stays open before one trial call.
+    pub breaker_failures: u32,
+    pub breaker_cooldown_ms: u64,
+    /// Responses to deterministic requests (temperature 0) are cached in
+    /// Redis this long; 0 disables the cache.
+    pub cache_ttl_secs: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ProviderSettings {
+    /// `openai` (any OpenAI-compatible server), `anthropic` or `gemini`.
+    pub kind: String,
+    pub base_url: String,
+    pub api_key: String,
+    /// One request's time limit (a stream's too).
+    pub timeout_ms: u64,
+}
+
+impl Default for ProviderSettings {
+    fn default() -> Self {
+        Self { kind: "openai".into(), base_url: String::new(), api_key: String::new(), timeout_ms: 120_000 }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ModelSettings {
+    pub provider: String,
+    /// The provider's name for the model.
+    pub name: String,
+    /// Context window, in tokens.
+    pub context_tokens: u32,
+    /// Prices in USD per million tokens.
+    pub input_usd_per_mtok: f64,
+    pub output_usd_per_mtok: f64,
+    /// Aliases tried in order when this one fails.
+    pub fallbacks: Vec<String>,
+}
+
+impl Default for ModelSettings {
+    fn default() -> Self {
+        Self {
+            provider: String::new(),
+            name: String::new(),
+            context_tokens: 4096,
+            input_usd_per_mtok: 0.0,
+            output_usd_per_mtok: 0.0,
+            fallbacks: Vec::new(),
+        }
+    }
+}
+
+impl Default for LlmSettings {
+    fn default() -> Self {
+        let local = ProviderSettings { base_url: "http://127.0.0.1:8181/v1".into(), ..ProviderSettings::default() };
+        let smollm2 = ModelSettings {
+            provider: "local".into(),
+            name: "smollm2".into(),
+            context_tokens: 2048,
+            ..Default::default()
+        };
+        Self {
+            default_model: "smollm2".into(),
+            providers: [("local".to_string(), local)].into(),
+            models: [("smollm2".to_string(), smollm2)].into(),
+            retries: 2,
+            retry_base_ms: 500,
+            retry_max_ms: 10_000,
+            breaker_failures: 5,
+            breaker_cooldown_ms: 30_000,
+            cache_ttl_secs: 3_600,
         }
     }
 }

@@ -19,6 +19,8 @@ pub struct Ctx {
     /// The vector store, in the processes that may use it (see
     /// [`crate::vectors::open_for_worker`]); the API never has one.
     pub vectors: Option<crate::vectors::Vectors>,
+    /// Language-model providers and their breakers.
+    pub llm: Arc<crate::llm::registry::Registry>,
 }
 
 impl Ctx {
@@ -31,7 +33,10 @@ impl Ctx {
             .map_err(|e| anyhow::anyhow!("cannot connect to Redis at {}: {e}", settings.redis.url))?;
         let blobs = crate::knowledge::blob::LocalDir::new(&settings.knowledge.blob_dir)
             .map_err(|e| anyhow::anyhow!("cannot use blob directory {}: {e}", settings.knowledge.blob_dir))?;
+        let llm = crate::llm::registry::Registry::new(&settings.llm)
+            .map_err(|e| anyhow::anyhow!("invalid llm settings: {e}"))?;
         Ok(Self {
+            llm: Arc::new(llm),
             pool,
             broker,
             settings: Arc::new(settings),

@@ -43,6 +43,8 @@ error_codes! {
     WebhookNotFound => ("webhook_not_found", 404),
     DeliveryNotFound => ("delivery_not_found", 404),
     DocumentNotFound => ("document_not_found", 404),
+    ConversationNotFound => ("conversation_not_found", 404),
+    MessageNotFound => ("message_not_found", 404),
     TagNotFound => ("tag_not_found", 404),
     ExportNotFound => ("export_not_found", 404),
     MethodNotAllowed => ("method_not_allowed", 405),

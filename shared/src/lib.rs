@@ -19,6 +19,7 @@ pub mod embed;
 pub mod error;
 pub mod jobs;
 pub mod knowledge;
+pub mod llm;
 pub mod metrics;
 pub mod queue;
 pub mod services;

@@ -45,6 +45,16 @@ pub struct Metrics {
     pub vector_orphans: IntCounterVec,
     /// Vector searches, by mode.
     pub searches: IntCounterVec,
+    /// Language-model calls: tokens by direction (`prompt`, `completion`),
+    /// cost, latency, time to first token, errors by kind, cache results,
+    /// and each provider's circuit (0 closed, 1 open, 2 half-open).
+    pub llm_tokens: IntCounterVec,
+    pub llm_cost_usd: prometheus::Counter,
+    pub llm_request_seconds: HistogramVec,
+    pub llm_ttft_seconds: HistogramVec,
+    pub llm_errors: IntCounterVec,
+    pub llm_cache: IntCounterVec,
+    pub llm_circuit: IntGaugeVec,
 }
 
 impl Metrics {
@@ -102,6 +112,26 @@ impl Metrics {
                 &["side", "action"],
             ),
             searches: counter("chorus_searches_total", "Searches run", &["mode"]),
+            llm_tokens: counter("chorus_llm_tokens_total", "Model tokens", &["provider", "model", "direction"]),
+            llm_cost_usd: {
+                let c =
+                    prometheus::Counter::new("chorus_llm_cost_usd_total", "Model cost in USD").expect("valid metric");
+                registry.register(Box::new(c.clone())).expect("unique metric");
+                c
+            },
+            llm_request_seconds: histogram("chorus_llm_request_seconds", "Model call duration", &["provider", "model"]),
+            llm_ttft_seconds: histogram("chorus_llm_ttft_seconds", "Time to first token", &["provider", "model"]),
+            llm_errors: counter("chorus_llm_errors_total", "Failed model calls", &["provider", "kind"]),
+            llm_cache: counter("chorus_llm_cache_total", "Response cache lookups", &["result"]),
+            llm_circuit: {
+                let g = IntGaugeVec::new(
+                    Opts::new("chorus_llm_circuit_state", "0 closed, 1 open, 2 half-open"),
+                    &["provider"],
+                )
+                .expect("valid metric");
+                registry.register(Box::new(g.clone())).expect("unique metric");
+                g
+            },
             webhook_delivery_seconds,
             webhook_pending,
             queue_depth,

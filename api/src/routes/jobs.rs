@@ -126,7 +126,12 @@ fn tokio_stream_from<T: Send + 'static>(mut rx: tokio::sync::mpsc::Receiver<T>) 
     futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
 }
 
+/// One SSE frame. Streamed `token` events are live only (not stored), so
+/// they carry no id: `Last-Event-ID` resumes at stored events.
 fn sse_frame(ev: &JobEventView) -> Bytes {
     let data = serde_json::to_string(ev).expect("event serializes");
+    if ev.kind == "token" {
+        return Bytes::from(format!("event: token\ndata: {data}\n\n"));
+    }
     Bytes::from(format!("id: {}\nevent: {}\ndata: {}\n\n", ev.id, ev.kind, data))
 }

@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod bulk;
+pub mod conversations;
 pub mod documents;
 pub mod embeddings;
 pub mod health;
@@ -27,7 +28,8 @@ pub fn configure_v1(cfg: &mut web::ServiceConfig) {
             .configure(bulk::configure)
             .configure(embeddings::configure)
             .configure(search::configure)
-            .configure(admin::configure),
+            .configure(admin::configure)
+            .configure(conversations::configure),
     );
 }
 

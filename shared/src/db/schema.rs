@@ -213,6 +213,60 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    conversations (id) {
+        id -> Uuid,
+        tenant_id -> Uuid,
+        title -> Text,
+        system_prompt -> Text,
+        models -> Array<Text>,
+        settings -> Jsonb,
+        tags -> Array<Text>,
+        parent_id -> Nullable<Uuid>,
+        fork_message_id -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    messages (id) {
+        id -> Uuid,
+        conversation_id -> Uuid,
+        tenant_id -> Uuid,
+        role -> Text,
+        content -> Text,
+        reply_to -> Nullable<Uuid>,
+        model -> Nullable<Text>,
+        job_id -> Nullable<Uuid>,
+        usage -> Nullable<Jsonb>,
+        citations -> Jsonb,
+        meta -> Jsonb,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    llm_usage (id) {
+        id -> Int8,
+        tenant_id -> Uuid,
+        job_id -> Nullable<Uuid>,
+        message_id -> Nullable<Uuid>,
+        provider -> Text,
+        model -> Text,
+        prompt_tokens -> Int4,
+        completion_tokens -> Int4,
+        cost_usd -> Float8,
+        latency_ms -> Int4,
+        ttft_ms -> Nullable<Int4>,
+        cache_hit -> Bool,
+        error_code -> Nullable<Text>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(messages -> conversations (conversation_id));
+
 diesel::joinable!(api_keys -> tenants (tenant_id));
 diesel::joinable!(jobs -> tenants (tenant_id));
 diesel::joinable!(job_events -> jobs (job_id));
@@ -224,3 +278,4 @@ diesel::joinable!(chunks -> documents (document_id));
 diesel::joinable!(document_tags -> documents (document_id));
 diesel::joinable!(document_tags -> tags (tag_id));
 diesel::allow_tables_to_appear_in_same_query!(documents, document_tags, tags, chunks);
+diesel::allow_tables_to_appear_in_same_query!(conversations, messages);

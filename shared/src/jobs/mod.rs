@@ -5,6 +5,7 @@
 //! every job: never rename one without keeping the old name as an alias.
 
 pub mod bulk;
+pub mod chat;
 mod context;
 pub mod diagnostic;
 pub mod embed_document;
@@ -73,6 +74,7 @@ pub static KINDS: &[&KindSpec] = &[
     &search::SPEC,
     &reindex::SPEC,
     &reconcile::SPEC,
+    &chat::SPEC,
     &webhook_delivery::SPEC,
 ];
 

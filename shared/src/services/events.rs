@@ -76,7 +76,16 @@ pub async fn follow(ctx: &Ctx, job_id: Uuid, last_event_id: i64) -> ServiceResul
             // the next tick; events are only ever sent in Postgres order.
             tokio::select! {
                 _ = tick.tick() => {}
-                msg = live.next(), if live_open => live_open = msg.is_some(),
+                msg = live.next(), if live_open => {
+                    live_open = msg.is_some();
+                    // Streamed tokens are live only: pass them straight on.
+                    let token = msg.and_then(|m| serde_json::from_str::<JobEventView>(&m).ok()).filter(|e| e.kind == "token");
+                    if let Some(ev) = token {
+                        if tx.send(ev).await.is_err() {
+                            return;
+                        }
+                    }
+                }
                 _ = tx.closed() => return,
             }
         }

@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod auth;
 pub mod bulk;
+pub mod conversations;
 pub mod documents;
 pub mod embeddings;
 pub mod events;
@@ -12,6 +13,7 @@ pub mod jobs;
 pub mod lifecycle;
 pub mod search;
 pub mod tags;
+pub mod usage;
 pub mod webhooks;
 
 use diesel::prelude::*;
@@ -21,6 +23,27 @@ use uuid::Uuid;
 use crate::db::models::{JobEvent, NewJobEvent};
 use crate::db::schema::job_events;
 use crate::domain::JobStatus;
+
+/// Cuts a page from rows loaded with `limit + 1`: the page, and the id to
+/// pass as the next cursor when there are more.
+pub fn page<T>(mut rows: Vec<T>, limit: i64, id: impl Fn(&T) -> Uuid) -> (Vec<T>, Option<Uuid>) {
+    if rows.len() as i64 > limit {
+        rows.truncate(limit as usize);
+        let next = rows.last().map(id);
+        (rows, next)
+    } else {
+        (rows, None)
+    }
+}
+
+/// Checks a page size (1..=200), defaulting to the configured one.
+pub fn page_limit(settings: &crate::config::Settings, limit: Option<i64>) -> crate::error::ServiceResult<i64> {
+    let limit = limit.unwrap_or(settings.api.default_page_size);
+    if !(1..=200).contains(&limit) {
+        return Err(crate::ServiceError::invalid_parameter("limit", "limit must be between 1 and 200"));
+    }
+    Ok(limit)
+}
 
 /// Who is calling: the tenant and role of a verified API key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

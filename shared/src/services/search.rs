@@ -43,7 +43,7 @@ pub enum Mode {
 }
 
 /// Narrows a search; every part must hold.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SearchFilters {
     /// Documents with any of these tags.

@@ -1,0 +1,3 @@
+DROP TABLE llm_usage;
+DROP TABLE messages;
+DROP TABLE conversations;

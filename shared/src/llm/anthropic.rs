@@ -1,0 +1,139 @@
+//! The Anthropic Messages API (`POST {base}/v1/messages`): the system
+//! prompt travels apart from the turns, and streams are typed events
+//! (`message_start`, `content_block_delta`, `message_delta`, `error`).
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use super::{sse, ChatRequest, ChatResponse, Endpoint, OnToken, Provider, ProviderError, Role, Usage};
+
+/// The API version Chorus speaks.
+pub const VERSION: &str = "2023-06-01";
+
+#[derive(Debug, Clone)]
+pub struct Anthropic(Endpoint);
+
+/// Anthropic's stop reasons in OpenAI's words.
+fn finish_reason(stop: &str) -> String {
+    match stop {
+        "end_turn" | "stop_sequence" => "stop",
+        "max_tokens" => "length",
+        "tool_use" => "tool_calls",
+        other => other,
+    }
+    .to_string()
+}
+
+impl Anthropic {
+    pub fn new(name: &str, base_url: &str, api_key: &str, timeout: Duration) -> Self {
+        Self(Endpoint::new(name, base_url, api_key, timeout))
+    }
+
+    fn body(req: &ChatRequest, stream: bool) -> Value {
+        let system: Vec<&str> =
+            req.messages.iter().filter(|m| m.role == Role::System).map(|m| m.content.as_str()).collect();
+        let turns: Vec<Value> = req
+            .messages
+            .iter()
+            .filter(|m| m.role != Role::System)
+            .map(|m| json!({ "role": m.role.as_str(), "content": m.content }))
+            .collect();
+        let mut body = json!({
+            "model": req.model,
+            "messages": turns,
+            "max_tokens": req.max_tokens.unwrap_or(1024),
+            "stream": stream,
+        });
+        if !system.is_empty() {
+            body["system"] = json!(system.join("\n\n"));
+        }
+        if let Some(t) = req.temperature {
+            body["temperature"] = json!(t);
+        }
+        body
+    }
+
+    async fn send(&self, body: &Value) -> Result<reqwest::Response, ProviderError> {
+        // Anthropic's "overloaded" is 529: a server error like any 5xx.
+        let headers = [("x-api-key", self.0.api_key.as_str()), ("anthropic-version", VERSION)];
+        self.0.post("/v1/messages", &headers, body).await
+    }
+}
+
+#[async_trait::async_trait]
+impl Provider for Anthropic {
+    fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    async fn complete(&self, req: &ChatRequest) -> Result<ChatResponse, ProviderError> {
+        let v: Value = self.send(&Self::body(req, false)).await?.json().await.map_err(ProviderError::from_reqwest)?;
+        let content: String = v
+            .get("content")
+            .and_then(Value::as_array)
+            .map(|blocks| blocks.iter().filter_map(|b| b.get("text").and_then(Value::as_str)).collect())
+            .unwrap_or_default();
+        let usage = v.get("usage").map(|u| Usage {
+            prompt_tokens: u.get("input_tokens").and_then(Value::as_u64).unwrap_or(0) as u32,
+            completion_tokens: u.get("output_tokens").and_then(Value::as_u64).unwrap_or(0) as u32,
+        });
+        let stop = v.get("stop_reason").and_then(Value::as_str).unwrap_or("end_turn");
+        Ok(ChatResponse { content, finish_reason: finish_reason(stop), usage })
+    }
+
+    async fn stream(&self, req: &ChatRequest, on_token: OnToken<'_>) -> Result<ChatResponse, ProviderError> {
+        let response = self.send(&Self::body(req, true)).await?;
+        let (mut content, mut finish) = (String::new(), None);
+        let mut usage = Usage::default();
+        let mut saw_usage = false;
+        sse::each_event(response, self.0.timeout, |event, data| {
+            let v = sse::json(data)?;
+            let kind = if event.is_empty() || event == "message" {
+                v.get("type").and_then(Value::as_str).unwrap_or("")
+            } else {
+                event
+            };
+            match kind {
+                "message_start" => {
+                    if let Some(n) = v.pointer("/message/usage/input_tokens").and_then(Value::as_u64) {
+                        usage.prompt_tokens = n as u32;
+                        saw_usage = true;
+                    }
+                }
+                "content_block_delta" => {
+                    if let Some(piece) = v.pointer("/delta/text").and_then(Value::as_str) {
+                        on_token(piece);
+                        content.push_str(piece);
+                    }
+                }
+                "message_delta" => {
+                    if let Some(s) = v.pointer("/delta/stop_reason").and_then(Value::as_str) {
+                        finish = Some(finish_reason(s));
+                    }
+                    if let Some(n) = v.pointer("/usage/output_tokens").and_then(Value::as_u64) {
+                        usage.completion_tokens = n as u32;
+                        saw_usage = true;
+                    }
+                }
+                "message_stop" => return Ok(false),
+                "error" => {
+                    let message = v.pointer("/error/message").and_then(Value::as_str).unwrap_or("error").to_string();
+                    return Err(match v.pointer("/error/type").and_then(Value::as_str) {
+                        Some("overloaded_error") | Some("api_error") => ProviderError::Server { status: 529, message },
+                        Some("rate_limit_error") => ProviderError::RateLimited { retry_after: None },
+                        _ => ProviderError::Client { status: 400, message },
+                    });
+                }
+                _ => {}
+            }
+            Ok(true)
+        })
+        .await?;
+        Ok(ChatResponse {
+            content,
+            finish_reason: finish.unwrap_or_else(|| "stop".into()),
+            usage: saw_usage.then_some(usage),
+        })
+    }
+}

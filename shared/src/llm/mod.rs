@@ -1,0 +1,224 @@
+//! Language-model providers: one trait over our own types, with streaming
+//! and non-streaming calls, and an adapter per wire format:
+//!
+//! - [`openai`]: OpenAI-compatible chat completions (OpenAI, Groq, Together,
+//!   vLLM, Ollama, llama.cpp: the local default);
+//! - [`anthropic`]: the Anthropic Messages API;
+//! - [`gemini`]: Google Gemini `generateContent`.
+//!
+//! [`sse`] reads Server-Sent Events bodies for all three. Which provider
+//! serves which model, and at what price, is configuration ([`registry`]).
+
+pub mod anthropic;
+pub mod gemini;
+pub mod openai;
+pub mod registry;
+pub mod sse;
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// Who said a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    System,
+    User,
+    Assistant,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::System => "system",
+            Role::User => "user",
+            Role::Assistant => "assistant",
+        }
+    }
+}
+
+/// One message of a conversation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChatMessage {
+    pub role: Role,
+    pub content: String,
+}
+
+impl ChatMessage {
+    pub fn new(role: Role, content: impl Into<String>) -> Self {
+        Self { role, content: content.into() }
+    }
+}
+
+/// A completion request, in the provider's model name.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ChatRequest {
+    pub model: String,
+    pub messages: Vec<ChatMessage>,
+    pub temperature: Option<f32>,
+    pub max_tokens: Option<u32>,
+}
+
+/// Tokens a call used, as the provider counted them (or as estimated).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Usage {
+    pub prompt_tokens: u32,
+    pub completion_tokens: u32,
+}
+
+/// A finished completion.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChatResponse {
+    pub content: String,
+    /// `stop`, `length`, … as the provider said, normalised to OpenAI's words.
+    pub finish_reason: String,
+    /// `None` when the provider reported no usage.
+    pub usage: Option<Usage>,
+}
+
+/// How a provider call failed. `retryable` ones may succeed later.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ProviderError {
+    #[error("rate limited (retry after {retry_after:?})")]
+    RateLimited { retry_after: Option<Duration> },
+    #[error("provider error {status}: {message}")]
+    Server { status: u16, message: String },
+    #[error("request refused {status}: {message}")]
+    Client { status: u16, message: String },
+    #[error("timed out")]
+    Timeout,
+    #[error("transport: {0}")]
+    Transport(String),
+    #[error("unreadable response: {0}")]
+    Decode(String),
+    #[error("circuit open for provider {0}")]
+    CircuitOpen(String),
+}
+
+impl ProviderError {
+    /// A stable code for jobs, metrics and the usage table.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::RateLimited { .. } => "llm_rate_limited",
+            Self::Server { .. } => "llm_server_error",
+            Self::Client { .. } => "llm_request_refused",
+            Self::Timeout => "llm_timeout",
+            Self::Transport(_) => "llm_unreachable",
+            Self::Decode(_) => "llm_bad_response",
+            Self::CircuitOpen(_) => "llm_circuit_open",
+        }
+    }
+
+    /// Whether another attempt (here or on a fallback) may succeed.
+    pub fn retryable(&self) -> bool {
+        !matches!(self, Self::Client { .. })
+    }
+
+    /// From a non-2xx HTTP answer: 429 (with `Retry-After` seconds), 5xx, or
+    /// another refusal; the message is the provider's error text if any.
+    pub fn from_status(status: u16, retry_after: Option<&str>, body: &str) -> Self {
+        let message = serde_json::from_str::<serde_json::Value>(body)
+            .ok()
+            .and_then(|v| {
+                let e = v.get("error").cloned().unwrap_or(v);
+                e.get("message").and_then(|m| m.as_str()).map(String::from).or_else(|| e.as_str().map(String::from))
+            })
+            .unwrap_or_else(|| body.chars().take(300).collect());
+        match status {
+            429 => Self::RateLimited {
+                retry_after: retry_after.and_then(|s| s.trim().parse::<f64>().ok()).map(Duration::from_secs_f64),
+            },
+            500..=599 => Self::Server { status, message },
+            _ => Self::Client { status, message },
+        }
+    }
+
+    pub fn from_reqwest(e: reqwest::Error) -> Self {
+        if e.is_timeout() {
+            Self::Timeout
+        } else if e.is_decode() {
+            Self::Decode(e.to_string())
+        } else {
+            Self::Transport(e.to_string())
+        }
+    }
+}
+
+/// Receives streamed text as it arrives.
+pub type OnToken<'a> = &'a mut (dyn FnMut(&str) + Send);
+
+/// One provider: a wire format at a base URL with a key.
+#[async_trait::async_trait]
+pub trait Provider: Send + Sync + std::fmt::Debug {
+    /// The configured provider name.
+    fn name(&self) -> &str;
+    /// One completion, whole.
+    async fn complete(&self, req: &ChatRequest) -> Result<ChatResponse, ProviderError>;
+    /// One completion, calling `on_token` with each piece of text as the
+    /// provider sends it; returns the whole.
+    async fn stream(&self, req: &ChatRequest, on_token: OnToken<'_>) -> Result<ChatResponse, ProviderError>;
+}
+
+/// Estimated tokens of a text when no tokenizer is known: max(words,
+/// chars / 4), the rule the chunker uses.
+pub fn estimate_tokens(text: &str) -> u32 {
+    crate::knowledge::chunk::estimate_tokens(text) as u32
+}
+
+/// Usage estimated from the messages and the answer.
+pub fn estimate_usage(messages: &[ChatMessage], answer: &str) -> Usage {
+    // About 4 tokens of framing per message, as OpenAI's chat format adds.
+    let prompt = messages.iter().map(|m| estimate_tokens(&m.content) + 4).sum::<u32>() + 2;
+    Usage { prompt_tokens: prompt, completion_tokens: estimate_tokens(answer) }
+}
+
+/// Where and how a provider is reached: what every adapter holds.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    pub name: String,
+    pub base_url: String,
+    pub api_key: String,
+    pub timeout: Duration,
+    http: reqwest::Client,
+}
+
+impl Endpoint {
+    pub fn new(name: &str, base_url: &str, api_key: &str, timeout: Duration) -> Self {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(Duration::from_secs(5))
+            .build()
+            .expect("http client");
+        Self {
+            name: name.into(),
+            base_url: base_url.trim_end_matches('/').into(),
+            api_key: api_key.into(),
+            timeout,
+            http,
+        }
+    }
+
+    /// POSTs `body` as JSON to `{base_url}{path}` with `headers`; a non-2xx
+    /// answer becomes the matching [`ProviderError`].
+    pub async fn post(
+        &self,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &serde_json::Value,
+    ) -> Result<reqwest::Response, ProviderError> {
+        let mut request = self.http.post(format!("{}{path}", self.base_url)).timeout(self.timeout).json(body);
+        for (k, v) in headers {
+            request = request.header(*k, *v);
+        }
+        let response = request.send().await.map_err(ProviderError::from_reqwest)?;
+        if response.status().is_success() {
+            return Ok(response);
+        }
+        let status = response.status().as_u16();
+        let retry_after = response.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(String::from);
+        let text = response.text().await.unwrap_or_default();
+        Err(ProviderError::from_status(status, retry_after.as_deref(), &text))
+    }
+}

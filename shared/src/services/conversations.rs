@@ -1,0 +1,471 @@
+//! Conversations: CRUD, search, paginated messages, forks, and posting a
+//! user message, which queues the `chat` job that writes the answer.
+//!
+//! A fork records its parent and the message it branched at; its history
+//! is the parent's history up to that message followed by its own
+//! messages, read through the chain, never copied.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use super::{page, page_limit, Principal};
+use crate::db::models::{Conversation, Job, Message};
+use crate::db::schema::{conversations as c, messages as m};
+use crate::domain::{JobSummary, Role};
+use crate::error::{ErrorCode, ServiceError, ServiceResult};
+use crate::Ctx;
+
+/// Longest system prompt and message, in characters; most forks deep.
+pub const MAX_PROMPT_CHARS: usize = 32_000;
+pub const MAX_MESSAGE_CHARS: usize = 64_000;
+pub const MAX_FORK_DEPTH: usize = 32;
+
+fn invalid(field: &str, message: impl Into<String>) -> ServiceError {
+    ServiceError::new(ErrorCode::InvalidPayload, message).with_details(json!({ "field": field }))
+}
+
+fn not_found() -> ServiceError {
+    ServiceError::new(ErrorCode::ConversationNotFound, "no such conversation")
+}
+
+/// Generation settings, on a conversation or one message.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GenerationSettings {
+    /// 0..=2.
+    pub temperature: Option<f32>,
+    /// 1..=32768.
+    pub max_tokens: Option<u32>,
+}
+
+impl GenerationSettings {
+    fn check(&self) -> ServiceResult<()> {
+        if self.temperature.is_some_and(|t| !(0.0..=2.0).contains(&t)) {
+            return Err(invalid("settings.temperature", "temperature must be between 0 and 2"));
+        }
+        if self.max_tokens.is_some_and(|n| !(1..=32_768).contains(&n)) {
+            return Err(invalid("settings.max_tokens", "max_tokens must be between 1 and 32768"));
+        }
+        Ok(())
+    }
+
+    /// `self` where set, else `base`.
+    pub fn or(&self, base: &GenerationSettings) -> GenerationSettings {
+        GenerationSettings {
+            temperature: self.temperature.or(base.temperature),
+            max_tokens: self.max_tokens.or(base.max_tokens),
+        }
+    }
+}
+
+/// The body of `POST /v1/conversations` (and, all optional, of `PATCH`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConversationInput {
+    pub title: Option<String>,
+    pub system_prompt: Option<String>,
+    /// Model aliases from the configuration; the default model when empty.
+    pub models: Option<Vec<String>>,
+    pub settings: Option<GenerationSettings>,
+    pub tags: Option<Vec<String>>,
+}
+
+fn check_models(ctx: &Ctx, models: &[String]) -> ServiceResult<()> {
+    for alias in models {
+        if !ctx.settings.llm.models.contains_key(alias) {
+            let known: Vec<_> = ctx.settings.llm.models.keys().collect();
+            return Err(ServiceError::new(ErrorCode::UnknownModel, format!("unknown model {alias:?}"))
+                .with_details(json!({ "available": known })));
+        }
+    }
+    Ok(())
+}
+
+fn check_input(ctx: &Ctx, i: &ConversationInput) -> ServiceResult<()> {
+    if i.title.as_ref().is_some_and(|t| t.chars().count() > 500) {
+        return Err(invalid("title", "title is at most 500 characters"));
+    }
+    if i.system_prompt.as_ref().is_some_and(|p| p.chars().count() > MAX_PROMPT_CHARS) {
+        return Err(invalid("system_prompt", format!("system_prompt is at most {MAX_PROMPT_CHARS} characters")));
+    }
+    if let Some(models) = &i.models {
+        if models.len() > 8 {
+            return Err(invalid("models", "at most 8 models"));
+        }
+        check_models(ctx, models)?;
+    }
+    if let Some(s) = &i.settings {
+        s.check()?;
+    }
+    if i.tags.as_ref().is_some_and(|t| t.len() > 50 || t.iter().any(|x| x.is_empty() || x.len() > 64)) {
+        return Err(invalid("tags", "at most 50 tags of 1 to 64 characters"));
+    }
+    Ok(())
+}
+
+async fn load(conn: &mut AsyncPgConnection, tenant: Uuid, id: Uuid) -> ServiceResult<Conversation> {
+    c::table
+        .filter(c::id.eq(id))
+        .filter(c::tenant_id.eq(tenant))
+        .select(Conversation::as_select())
+        .first(conn)
+        .await
+        .optional()?
+        .ok_or_else(not_found)
+}
+
+pub async fn create(ctx: &Ctx, p: &Principal, i: ConversationInput) -> ServiceResult<Conversation> {
+    p.require(Role::User, "creating conversations")?;
+    check_input(ctx, &i)?;
+    let now = Utc::now();
+    let row = Conversation {
+        id: Uuid::now_v7(),
+        tenant_id: p.tenant_id,
+        title: i.title.unwrap_or_default(),
+        system_prompt: i.system_prompt.unwrap_or_default(),
+        models: i.models.unwrap_or_default(),
+        settings: serde_json::to_value(i.settings.unwrap_or_default()).map_err(ServiceError::internal)?,
+        tags: i.tags.unwrap_or_default(),
+        parent_id: None,
+        fork_message_id: None,
+        created_at: now,
+        updated_at: now,
+    };
+    let mut conn = ctx.pool.get().await?;
+    Ok(diesel::insert_into(c::table).values(&row).returning(Conversation::as_returning()).get_result(&mut conn).await?)
+}
+
+pub async fn get(ctx: &Ctx, p: &Principal, id: Uuid) -> ServiceResult<Conversation> {
+    let mut conn = ctx.pool.get().await?;
+    load(&mut conn, p.tenant_id, id).await
+}
+
+pub async fn update(ctx: &Ctx, p: &Principal, id: Uuid, i: ConversationInput) -> ServiceResult<Conversation> {
+    p.require(Role::User, "changing conversations")?;
+    check_input(ctx, &i)?;
+    let mut conn = ctx.pool.get().await?;
+    let mut row = load(&mut conn, p.tenant_id, id).await?;
+    if let Some(v) = i.title {
+        row.title = v;
+    }
+    if let Some(v) = i.system_prompt {
+        row.system_prompt = v;
+    }
+    if let Some(v) = i.models {
+        row.models = v;
+    }
+    if let Some(v) = i.settings {
+        row.settings = serde_json::to_value(v).map_err(ServiceError::internal)?;
+    }
+    if let Some(v) = i.tags {
+        row.tags = v;
+    }
+    Ok(diesel::update(c::table.find(id))
+        .set((
+            c::title.eq(&row.title),
+            c::system_prompt.eq(&row.system_prompt),
+            c::models.eq(&row.models),
+            c::settings.eq(&row.settings),
+            c::tags.eq(&row.tags),
+            c::updated_at.eq(Utc::now()),
+        ))
+        .returning(Conversation::as_returning())
+        .get_result(&mut conn)
+        .await?)
+}
+
+/// Deletes a conversation and its messages. Its forks keep their own
+/// messages and lose the shared part of their history.
+pub async fn delete(ctx: &Ctx, p: &Principal, id: Uuid) -> ServiceResult<()> {
+    p.require(Role::User, "deleting conversations")?;
+    let mut conn = ctx.pool.get().await?;
+    load(&mut conn, p.tenant_id, id).await?;
+    diesel::delete(c::table.find(id)).execute(&mut conn).await?;
+    Ok(())
+}
+
+/// Filters of `GET /v1/conversations`.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ConversationFilter {
+    /// Words in the title, system prompt or messages.
+    pub q: Option<String>,
+    /// Conversations whose default models include this alias.
+    pub model: Option<String>,
+    pub tag: Option<String>,
+    pub created_after: Option<DateTime<Utc>>,
+    pub created_before: Option<DateTime<Utc>>,
+    pub cursor: Option<Uuid>,
+    pub limit: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ConversationPage {
+    pub items: Vec<Conversation>,
+    pub next_cursor: Option<Uuid>,
+}
+
+/// The tenant's conversations, newest first.
+pub async fn list(ctx: &Ctx, p: &Principal, f: ConversationFilter) -> ServiceResult<ConversationPage> {
+    let limit = page_limit(&ctx.settings, f.limit)?;
+    let mut q = c::table.filter(c::tenant_id.eq(p.tenant_id)).into_boxed();
+    if let Some(text) = f.q.as_ref().filter(|t| !t.trim().is_empty()) {
+        let in_messages = m::table
+            .filter(m::tenant_id.eq(p.tenant_id))
+            .filter(
+                diesel::dsl::sql::<diesel::sql_types::Bool>(
+                    "to_tsvector('simple', messages.content) @@ plainto_tsquery('simple', ",
+                )
+                .bind::<diesel::sql_types::Text, _>(text.clone())
+                .sql(")"),
+            )
+            .select(m::conversation_id);
+        q = q.filter(
+            diesel::dsl::sql::<diesel::sql_types::Bool>("to_tsvector('simple', conversations.title || ' ' || conversations.system_prompt) @@ plainto_tsquery('simple', ")
+                .bind::<diesel::sql_types::Text, _>(text.clone())
+                .sql(")")
+                .or(c::id.eq_any(in_messages)),
+        );
+    }
+    if let Some(model) = &f.model {
+        q = q.filter(c::models.contains(vec![model.clone()]));
+    }
+    if let Some(tag) = &f.tag {
+        q = q.filter(c::tags.contains(vec![tag.clone()]));
+    }
+    if let Some(ts) = f.created_after {
+        q = q.filter(c::created_at.ge(ts));
+    }
+    if let Some(ts) = f.created_before {
+        q = q.filter(c::created_at.lt(ts));
+    }
+    if let Some(cur) = f.cursor {
+        q = q.filter(c::id.lt(cur));
+    }
+    let mut conn = ctx.pool.get().await?;
+    let rows = q.order(c::id.desc()).limit(limit + 1).select(Conversation::as_select()).load(&mut conn).await?;
+    let (items, next_cursor) = page(rows, limit, |r| r.id);
+    Ok(ConversationPage { items, next_cursor })
+}
+
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct MessageQuery {
+    /// From a previous page's `next_cursor`.
+    pub cursor: Option<Uuid>,
+    pub limit: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct MessagePage {
+    /// Oldest first, including the history a fork shares with its parent.
+    pub items: Vec<Message>,
+    pub next_cursor: Option<Uuid>,
+}
+
+/// The conversation's whole history, oldest first: for a fork, the
+/// parent's history up to the fork point, then its own messages.
+pub async fn history(conn: &mut AsyncPgConnection, tenant: Uuid, id: Uuid) -> ServiceResult<Vec<Message>> {
+    // (conversation, last message id to include)
+    let mut chain: Vec<(Uuid, Option<Uuid>)> = vec![(id, None)];
+    let mut conv = load(conn, tenant, id).await?;
+    while let (Some(parent), Some(at)) = (conv.parent_id, conv.fork_message_id) {
+        if chain.len() > MAX_FORK_DEPTH {
+            break;
+        }
+        chain.push((parent, Some(at)));
+        match load(conn, tenant, parent).await {
+            Ok(p) => conv = p,
+            Err(_) => break,
+        }
+    }
+    let mut out = Vec::new();
+    for (conv, upto) in chain.into_iter().rev() {
+        let mut q = m::table.filter(m::conversation_id.eq(conv)).into_boxed();
+        if let Some(at) = upto {
+            q = q.filter(m::id.le(at));
+        }
+        out.extend(q.order(m::id.asc()).select(Message::as_select()).load(conn).await?);
+    }
+    Ok(out)
+}
+
+/// A page of the history, oldest first.
+pub async fn messages(ctx: &Ctx, p: &Principal, id: Uuid, q: MessageQuery) -> ServiceResult<MessagePage> {
+    let limit = page_limit(&ctx.settings, q.limit)?;
+    let mut conn = ctx.pool.get().await?;
+    let all = history(&mut conn, p.tenant_id, id).await?;
+    let start = match q.cursor {
+        Some(cur) => all.iter().position(|msg| msg.id == cur).map_or(all.len(), |i| i + 1),
+        None => 0,
+    };
+    let rows: Vec<Message> = all.into_iter().skip(start).take(limit as usize + 1).collect();
+    let (items, next_cursor) = page(rows, limit, |r| r.id);
+    Ok(MessagePage { items, next_cursor })
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Fork {
+    pub at_message_id: Uuid,
+}
+
+/// A new conversation sharing the history up to `at_message_id`.
+pub async fn fork(ctx: &Ctx, p: &Principal, id: Uuid, f: Fork) -> ServiceResult<Conversation> {
+    p.require(Role::User, "forking conversations")?;
+    let mut conn = ctx.pool.get().await?;
+    let source = load(&mut conn, p.tenant_id, id).await?;
+    if !history(&mut conn, p.tenant_id, id).await?.iter().any(|msg| msg.id == f.at_message_id) {
+        return Err(ServiceError::new(ErrorCode::MessageNotFound, "no such message in this conversation"));
+    }
+    // The fork point names the conversation that holds the message.
+    let holder: Uuid = m::table.find(f.at_message_id).select(m::conversation_id).first(&mut conn).await?;
+    let now = Utc::now();
+    let row = Conversation {
+        id: Uuid::now_v7(),
+        parent_id: Some(holder),
+        fork_message_id: Some(f.at_message_id),
+        created_at: now,
+        updated_at: now,
+        title: if source.title.is_empty() { String::new() } else { format!("{} (fork)", source.title) },
+        ..source
+    };
+    Ok(diesel::insert_into(c::table).values(&row).returning(Conversation::as_returning()).get_result(&mut conn).await?)
+}
+
+/// Retrieval for one message.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RagOptions {
+    pub enabled: bool,
+    #[serde(default)]
+    pub filters: crate::services::search::SearchFilters,
+    /// Chunks to inject (1..=20, default 5).
+    pub top_k: Option<usize>,
+}
+
+/// The body of `POST /v1/conversations/{id}/messages`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PostMessage {
+    pub content: String,
+    /// `single` (default). Other modes are not available yet.
+    pub mode: Option<String>,
+    /// Model aliases for this message; the conversation's otherwise.
+    pub models: Option<Vec<String>>,
+    pub rag: Option<RagOptions>,
+    pub settings: Option<GenerationSettings>,
+}
+
+/// What `POST …/messages` answers: the stored user message and the job.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Posted {
+    pub message: Message,
+    pub job: JobSummary,
+}
+
+/// Stores the user message and queues its `chat` job, in one transaction.
+pub async fn post_message(ctx: &Ctx, p: &Principal, id: Uuid, body: PostMessage) -> ServiceResult<(Message, Job)> {
+    p.require(Role::User, "sending messages")?;
+    if body.content.trim().is_empty() || body.content.chars().count() > MAX_MESSAGE_CHARS {
+        return Err(invalid(
+            "content",
+            format!("content must be non-empty and at most {MAX_MESSAGE_CHARS} characters"),
+        ));
+    }
+    match body.mode.as_deref() {
+        None | Some("single") => {}
+        Some(other) => {
+            return Err(invalid("mode", format!("mode {other:?} is not available; use \"single\"")));
+        }
+    }
+    if let Some(models) = &body.models {
+        check_models(ctx, models)?;
+    }
+    if let Some(s) = &body.settings {
+        s.check()?;
+    }
+    if let Some(r) = &body.rag {
+        if r.top_k.is_some_and(|k| !(1..=20).contains(&k)) {
+            return Err(invalid("rag.top_k", "rag.top_k must be between 1 and 20"));
+        }
+    }
+    let mut conn = ctx.pool.get().await?;
+    let conv = load(&mut conn, p.tenant_id, id).await?;
+    let model = body
+        .models
+        .as_ref()
+        .and_then(|models| models.iter().next().cloned())
+        .or_else(|| conv.models.iter().next().cloned())
+        .unwrap_or_else(|| ctx.settings.llm.default_model.clone());
+    let message = Message {
+        id: Uuid::now_v7(),
+        conversation_id: conv.id,
+        tenant_id: p.tenant_id,
+        role: "user".into(),
+        content: body.content.clone(),
+        reply_to: None,
+        model: None,
+        job_id: None,
+        usage: None,
+        citations: json!([]),
+        meta: json!({}),
+        created_at: Utc::now(),
+    };
+    let payload = json!({
+        "conversation_id": conv.id,
+        "message_id": message.id,
+        "model": model,
+        "rag": body.rag,
+        "settings": body.settings,
+    });
+    let tenant = p.tenant_id;
+    let (message, job) = (&mut *conn)
+        .transaction::<_, ServiceError, _>(async move |conn: &mut AsyncPgConnection| {
+            use crate::jobs::chat::{NAME, QUEUE, SPEC};
+            let job = super::jobs::insert_internal(
+                conn,
+                super::jobs::InternalJob {
+                    tenant_id: tenant,
+                    kind: NAME,
+                    queue: QUEUE,
+                    payload: &payload,
+                    max_attempts: SPEC.default_max_attempts,
+                },
+            )
+            .await?;
+            let message = Message { job_id: Some(job.id), ..message };
+            let stored = diesel::insert_into(m::table)
+                .values(&message)
+                .returning(Message::as_returning())
+                .get_result(conn)
+                .await?;
+            diesel::update(c::table.find(id)).set(c::updated_at.eq(Utc::now())).execute(conn).await?;
+            Ok((stored, job))
+        })
+        .await?;
+    super::jobs::nudge(ctx, crate::jobs::chat::QUEUE).await;
+    Ok((message, job))
+}
+
+/// The generation settings stored on a conversation.
+pub fn settings_of(conv: &Conversation) -> GenerationSettings {
+    serde_json::from_value::<GenerationSettings>(conv.settings.clone()).unwrap_or_default()
+}
+
+/// Loads a conversation for a job (tenant-checked).
+pub async fn load_for_job(conn: &mut AsyncPgConnection, tenant: Uuid, id: Uuid) -> ServiceResult<Conversation> {
+    load(conn, tenant, id).await
+}
+
+/// Used by `Value`-typed callers.
+pub fn citation(hit: &crate::services::search::SearchHit) -> Value {
+    json!({ "chunk_id": hit.chunk_id, "document_id": hit.document_id, "title": hit.title, "page": hit.page })
+}
