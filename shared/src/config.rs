@@ -81,6 +81,22 @@ pub struct LlmSettings {
     /// Responses to deterministic requests (temperature 0) are cached in
     /// Redis this long; 0 disables the cache.
     pub cache_ttl_secs: u64,
+    /// The judge of `consensus` and `debate` when a message names none
+    /// (empty: the default model).
+    pub judge_model: String,
+    pub router: RouterSettings,
+}
+
+/// The `router` mode's rules.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RouterSettings {
+    /// Aliases preferred for code, creative and general prompts.
+    pub code: String,
+    pub creative: String,
+    pub general: String,
+    /// Past this much spend today (per tenant), the cheapest model; 0: no cap.
+    pub daily_cost_cap_usd: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -147,6 +163,8 @@ impl Default for LlmSettings {
             breaker_failures: 5,
             breaker_cooldown_ms: 30_000,
             cache_ttl_secs: 3_600,
+            judge_model: String::new(),
+            router: RouterSettings::default(),
         }
     }
 }

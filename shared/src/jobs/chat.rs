@@ -1,4 +1,5 @@
-//! `chat` (internal, queue `chat`): answers one user message. It reads the
+//! `chat` (internal, queue `chat`): answers one user message in its mode
+//! (`crate::llm::modes`). It reads the
 //! conversation's history (through forks), retrieves sources when RAG is
 //! on, fits the history into the model's context (sliding window), streams
 //! the answer's tokens to the job's SSE followers as `token` events, and
@@ -22,7 +23,7 @@ use crate::db::schema::{llm_usage as u, messages as m};
 use crate::domain::{JobEventView, Progress};
 use crate::error::ServiceError;
 use crate::llm::registry::{CallOptions, Outcome};
-use crate::llm::{ChatMessage, Role};
+use crate::llm::{modes, ChatMessage, Role};
 use crate::services::conversations::{self, GenerationSettings, RagOptions};
 use crate::services::search::{self, Mode, SearchRequest};
 
@@ -46,7 +47,14 @@ pub const SPEC: KindSpec = KindSpec {
 struct Payload {
     conversation_id: Uuid,
     message_id: Uuid,
+    /// The first model (the one `single` uses).
     model: String,
+    #[serde(default)]
+    mode: modes::Mode,
+    #[serde(default)]
+    models: Vec<String>,
+    judge: Option<String>,
+    rounds: Option<usize>,
     rag: Option<RagOptions>,
     settings: Option<GenerationSettings>,
 }
@@ -81,27 +89,34 @@ fn rag_context(hits: &[search::SearchHit]) -> String {
     out
 }
 
-async fn existing_reply(conn: &mut AsyncPgConnection, p: &Payload) -> Result<Option<Message>, JobError> {
+async fn existing_replies(conn: &mut AsyncPgConnection, p: &Payload) -> Result<Vec<Message>, JobError> {
     m::table
         .filter(m::reply_to.eq(p.message_id))
-        .filter(m::model.eq(&p.model))
+        .order(m::id)
         .select(Message::as_select())
-        .first(conn)
+        .load(conn)
         .await
-        .optional()
         .map_err(JobError::database)
 }
 
-fn result_of(msg: &Message) -> Value {
-    json!({
-        "message_id": msg.id,
-        "content": msg.content,
-        "model": msg.model,
-        "usage": msg.usage,
-        "finish_reason": msg.meta.get("finish_reason"),
-        "citations": msg.citations,
-        "meta": msg.meta,
-    })
+/// The job's result: the (last) answer, plus every answer in `compare`.
+fn result_of(replies: &[Message], r: &modes::ModeResult) -> Value {
+    let last = replies.last().expect("at least one reply");
+    let mut out = json!({
+        "message_id": last.id,
+        "content": last.content,
+        "model": last.model,
+        "usage": last.usage,
+        "finish_reason": last.meta.get("finish_reason"),
+        "citations": last.citations,
+        "meta": last.meta,
+        "route_reason": r.route_reason,
+    });
+    if replies.len() > 1 {
+        out["answers"] =
+            replies.iter().map(|m| json!({ "message_id": m.id, "model": m.model, "content": m.content })).collect();
+    }
+    out
 }
 
 async fn run(ctx: &JobContext, payload: Value) -> Result<Value, JobError> {
@@ -109,8 +124,15 @@ async fn run(ctx: &JobContext, payload: Value) -> Result<Value, JobError> {
         serde_json::from_value(payload).map_err(|e| JobError::permanent("invalid_payload", e.to_string()))?;
     let app = &ctx.ctx;
     let mut conn = app.pool.get().await.map_err(JobError::database)?;
-    if let Some(done) = existing_reply(&mut conn, &p).await? {
-        return Ok(result_of(&done));
+    let done = existing_replies(&mut conn, &p).await?;
+    if !done.is_empty() {
+        let replayed = modes::ModeResult {
+            text: String::new(),
+            final_alias: String::new(),
+            steps: Vec::new(),
+            route_reason: None,
+        };
+        return Ok(result_of(&done, &replayed));
     }
     let conv = conversations::load_for_job(&mut conn, ctx.tenant_id, p.conversation_id).await?;
     let history = conversations::history(&mut conn, ctx.tenant_id, conv.id).await?;
@@ -159,36 +181,61 @@ async fn run(ctx: &JobContext, payload: Value) -> Result<Value, JobError> {
     let dropped = sliding_window(&mut messages, budget);
 
     ctx.report(Progress { stage: Some("generating".into()), done: 0, total: None, message: None }).await;
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
-    let broker = app.broker.clone();
-    let job_id = ctx.job_id;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Live>();
+    let (broker, reporter) = (app.broker.clone(), ctx.clone());
     let publisher = tokio::spawn(async move {
-        while let Some(text) = rx.recv().await {
-            let ev = JobEventView {
-                id: 0,
-                job_id,
-                kind: "token".into(),
-                status: None,
-                data: json!({ "text": text }),
-                created_at: Utc::now(),
-            };
-            broker.publish_event(&ev).await;
+        while let Some(live) = rx.recv().await {
+            match live {
+                Live::Token(step, text) => {
+                    let data = json!({ "text": text, "step": step });
+                    let ev = JobEventView {
+                        id: 0,
+                        job_id: reporter.job_id,
+                        kind: "token".into(),
+                        status: None,
+                        data,
+                        created_at: Utc::now(),
+                    };
+                    broker.publish_event(&ev).await;
+                }
+                Live::Steps(done, total) => {
+                    let stage = Some("generating".to_string());
+                    reporter
+                        .report(Progress { stage, done: done as u64, total: Some(total as u64), message: None })
+                        .await;
+                }
+            }
         }
     });
     let options = CallOptions { temperature: settings.temperature, max_tokens: settings.max_tokens };
     let conn_manager = app.broker.conn();
     let redis = Some((&conn_manager, app.broker.namespace()));
-    let mut send = |piece: &str| {
-        let _ = tx.send(piece.to_string());
-    };
-    let outcome = app.llm.chat(redis, &p.model, &messages, &options, &mut send).await;
-    drop(tx);
+    let judge = p.judge.clone().filter(|j| !j.is_empty()).unwrap_or_else(|| {
+        Some(app.llm.settings().judge_model.clone()).filter(|j| !j.is_empty()).unwrap_or_else(|| p.model.clone())
+    });
+    let models = if p.models.is_empty() { vec![p.model.clone()] } else { p.models.clone() };
+    let spent = if p.mode == modes::Mode::Router { spent_today(ctx).await } else { 0.0 };
+    let mut sink = Forward(tx);
+    let result = modes::run(
+        &app.llm,
+        redis,
+        p.mode,
+        &models,
+        &judge,
+        p.rounds.unwrap_or(2),
+        &messages,
+        &options,
+        spent,
+        &mut sink,
+    )
+    .await;
+    drop(sink);
     let _ = publisher.await;
-    let outcome = match outcome {
-        Ok(o) => o,
-        Err((e, failed)) => {
+    let result = match result {
+        Ok(r) => r,
+        Err(e) => {
             record_failure(ctx, &p, &model.provider, &model.name, &e).await;
-            let message = format!("{e} (tried: {failed:?})");
+            let message = e.to_string();
             return Err(if e.retryable() {
                 JobError::retryable(e.code(), message)
             } else {
@@ -196,9 +243,43 @@ async fn run(ctx: &JobContext, payload: Value) -> Result<Value, JobError> {
             });
         }
     };
-    observe(app, &outcome);
-    let reply = store(ctx, &p, &outcome, citations, dropped).await?;
-    Ok(result_of(&reply))
+    for s in &result.steps {
+        observe(app, &s.outcome);
+    }
+    let replies = store(ctx, &p, &result, citations, dropped).await?;
+    Ok(result_of(&replies, &result))
+}
+
+/// What the job streams while it runs.
+enum Live {
+    Token(String, String),
+    Steps(usize, usize),
+}
+
+struct Forward(tokio::sync::mpsc::UnboundedSender<Live>);
+
+impl modes::Sink for Forward {
+    fn token(&mut self, step: &str, text: &str) {
+        let _ = self.0.send(Live::Token(step.into(), text.into()));
+    }
+    fn progress(&mut self, done: usize, total: usize) {
+        let _ = self.0.send(Live::Steps(done, total));
+    }
+}
+
+/// The tenant's model spend since midnight UTC (the router's cost cap).
+async fn spent_today(ctx: &JobContext) -> f64 {
+    let Ok(mut conn) = ctx.ctx.pool.get().await else { return 0.0 };
+    let midnight = Utc::now().date_naive().and_hms_opt(0, 0, 0).expect("midnight").and_utc();
+    u::table
+        .filter(u::tenant_id.eq(ctx.tenant_id))
+        .filter(u::created_at.ge(midnight))
+        .select(diesel::dsl::sum(u::cost_usd))
+        .first::<Option<f64>>(&mut conn)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or(0.0)
 }
 
 fn observe(app: &crate::Ctx, o: &Outcome) {
@@ -239,74 +320,118 @@ async fn record_failure(ctx: &JobContext, p: &Payload, provider: &str, model: &s
         .await;
 }
 
+fn meta_of(o: &Outcome) -> Value {
+    json!({
+        "finish_reason": o.response.finish_reason,
+        "answered_by": o.alias,
+        "provider": o.provider,
+        "provider_model": o.model,
+        "latency_ms": o.latency.as_millis() as u64,
+        "ttft_ms": o.time_to_first_token.map(|t| t.as_millis() as u64),
+        "cache_hit": o.cache_hit,
+        "failed_over": o.failed_over,
+    })
+}
+
+fn usage_of(o: &Outcome) -> Value {
+    json!({
+        "prompt_tokens": o.usage.prompt_tokens,
+        "completion_tokens": o.usage.completion_tokens,
+        "estimated": o.usage_estimated,
+        "cost_usd": o.cost_usd,
+    })
+}
+
+/// Stores the answer(s) and one usage row per call, in one transaction:
+/// `compare` keeps one message per model; other modes one message, with
+/// every sub-result in `meta.steps`.
 async fn store(
     ctx: &JobContext,
     p: &Payload,
-    o: &Outcome,
+    r: &modes::ModeResult,
     citations: Vec<Value>,
     dropped: usize,
-) -> Result<Message, JobError> {
-    let reply = Message {
+) -> Result<Vec<Message>, JobError> {
+    let context = json!({ "strategy": "sliding_window", "dropped_messages": dropped });
+    let message = |alias: &str, content: &str, usage: Value, meta: Value| Message {
         id: Uuid::now_v7(),
         conversation_id: p.conversation_id,
         tenant_id: ctx.tenant_id,
         role: "assistant".into(),
-        content: o.response.content.clone(),
+        content: content.into(),
         reply_to: Some(p.message_id),
-        model: Some(p.model.clone()),
+        model: Some(alias.into()),
         job_id: Some(ctx.job_id),
-        usage: Some(json!({
-            "prompt_tokens": o.usage.prompt_tokens,
-            "completion_tokens": o.usage.completion_tokens,
-            "estimated": o.usage_estimated,
-            "cost_usd": o.cost_usd,
-        })),
-        citations: Value::Array(citations),
-        meta: json!({
-            "finish_reason": o.response.finish_reason,
-            "answered_by": o.alias,
-            "provider": o.provider,
-            "provider_model": o.model,
-            "latency_ms": o.latency.as_millis() as u64,
-            "ttft_ms": o.time_to_first_token.map(|t| t.as_millis() as u64),
-            "cache_hit": o.cache_hit,
-            "failed_over": o.failed_over,
-            "context": { "strategy": "sliding_window", "dropped_messages": dropped },
-        }),
+        usage: Some(usage),
+        citations: Value::Array(citations.clone()),
+        meta,
         created_at: Utc::now(),
     };
-    let usage_row = (
-        u::tenant_id.eq(ctx.tenant_id),
-        u::job_id.eq(ctx.job_id),
-        u::message_id.eq(reply.id),
-        u::provider.eq(o.provider.clone()),
-        u::model.eq(o.model.clone()),
-        u::prompt_tokens.eq(o.usage.prompt_tokens as i32),
-        u::completion_tokens.eq(o.usage.completion_tokens as i32),
-        u::cost_usd.eq(o.cost_usd),
-        u::latency_ms.eq(o.latency.as_millis() as i32),
-        u::ttft_ms.eq(o.time_to_first_token.map(|t| t.as_millis() as i32)),
-        u::cache_hit.eq(o.cache_hit),
-    );
+    let mut replies = Vec::new();
+    if p.mode == modes::Mode::Compare {
+        for s in &r.steps {
+            let mut meta = meta_of(&s.outcome);
+            (meta["mode"], meta["context"]) = (json!("compare"), context.clone());
+            replies.push(message(&s.alias, &s.outcome.response.content, usage_of(&s.outcome), meta));
+        }
+    } else {
+        let last = &r.steps.last().expect("a mode makes calls").outcome;
+        let mut meta = meta_of(last);
+        (meta["mode"], meta["context"], meta["route_reason"]) = (json!(p.mode), context, json!(r.route_reason));
+        if r.steps.len() > 1 {
+            meta["steps"] = r
+                .steps
+                .iter()
+                .map(|s| json!({ "step": s.label, "model": s.alias, "content": s.outcome.response.content, "usage": usage_of(&s.outcome) }))
+                .collect();
+        }
+        let (prompt, completion, cost) = r.steps.iter().fold((0, 0, 0.0), |(a, b, c), s| {
+            (a + s.outcome.usage.prompt_tokens, b + s.outcome.usage.completion_tokens, c + s.outcome.cost_usd)
+        });
+        let usage = json!({ "prompt_tokens": prompt, "completion_tokens": completion, "cost_usd": cost,
+            "estimated": r.steps.iter().any(|s| s.outcome.usage_estimated) });
+        replies.push(message(&r.final_alias, &r.text, usage, meta));
+    }
+    let rows: Vec<_> = r
+        .steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let o = &s.outcome;
+            let message_id = replies.get(i).or(replies.last()).map(|m| m.id);
+            (
+                u::tenant_id.eq(ctx.tenant_id),
+                u::job_id.eq(ctx.job_id),
+                u::message_id.eq(message_id),
+                u::provider.eq(o.provider.clone()),
+                u::model.eq(o.model.clone()),
+                u::prompt_tokens.eq(o.usage.prompt_tokens as i32),
+                u::completion_tokens.eq(o.usage.completion_tokens as i32),
+                u::cost_usd.eq(o.cost_usd),
+                u::latency_ms.eq(o.latency.as_millis() as i32),
+                u::ttft_ms.eq(o.time_to_first_token.map(|t| t.as_millis() as i32)),
+                u::cache_hit.eq(o.cache_hit),
+            )
+        })
+        .collect();
     let mut conn = ctx.ctx.pool.get().await.map_err(JobError::database)?;
     let stored = (&mut *conn)
         .transaction::<_, diesel::result::Error, _>(async move |conn: &mut AsyncPgConnection| {
-            let stored: Option<Message> = diesel::insert_into(m::table)
-                .values(&reply)
+            let stored: Vec<Message> = diesel::insert_into(m::table)
+                .values(&replies)
                 .on_conflict_do_nothing()
                 .returning(Message::as_returning())
-                .get_result(conn)
-                .await
-                .optional()?;
-            if stored.is_some() {
-                diesel::insert_into(u::table).values(usage_row).execute(conn).await?;
+                .get_results(conn)
+                .await?;
+            if !stored.is_empty() {
+                diesel::insert_into(u::table).values(rows).execute(conn).await?;
             }
             Ok(stored)
         })
         .await
         .map_err(JobError::database)?;
-    match stored {
-        Some(s) => Ok(s),
-        None => existing_reply(&mut conn, p).await?.ok_or_else(|| JobError::retryable("database", "reply vanished")),
+    if stored.is_empty() {
+        return existing_replies(&mut conn, p).await;
     }
+    Ok(stored)
 }

@@ -11,6 +11,7 @@
 
 pub mod anthropic;
 pub mod gemini;
+pub mod modes;
 pub mod openai;
 pub mod registry;
 pub mod sse;

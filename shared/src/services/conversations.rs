@@ -356,10 +356,16 @@ pub struct RagOptions {
 #[serde(deny_unknown_fields)]
 pub struct PostMessage {
     pub content: String,
-    /// `single` (default). Other modes are not available yet.
-    pub mode: Option<String>,
-    /// Model aliases for this message; the conversation's otherwise.
+    /// `single` (default), `compare`, `consensus`, `chain`, `debate` or `router`.
+    pub mode: Option<crate::llm::modes::Mode>,
+    /// Model aliases for this message; the conversation's otherwise (then
+    /// the default model). `debate` takes the first as pro, the second as con.
     pub models: Option<Vec<String>>,
+    /// The judge of `consensus` and `debate` (default: `llm.judge_model`,
+    /// else the first model).
+    pub judge: Option<String>,
+    /// Rounds of a `debate` (1..=5, default 2).
+    pub rounds: Option<usize>,
     pub rag: Option<RagOptions>,
     pub settings: Option<GenerationSettings>,
 }
@@ -380,14 +386,14 @@ pub async fn post_message(ctx: &Ctx, p: &Principal, id: Uuid, body: PostMessage)
             format!("content must be non-empty and at most {MAX_MESSAGE_CHARS} characters"),
         ));
     }
-    match body.mode.as_deref() {
-        None | Some("single") => {}
-        Some(other) => {
-            return Err(invalid("mode", format!("mode {other:?} is not available; use \"single\"")));
-        }
-    }
     if let Some(models) = &body.models {
         check_models(ctx, models)?;
+    }
+    if let Some(judge) = &body.judge {
+        check_models(ctx, std::slice::from_ref(judge))?;
+    }
+    if body.rounds.is_some_and(|r| !(1..=5).contains(&r)) {
+        return Err(invalid("rounds", "rounds must be between 1 and 5"));
     }
     if let Some(s) = &body.settings {
         s.check()?;
@@ -399,12 +405,19 @@ pub async fn post_message(ctx: &Ctx, p: &Principal, id: Uuid, body: PostMessage)
     }
     let mut conn = ctx.pool.get().await?;
     let conv = load(&mut conn, p.tenant_id, id).await?;
-    let model = body
-        .models
-        .as_ref()
-        .and_then(|models| models.iter().next().cloned())
-        .or_else(|| conv.models.iter().next().cloned())
-        .unwrap_or_else(|| ctx.settings.llm.default_model.clone());
+    let mode = body.mode.unwrap_or_default();
+    let models = match &body.models {
+        Some(m) if !m.is_empty() => m.clone(),
+        _ if !conv.models.is_empty() => conv.models.clone(),
+        _ => vec![ctx.settings.llm.default_model.clone()],
+    };
+    if models.iter().enumerate().any(|(i, m)| models[..i].contains(m)) {
+        return Err(invalid("models", "each model may appear once"));
+    }
+    if models.len() < mode.min_models() {
+        return Err(invalid("models", format!("mode {mode:?} needs at least {} models", mode.min_models())));
+    }
+    let model = models[0].clone();
     let message = Message {
         id: Uuid::now_v7(),
         conversation_id: conv.id,
@@ -423,6 +436,10 @@ pub async fn post_message(ctx: &Ctx, p: &Principal, id: Uuid, body: PostMessage)
         "conversation_id": conv.id,
         "message_id": message.id,
         "model": model,
+        "mode": mode,
+        "models": models,
+        "judge": body.judge,
+        "rounds": body.rounds,
         "rag": body.rag,
         "settings": body.settings,
     });

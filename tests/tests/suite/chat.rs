@@ -166,6 +166,7 @@ async fn bad_chat_input_gets_clear_codes_and_tenants_are_apart() {
     for (body, code) in [
         (json!({"content": ""}), "invalid_payload"),
         (json!({"content": "x", "mode": "telepathy"}), "invalid_payload"),
+        (json!({"content": "x", "rounds": 9}), "invalid_payload"),
         (json!({"content": "x", "models": ["nope"]}), "unknown_model"),
     ] {
         let resp = post(body.clone()).await.unwrap();

@@ -49,6 +49,8 @@ fn settings(providers: &[(&str, &str, &str)], models: &[(&str, &str, &[&str])]) 
         breaker_failures: 5,
         breaker_cooldown_ms: 300,
         cache_ttl_secs: 60,
+        judge_model: String::new(),
+        router: Default::default(),
     }
 }
 
