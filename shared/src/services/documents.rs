@@ -435,7 +435,8 @@ pub async fn delete(ctx: &Ctx, p: &Principal, id: Uuid) -> ServiceResult<Documen
 }
 
 /// Deletes a loaded document: its rows, and in the same transaction a
-/// `purge_vectors` job for its vectors; then the original.
+/// `purge_vectors` job for its vectors (removed at once when this process
+/// owns the vector store); then the original.
 pub(crate) async fn delete_loaded(ctx: &Ctx, conn: &mut AsyncPgConnection, doc: &Document) -> ServiceResult<()> {
     use crate::jobs::purge_vectors::{NAME, QUEUE, SPEC};
     let (id, tenant) = (doc.id, doc.tenant_id);
@@ -453,6 +454,13 @@ pub(crate) async fn delete_loaded(ctx: &Ctx, conn: &mut AsyncPgConnection, doc: 
         Ok(())
     })
     .await?;
+    // A job on the vector owner (a bulk delete) removes the vectors itself;
+    // the purge job stays as the safety net and finds nothing left.
+    if let Some(vectors) = &ctx.vectors {
+        if let Err(e) = super::indexing::purge_documents(ctx, vectors, tenant, vec![id]).await {
+            tracing::warn!(document = %id, error = %e.message, "vectors left to the purge job");
+        }
+    }
     super::jobs::nudge(ctx, QUEUE).await;
     if let Err(e) = ctx.blobs.delete(&doc.blob_key).await {
         tracing::warn!(document = %doc.id, error = %e, "original not deleted");
