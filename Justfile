@@ -50,7 +50,7 @@ deps:
 test *args:
     scripts/test.sh {{args}}
 
-# Run a benchmark: `just bench queue`, `just bench ingest` or `just bench search`.
+# Run a benchmark: `just bench queue`, `just bench ingest`, `just bench search` or `just bench chat`.
 bench name="queue":
     scripts/bench-{{name}}.sh
 
