@@ -84,6 +84,9 @@ pub struct LlmSettings {
     /// The judge of `consensus` and `debate` when a message names none
     /// (empty: the default model).
     pub judge_model: String,
+    /// The model that writes `summary` context summaries (empty: the
+    /// conversation's model).
+    pub summary_model: String,
     pub router: RouterSettings,
 }
 
@@ -164,6 +167,7 @@ impl Default for LlmSettings {
             breaker_cooldown_ms: 30_000,
             cache_ttl_secs: 3_600,
             judge_model: String::new(),
+            summary_model: String::new(),
             router: RouterSettings::default(),
         }
     }

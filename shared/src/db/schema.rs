@@ -226,6 +226,8 @@ diesel::table! {
         fork_message_id -> Nullable<Uuid>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        summary -> Nullable<Text>,
+        summary_through -> Nullable<Uuid>,
     }
 }
 

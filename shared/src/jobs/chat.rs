@@ -1,9 +1,9 @@
 //! `chat` (internal, queue `chat`): answers one user message in its mode
-//! (`crate::llm::modes`). It reads the
-//! conversation's history (through forks), retrieves sources when RAG is
-//! on, fits the history into the model's context (sliding window), streams
-//! the answer's tokens to the job's SSE followers as `token` events, and
-//! stores the assistant message and the call's usage in one transaction.
+//! (`crate::llm::modes`). It reads the conversation's history (through
+//! forks), retrieves sources when RAG is on, fits the history into the
+//! model's context (`crate::llm::context`), streams the answer's tokens to
+//! the job's SSE followers as `token` events, and stores the answer(s) and
+//! one usage row per model call in one transaction.
 //!
 //! Idempotent: the assistant message is unique per (user message, model),
 //! so a second run finds it and returns it instead of answering again.
@@ -19,9 +19,10 @@ use uuid::Uuid;
 
 use super::{parse_payload, JobContext, JobError, KindSpec};
 use crate::db::models::Message;
-use crate::db::schema::{llm_usage as u, messages as m};
+use crate::db::schema::{conversations as c, llm_usage as u, messages as m};
 use crate::domain::{JobEventView, Progress};
 use crate::error::ServiceError;
+use crate::llm::context::{self, Summary};
 use crate::llm::registry::{CallOptions, Outcome};
 use crate::llm::{modes, ChatMessage, Role};
 use crate::services::conversations::{self, GenerationSettings, RagOptions};
@@ -65,19 +66,6 @@ fn validate(payload: &Value) -> Result<(), ServiceError> {
 
 /// Tokens kept free for the answer when the request names no `max_tokens`.
 const ANSWER_RESERVE: u32 = 256;
-
-/// Drops the oldest turns (never the system prompt or the newest message)
-/// until the estimate fits `budget`; returns how many it dropped.
-pub fn sliding_window(messages: &mut Vec<ChatMessage>, budget: u32) -> usize {
-    let cost = |ms: &[ChatMessage]| crate::llm::estimate_usage(ms, "").prompt_tokens;
-    let first_turn = usize::from(messages.iter().next().is_some_and(|m| m.role == Role::System));
-    let mut dropped = 0;
-    while cost(messages) > budget && messages.len() > first_turn + 1 {
-        messages.remove(first_turn);
-        dropped += 1;
-    }
-    dropped
-}
 
 fn rag_context(hits: &[search::SearchHit]) -> String {
     let mut out = String::from(
@@ -165,20 +153,38 @@ async fn run(ctx: &JobContext, payload: Value) -> Result<Value, JobError> {
             system = format!("{system}\n\n{}", rag_context(&found.results)).trim().to_string();
         }
     }
-    let mut messages = Vec::new();
-    if !system.is_empty() {
-        messages.push(ChatMessage::new(Role::System, system));
-    }
-    for msg in history.iter().filter(|msg| msg.id <= question.id) {
-        let role = match msg.role.as_str() {
-            "user" => Role::User,
-            "assistant" => Role::Assistant,
-            _ => continue,
-        };
-        messages.push(ChatMessage::new(role, msg.content.clone()));
-    }
+    let turns: Vec<(Uuid, ChatMessage)> = history
+        .iter()
+        .filter(|msg| msg.id <= question.id)
+        .filter_map(|msg| {
+            let role = match msg.role.as_str() {
+                "user" => Role::User,
+                "assistant" => Role::Assistant,
+                _ => return None,
+            };
+            Some((msg.id, ChatMessage::new(role, msg.content.clone())))
+        })
+        .collect();
     let budget = model.context_tokens.saturating_sub(settings.max_tokens.unwrap_or(ANSWER_RESERVE));
-    let dropped = sliding_window(&mut messages, budget);
+    let conn_manager = app.broker.conn();
+    let redis = Some((&conn_manager, app.broker.namespace()));
+    let stored = conv.summary.clone().zip(conv.summary_through).map(|(text, through)| Summary { text, through });
+    let summariser =
+        Some(app.llm.settings().summary_model.clone()).filter(|m| !m.is_empty()).unwrap_or_else(|| p.model.clone());
+    let system = (!system.is_empty()).then(|| ChatMessage::new(Role::System, system));
+    let strategy = settings.context_strategy.unwrap_or_default();
+    let fitted = context::fit(&app.llm, redis, strategy, system, turns, budget, stored, &summariser)
+        .await
+        .map_err(|e| JobError::retryable(e.code(), format!("summarising the history: {e}")))?;
+    if let Some(new) = &fitted.new_summary {
+        let mut conn = app.pool.get().await.map_err(JobError::database)?;
+        diesel::update(c::table.find(conv.id))
+            .set((c::summary.eq(&new.text), c::summary_through.eq(new.through)))
+            .execute(&mut conn)
+            .await
+            .map_err(JobError::database)?;
+    }
+    let (messages, context_report) = (fitted.messages, fitted.report);
 
     ctx.report(Progress { stage: Some("generating".into()), done: 0, total: None, message: None }).await;
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Live>();
@@ -208,8 +214,6 @@ async fn run(ctx: &JobContext, payload: Value) -> Result<Value, JobError> {
         }
     });
     let options = CallOptions { temperature: settings.temperature, max_tokens: settings.max_tokens };
-    let conn_manager = app.broker.conn();
-    let redis = Some((&conn_manager, app.broker.namespace()));
     let judge = p.judge.clone().filter(|j| !j.is_empty()).unwrap_or_else(|| {
         Some(app.llm.settings().judge_model.clone()).filter(|j| !j.is_empty()).unwrap_or_else(|| p.model.clone())
     });
@@ -246,7 +250,7 @@ async fn run(ctx: &JobContext, payload: Value) -> Result<Value, JobError> {
     for s in &result.steps {
         observe(app, &s.outcome);
     }
-    let replies = store(ctx, &p, &result, citations, dropped).await?;
+    let replies = store(ctx, &p, &result, citations, context_report).await?;
     Ok(result_of(&replies, &result))
 }
 
@@ -350,9 +354,8 @@ async fn store(
     p: &Payload,
     r: &modes::ModeResult,
     citations: Vec<Value>,
-    dropped: usize,
+    context: Value,
 ) -> Result<Vec<Message>, JobError> {
-    let context = json!({ "strategy": "sliding_window", "dropped_messages": dropped });
     let message = |alias: &str, content: &str, usage: Value, meta: Value| Message {
         id: Uuid::now_v7(),
         conversation_id: p.conversation_id,

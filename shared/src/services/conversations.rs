@@ -41,6 +41,11 @@ pub struct GenerationSettings {
     pub temperature: Option<f32>,
     /// 1..=32768.
     pub max_tokens: Option<u32>,
+    /// How history beyond the model's context is fitted: `sliding_window`
+    /// (default: drop the oldest turns), `summary` (older turns summarised
+    /// once by `llm.summary_model`, stored and reused) or `hybrid` (recent
+    /// turns kept, older ones summarised).
+    pub context_strategy: Option<crate::llm::context::Strategy>,
 }
 
 impl GenerationSettings {
@@ -59,6 +64,7 @@ impl GenerationSettings {
         GenerationSettings {
             temperature: self.temperature.or(base.temperature),
             max_tokens: self.max_tokens.or(base.max_tokens),
+            context_strategy: self.context_strategy.or(base.context_strategy),
         }
     }
 }
@@ -135,6 +141,8 @@ pub async fn create(ctx: &Ctx, p: &Principal, i: ConversationInput) -> ServiceRe
         fork_message_id: None,
         created_at: now,
         updated_at: now,
+        summary: None,
+        summary_through: None,
     };
     let mut conn = ctx.pool.get().await?;
     Ok(diesel::insert_into(c::table).values(&row).returning(Conversation::as_returning()).get_result(&mut conn).await?)
@@ -335,6 +343,8 @@ pub async fn fork(ctx: &Ctx, p: &Principal, id: Uuid, f: Fork) -> ServiceResult<
         created_at: now,
         updated_at: now,
         title: if source.title.is_empty() { String::new() } else { format!("{} (fork)", source.title) },
+        summary: None,
+        summary_through: None,
         ..source
     };
     Ok(diesel::insert_into(c::table).values(&row).returning(Conversation::as_returning()).get_result(&mut conn).await?)

@@ -32,7 +32,12 @@ async fn app_with_double() -> (TestApp, MockServer) {
     let app = TestApp::spawn_with(1, move |s| {
         s.llm.providers.insert("double".into(), ProviderSettings { base_url: url, ..Default::default() });
         for alias in ["alpha", "beta", "gamma", "judge"] {
-            let m = ModelSettings { provider: "double".into(), name: format!("{alias}-up"), ..Default::default() };
+            let m = ModelSettings {
+                provider: "double".into(),
+                name: format!("{alias}-up"),
+                context_tokens: 400,
+                ..Default::default()
+            };
             s.llm.models.insert(alias.into(), m);
         }
         let b = ModelSettings {
@@ -197,4 +202,64 @@ async fn rag_injects_sources_and_stores_their_citations() {
         system.starts_with("Be brief.") && system.contains("[1] reactor.txt (page 1): The Zorblat reactor"),
         "{system}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_summary_strategy_summarises_older_turns_once_and_extends_its_summary() {
+    let (app, double) = app_with_double().await;
+    let resp = app
+        .post(&app.admin_key, "/v1/conversations")
+        .json(&json!({"system_prompt": "Be brief.", "models": ["alpha"],
+            "settings": {"context_strategy": "summary", "max_tokens": 50}}))
+        .send()
+        .await
+        .unwrap();
+    let conv: Value = resp.json().await.unwrap();
+    let id: Uuid = conv["id"].as_str().unwrap().parse().unwrap();
+    // Ten old turns, written directly: far more than alpha's context allows.
+    let tenant = chorus_shared::services::auth::authenticate(&app.ctx.pool, &app.admin_key).await.unwrap().tenant_id;
+    let mut conn = app.ctx.pool.get().await.unwrap();
+    use diesel_async::RunQueryDsl;
+    for i in 0..10 {
+        let role = if i % 2 == 0 { "user" } else { "assistant" };
+        diesel::sql_query(
+            "INSERT INTO messages (id, conversation_id, tenant_id, role, content) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind::<diesel::sql_types::Uuid, _>(Uuid::now_v7())
+        .bind::<diesel::sql_types::Uuid, _>(id)
+        .bind::<diesel::sql_types::Uuid, _>(tenant)
+        .bind::<diesel::sql_types::Text, _>(role)
+        .bind::<diesel::sql_types::Text, _>(format!("turn {i}: {}", "lorem ipsum ".repeat(60)))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    }
+    drop(conn);
+    let path = format!("/v1/conversations/{id}/messages");
+    for (round, covered) in [(1, 10), (2, 12)] {
+        let resp = app
+            .post(&app.admin_key, &path)
+            .json(&json!({"content": format!("question {round}")}))
+            .send()
+            .await
+            .unwrap();
+        let posted: Value = resp.json().await.unwrap();
+        let job: Uuid = posted["job"]["id"].as_str().unwrap().parse().unwrap();
+        let done = app.wait_for_status(job, JobStatus::Succeeded, Duration::from_secs(60)).await;
+        let context = done.result.unwrap()["meta"]["context"].clone();
+        assert_eq!(context["strategy"], "summary", "{context}");
+        assert_eq!(context["summarised_messages"], covered, "{context}");
+        let requests = double.received_requests().await.unwrap();
+        let summarise: Value = requests[requests.len() - 2].body_json().unwrap();
+        let answer: Value = requests[requests.len() - 1].body_json().unwrap();
+        let asked = summarise["messages"][1]["content"].as_str().unwrap();
+        assert_eq!(asked.starts_with("Summary so far:"), round == 2, "the second turn extends the stored summary");
+        let system = answer["messages"][0]["content"].as_str().unwrap();
+        assert!(
+            system.starts_with("Be brief.") && system.contains("Summary of the earlier conversation:\nalpha-up answer")
+        );
+        assert_eq!(answer["messages"].as_array().unwrap().len(), 2, "summary + the question");
+    }
+    let stored = app.get_json(&app.admin_key, &format!("/v1/conversations/{id}")).await;
+    assert_eq!(stored["summary"], "alpha-up answer");
 }

@@ -50,6 +50,7 @@ fn settings(providers: &[(&str, &str, &str)], models: &[(&str, &str, &[&str])]) 
         breaker_cooldown_ms: 300,
         cache_ttl_secs: 60,
         judge_model: String::new(),
+        summary_model: String::new(),
         router: Default::default(),
     }
 }
@@ -268,7 +269,7 @@ async fn deterministic_answers_come_from_the_cache_the_second_time() {
 
 #[test]
 fn the_sliding_window_keeps_the_budget_the_system_prompt_and_the_question() {
-    use chorus_shared::jobs::chat::sliding_window;
+    use chorus_shared::llm::context::sliding_window;
     let mut messages = vec![ChatMessage::new(Role::System, "You are terse.")];
     for i in 0..50 {
         let role = if i % 2 == 0 { Role::User } else { Role::Assistant };

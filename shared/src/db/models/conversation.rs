@@ -27,6 +27,10 @@ pub struct Conversation {
     pub fork_message_id: Option<Uuid>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The `summary` context strategy's summary of older turns, and the
+    /// last message it covers.
+    pub summary: Option<String>,
+    pub summary_through: Option<Uuid>,
 }
 
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Serialize, Deserialize, ToSchema)]

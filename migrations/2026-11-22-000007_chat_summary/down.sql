@@ -1,0 +1,2 @@
+ALTER TABLE conversations DROP COLUMN summary_through;
+ALTER TABLE conversations DROP COLUMN summary;
