@@ -100,6 +100,9 @@ pub struct RouterSettings {
     pub general: String,
     /// Past this much spend today (per tenant), the cheapest model; 0: no cap.
     pub daily_cost_cap_usd: f64,
+    /// A model whose average latency over the last hour is above this is
+    /// passed over for the fastest candidate; 0: no target.
+    pub latency_target_ms: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

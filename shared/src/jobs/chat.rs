@@ -218,7 +218,7 @@ async fn run(ctx: &JobContext, payload: Value) -> Result<Value, JobError> {
         Some(app.llm.settings().judge_model.clone()).filter(|j| !j.is_empty()).unwrap_or_else(|| p.model.clone())
     });
     let models = if p.models.is_empty() { vec![p.model.clone()] } else { p.models.clone() };
-    let spent = if p.mode == modes::Mode::Router { spent_today(ctx).await } else { 0.0 };
+    let facts = if p.mode == modes::Mode::Router { route_facts(ctx, &models).await } else { Default::default() };
     let mut sink = Forward(tx);
     let result = modes::run(
         &app.llm,
@@ -229,7 +229,7 @@ async fn run(ctx: &JobContext, payload: Value) -> Result<Value, JobError> {
         p.rounds.unwrap_or(2),
         &messages,
         &options,
-        spent,
+        &facts,
         &mut sink,
     )
     .await;
@@ -271,11 +271,13 @@ impl modes::Sink for Forward {
     }
 }
 
-/// The tenant's model spend since midnight UTC (the router's cost cap).
-async fn spent_today(ctx: &JobContext) -> f64 {
-    let Ok(mut conn) = ctx.ctx.pool.get().await else { return 0.0 };
+/// The router's facts: the tenant's spend since midnight UTC, and each
+/// candidate's average latency over the last hour.
+async fn route_facts(ctx: &JobContext, models: &[String]) -> modes::RouteFacts {
+    let mut facts = modes::RouteFacts::default();
+    let Ok(mut conn) = ctx.ctx.pool.get().await else { return facts };
     let midnight = Utc::now().date_naive().and_hms_opt(0, 0, 0).expect("midnight").and_utc();
-    u::table
+    facts.spent_today_usd = u::table
         .filter(u::tenant_id.eq(ctx.tenant_id))
         .filter(u::created_at.ge(midnight))
         .select(diesel::dsl::sum(u::cost_usd))
@@ -283,7 +285,27 @@ async fn spent_today(ctx: &JobContext) -> f64 {
         .await
         .ok()
         .flatten()
-        .unwrap_or(0.0)
+        .unwrap_or(0.0);
+    let hour_ago = Utc::now() - chrono::Duration::hours(1);
+    for alias in models {
+        let Some(m) = ctx.ctx.llm.model(alias) else { continue };
+        let avg: Option<f64> = u::table
+            .filter(u::model.eq(&m.name))
+            .filter(u::provider.eq(&m.provider))
+            .filter(u::error_code.is_null())
+            .filter(u::created_at.ge(hour_ago))
+            .select(diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::Double>>(
+                "avg(latency_ms)::float8",
+            ))
+            .first::<Option<f64>>(&mut conn)
+            .await
+            .ok()
+            .flatten();
+        if let Some(ms) = avg {
+            facts.latency_ms.insert(alias.clone(), ms);
+        }
+    }
+    facts
 }
 
 fn observe(app: &crate::Ctx, o: &Outcome) {

@@ -105,8 +105,33 @@ async fn step(
     Ok(Step { label: label.into(), alias: alias.into(), outcome })
 }
 
+/// What the router knows about the tenant and the models' recent speed.
+#[derive(Debug, Clone, Default)]
+pub struct RouteFacts {
+    pub spent_today_usd: f64,
+    /// Average latency over the last hour by alias (absent: no calls).
+    pub latency_ms: std::collections::HashMap<String, f64>,
+}
+
 /// The router's choice among `models` for `prompt`, and why.
-pub fn route(registry: &Registry, models: &[String], prompt: &str, spent_today_usd: f64) -> (String, String) {
+pub fn route(registry: &Registry, models: &[String], prompt: &str, facts: &RouteFacts) -> (String, String) {
+    let (choice, reason) = route_by_rules(registry, models, prompt, facts.spent_today_usd);
+    let target = registry.settings().router.latency_target_ms as f64;
+    let slow = |a: &String| facts.latency_ms.get(a).is_some_and(|ms| *ms > target);
+    if target > 0.0 && slow(&choice) {
+        let fastest = models.iter().filter(|a| !slow(a)).min_by(|a, b| {
+            let (x, y) = (facts.latency_ms.get(*a).unwrap_or(&0.0), facts.latency_ms.get(*b).unwrap_or(&0.0));
+            x.total_cmp(y)
+        });
+        if let Some(f) = fastest {
+            let ms = facts.latency_ms[&choice];
+            return (f.clone(), format!("{reason}; but {choice} averaged {ms:.0} ms over the {target:.0} ms target"));
+        }
+    }
+    (choice, reason)
+}
+
+fn route_by_rules(registry: &Registry, models: &[String], prompt: &str, spent_today_usd: f64) -> (String, String) {
     let r = &registry.settings().router;
     let words = prompt.to_lowercase();
     let tokens = super::estimate_tokens(prompt);
@@ -158,7 +183,7 @@ pub async fn run(
     rounds: usize,
     history: &[ChatMessage],
     options: &CallOptions,
-    spent_today_usd: f64,
+    facts: &RouteFacts,
     sink: &mut dyn Sink,
 ) -> Result<ModeResult, ProviderError> {
     let q = question(history);
@@ -166,7 +191,7 @@ pub async fn run(
     match mode {
         Mode::Single | Mode::Router => {
             let (alias, reason) = if mode == Mode::Router {
-                let (a, why) = route(registry, models, &q, spent_today_usd);
+                let (a, why) = route(registry, models, &q, facts);
                 (a, Some(why))
             } else {
                 (models[0].clone(), None)

@@ -61,7 +61,9 @@ async fn main() -> anyhow::Result<()> {
     let http = reqwest::Client::new();
     let (mut d_first, mut d_total, mut c_first, mut c_total) = (vec![], vec![], vec![], vec![]);
     for i in 0..n + 3 {
-        let q = format!("{} ({i})", QUESTIONS[i % QUESTIONS.len()]);
+        // Different text on each side: llama.cpp reuses the KV cache of a
+        // repeated prompt, which would favour whichever side went second.
+        let q = format!("{} (direct {i})", QUESTIONS[i % QUESTIONS.len()]);
         // Direct: the same request the OpenAI-compatible adapter sends.
         let started = Instant::now();
         let resp = http
@@ -73,7 +75,11 @@ async fn main() -> anyhow::Result<()> {
         let (f, t) = read_sse(
             resp,
             started,
-            |_, d| d.contains("\"content\":\"") && !d.contains("\"content\":\"\""),
+            |_, d| {
+                let v = serde_json::from_str::<Value>(d).ok();
+                let piece = v.as_ref().and_then(|v| v.pointer("/choices/0/delta/content")).and_then(Value::as_str);
+                piece.is_some_and(|c| !c.is_empty())
+            },
             |_, d| d.trim() == "[DONE]",
         )
         .await?;
@@ -92,7 +98,7 @@ async fn main() -> anyhow::Result<()> {
         let posted: Value = http
             .post(format!("{api}/v1/conversations/{conv_id}/messages"))
             .bearer_auth(key)
-            .json(&json!({"content": q}))
+            .json(&json!({"content": format!("{} (chorus {i})", QUESTIONS[i % QUESTIONS.len()])}))
             .send()
             .await?
             .json()

@@ -48,6 +48,7 @@ async fn app_with_double() -> (TestApp, MockServer) {
         };
         s.llm.models.insert("smollm2-b".into(), b);
         s.llm.router.code = "gamma".into();
+        s.llm.router.latency_target_ms = 1_000;
     })
     .await;
     (app, double)
@@ -146,10 +147,27 @@ async fn compare_consensus_chain_debate_and_router_run_end_to_end() {
     assert!(r["route_reason"].as_str().unwrap().contains("code"), "{r}");
     let r = turn(&app, json!({"content": "Hello there.", "mode": "router", "models": ["alpha", "gamma"]})).await;
     assert!(r["route_reason"].as_str().unwrap().contains("general"), "{r}");
+    // gamma has been slow this hour: the code prompt goes to alpha instead.
+    let tenant = chorus_shared::services::auth::authenticate(&app.ctx.pool, &app.admin_key).await.unwrap().tenant_id;
+    let mut conn = app.ctx.pool.get().await.unwrap();
+    use diesel_async::RunQueryDsl;
+    diesel::sql_query("INSERT INTO llm_usage (tenant_id, provider, model, latency_ms) SELECT $1, 'double', 'gamma-up', 5000 FROM generate_series(1, 20)")
+        .bind::<diesel::sql_types::Uuid, _>(tenant)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    drop(conn);
+    let r = turn(
+        &app,
+        json!({"content": "Why does this Rust code not compile?", "mode": "router", "models": ["alpha", "gamma"]}),
+    )
+    .await;
+    assert_eq!(r["model"], "alpha", "{r}");
+    assert!(r["route_reason"].as_str().unwrap().contains("over the 1000 ms target"), "{r}");
 
     let usage = app.get_json(&app.admin_key, "/v1/usage").await;
     let calls: i64 = usage.as_array().unwrap().iter().map(|u| u["calls"].as_i64().unwrap()).sum();
-    assert_eq!(calls, 2 + 3 + 4 + 5 + 1 + 1, "one usage row per model call");
+    assert_eq!(calls, 2 + 3 + 4 + 5 + 1 + 1 + 1 + 20, "one usage row per model call (and 20 planted)");
 
     let resp = app.post(&app.admin_key, "/v1/conversations").json(&json!({})).send().await.unwrap();
     let conv: Value = resp.json().await.unwrap();
