@@ -135,6 +135,9 @@ pub struct ModelSettings {
     pub output_usd_per_mtok: f64,
     /// Aliases tried in order when this one fails.
     pub fallbacks: Vec<String>,
+    /// The model's Hugging Face `tokenizer.json`, for counting tokens;
+    /// empty: the estimate `max(words, chars / 4)`.
+    pub tokenizer: String,
 }
 
 impl Default for ModelSettings {
@@ -146,6 +149,7 @@ impl Default for ModelSettings {
             input_usd_per_mtok: 0.0,
             output_usd_per_mtok: 0.0,
             fallbacks: Vec::new(),
+            tokenizer: String::new(),
         }
     }
 }

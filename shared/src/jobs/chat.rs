@@ -173,7 +173,8 @@ async fn run(ctx: &JobContext, payload: Value) -> Result<Value, JobError> {
         Some(app.llm.settings().summary_model.clone()).filter(|m| !m.is_empty()).unwrap_or_else(|| p.model.clone());
     let system = (!system.is_empty()).then(|| ChatMessage::new(Role::System, system));
     let strategy = settings.context_strategy.unwrap_or_default();
-    let fitted = context::fit(&app.llm, redis, strategy, system, turns, budget, stored, &summariser)
+    let counter = crate::llm::tokens::Counter::for_model(&model);
+    let fitted = context::fit(&app.llm, redis, strategy, system, turns, budget, stored, &summariser, &counter)
         .await
         .map_err(|e| JobError::retryable(e.code(), format!("summarising the history: {e}")))?;
     if let Some(new) = &fitted.new_summary {

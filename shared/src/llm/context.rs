@@ -1,6 +1,5 @@
-//! Fitting a conversation into a model's context budget. Token counts are
-//! estimates (`max(words, chars / 4)` per message plus framing) unless the
-//! provider reports usage.
+//! Fitting a conversation into a model's context budget, counted with the
+//! model's [`Counter`] (its tokenizer, or the documented estimate).
 //!
 //! - `sliding_window`: drop the oldest turns.
 //! - `summary`: replace every turn but the newest with a summary written by
@@ -18,7 +17,8 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::registry::{CallOptions, Registry};
-use super::{estimate_usage, ChatMessage, ProviderError, Role};
+use super::tokens::Counter;
+use super::{ChatMessage, ProviderError, Role};
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -44,16 +44,12 @@ pub struct Fitted {
     pub new_summary: Option<Summary>,
 }
 
-fn cost(ms: &[ChatMessage]) -> u32 {
-    estimate_usage(ms, "").prompt_tokens
-}
-
 /// Drops the oldest turns (never the system prompt or the newest message)
-/// until the estimate fits `budget`; returns how many it dropped.
-pub fn sliding_window(messages: &mut Vec<ChatMessage>, budget: u32) -> usize {
+/// until the count fits `budget`; returns how many it dropped.
+pub fn sliding_window(messages: &mut Vec<ChatMessage>, budget: u32, counter: &Counter) -> usize {
     let first_turn = usize::from(messages.iter().next().is_some_and(|m| m.role == Role::System));
     let mut dropped = 0;
-    while cost(messages) > budget && messages.len() > first_turn + 1 {
+    while counter.prompt(messages) > budget && messages.len() > first_turn + 1 {
         messages.remove(first_turn);
         dropped += 1;
     }
@@ -75,7 +71,9 @@ pub async fn fit(
     budget: u32,
     stored: Option<Summary>,
     summary_model: &str,
+    counter: &Counter,
 ) -> Result<Fitted, ProviderError> {
+    let cost = |ms: &[ChatMessage]| counter.prompt(ms);
     let assemble = |extra: Option<&str>, keep: &[(Uuid, ChatMessage)]| {
         let mut out = Vec::new();
         let sys = match (system.as_ref().map(|s| s.content.as_str()), extra) {
@@ -90,7 +88,7 @@ pub async fn fit(
     };
     let mut messages = assemble(None, &turns);
     if cost(&messages) <= budget || turns.len() < 2 || strategy == Strategy::SlidingWindow {
-        let dropped = sliding_window(&mut messages, budget);
+        let dropped = sliding_window(&mut messages, budget, counter);
         let report = json!({ "strategy": "sliding_window", "dropped_messages": dropped });
         return Ok(Fitted { messages, report, new_summary: None });
     }
@@ -129,7 +127,7 @@ pub async fn fit(
         }
     };
     let mut messages = assemble(Some(&text), keep);
-    let dropped = sliding_window(&mut messages, budget);
+    let dropped = sliding_window(&mut messages, budget, counter);
     let report = json!({
         "strategy": strategy,
         "summarised_messages": older.len(),

@@ -16,6 +16,7 @@ pub mod modes;
 pub mod openai;
 pub mod registry;
 pub mod sse;
+pub mod tokens;
 
 use std::time::Duration;
 
@@ -161,19 +162,6 @@ pub trait Provider: Send + Sync + std::fmt::Debug {
     /// One completion, calling `on_token` with each piece of text as the
     /// provider sends it; returns the whole.
     async fn stream(&self, req: &ChatRequest, on_token: OnToken<'_>) -> Result<ChatResponse, ProviderError>;
-}
-
-/// Estimated tokens of a text when no tokenizer is known: max(words,
-/// chars / 4), the rule the chunker uses.
-pub fn estimate_tokens(text: &str) -> u32 {
-    crate::knowledge::chunk::estimate_tokens(text) as u32
-}
-
-/// Usage estimated from the messages and the answer.
-pub fn estimate_usage(messages: &[ChatMessage], answer: &str) -> Usage {
-    // About 4 tokens of framing per message, as OpenAI's chat format adds.
-    let prompt = messages.iter().map(|m| estimate_tokens(&m.content) + 4).sum::<u32>() + 2;
-    Usage { prompt_tokens: prompt, completion_tokens: estimate_tokens(answer) }
 }
 
 /// Where and how a provider is reached: what every adapter holds.

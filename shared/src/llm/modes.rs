@@ -134,7 +134,11 @@ pub fn route(registry: &Registry, models: &[String], prompt: &str, facts: &Route
 fn route_by_rules(registry: &Registry, models: &[String], prompt: &str, spent_today_usd: f64) -> (String, String) {
     let r = &registry.settings().router;
     let words = prompt.to_lowercase();
-    let tokens = super::estimate_tokens(prompt);
+    let tokens = models
+        .iter()
+        .map(|a| super::tokens::Counter::for_model(&registry.model(a).cloned().unwrap_or_default()).count(prompt))
+        .max()
+        .unwrap_or(0);
     let cfg = |a: &String| registry.model(a).cloned().unwrap_or_default();
     let cheapest =
         || models.iter().min_by(|a, b| cfg(a).output_usd_per_mtok.total_cmp(&cfg(b).output_usd_per_mtok)).cloned();

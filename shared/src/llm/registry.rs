@@ -48,7 +48,9 @@ impl Outcome {
         time_to_first_token: Option<Duration>,
         cache_hit: bool,
     ) -> Self {
-        let usage = response.usage.unwrap_or_else(|| super::estimate_usage(&req.messages, &response.content));
+        let usage = response
+            .usage
+            .unwrap_or_else(|| super::tokens::Counter::for_model(model).usage(&req.messages, &response.content));
         Self {
             alias: String::new(),
             provider: provider.into(),

@@ -276,10 +276,36 @@ fn the_sliding_window_keeps_the_budget_the_system_prompt_and_the_question() {
         messages.push(ChatMessage::new(role, format!("turn {i} {}", "word ".repeat(30))));
     }
     messages.push(ChatMessage::new(Role::User, "the question"));
-    let dropped = sliding_window(&mut messages, 300);
+    let counter = chorus_shared::llm::tokens::Counter::Estimate;
+    let dropped = sliding_window(&mut messages, 300, &counter);
     assert!(dropped > 0);
-    assert!(chorus_shared::llm::estimate_usage(&messages, "").prompt_tokens <= 300);
+    assert!(counter.prompt(&messages) <= 300);
     assert_eq!(messages[0].content, "You are terse.");
     assert_eq!(messages.last().unwrap().content, "the question");
     assert_eq!(messages.len() + dropped, 52);
+}
+
+#[tokio::test]
+async fn without_provider_usage_tokens_are_counted_with_the_models_tokenizer() {
+    let server = MockServer::start().await;
+    let body = sse(&[
+        r#"data: {"choices":[{"index":0,"delta":{"content":"Tokenization, unsurprisingly."},"finish_reason":"stop"}]}"#,
+        "data: [DONE]",
+    ]);
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(body, "text/event-stream"))
+        .mount(&server)
+        .await;
+    let mut s = settings(&[("oa", "openai", &server.uri())], &[("counted", "oa", &[]), ("guessed", "oa", &[])]);
+    let models = std::env::var("CHORUS_TEST_MODELS").unwrap();
+    s.models.get_mut("counted").unwrap().tokenizer = format!("{models}/all-MiniLM-L6-v2/tokenizer.json");
+    let r = Registry::new(&s).unwrap();
+    let counted = call(&r, "counted").await.0.unwrap();
+    let guessed = call(&r, "guessed").await.0.unwrap();
+    assert!(counted.usage_estimated && guessed.usage_estimated, "neither came from the provider");
+    // WordPiece splits the words; the estimate counts max(words, chars/4).
+    let tokenizer = chorus_shared::llm::tokens::Counter::for_model(&s.models["counted"]);
+    assert_eq!(counted.usage.completion_tokens, tokenizer.count("Tokenization, unsurprisingly."));
+    assert_eq!(guessed.usage.completion_tokens, 8, "29 characters / 4, rounded up");
+    assert_ne!(counted.usage.completion_tokens, guessed.usage.completion_tokens);
 }
