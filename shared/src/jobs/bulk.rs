@@ -190,7 +190,7 @@ async fn run(ctx: &JobContext, payload: Value) -> Result<Value, JobError> {
     let (action, selector) =
         (format!("bulk.{}", p.op.as_str()), serde_json::to_value(&p.selector).expect("selector serializes"));
     let event = json!({ "job_id": job_id, "op": p.op, "outcome": counts });
-    (&mut *conn)
+    (*conn)
         .transaction::<_, diesel::result::Error, _>(async move |conn: &mut AsyncPgConnection| {
             crate::services::audit::record(
                 conn,

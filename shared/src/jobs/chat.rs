@@ -441,7 +441,7 @@ async fn store(
         })
         .collect();
     let mut conn = ctx.ctx.pool.get().await.map_err(JobError::database)?;
-    let stored = (&mut *conn)
+    let stored = (*conn)
         .transaction::<_, diesel::result::Error, _>(async move |conn: &mut AsyncPgConnection| {
             let stored: Vec<Message> = diesel::insert_into(m::table)
                 .values(&replies)

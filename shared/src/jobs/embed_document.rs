@@ -68,7 +68,7 @@ async fn run(ctx: &JobContext, payload: Value) -> Result<Value, JobError> {
     let settings = app.settings.clone();
     let doc_id = p.document_id;
     let mut conn = app.pool.get().await.map_err(JobError::database)?;
-    let marked = (&mut *conn)
+    let marked = (*conn)
         .transaction::<_, diesel::result::Error, _>(async move |conn: &mut AsyncPgConnection| {
             let doc: Option<Document> = diesel::update(d::table.find(doc_id).filter(d::status.eq("embedding")))
                 .set((d::status.eq("ingested"), d::updated_at.eq(Utc::now())))

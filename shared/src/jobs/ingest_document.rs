@@ -118,7 +118,7 @@ async fn run(ctx: &JobContext, payload: Value) -> Result<Value, JobError> {
         })
         .collect();
     let n_chunks = chunk_rows.len();
-    let stored = (&mut *conn)
+    let stored = (*conn)
         .transaction::<_, diesel::result::Error, _>(async move |conn: &mut AsyncPgConnection| {
             let exists: i64 = d::table.filter(d::id.eq(doc_id)).count().get_result(conn).await?;
             if exists == 0 {

@@ -41,7 +41,7 @@ pub async fn dispatch_queue(
     let mut conn: DbConn = pool.get().await?;
     let broker = broker.clone();
     let queue = queue.to_string();
-    (&mut *conn)
+    (*conn)
         .transaction::<usize, anyhow::Error, _>(async move |conn: &mut AsyncPgConnection| {
             let key = format!("dispatch:{queue}");
             match lock {

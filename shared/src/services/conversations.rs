@@ -454,7 +454,7 @@ pub async fn post_message(ctx: &Ctx, p: &Principal, id: Uuid, body: PostMessage)
         "settings": body.settings,
     });
     let tenant = p.tenant_id;
-    let (message, job) = (&mut *conn)
+    let (message, job) = (*conn)
         .transaction::<_, ServiceError, _>(async move |conn: &mut AsyncPgConnection| {
             use crate::jobs::chat::{NAME, QUEUE, SPEC};
             let job = super::jobs::insert_internal(

@@ -145,7 +145,7 @@ pub async fn upload(ctx: &Ctx, p: &Principal, up: Upload) -> ServiceResult<Uploa
     let title = up.title.filter(|t| !t.trim().is_empty()).unwrap_or_else(|| up.filename.clone());
     let (tenant, settings) = (p.tenant_id, ctx.settings.clone());
     let sha256 = up.sha256.clone();
-    let inserted = (&mut *conn)
+    let inserted = (*conn)
         .transaction::<_, ServiceError, _>(async move |conn: &mut AsyncPgConnection| {
             let id = Uuid::now_v7();
             let doc: Option<Document> = diesel::insert_into(d::table)

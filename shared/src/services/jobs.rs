@@ -131,7 +131,7 @@ pub async fn submit(
         callback_url: req.callback_url.as_deref(),
     };
     let mut conn = ctx.pool.get().await?;
-    let inserted: Option<Job> = (&mut *conn)
+    let inserted: Option<Job> = (*conn)
         .transaction::<_, diesel::result::Error, _>(async move |conn: &mut AsyncPgConnection| {
             let job: Option<Job> = diesel::insert_into(j::jobs)
                 .values(&new)
@@ -313,7 +313,7 @@ pub async fn cancel(ctx: &Ctx, principal: &Principal, id: Uuid) -> ServiceResult
     let mut conn = ctx.pool.get().await?;
     let principal = *principal;
     let settings = ctx.settings.clone();
-    let (job, event) = (&mut *conn)
+    let (job, event) = (*conn)
         .transaction::<_, ServiceError, _>(async move |conn: &mut AsyncPgConnection| {
             let job = lock_job(conn, &principal, id).await?;
             match job.status {
@@ -375,7 +375,7 @@ pub async fn retry(ctx: &Ctx, principal: &Principal, id: Uuid) -> ServiceResult<
     principal.require(Role::User, "retrying jobs")?;
     let mut conn = ctx.pool.get().await?;
     let principal = *principal;
-    let (job, ev) = (&mut *conn)
+    let (job, ev) = (*conn)
         .transaction::<_, ServiceError, _>(async move |conn: &mut AsyncPgConnection| {
             let job = lock_job(conn, &principal, id).await?;
             if !matches!(job.status, JobStatus::Failed | JobStatus::Dead) {

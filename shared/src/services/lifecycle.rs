@@ -59,7 +59,7 @@ pub fn backoff(retry: &RetrySettings, attempt: i32) -> Duration {
 pub async fn claim(pool: &DbPool, msg: &JobMessage, worker: &str) -> anyhow::Result<Option<Transition>> {
     let mut conn = pool.get().await?;
     let (id, seq, worker) = (msg.job_id, msg.dispatch_seq, worker.to_string());
-    Ok((&mut *conn)
+    Ok((*conn)
         .transaction::<_, diesel::result::Error, _>(async move |conn: &mut AsyncPgConnection| {
             let now = Utc::now();
             let job: Option<Job> = diesel::update(
@@ -135,7 +135,7 @@ pub async fn progress(
 ) -> anyhow::Result<Option<Transition>> {
     let mut conn = pool.get().await?;
     let data = serde_json::to_value(p)?;
-    Ok((&mut *conn)
+    Ok((*conn)
         .transaction::<_, diesel::result::Error, _>(async move |conn: &mut AsyncPgConnection| {
             let job: Option<Job> = diesel::update(
                 j::jobs
@@ -168,7 +168,7 @@ pub async fn finish(
 ) -> anyhow::Result<Option<Transition>> {
     let mut conn = pool.get().await?;
     let (id, seq, attempts, max) = (job.id, job.dispatch_seq, job.attempts, job.max_attempts);
-    Ok((&mut *conn)
+    Ok((*conn)
         .transaction::<_, diesel::result::Error, _>(async move |conn: &mut AsyncPgConnection| {
             let mine =
                 j::jobs.filter(j::id.eq(id)).filter(j::dispatch_seq.eq(seq)).filter(j::status.eq(JobStatus::Running));
@@ -251,7 +251,7 @@ pub async fn finish(
 pub async fn rescue(pool: &DbPool, settings: &Settings, stale: Duration) -> anyhow::Result<Vec<Transition>> {
     let mut conn = pool.get().await?;
     let cutoff = Utc::now() - stale;
-    Ok((&mut *conn)
+    Ok((*conn)
         .transaction::<_, diesel::result::Error, _>(async move |conn: &mut AsyncPgConnection| {
             let stuck: Vec<Job> = j::jobs
                 .filter(j::status.eq(JobStatus::Running))

@@ -337,7 +337,7 @@ pub async fn redeliver(ctx: &Ctx, p: &Principal, delivery_id: Uuid) -> ServiceRe
     let mut conn = ctx.pool.get().await?;
     let settings = ctx.settings.clone();
     let tenant = p.tenant_id;
-    let dl = (&mut *conn)
+    let dl = (*conn)
         .transaction::<_, ServiceError, _>(async move |conn: &mut AsyncPgConnection| {
             let dl: WebhookDelivery =
                 diesel::update(d::table.filter(d::id.eq(delivery_id)).filter(d::tenant_id.eq(tenant)))
@@ -362,7 +362,7 @@ pub async fn send_test(ctx: &Ctx, p: &Principal, id: Uuid) -> ServiceResult<Deli
     let ep = load(&mut conn, p, id).await?;
     let settings = ctx.settings.clone();
     let body = outbox::body(TEST_EVENT, &json!({ "endpoint_id": ep.id, "message": "test event from Chorus" }));
-    let dl = (&mut *conn)
+    let dl = (*conn)
         .transaction::<_, ServiceError, _>(async move |conn: &mut AsyncPgConnection| {
             Ok(outbox::record_one(conn, &settings, ep.tenant_id, Target::Endpoint(ep.id), TEST_EVENT, None, body)
                 .await?)

@@ -18,7 +18,7 @@ fn unit(i: usize) -> Vec<f32> {
 
 fn point(tenant: Uuid, doc: Uuid, ordinal: i64, axis: usize, tags: &[&str]) -> Point {
     let mut metadata = serde_json::Map::new();
-    metadata.insert("lang".into(), serde_json::json!(if axis % 2 == 0 { "en" } else { "de" }));
+    metadata.insert("lang".into(), serde_json::json!(if axis.is_multiple_of(2) { "en" } else { "de" }));
     Point {
         id: Uuid::new_v4(),
         vector: unit(axis),
