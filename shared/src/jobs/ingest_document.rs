@@ -145,17 +145,8 @@ async fn run(ctx: &JobContext, payload: Value) -> Result<Value, JobError> {
                 .get_result(conn)
                 .await?;
             let payload = json!({ "document_id": doc.id });
-            crate::services::jobs::insert_internal(
-                conn,
-                crate::services::jobs::InternalJob {
-                    tenant_id: doc.tenant_id,
-                    kind: super::embed_document::NAME,
-                    queue: super::embed_document::QUEUE,
-                    payload: &payload,
-                    max_attempts: super::embed_document::SPEC.default_max_attempts,
-                },
-            )
-            .await?;
+            let embed = crate::services::jobs::InternalJob::of(&super::embed_document::SPEC, doc.tenant_id, &payload);
+            crate::services::jobs::insert_internal(conn, embed).await?;
             Ok(Some(()))
         })
         .await

@@ -58,17 +58,10 @@ pub async fn schedule(ctx: &crate::Ctx) -> crate::error::ServiceResult<bool> {
     if pending > 0 {
         return Ok(false);
     }
-    let payload = json!({});
-    let job = crate::services::jobs::InternalJob {
-        tenant_id: tenant.id,
-        kind: NAME,
-        queue: QUEUE,
-        payload: &payload,
-        max_attempts: SPEC.default_max_attempts,
-    };
-    crate::services::jobs::insert_internal(&mut conn, job).await?;
     drop(conn);
-    crate::services::jobs::nudge(ctx, QUEUE).await;
+    let payload = json!({});
+    crate::services::jobs::queue_internal(ctx, crate::services::jobs::InternalJob::of(&SPEC, tenant.id, &payload))
+        .await?;
     Ok(true)
 }
 

@@ -135,21 +135,12 @@ pub async fn submit(ctx: &Ctx, p: &Principal, req: BulkRequest) -> ServiceResult
         needs_admin,
     })
     .expect("payload serializes");
-    use crate::jobs::bulk::{NAME, QUEUE};
-    let job = super::jobs::insert_internal(
-        &mut conn,
-        super::jobs::InternalJob {
-            tenant_id: p.tenant_id,
-            kind: NAME,
-            queue: QUEUE,
-            payload: &payload,
-            max_attempts: ctx.settings.retry.default_max_attempts,
-        },
-    )
-    .await?;
     drop(conn);
-    super::documents::dispatch_knowledge(ctx).await;
-    Ok(job)
+    let job = super::jobs::InternalJob {
+        max_attempts: ctx.settings.retry.default_max_attempts,
+        ..super::jobs::InternalJob::of(&crate::jobs::bulk::SPEC, p.tenant_id, &payload)
+    };
+    super::jobs::queue_internal(ctx, job).await
 }
 
 /// The blob key of a bulk export's zip.

@@ -456,16 +456,9 @@ pub async fn post_message(ctx: &Ctx, p: &Principal, id: Uuid, body: PostMessage)
     let tenant = p.tenant_id;
     let (message, job) = (*conn)
         .transaction::<_, ServiceError, _>(async move |conn: &mut AsyncPgConnection| {
-            use crate::jobs::chat::{NAME, QUEUE, SPEC};
             let job = super::jobs::insert_internal(
                 conn,
-                super::jobs::InternalJob {
-                    tenant_id: tenant,
-                    kind: NAME,
-                    queue: QUEUE,
-                    payload: &payload,
-                    max_attempts: SPEC.default_max_attempts,
-                },
+                super::jobs::InternalJob::of(&crate::jobs::chat::SPEC, tenant, &payload),
             )
             .await?;
             let message = Message { job_id: Some(job.id), ..message };

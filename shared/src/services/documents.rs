@@ -438,19 +438,12 @@ pub async fn delete(ctx: &Ctx, p: &Principal, id: Uuid) -> ServiceResult<Documen
 /// `purge_vectors` job for its vectors (removed at once when this process
 /// owns the vector store); then the original.
 pub(crate) async fn delete_loaded(ctx: &Ctx, conn: &mut AsyncPgConnection, doc: &Document) -> ServiceResult<()> {
-    use crate::jobs::purge_vectors::{NAME, QUEUE, SPEC};
+    use crate::jobs::purge_vectors::{QUEUE, SPEC};
     let (id, tenant) = (doc.id, doc.tenant_id);
     conn.transaction::<_, diesel::result::Error, _>(async move |conn: &mut AsyncPgConnection| {
         diesel::delete(d::table.find(id)).execute(conn).await?;
         let payload = json!({ "document_ids": [id] });
-        let purge = super::jobs::InternalJob {
-            tenant_id: tenant,
-            kind: NAME,
-            queue: QUEUE,
-            payload: &payload,
-            max_attempts: SPEC.default_max_attempts,
-        };
-        super::jobs::insert_internal(conn, purge).await?;
+        super::jobs::insert_internal(conn, super::jobs::InternalJob::of(&SPEC, tenant, &payload)).await?;
         Ok(())
     })
     .await?;

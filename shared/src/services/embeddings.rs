@@ -61,22 +61,11 @@ pub async fn submit(ctx: &Ctx, p: &Principal, req: EmbeddingRequest) -> ServiceR
         return Err(invalid(format!("each text must be non-empty and at most {MAX_CHARS} characters")));
     }
     let payload = json!({ "input": input });
-    let mut conn = ctx.pool.get().await?;
-    use crate::jobs::embed_texts::{NAME, QUEUE};
-    let job = super::jobs::insert_internal(
-        &mut conn,
-        super::jobs::InternalJob {
-            tenant_id: p.tenant_id,
-            kind: NAME,
-            queue: QUEUE,
-            payload: &payload,
-            max_attempts: ctx.settings.retry.default_max_attempts,
-        },
-    )
-    .await?;
-    drop(conn);
-    super::jobs::nudge(ctx, QUEUE).await;
-    Ok(job)
+    let job = super::jobs::InternalJob {
+        max_attempts: ctx.settings.retry.default_max_attempts,
+        ..super::jobs::InternalJob::of(&crate::jobs::embed_texts::SPEC, p.tenant_id, &payload)
+    };
+    super::jobs::queue_internal(ctx, job).await
 }
 
 /// Waits up to `wait` for a job to finish; returns it as it is then. It

@@ -187,6 +187,23 @@ pub struct InternalJob<'a> {
     pub max_attempts: i32,
 }
 
+impl<'a> InternalJob<'a> {
+    /// A job of kind `spec` for `tenant_id`, with the kind's default attempts.
+    pub fn of(spec: &crate::jobs::KindSpec, tenant_id: Uuid, payload: &'a serde_json::Value) -> Self {
+        Self { tenant_id, kind: spec.name, queue: spec.queue, payload, max_attempts: spec.default_max_attempts }
+    }
+}
+
+/// Inserts a job Chorus creates itself (outside any transaction) and
+/// nudges its queue's dispatcher.
+pub(crate) async fn queue_internal(ctx: &Ctx, job: InternalJob<'_>) -> ServiceResult<Job> {
+    let mut conn = ctx.pool.get().await?;
+    let queued = insert_internal(&mut conn, job).await?;
+    drop(conn);
+    nudge(ctx, job.queue).await;
+    Ok(queued)
+}
+
 /// Inserts a job Chorus creates itself, due now, and its `queued` event,
 /// inside the caller's transaction.
 pub(crate) async fn insert_internal(conn: &mut AsyncPgConnection, job: InternalJob<'_>) -> diesel::QueryResult<Job> {

@@ -140,23 +140,9 @@ pub fn validate(req: &SearchRequest) -> ServiceResult<()> {
 pub async fn submit(ctx: &Ctx, p: &Principal, req: &SearchRequest) -> ServiceResult<Job> {
     p.require(Role::Viewer, "searching")?;
     validate(req)?;
-    use crate::jobs::search::{NAME, QUEUE, SPEC};
     let payload = serde_json::to_value(req).map_err(ServiceError::internal)?;
-    let mut conn = ctx.pool.get().await?;
-    let job = super::jobs::insert_internal(
-        &mut conn,
-        super::jobs::InternalJob {
-            tenant_id: p.tenant_id,
-            kind: NAME,
-            queue: QUEUE,
-            payload: &payload,
-            max_attempts: SPEC.default_max_attempts,
-        },
-    )
-    .await?;
-    drop(conn);
-    super::jobs::nudge(ctx, QUEUE).await;
-    Ok(job)
+    super::jobs::queue_internal(ctx, super::jobs::InternalJob::of(&crate::jobs::search::SPEC, p.tenant_id, &payload))
+        .await
 }
 
 /// Submits a search and waits up to `wait` for it.
