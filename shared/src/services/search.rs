@@ -280,15 +280,15 @@ pub async fn run(ctx: &Ctx, vectors: &Vectors, tenant: Uuid, req: &SearchRequest
     if docs.as_ref().is_some_and(Vec::is_empty) {
         return Ok(SearchResponse { mode: req.mode, collection: None, model: None, results: Vec::new() });
     }
-    let candidates = if req.mode == Mode::Hybrid { (top_k * 4).max(40) } else { top_k };
-    let keyword_rows = match req.mode {
-        Mode::Vector => Vec::new(),
-        _ => keyword_rows(ctx, tenant, &req.query, docs.as_deref(), candidates as i64).await?,
-    };
     if req.mode == Mode::Keyword {
         let results = keyword(ctx, tenant, &req.query, docs.as_deref(), top_k).await?;
         return Ok(SearchResponse { mode: req.mode, collection: None, model: None, results });
     }
+    let candidates = if req.mode == Mode::Hybrid { (top_k * 4).max(40) } else { top_k };
+    let keyword_rows = match req.mode {
+        Mode::Hybrid => keyword_rows(ctx, tenant, &req.query, docs.as_deref(), candidates as i64).await?,
+        _ => Vec::new(),
+    };
     let live = {
         let mut conn = ctx.pool.get().await?;
         catalog::live(&mut conn).await?
