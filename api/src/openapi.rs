@@ -3,7 +3,9 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{admin, bulk, conversations, documents, embeddings, health, jobs, keys, search, tags, webhooks};
+use crate::routes::{
+    admin, bulk, conversations, documents, embeddings, health, jobs, keys, llm, search, tags, webhooks,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -24,6 +26,8 @@ Every error is `{code, message, details?}` with a code from the error table in t
         conversations::create, conversations::list, conversations::get, conversations::update,
         conversations::delete, conversations::messages, conversations::post, conversations::fork,
         conversations::usage_report,
+        llm::create_provider, llm::list_providers, llm::get_provider, llm::update_provider, llm::delete_provider,
+        llm::create_model, llm::list_models, llm::get_model, llm::update_model, llm::delete_model,
         health::healthz, health::readyz, health::metrics,
     ),
     components(schemas(chorus_shared::error::ErrorBody, chorus_shared::error::ErrorCode)),
@@ -35,6 +39,7 @@ Every error is `{code, message, details?}` with a code from the error table in t
         (name = "embeddings", description = "Text embeddings (fastembed, offline)"),
         (name = "search", description = "Keyword, vector and hybrid search"),
         (name = "conversations", description = "Chat: conversations, messages, forks and usage"),
+        (name = "llm", description = "The tenant's own language-model providers and models (admin)"),
         (name = "admin", description = "Vector maintenance: reindex and reconcile (admin)"),
         (name = "health", description = "Liveness, readiness and metrics"))
 )]

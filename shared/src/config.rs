@@ -26,6 +26,7 @@ pub struct Settings {
     pub embed: EmbedSettings,
     pub vectors: VectorSettings,
     pub llm: LlmSettings,
+    pub secrets: SecretsSettings,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -58,6 +59,23 @@ impl Default for EmbedSettings {
             max_length: 256,
             models_dir: ".build/models".into(),
         }
+    }
+}
+
+/// The key that encrypts secrets at rest (providers' API keys).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SecretsSettings {
+    /// 32 bytes, base64. Empty: the key in `key_file`, created there on
+    /// first use, so every process on one machine shares it. Set it (the
+    /// same everywhere) when the API and workers run on several hosts.
+    pub key: String,
+    pub key_file: String,
+}
+
+impl Default for SecretsSettings {
+    fn default() -> Self {
+        Self { key: String::new(), key_file: ".build/secrets.key".into() }
     }
 }
 

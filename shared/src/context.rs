@@ -19,8 +19,12 @@ pub struct Ctx {
     /// The vector store, in the processes that may use it (see
     /// [`crate::vectors::open_for_worker`]); the API never has one.
     pub vectors: Option<crate::vectors::Vectors>,
-    /// Language-model providers and their breakers.
+    /// The configured language-model providers and their breakers.
     pub llm: Arc<crate::llm::registry::Registry>,
+    /// Registries of tenants with providers or models of their own.
+    pub llm_tenants: Arc<crate::llm::catalog::Tenants>,
+    /// Encrypts secrets at rest (providers' API keys).
+    pub secrets: crate::secrets::Cipher,
 }
 
 impl Ctx {
@@ -35,8 +39,11 @@ impl Ctx {
             .map_err(|e| anyhow::anyhow!("cannot use blob directory {}: {e}", settings.knowledge.blob_dir))?;
         let llm = crate::llm::registry::Registry::new(&settings.llm)
             .map_err(|e| anyhow::anyhow!("invalid llm settings: {e}"))?;
+        let secrets = crate::secrets::Cipher::from_settings(&settings.secrets).map_err(|e| anyhow::anyhow!(e))?;
         Ok(Self {
             llm: Arc::new(llm),
+            llm_tenants: Default::default(),
+            secrets,
             pool,
             broker,
             settings: Arc::new(settings),
@@ -50,6 +57,16 @@ impl Ctx {
     pub fn with_vectors(mut self, vectors: Option<crate::vectors::Vectors>) -> Self {
         self.vectors = vectors;
         self
+    }
+
+    /// The language-model registry of `tenant`: the configured one, or one
+    /// that also holds the tenant's own providers and models.
+    pub async fn llm_for(
+        &self,
+        conn: &mut diesel_async::AsyncPgConnection,
+        tenant: uuid::Uuid,
+    ) -> Result<Arc<crate::llm::registry::Registry>, String> {
+        self.llm_tenants.clone().registry(self, conn, tenant).await
     }
 
     /// The vector store, or an error for a job that landed in a process

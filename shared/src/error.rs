@@ -47,12 +47,16 @@ error_codes! {
     MessageNotFound => ("message_not_found", 404),
     TagNotFound => ("tag_not_found", 404),
     ExportNotFound => ("export_not_found", 404),
+    LlmProviderNotFound => ("llm_provider_not_found", 404),
+    LlmModelNotFound => ("llm_model_not_found", 404),
     MethodNotAllowed => ("method_not_allowed", 405),
     IdempotencyConflict => ("idempotency_conflict", 409),
     TagExists => ("tag_exists", 409),
     JobNotCancellable => ("job_not_cancellable", 409),
     JobNotRetryable => ("job_not_retryable", 409),
     ReindexInProgress => ("reindex_in_progress", 409),
+    LlmNameTaken => ("llm_name_taken", 409),
+    LlmProviderInUse => ("llm_provider_in_use", 409),
     ExportExpired => ("export_expired", 410),
     PayloadTooLarge => ("payload_too_large", 413),
     UnsupportedMediaType => ("unsupported_media_type", 415),
@@ -85,6 +89,10 @@ impl ServiceError {
     /// A bad query or path parameter, named in `details.parameter`.
     pub fn invalid_parameter(name: &str, message: impl Into<String>) -> Self {
         Self::new(ErrorCode::InvalidParameter, message).with_details(serde_json::json!({ "parameter": name }))
+    }
+    /// `invalid_payload` naming the body field that failed.
+    pub fn invalid_field(field: &str, message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidPayload, message).with_details(serde_json::json!({ "field": field }))
     }
     /// An unexpected failure; the cause is logged, not shown.
     pub fn internal(cause: impl std::fmt::Display) -> Self {

@@ -22,6 +22,7 @@ pub mod knowledge;
 pub mod llm;
 pub mod metrics;
 pub mod queue;
+pub mod secrets;
 pub mod services;
 pub mod telemetry;
 pub mod vectors;

@@ -102,6 +102,7 @@ pub async fn test_settings() -> Settings {
     if let Ok(url) = std::env::var("CHORUS_TEST_LLM") {
         s.llm.providers.get_mut("local").expect("the default provider").base_url = url;
     }
+    s.secrets.key = chorus_shared::secrets::Cipher::generate_key();
     s.knowledge.blob_dir =
         std::env::temp_dir().join("chorus-test-blobs").join(Uuid::new_v4().simple().to_string()).display().to_string();
     s
@@ -257,6 +258,7 @@ impl TestApp {
             .env("CHORUS__DISPATCH__INTERVAL_MS", s.dispatch.interval_ms.to_string())
             .env("CHORUS__KNOWLEDGE__BLOB_DIR", &s.knowledge.blob_dir)
             .env("CHORUS__VECTORS__PATH", &s.vectors.path)
+            .env("CHORUS__SECRETS__KEY", &s.secrets.key)
             .env("CHORUS__LLM__PROVIDERS__LOCAL__BASE_URL", &s.llm.providers["local"].base_url)
             .env("CHORUS__VECTORS__RECONCILE_INTERVAL_SECS", "0")
             // The in-process worker owns the embedded vector store; extra

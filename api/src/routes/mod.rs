@@ -8,6 +8,7 @@ pub mod embeddings;
 pub mod health;
 pub mod jobs;
 pub mod keys;
+pub mod llm;
 pub mod search;
 pub mod tags;
 pub mod webhooks;
@@ -29,7 +30,8 @@ pub fn configure_v1(cfg: &mut web::ServiceConfig) {
             .configure(embeddings::configure)
             .configure(search::configure)
             .configure(admin::configure)
-            .configure(conversations::configure),
+            .configure(conversations::configure)
+            .configure(llm::configure),
     );
 }
 

@@ -267,6 +267,35 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    llm_providers (tenant_id, name) {
+        tenant_id -> Uuid,
+        name -> Text,
+        kind -> Text,
+        base_url -> Text,
+        api_key_encrypted -> Nullable<Text>,
+        api_key_hint -> Nullable<Text>,
+        timeout_ms -> Int8,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    llm_models (tenant_id, alias) {
+        tenant_id -> Uuid,
+        alias -> Text,
+        provider -> Text,
+        name -> Text,
+        context_tokens -> Int4,
+        input_usd_per_mtok -> Float8,
+        output_usd_per_mtok -> Float8,
+        fallbacks -> Array<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(messages -> conversations (conversation_id));
 
 diesel::joinable!(api_keys -> tenants (tenant_id));

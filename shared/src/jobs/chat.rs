@@ -23,7 +23,7 @@ use crate::db::schema::{conversations as c, llm_usage as u, messages as m};
 use crate::domain::{JobEventView, Progress};
 use crate::error::ServiceError;
 use crate::llm::context::{self, Summary};
-use crate::llm::registry::{CallOptions, Outcome};
+use crate::llm::registry::{CallOptions, Outcome, Registry};
 use crate::llm::{modes, ChatMessage, Role};
 use crate::services::conversations::{self, GenerationSettings, RagOptions};
 use crate::services::search::{self, Mode, SearchRequest};
@@ -124,12 +124,13 @@ async fn run(ctx: &JobContext, payload: Value) -> Result<Value, JobError> {
     }
     let conv = conversations::load_for_job(&mut conn, ctx.tenant_id, p.conversation_id).await?;
     let history = conversations::history(&mut conn, ctx.tenant_id, conv.id).await?;
+    let llm =
+        app.llm_for(&mut conn, ctx.tenant_id).await.map_err(|e| JobError::permanent("llm_settings_unusable", e))?;
     drop(conn);
     let Some(question) = history.iter().find(|msg| msg.id == p.message_id).cloned() else {
         return Err(JobError::permanent("message_not_found", "the user message is gone"));
     };
-    let model = app
-        .llm
+    let model = llm
         .model(&p.model)
         .cloned()
         .ok_or_else(|| JobError::permanent("unknown_model", format!("unknown model {:?}", p.model)))?;
@@ -170,11 +171,11 @@ async fn run(ctx: &JobContext, payload: Value) -> Result<Value, JobError> {
     let redis = Some((&conn_manager, app.broker.namespace()));
     let stored = conv.summary.clone().zip(conv.summary_through).map(|(text, through)| Summary { text, through });
     let summariser =
-        Some(app.llm.settings().summary_model.clone()).filter(|m| !m.is_empty()).unwrap_or_else(|| p.model.clone());
+        Some(llm.settings().summary_model.clone()).filter(|m| !m.is_empty()).unwrap_or_else(|| p.model.clone());
     let system = (!system.is_empty()).then(|| ChatMessage::new(Role::System, system));
     let strategy = settings.context_strategy.unwrap_or_default();
     let counter = crate::llm::tokens::Counter::for_model(&model);
-    let fitted = context::fit(&app.llm, redis, strategy, system, turns, budget, stored, &summariser, &counter)
+    let fitted = context::fit(&llm, redis, strategy, system, turns, budget, stored, &summariser, &counter)
         .await
         .map_err(|e| JobError::retryable(e.code(), format!("summarising the history: {e}")))?;
     if let Some(new) = &fitted.new_summary {
@@ -216,24 +217,14 @@ async fn run(ctx: &JobContext, payload: Value) -> Result<Value, JobError> {
     });
     let options = CallOptions { temperature: settings.temperature, max_tokens: settings.max_tokens };
     let judge = p.judge.clone().filter(|j| !j.is_empty()).unwrap_or_else(|| {
-        Some(app.llm.settings().judge_model.clone()).filter(|j| !j.is_empty()).unwrap_or_else(|| p.model.clone())
+        Some(llm.settings().judge_model.clone()).filter(|j| !j.is_empty()).unwrap_or_else(|| p.model.clone())
     });
     let models = if p.models.is_empty() { vec![p.model.clone()] } else { p.models.clone() };
-    let facts = if p.mode == modes::Mode::Router { route_facts(ctx, &models).await } else { Default::default() };
+    let facts = if p.mode == modes::Mode::Router { route_facts(ctx, &llm, &models).await } else { Default::default() };
     let mut sink = Forward(tx);
-    let result = modes::run(
-        &app.llm,
-        redis,
-        p.mode,
-        &models,
-        &judge,
-        p.rounds.unwrap_or(2),
-        &messages,
-        &options,
-        &facts,
-        &mut sink,
-    )
-    .await;
+    let result =
+        modes::run(&llm, redis, p.mode, &models, &judge, p.rounds.unwrap_or(2), &messages, &options, &facts, &mut sink)
+            .await;
     drop(sink);
     let _ = publisher.await;
     let result = match result {
@@ -249,7 +240,7 @@ async fn run(ctx: &JobContext, payload: Value) -> Result<Value, JobError> {
         }
     };
     for s in &result.steps {
-        observe(app, &s.outcome);
+        observe(app, &llm, &s.outcome);
     }
     let replies = store(ctx, &p, &result, citations, context_report).await?;
     Ok(result_of(&replies, &result))
@@ -274,7 +265,7 @@ impl modes::Sink for Forward {
 
 /// The router's facts: the tenant's spend since midnight UTC, and each
 /// candidate's average latency over the last hour.
-async fn route_facts(ctx: &JobContext, models: &[String]) -> modes::RouteFacts {
+async fn route_facts(ctx: &JobContext, llm: &Registry, models: &[String]) -> modes::RouteFacts {
     let mut facts = modes::RouteFacts::default();
     let Ok(mut conn) = ctx.ctx.pool.get().await else { return facts };
     let midnight = Utc::now().date_naive().and_hms_opt(0, 0, 0).expect("midnight").and_utc();
@@ -289,7 +280,7 @@ async fn route_facts(ctx: &JobContext, models: &[String]) -> modes::RouteFacts {
         .unwrap_or(0.0);
     let hour_ago = Utc::now() - chrono::Duration::hours(1);
     for alias in models {
-        let Some(m) = ctx.ctx.llm.model(alias) else { continue };
+        let Some(m) = llm.model(alias) else { continue };
         let avg: Option<f64> = u::table
             .filter(u::model.eq(&m.name))
             .filter(u::provider.eq(&m.provider))
@@ -309,7 +300,7 @@ async fn route_facts(ctx: &JobContext, models: &[String]) -> modes::RouteFacts {
     facts
 }
 
-fn observe(app: &crate::Ctx, o: &Outcome) {
+fn observe(app: &crate::Ctx, llm: &Registry, o: &Outcome) {
     let mt = &app.metrics;
     let labels = |d: &'static str| [o.provider.clone(), o.model.clone(), d.to_string()];
     mt.llm_tokens.with_label_values(&labels("prompt")).inc_by(o.usage.prompt_tokens as u64);
@@ -320,8 +311,8 @@ fn observe(app: &crate::Ctx, o: &Outcome) {
         mt.llm_ttft_seconds.with_label_values(&[&o.provider, &o.model]).observe(t.as_secs_f64());
     }
     mt.llm_cache.with_label_values(&[if o.cache_hit { "hit" } else { "miss" }]).inc();
-    for (provider, _) in app.llm.settings().providers.iter() {
-        let state = match app.llm.circuit(provider) {
+    for (provider, _) in llm.settings().providers.iter() {
+        let state = match llm.circuit(provider) {
             crate::llm::registry::Circuit::Closed => 0,
             crate::llm::registry::Circuit::Open => 1,
             crate::llm::registry::Circuit::HalfOpen => 2,

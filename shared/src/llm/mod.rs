@@ -10,6 +10,7 @@
 //! serves which model, and at what price, is configuration ([`registry`]).
 
 pub mod anthropic;
+pub mod catalog;
 pub mod context;
 pub mod gemini;
 pub mod modes;

@@ -26,7 +26,7 @@ pub const MAX_MESSAGE_CHARS: usize = 64_000;
 pub const MAX_FORK_DEPTH: usize = 32;
 
 fn invalid(field: &str, message: impl Into<String>) -> ServiceError {
-    ServiceError::new(ErrorCode::InvalidPayload, message).with_details(json!({ "field": field }))
+    ServiceError::invalid_field(field, message)
 }
 
 fn not_found() -> ServiceError {
@@ -81,10 +81,14 @@ pub struct ConversationInput {
     pub tags: Option<Vec<String>>,
 }
 
-fn check_models(ctx: &Ctx, models: &[String]) -> ServiceResult<()> {
+/// Every alias must be configured or registered by the tenant.
+async fn check_models(ctx: &Ctx, tenant: Uuid, models: &[String]) -> ServiceResult<()> {
+    if models.is_empty() {
+        return Ok(());
+    }
+    let known = super::llm_catalog::aliases(ctx, tenant).await?;
     for alias in models {
-        if !ctx.settings.llm.models.contains_key(alias) {
-            let known: Vec<_> = ctx.settings.llm.models.keys().collect();
+        if !known.contains(alias) {
             return Err(ServiceError::new(ErrorCode::UnknownModel, format!("unknown model {alias:?}"))
                 .with_details(json!({ "available": known })));
         }
@@ -92,7 +96,7 @@ fn check_models(ctx: &Ctx, models: &[String]) -> ServiceResult<()> {
     Ok(())
 }
 
-fn check_input(ctx: &Ctx, i: &ConversationInput) -> ServiceResult<()> {
+async fn check_input(ctx: &Ctx, tenant: Uuid, i: &ConversationInput) -> ServiceResult<()> {
     if i.title.as_ref().is_some_and(|t| t.chars().count() > 500) {
         return Err(invalid("title", "title is at most 500 characters"));
     }
@@ -103,7 +107,7 @@ fn check_input(ctx: &Ctx, i: &ConversationInput) -> ServiceResult<()> {
         if models.len() > 8 {
             return Err(invalid("models", "at most 8 models"));
         }
-        check_models(ctx, models)?;
+        check_models(ctx, tenant, models).await?;
     }
     if let Some(s) = &i.settings {
         s.check()?;
@@ -127,7 +131,7 @@ async fn load(conn: &mut AsyncPgConnection, tenant: Uuid, id: Uuid) -> ServiceRe
 
 pub async fn create(ctx: &Ctx, p: &Principal, i: ConversationInput) -> ServiceResult<Conversation> {
     p.require(Role::User, "creating conversations")?;
-    check_input(ctx, &i)?;
+    check_input(ctx, p.tenant_id, &i).await?;
     let now = Utc::now();
     let row = Conversation {
         id: Uuid::now_v7(),
@@ -155,7 +159,7 @@ pub async fn get(ctx: &Ctx, p: &Principal, id: Uuid) -> ServiceResult<Conversati
 
 pub async fn update(ctx: &Ctx, p: &Principal, id: Uuid, i: ConversationInput) -> ServiceResult<Conversation> {
     p.require(Role::User, "changing conversations")?;
-    check_input(ctx, &i)?;
+    check_input(ctx, p.tenant_id, &i).await?;
     let mut conn = ctx.pool.get().await?;
     let mut row = load(&mut conn, p.tenant_id, id).await?;
     if let Some(v) = i.title {
@@ -397,10 +401,10 @@ pub async fn post_message(ctx: &Ctx, p: &Principal, id: Uuid, body: PostMessage)
         ));
     }
     if let Some(models) = &body.models {
-        check_models(ctx, models)?;
+        check_models(ctx, p.tenant_id, models).await?;
     }
     if let Some(judge) = &body.judge {
-        check_models(ctx, std::slice::from_ref(judge))?;
+        check_models(ctx, p.tenant_id, std::slice::from_ref(judge)).await?;
     }
     if body.rounds.is_some_and(|r| !(1..=5).contains(&r)) {
         return Err(invalid("rounds", "rounds must be between 1 and 5"));

@@ -11,6 +11,7 @@ pub mod events;
 pub mod indexing;
 pub mod jobs;
 pub mod lifecycle;
+pub mod llm_catalog;
 pub mod search;
 pub mod tags;
 pub mod usage;

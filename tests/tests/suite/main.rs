@@ -10,6 +10,7 @@ mod documents;
 mod embeddings;
 mod idempotency;
 mod lifecycle;
+mod llm_admin;
 mod modes;
 mod observability;
 mod outage;

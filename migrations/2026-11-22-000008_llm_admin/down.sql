@@ -1,0 +1,2 @@
+DROP TABLE llm_models;
+DROP TABLE llm_providers;
