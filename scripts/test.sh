@@ -32,6 +32,9 @@ if command -v python3 >/dev/null 2>&1; then
   CHORUS_TEST_PYTHON="$(pwd)/$(scripts/pyenv.sh)"
   export CHORUS_TEST_PYTHON
 fi
+# The reference MCP server (npm), run by the tool tests over stdio and HTTP.
+CHORUS_TEST_MCP="$(pwd)/$(scripts/mcp.sh)"
+export CHORUS_TEST_MCP
 # The chaos tests run the real worker binary.
 cargo build --workspace --bins
 cargo test --workspace "$@"

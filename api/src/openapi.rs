@@ -4,7 +4,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::routes::{
-    admin, bulk, conversations, documents, embeddings, health, jobs, keys, llm, search, tags, webhooks,
+    admin, agents, bulk, conversations, documents, embeddings, health, jobs, keys, llm, mcp, search, tags, tools,
+    webhooks,
 };
 
 #[derive(OpenApi)]
@@ -28,6 +29,9 @@ Every error is `{code, message, details?}` with a code from the error table in t
         conversations::usage_report,
         llm::create_provider, llm::list_providers, llm::get_provider, llm::update_provider, llm::delete_provider,
         llm::create_model, llm::list_models, llm::get_model, llm::update_model, llm::delete_model,
+        tools::list, tools::get, tools::invoke, tools::executions,
+        mcp::create, mcp::list, mcp::get, mcp::discover, mcp::delete,
+        agents::create, agents::list, agents::get, agents::update, agents::delete,
         health::healthz, health::readyz, health::metrics,
     ),
     components(schemas(chorus_shared::error::ErrorBody, chorus_shared::error::ErrorCode)),
@@ -39,6 +43,8 @@ Every error is `{code, message, details?}` with a code from the error table in t
         (name = "embeddings", description = "Text embeddings (fastembed, offline)"),
         (name = "search", description = "Keyword, vector and hybrid search"),
         (name = "conversations", description = "Chat: conversations, messages, forks and usage"),
+        (name = "tools", description = "Tools: registry, invocation, executions, MCP servers"),
+        (name = "agents", description = "Agent profiles for the chat tool loop"),
         (name = "llm", description = "The tenant's own language-model providers and models (admin)"),
         (name = "admin", description = "Vector maintenance: reindex and reconcile (admin)"),
         (name = "health", description = "Liveness, readiness and metrics"))

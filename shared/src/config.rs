@@ -27,6 +27,7 @@ pub struct Settings {
     pub vectors: VectorSettings,
     pub llm: LlmSettings,
     pub secrets: SecretsSettings,
+    pub tools: ToolSettings,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -58,6 +59,37 @@ impl Default for EmbedSettings {
             batch_size: 32,
             max_length: 256,
             models_dir: ".build/models".into(),
+        }
+    }
+}
+
+/// Tools: limits of the built-ins and of MCP servers.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ToolSettings {
+    /// `http_fetch`: the most bytes read from a response, and its time limit.
+    pub http_fetch_max_bytes: usize,
+    pub http_fetch_timeout_ms: u64,
+    /// A result is stored in the execution log up to this size (then cut,
+    /// and marked so).
+    pub log_result_max_bytes: usize,
+    /// Programs a stdio MCP server may be started with (e.g. `node`,
+    /// `npx`, `/opt/mcp/bin/server`). Empty: stdio servers are refused,
+    /// since registering one runs a command on the workers.
+    pub mcp_stdio_commands: Vec<String>,
+    /// Time limit of one MCP call (connect, initialise, call), unless the
+    /// server sets its own.
+    pub mcp_timeout_ms: u64,
+}
+
+impl Default for ToolSettings {
+    fn default() -> Self {
+        Self {
+            http_fetch_max_bytes: 1 << 20,
+            http_fetch_timeout_ms: 10_000,
+            log_result_max_bytes: 16 * 1024,
+            mcp_stdio_commands: Vec::new(),
+            mcp_timeout_ms: 30_000,
         }
     }
 }
@@ -482,7 +514,8 @@ impl Settings {
                     .list_separator(",")
                     .with_list_parse_key("webhooks.retry_schedule_ms")
                     .with_list_parse_key("webhooks.allow_networks")
-                    .with_list_parse_key("worker.queues"),
+                    .with_list_parse_key("worker.queues")
+                    .with_list_parse_key("tools.mcp_stdio_commands"),
             )
             .build()?
             .try_deserialize()

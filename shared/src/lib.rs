@@ -25,6 +25,7 @@ pub mod queue;
 pub mod secrets;
 pub mod services;
 pub mod telemetry;
+pub mod tools;
 pub mod vectors;
 pub mod webhooks;
 

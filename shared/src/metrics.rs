@@ -55,6 +55,12 @@ pub struct Metrics {
     pub llm_errors: IntCounterVec,
     pub llm_cache: IntCounterVec,
     pub llm_circuit: IntGaugeVec,
+    /// Tool executions, by tool and outcome (`ok` or the error code).
+    pub tool_executions: IntCounterVec,
+    /// Tool run time, by tool (cache hits included).
+    pub tool_seconds: HistogramVec,
+    /// Tool result cache lookups, by result (`hit`, `miss`).
+    pub tool_cache: IntCounterVec,
 }
 
 impl Metrics {
@@ -132,6 +138,9 @@ impl Metrics {
                 registry.register(Box::new(g.clone())).expect("unique metric");
                 g
             },
+            tool_executions: counter("chorus_tool_executions_total", "Tool executions", &["tool", "outcome"]),
+            tool_seconds: histogram("chorus_tool_seconds", "Tool execution time", &["tool"]),
+            tool_cache: counter("chorus_tool_cache_total", "Tool result cache lookups", &["result"]),
             webhook_delivery_seconds,
             webhook_pending,
             queue_depth,

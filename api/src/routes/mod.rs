@@ -1,6 +1,7 @@
 //! One file per resource; each exports `configure`.
 
 pub mod admin;
+pub mod agents;
 pub mod bulk;
 pub mod conversations;
 pub mod documents;
@@ -9,8 +10,10 @@ pub mod health;
 pub mod jobs;
 pub mod keys;
 pub mod llm;
+pub mod mcp;
 pub mod search;
 pub mod tags;
+pub mod tools;
 pub mod webhooks;
 
 use actix_web::http::header;
@@ -31,7 +34,10 @@ pub fn configure_v1(cfg: &mut web::ServiceConfig) {
             .configure(search::configure)
             .configure(admin::configure)
             .configure(conversations::configure)
-            .configure(llm::configure),
+            .configure(llm::configure)
+            .configure(tools::configure)
+            .configure(mcp::configure)
+            .configure(agents::configure),
     );
 }
 

@@ -296,6 +296,57 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    mcp_servers (id) {
+        id -> Uuid,
+        tenant_id -> Uuid,
+        name -> Text,
+        transport -> Text,
+        command -> Nullable<Text>,
+        args -> Array<Text>,
+        url -> Nullable<Text>,
+        timeout_ms -> Int8,
+        roles -> Array<Text>,
+        tools -> Jsonb,
+        discovered_at -> Nullable<Timestamptz>,
+        discovery_error -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    tool_executions (id) {
+        id -> Uuid,
+        tenant_id -> Uuid,
+        job_id -> Nullable<Uuid>,
+        tool -> Text,
+        arguments -> Jsonb,
+        result -> Nullable<Jsonb>,
+        result_truncated -> Bool,
+        error_code -> Nullable<Text>,
+        error_message -> Nullable<Text>,
+        duration_ms -> Int4,
+        cache_hit -> Bool,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    agents (id) {
+        id -> Uuid,
+        tenant_id -> Uuid,
+        name -> Text,
+        system_prompt -> Text,
+        model -> Text,
+        temperature -> Float4,
+        tools -> Array<Text>,
+        max_steps -> Int4,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(messages -> conversations (conversation_id));
 
 diesel::joinable!(api_keys -> tenants (tenant_id));

@@ -27,6 +27,7 @@ use crate::llm::registry::{CallOptions, Outcome, Registry};
 use crate::llm::{modes, ChatMessage, Role};
 use crate::services::conversations::{self, GenerationSettings, RagOptions};
 use crate::services::search::{self, Mode, SearchRequest};
+use crate::tools::{agent, Caller};
 
 pub const NAME: &str = "chat";
 pub const QUEUE: &str = "chat";
@@ -58,6 +59,10 @@ struct Payload {
     rounds: Option<usize>,
     rag: Option<RagOptions>,
     settings: Option<GenerationSettings>,
+    /// The agent that answers, running the tool loop.
+    agent: Option<String>,
+    /// The poster's role: the agent's tools run with it.
+    role: Option<crate::domain::Role>,
 }
 
 fn validate(payload: &Value) -> Result<(), ServiceError> {
@@ -135,10 +140,17 @@ async fn run(ctx: &JobContext, payload: Value) -> Result<Value, JobError> {
         .cloned()
         .ok_or_else(|| JobError::permanent("unknown_model", format!("unknown model {:?}", p.model)))?;
     let settings = p.settings.clone().unwrap_or_default().or(&conversations::settings_of(&conv));
+    let agent = match &p.agent {
+        Some(name) => Some(crate::services::agents::by_name(app, ctx.tenant_id, name).await?),
+        None => None,
+    };
 
     // Sources first (a vector queue: this worker may search).
     let mut citations = Vec::new();
-    let mut system = conv.system_prompt.clone();
+    let mut system = match &agent {
+        Some(a) => format!("{}\n\n{}", a.system_prompt, conv.system_prompt).trim().to_string(),
+        None => conv.system_prompt.clone(),
+    };
     if let Some(rag) = p.rag.as_ref().filter(|r| r.enabled) {
         ctx.report(Progress { stage: Some("retrieving".into()), done: 0, total: None, message: None }).await;
         let vectors = app.vectors()?;
@@ -192,6 +204,7 @@ async fn run(ctx: &JobContext, payload: Value) -> Result<Value, JobError> {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Live>();
     let (broker, reporter) = (app.broker.clone(), ctx.clone());
     let publisher = tokio::spawn(async move {
+        let mut last_steps = (0, 0);
         while let Some(live) = rx.recv().await {
             match live {
                 Live::Token(step, text) => {
@@ -211,20 +224,41 @@ async fn run(ctx: &JobContext, payload: Value) -> Result<Value, JobError> {
                     reporter
                         .report(Progress { stage, done: done as u64, total: Some(total as u64), message: None })
                         .await;
+                    last_steps = (done, total);
+                }
+                Live::Note(message) => {
+                    let (done, total) = last_steps;
+                    let stage = Some("calling_tools".to_string());
+                    let progress =
+                        Progress { stage, done: done as u64, total: Some(total as u64), message: Some(message) };
+                    reporter.report(progress).await;
                 }
             }
         }
     });
-    let options = CallOptions { temperature: settings.temperature, max_tokens: settings.max_tokens };
+    let options =
+        CallOptions { temperature: settings.temperature, max_tokens: settings.max_tokens, ..Default::default() };
     let judge = p.judge.clone().filter(|j| !j.is_empty()).unwrap_or_else(|| {
         Some(llm.settings().judge_model.clone()).filter(|j| !j.is_empty()).unwrap_or_else(|| p.model.clone())
     });
     let models = if p.models.is_empty() { vec![p.model.clone()] } else { p.models.clone() };
     let facts = if p.mode == modes::Mode::Router { route_facts(ctx, &llm, &models).await } else { Default::default() };
     let mut sink = Forward(tx);
-    let result =
-        modes::run(&llm, redis, p.mode, &models, &judge, p.rounds.unwrap_or(2), &messages, &options, &facts, &mut sink)
-            .await;
+    let mut tool_calls = Vec::new();
+    let result = match &agent {
+        Some(agent) => {
+            let caller = Caller { tenant_id: ctx.tenant_id, role: p.role.unwrap_or(crate::domain::Role::User) };
+            let run = agent::Run { ctx: app, llm: &llm, redis, caller, job_id: ctx.job_id };
+            run.run(agent, messages.clone(), &options, &mut sink).await.map(|r| {
+                tool_calls = r.tool_calls;
+                r.answer
+            })
+        }
+        None => {
+            let rounds = p.rounds.unwrap_or(2);
+            modes::run(&llm, redis, p.mode, &models, &judge, rounds, &messages, &options, &facts, &mut sink).await
+        }
+    };
     drop(sink);
     let _ = publisher.await;
     let result = match result {
@@ -242,7 +276,7 @@ async fn run(ctx: &JobContext, payload: Value) -> Result<Value, JobError> {
     for s in &result.steps {
         observe(app, &llm, &s.outcome);
     }
-    let replies = store(ctx, &p, &result, citations, context_report).await?;
+    let replies = store(ctx, &p, &result, citations, context_report, tool_calls).await?;
     Ok(result_of(&replies, &result))
 }
 
@@ -250,6 +284,7 @@ async fn run(ctx: &JobContext, payload: Value) -> Result<Value, JobError> {
 enum Live {
     Token(String, String),
     Steps(usize, usize),
+    Note(String),
 }
 
 struct Forward(tokio::sync::mpsc::UnboundedSender<Live>);
@@ -260,6 +295,9 @@ impl modes::Sink for Forward {
     }
     fn progress(&mut self, done: usize, total: usize) {
         let _ = self.0.send(Live::Steps(done, total));
+    }
+    fn note(&mut self, message: &str) {
+        let _ = self.0.send(Live::Note(message.into()));
     }
 }
 
@@ -369,6 +407,7 @@ async fn store(
     r: &modes::ModeResult,
     citations: Vec<Value>,
     context: Value,
+    tool_calls: Vec<Value>,
 ) -> Result<Vec<Message>, JobError> {
     let message = |alias: &str, content: &str, usage: Value, meta: Value| Message {
         id: Uuid::now_v7(),
@@ -395,6 +434,9 @@ async fn store(
         let last = &r.steps.last().expect("a mode makes calls").outcome;
         let mut meta = meta_of(last);
         (meta["mode"], meta["context"], meta["route_reason"]) = (json!(p.mode), context, json!(r.route_reason));
+        if let Some(agent) = &p.agent {
+            (meta["agent"], meta["tool_calls"]) = (json!(agent), json!(tool_calls));
+        }
         if r.steps.len() > 1 {
             meta["steps"] = r
                 .steps

@@ -11,10 +11,12 @@ pub mod diagnostic;
 pub mod embed_document;
 pub mod embed_texts;
 pub mod ingest_document;
+pub mod mcp_discover;
 pub mod purge_vectors;
 pub mod reconcile;
 pub mod reindex;
 pub mod search;
+pub mod tool_call;
 pub mod webhook_delivery;
 
 use std::time::Duration;
@@ -75,6 +77,8 @@ pub static KINDS: &[&KindSpec] = &[
     &reindex::SPEC,
     &reconcile::SPEC,
     &chat::SPEC,
+    &tool_call::SPEC,
+    &mcp_discover::SPEC,
     &webhook_delivery::SPEC,
 ];
 

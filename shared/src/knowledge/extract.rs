@@ -203,6 +203,19 @@ fn markdown(text: &str) -> Vec<Block> {
     blocks
 }
 
+/// The readable text of an HTML page: headings and paragraphs, one per
+/// line, without scripts, styles or markup.
+pub fn html_text(text: &str) -> String {
+    let lines: Vec<String> = html(text)
+        .into_iter()
+        .map(|b| match b {
+            Block::Heading(level, t) => format!("{} {t}", "#".repeat(level as usize)),
+            Block::Paragraph(t) => t,
+        })
+        .collect();
+    lines.join("\n")
+}
+
 fn html(text: &str) -> Vec<Block> {
     use scraper::{ElementRef, Html, Node};
     fn walk(el: ElementRef<'_>, blocks: &mut Vec<Block>, buf: &mut String) {

@@ -6,7 +6,10 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use super::{sse, ChatRequest, ChatResponse, Endpoint, OnToken, Provider, ProviderError, Role, Usage};
+use super::{
+    parse_arguments, sse, ChatMessage, ChatRequest, ChatResponse, Endpoint, OnToken, Provider, ProviderError, Role,
+    ToolCall, Usage,
+};
 
 /// The API version Chorus speaks.
 pub const VERSION: &str = "2023-06-01";
@@ -30,15 +33,43 @@ impl Anthropic {
         Self(Endpoint::new(name, base_url, api_key, timeout))
     }
 
+    /// The turns in Anthropic's shape: an assistant's tool calls are
+    /// `tool_use` blocks; tool results are `tool_result` blocks of a user
+    /// turn (consecutive results share one, as the API requires).
+    fn turns(messages: &[ChatMessage]) -> Vec<Value> {
+        let mut turns: Vec<Value> = Vec::new();
+        for m in messages.iter().filter(|m| m.role != Role::System) {
+            match m.role {
+                Role::Tool => {
+                    let block = json!({ "type": "tool_result",
+                        "tool_use_id": m.tool_call_id.clone().unwrap_or_default(), "content": m.content });
+                    let last_is_results =
+                        turns.last().is_some_and(|t| t["role"] == "user" && t["content"][0]["type"] == "tool_result");
+                    match turns.last_mut() {
+                        Some(last) if last_is_results => last["content"].as_array_mut().expect("blocks").push(block),
+                        _ => turns.push(json!({ "role": "user", "content": [block] })),
+                    }
+                }
+                Role::Assistant if !m.tool_calls.is_empty() => {
+                    let mut blocks = Vec::new();
+                    if !m.content.is_empty() {
+                        blocks.push(json!({ "type": "text", "text": m.content }));
+                    }
+                    for c in &m.tool_calls {
+                        blocks.push(json!({ "type": "tool_use", "id": c.id, "name": c.name, "input": c.arguments }));
+                    }
+                    turns.push(json!({ "role": "assistant", "content": blocks }));
+                }
+                _ => turns.push(json!({ "role": m.role.as_str(), "content": m.content })),
+            }
+        }
+        turns
+    }
+
     fn body(req: &ChatRequest, stream: bool) -> Value {
         let system: Vec<&str> =
             req.messages.iter().filter(|m| m.role == Role::System).map(|m| m.content.as_str()).collect();
-        let turns: Vec<Value> = req
-            .messages
-            .iter()
-            .filter(|m| m.role != Role::System)
-            .map(|m| json!({ "role": m.role.as_str(), "content": m.content }))
-            .collect();
+        let turns = Self::turns(&req.messages);
         let mut body = json!({
             "model": req.model,
             "messages": turns,
@@ -50,6 +81,14 @@ impl Anthropic {
         }
         if let Some(t) = req.temperature {
             body["temperature"] = json!(t);
+        }
+        if !req.tools.is_empty() {
+            let tools: Vec<Value> = req
+                .tools
+                .iter()
+                .map(|t| json!({ "name": t.name, "description": t.description, "input_schema": t.parameters }))
+                .collect();
+            body["tools"] = json!(tools);
         }
         body
     }
@@ -79,7 +118,19 @@ impl Provider for Anthropic {
             completion_tokens: u.get("output_tokens").and_then(Value::as_u64).unwrap_or(0) as u32,
         });
         let stop = v.get("stop_reason").and_then(Value::as_str).unwrap_or("end_turn");
-        Ok(ChatResponse { content, finish_reason: finish_reason(stop), usage })
+        let tool_calls = v
+            .get("content")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter(|b| b["type"] == "tool_use")
+            .map(|b| ToolCall {
+                id: b["id"].as_str().unwrap_or_default().to_string(),
+                name: b["name"].as_str().unwrap_or_default().to_string(),
+                arguments: b.get("input").cloned().unwrap_or(json!({})),
+            })
+            .collect();
+        Ok(ChatResponse { content, finish_reason: finish_reason(stop), usage, tool_calls })
     }
 
     async fn stream(&self, req: &ChatRequest, on_token: OnToken<'_>) -> Result<ChatResponse, ProviderError> {
@@ -87,6 +138,8 @@ impl Provider for Anthropic {
         let (mut content, mut finish) = (String::new(), None);
         let mut usage = Usage::default();
         let mut saw_usage = false;
+        // tool_use blocks by index: (id, name, the input's JSON text so far).
+        let mut calls: std::collections::BTreeMap<u64, (String, String, String)> = Default::default();
         sse::each_event(response, self.0.timeout, |event, data| {
             let v = sse::json(data)?;
             let kind = if event.is_empty() || event == "message" {
@@ -101,10 +154,23 @@ impl Provider for Anthropic {
                         saw_usage = true;
                     }
                 }
+                "content_block_start" => {
+                    let block = &v["content_block"];
+                    if block["type"] == "tool_use" {
+                        let id = block["id"].as_str().unwrap_or_default().to_string();
+                        let name = block["name"].as_str().unwrap_or_default().to_string();
+                        calls.insert(v["index"].as_u64().unwrap_or(0), (id, name, String::new()));
+                    }
+                }
                 "content_block_delta" => {
                     if let Some(piece) = v.pointer("/delta/text").and_then(Value::as_str) {
                         on_token(piece);
                         content.push_str(piece);
+                    }
+                    if let Some(json) = v.pointer("/delta/partial_json").and_then(Value::as_str) {
+                        if let Some(call) = calls.get_mut(&v["index"].as_u64().unwrap_or(0)) {
+                            call.2.push_str(json);
+                        }
                     }
                 }
                 "message_delta" => {
@@ -130,10 +196,15 @@ impl Provider for Anthropic {
             Ok(true)
         })
         .await?;
+        let tool_calls = calls
+            .into_values()
+            .map(|(id, name, input)| ToolCall { id, name, arguments: parse_arguments(&input) })
+            .collect();
         Ok(ChatResponse {
             content,
             finish_reason: finish.unwrap_or_else(|| "stop".into()),
             usage: saw_usage.then_some(usage),
+            tool_calls,
         })
     }
 }

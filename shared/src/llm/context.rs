@@ -119,7 +119,8 @@ pub async fn fit(
                 ),
                 ChatMessage::new(Role::User, format!("{base}Conversation:\n{}", transcript(rest))),
             ];
-            let options = CallOptions { temperature: Some(0.0), max_tokens: Some((budget / 4).max(64)) };
+            let options =
+                CallOptions { temperature: Some(0.0), max_tokens: Some((budget / 4).max(64)), ..Default::default() };
             let mut quiet = |_: &str| {};
             let out = registry.chat(redis, summary_model, &prompt, &options, &mut quiet).await.map_err(|(e, _)| e)?;
             let text = out.response.content.trim().to_string();

@@ -83,7 +83,12 @@ impl Provider for Gemini {
     async fn complete(&self, req: &ChatRequest) -> Result<ChatResponse, ProviderError> {
         let v: Value = self.send(req, "generateContent").await?.json().await.map_err(ProviderError::from_reqwest)?;
         let (content, finish, usage) = parts(&v);
-        Ok(ChatResponse { content, finish_reason: finish.unwrap_or_else(|| "stop".into()), usage })
+        Ok(ChatResponse {
+            content,
+            finish_reason: finish.unwrap_or_else(|| "stop".into()),
+            usage,
+            tool_calls: Vec::new(),
+        })
     }
 
     async fn stream(&self, req: &ChatRequest, on_token: OnToken<'_>) -> Result<ChatResponse, ProviderError> {
@@ -105,6 +110,11 @@ impl Provider for Gemini {
             Ok(true)
         })
         .await?;
-        Ok(ChatResponse { content, finish_reason: finish.unwrap_or_else(|| "stop".into()), usage })
+        Ok(ChatResponse {
+            content,
+            finish_reason: finish.unwrap_or_else(|| "stop".into()),
+            usage,
+            tool_calls: Vec::new(),
+        })
     }
 }

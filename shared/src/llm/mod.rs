@@ -31,6 +31,8 @@ pub enum Role {
     System,
     User,
     Assistant,
+    /// A tool's result, answering one of the assistant's tool calls.
+    Tool,
 }
 
 impl Role {
@@ -39,6 +41,7 @@ impl Role {
             Role::System => "system",
             Role::User => "user",
             Role::Assistant => "assistant",
+            Role::Tool => "tool",
         }
     }
 }
@@ -48,11 +51,57 @@ impl Role {
 pub struct ChatMessage {
     pub role: Role,
     pub content: String,
+    /// The tools an assistant message asks for.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<ToolCall>,
+    /// The call a `tool` message answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_call_id: Option<String>,
 }
 
 impl ChatMessage {
     pub fn new(role: Role, content: impl Into<String>) -> Self {
-        Self { role, content: content.into() }
+        Self { role, content: content.into(), tool_calls: Vec::new(), tool_call_id: None }
+    }
+
+    /// The assistant's turn that asked for `calls`.
+    pub fn calling(content: impl Into<String>, calls: Vec<ToolCall>) -> Self {
+        Self { tool_calls: calls, ..Self::new(Role::Assistant, content) }
+    }
+
+    /// A tool's answer to call `id`.
+    pub fn tool_result(id: impl Into<String>, content: impl Into<String>) -> Self {
+        Self { tool_call_id: Some(id.into()), ..Self::new(Role::Tool, content) }
+    }
+}
+
+/// A model's request to run a tool.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToolCall {
+    /// The provider's id of the call, echoed with the result.
+    pub id: String,
+    /// The tool's name on the wire (see [`ToolDef`]).
+    pub name: String,
+    pub arguments: serde_json::Value,
+}
+
+/// A tool offered to the model. Names on the wire are `[a-zA-Z0-9_-]`, so
+/// the caller maps registry names (`mcp.server.tool`) to and from them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToolDef {
+    pub name: String,
+    pub description: String,
+    pub parameters: serde_json::Value,
+}
+
+/// Parses a tool call's arguments as the provider sent them (a JSON text);
+/// text that is not a JSON object is kept as `{"_unparsed": text}` so that
+/// the schema check refuses it with a message the model can act on.
+pub fn parse_arguments(text: &str) -> serde_json::Value {
+    match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(v @ serde_json::Value::Object(_)) => v,
+        _ if text.trim().is_empty() => serde_json::json!({}),
+        _ => serde_json::json!({ "_unparsed": text }),
     }
 }
 
@@ -63,6 +112,8 @@ pub struct ChatRequest {
     pub messages: Vec<ChatMessage>,
     pub temperature: Option<f32>,
     pub max_tokens: Option<u32>,
+    /// Tools the model may call (none: a plain completion).
+    pub tools: Vec<ToolDef>,
 }
 
 /// Tokens a call used, as the provider counted them (or as estimated).
@@ -80,6 +131,9 @@ pub struct ChatResponse {
     pub finish_reason: String,
     /// `None` when the provider reported no usage.
     pub usage: Option<Usage>,
+    /// Tools the model asks for (`finish_reason` is then `tool_calls`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<ToolCall>,
 }
 
 /// How a provider call failed. `retryable` ones may succeed later.

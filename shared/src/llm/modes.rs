@@ -67,6 +67,8 @@ pub struct ModeResult {
 pub trait Sink: Send {
     fn token(&mut self, step: &str, text: &str);
     fn progress(&mut self, done: usize, total: usize);
+    /// A line about what is happening now (e.g. which tool runs).
+    fn note(&mut self, _message: &str) {}
 }
 
 const CHAIN_ROLES: &[(&str, &str)] = &[

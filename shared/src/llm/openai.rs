@@ -5,7 +5,10 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use super::{sse, ChatRequest, ChatResponse, Endpoint, OnToken, Provider, ProviderError, Usage};
+use super::{
+    parse_arguments, sse, ChatMessage, ChatRequest, ChatResponse, Endpoint, OnToken, Provider, ProviderError, Role,
+    ToolCall, Usage,
+};
 
 #[derive(Debug, Clone)]
 pub struct OpenAi(Endpoint);
@@ -15,10 +18,42 @@ impl OpenAi {
         Self(Endpoint::new(name, base_url, api_key, timeout))
     }
 
+    fn message(m: &ChatMessage) -> Value {
+        let mut out = json!({ "role": m.role.as_str(), "content": m.content });
+        if m.role == Role::Assistant && !m.tool_calls.is_empty() {
+            let calls: Vec<Value> = m
+                .tool_calls
+                .iter()
+                .map(|c| {
+                    json!({ "id": c.id, "type": "function",
+                    "function": { "name": c.name, "arguments": c.arguments.to_string() } })
+                })
+                .collect();
+            out["tool_calls"] = json!(calls);
+            if m.content.is_empty() {
+                out["content"] = Value::Null;
+            }
+        }
+        if let Some(id) = &m.tool_call_id {
+            out["tool_call_id"] = json!(id);
+        }
+        out
+    }
+
     fn body(req: &ChatRequest, stream: bool) -> Value {
-        let messages: Vec<Value> =
-            req.messages.iter().map(|m| json!({ "role": m.role.as_str(), "content": m.content })).collect();
+        let messages: Vec<Value> = req.messages.iter().map(Self::message).collect();
         let mut body = json!({ "model": req.model, "messages": messages, "stream": stream });
+        if !req.tools.is_empty() {
+            let tools: Vec<Value> = req
+                .tools
+                .iter()
+                .map(|t| {
+                    json!({ "type": "function",
+                    "function": { "name": t.name, "description": t.description, "parameters": t.parameters } })
+                })
+                .collect();
+            body["tools"] = json!(tools);
+        }
         if let Some(t) = req.temperature {
             body["temperature"] = json!(t);
         }
@@ -55,16 +90,36 @@ impl Provider for OpenAi {
     async fn complete(&self, req: &ChatRequest) -> Result<ChatResponse, ProviderError> {
         let v: Value = self.send(&Self::body(req, false)).await?.json().await.map_err(ProviderError::from_reqwest)?;
         let choice = v.pointer("/choices/0").ok_or_else(|| ProviderError::Decode(format!("no choices in {v}")))?;
+        let tool_calls = choice
+            .pointer("/message/tool_calls")
+            .and_then(Value::as_array)
+            .map(|calls| {
+                calls
+                    .iter()
+                    .map(|c| ToolCall {
+                        id: c["id"].as_str().unwrap_or_default().to_string(),
+                        name: c.pointer("/function/name").and_then(Value::as_str).unwrap_or_default().to_string(),
+                        arguments: parse_arguments(
+                            c.pointer("/function/arguments").and_then(Value::as_str).unwrap_or_default(),
+                        ),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
         Ok(ChatResponse {
             content: choice.pointer("/message/content").and_then(Value::as_str).unwrap_or_default().to_string(),
             finish_reason: choice.get("finish_reason").and_then(Value::as_str).unwrap_or("stop").to_string(),
             usage: usage_of(&v),
+            tool_calls,
         })
     }
 
     async fn stream(&self, req: &ChatRequest, on_token: OnToken<'_>) -> Result<ChatResponse, ProviderError> {
         let response = self.send(&Self::body(req, true)).await?;
         let (mut content, mut finish, mut usage) = (String::new(), None, None);
+        // Tool calls arrive in pieces keyed by index: id and name first,
+        // then the arguments' JSON text in fragments.
+        let mut calls: Vec<(String, String, String)> = Vec::new();
         sse::each_event(response, self.0.timeout, |_, data| {
             if data.trim() == "[DONE]" {
                 return Ok(false);
@@ -79,6 +134,22 @@ impl Provider for OpenAi {
                     content.push_str(piece);
                 }
             }
+            for piece in v.pointer("/choices/0/delta/tool_calls").and_then(Value::as_array).into_iter().flatten() {
+                let i = piece["index"].as_u64().unwrap_or(calls.len() as u64) as usize;
+                if calls.len() <= i {
+                    calls.resize(i + 1, Default::default());
+                }
+                let call = &mut calls[i];
+                if let Some(id) = piece["id"].as_str() {
+                    call.0 = id.to_string();
+                }
+                if let Some(name) = piece.pointer("/function/name").and_then(Value::as_str) {
+                    call.1.push_str(name);
+                }
+                if let Some(args) = piece.pointer("/function/arguments").and_then(Value::as_str) {
+                    call.2.push_str(args);
+                }
+            }
             if let Some(f) = v.pointer("/choices/0/finish_reason").and_then(Value::as_str) {
                 finish = Some(f.to_string());
             }
@@ -86,6 +157,10 @@ impl Provider for OpenAi {
             Ok(true)
         })
         .await?;
-        Ok(ChatResponse { content, finish_reason: finish.unwrap_or_else(|| "stop".into()), usage })
+        let tool_calls = calls
+            .into_iter()
+            .map(|(id, name, args)| ToolCall { id, name, arguments: parse_arguments(&args) })
+            .collect();
+        Ok(ChatResponse { content, finish_reason: finish.unwrap_or_else(|| "stop".into()), usage, tool_calls })
     }
 }

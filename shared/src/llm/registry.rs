@@ -72,6 +72,8 @@ impl Outcome {
 pub struct CallOptions {
     pub temperature: Option<f32>,
     pub max_tokens: Option<u32>,
+    /// Tools the model may call.
+    pub tools: Vec<super::ToolDef>,
 }
 
 #[derive(Debug, Default)]
@@ -202,6 +204,7 @@ impl Registry {
                 messages: messages.to_vec(),
                 temperature: options.temperature,
                 max_tokens: options.max_tokens,
+                tools: options.tools.clone(),
             };
             match self.call_one(redis, provider.as_ref(), &model, &req, on_token).await {
                 Ok(mut outcome) => {
@@ -292,6 +295,6 @@ impl Registry {
 /// The cache key of a request: provider, model, messages and options,
 /// serialised in one fixed order and hashed.
 fn cache_key(namespace: &str, provider: &str, req: &ChatRequest) -> String {
-    let normal = serde_json::json!([provider, req.model, req.messages, req.temperature, req.max_tokens]);
+    let normal = serde_json::json!([provider, req.model, req.messages, req.temperature, req.max_tokens, req.tools]);
     format!("{namespace}:llm-cache:{}", hex::encode(Sha256::digest(normal.to_string().as_bytes())))
 }

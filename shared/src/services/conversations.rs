@@ -382,6 +382,10 @@ pub struct PostMessage {
     pub rounds: Option<usize>,
     pub rag: Option<RagOptions>,
     pub settings: Option<GenerationSettings>,
+    /// An agent profile (`/v1/agents`) by name: the answer comes from its
+    /// model, with its prompt, running the tool loop over its tools. Only
+    /// in `single` mode, with no `models`.
+    pub agent: Option<String>,
 }
 
 /// What `POST …/messages` answers: the stored user message and the job.
@@ -417,10 +421,20 @@ pub async fn post_message(ctx: &Ctx, p: &Principal, id: Uuid, body: PostMessage)
             return Err(invalid("rag.top_k", "rag.top_k must be between 1 and 20"));
         }
     }
+    let agent = match &body.agent {
+        None => None,
+        Some(name) => {
+            if body.models.is_some() || body.mode.is_some_and(|m| m != crate::llm::modes::Mode::Single) {
+                return Err(invalid("agent", "an agent answers alone: no models, and mode single"));
+            }
+            Some(super::agents::by_name(ctx, p.tenant_id, name).await?)
+        }
+    };
     let mut conn = ctx.pool.get().await?;
     let conv = load(&mut conn, p.tenant_id, id).await?;
     let mode = body.mode.unwrap_or_default();
     let models = match &body.models {
+        _ if agent.is_some() => vec![agent.as_ref().expect("checked").model.clone()],
         Some(m) if !m.is_empty() => m.clone(),
         _ if !conv.models.is_empty() => conv.models.clone(),
         _ => vec![ctx.settings.llm.default_model.clone()],
@@ -456,6 +470,8 @@ pub async fn post_message(ctx: &Ctx, p: &Principal, id: Uuid, body: PostMessage)
         "rounds": body.rounds,
         "rag": body.rag,
         "settings": body.settings,
+        "agent": body.agent,
+        "role": p.role,
     });
     let tenant = p.tenant_id;
     let (message, job) = (*conn)

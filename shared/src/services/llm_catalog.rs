@@ -193,7 +193,9 @@ fn config_model_view(alias: &str, m: &ModelSettings) -> ModelView {
     }
 }
 
-fn check_name(field: &str, name: &str) -> ServiceResult<()> {
+/// Names of providers, models, MCP servers and agents: 1 to 64 of a-z,
+/// 0-9, `.`, `_` and `-`, starting with a letter or digit.
+pub(crate) fn check_name(field: &str, name: &str) -> ServiceResult<()> {
     let ok = (1..=64).contains(&name.len())
         && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c))
         && name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric());

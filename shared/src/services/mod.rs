@@ -1,6 +1,7 @@
 //! Transport-free operations (Qdrant's `do_*` style): HTTP handlers and
 //! workers call these; none of them knows about HTTP.
 
+pub mod agents;
 pub mod audit;
 pub mod auth;
 pub mod bulk;
@@ -12,8 +13,10 @@ pub mod indexing;
 pub mod jobs;
 pub mod lifecycle;
 pub mod llm_catalog;
+pub mod mcp_servers;
 pub mod search;
 pub mod tags;
+pub mod tools;
 pub mod usage;
 pub mod webhooks;
 

@@ -1,5 +1,6 @@
 //! The black-box suite: one test binary, real Postgres, real Redis.
 
+mod agents;
 mod auth;
 mod bad_input;
 mod bulk;
@@ -11,6 +12,7 @@ mod embeddings;
 mod idempotency;
 mod lifecycle;
 mod llm_admin;
+mod mcp;
 mod modes;
 mod observability;
 mod outage;
@@ -18,6 +20,7 @@ mod providers;
 mod retries;
 mod scheduling;
 mod search;
+mod tools;
 mod vacuum;
 mod vector_store;
 mod webhooks;

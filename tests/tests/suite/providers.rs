@@ -250,7 +250,7 @@ async fn deterministic_answers_come_from_the_cache_the_second_time() {
     let redis = redis::Client::open(chorus_tests::redis_url()).unwrap();
     let conn = redis::aio::ConnectionManager::new(redis).await.unwrap();
     let ns = format!("t{}", uuid::Uuid::new_v4().simple());
-    let options = CallOptions { temperature: Some(0.0), max_tokens: None };
+    let options = CallOptions { temperature: Some(0.0), ..Default::default() };
     let mut outs = Vec::new();
     for _ in 0..2 {
         let mut on = |_: &str| {};
@@ -261,7 +261,7 @@ async fn deterministic_answers_come_from_the_cache_the_second_time() {
     assert_eq!(outs[1].cost_usd, 0.0, "a cached answer costs nothing");
     assert_eq!(server.received_requests().await.unwrap().len(), 1);
     // Not deterministic: never cached.
-    let warm = CallOptions { temperature: Some(0.7), max_tokens: None };
+    let warm = CallOptions { temperature: Some(0.7), ..Default::default() };
     let mut on = |_: &str| {};
     let out = r.chat(Some((&conn, &ns)), "gpt", &question(), &warm, &mut on).await.map_err(|(e, _)| e).unwrap();
     assert!(!out.cache_hit);

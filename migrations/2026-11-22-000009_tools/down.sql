@@ -1,0 +1,3 @@
+DROP TABLE agents;
+DROP TABLE tool_executions;
+DROP TABLE mcp_servers;

@@ -1,0 +1,343 @@
+//! MCP servers per tenant (admin): a stdio command (only programs listed in
+//! `tools.mcp_stdio_commands`, since it runs on the workers) or a
+//! Streamable HTTP URL (through the webhooks' SSRF guard). Registering one,
+//! or `POST …/discover`, queues an `mcp_discover` job that stores the
+//! server's `tools/list`; those tools then join the tenant's registry.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::Duration;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::Principal;
+use crate::db::models::Job;
+use crate::db::schema::mcp_servers as ms;
+use crate::domain::{JobSummary, Role};
+use crate::error::{ErrorCode, ServiceError, ServiceResult};
+use crate::tools::mcp::{Declared, McpTool, Server, Transport};
+use crate::tools::Tool;
+use crate::Ctx;
+
+#[derive(Debug, Clone, Queryable)]
+struct Row {
+    id: Uuid,
+    name: String,
+    transport: String,
+    command: Option<String>,
+    args: Vec<String>,
+    url: Option<String>,
+    timeout_ms: i64,
+    roles: Vec<String>,
+    tools: Value,
+    discovered_at: Option<DateTime<Utc>>,
+    discovery_error: Option<String>,
+    created_at: DateTime<Utc>,
+}
+
+type Columns = (
+    ms::id,
+    ms::name,
+    ms::transport,
+    ms::command,
+    ms::args,
+    ms::url,
+    ms::timeout_ms,
+    ms::roles,
+    ms::tools,
+    ms::discovered_at,
+    ms::discovery_error,
+    ms::created_at,
+);
+const COLUMNS: Columns = (
+    ms::id,
+    ms::name,
+    ms::transport,
+    ms::command,
+    ms::args,
+    ms::url,
+    ms::timeout_ms,
+    ms::roles,
+    ms::tools,
+    ms::discovered_at,
+    ms::discovery_error,
+    ms::created_at,
+);
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct McpServerView {
+    pub id: Uuid,
+    pub name: String,
+    /// `stdio` or `http`.
+    pub transport: String,
+    pub command: Option<String>,
+    pub args: Vec<String>,
+    pub url: Option<String>,
+    pub timeout_ms: u64,
+    pub roles: Vec<String>,
+    /// The tools as discovered, named as the registry shows them.
+    pub tools: Vec<String>,
+    pub discovered_at: Option<DateTime<Utc>>,
+    /// Why the last discovery failed, if it did.
+    pub discovery_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    /// The discovery job queued by this request, if any.
+    pub discovery_job: Option<JobSummary>,
+}
+
+/// The body of `POST /v1/mcp/servers`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct McpServerInput {
+    pub name: String,
+    /// `stdio` (with `command`, `args`) or `http` (with `url`).
+    pub transport: String,
+    pub command: Option<String>,
+    #[serde(default)]
+    pub args: Vec<String>,
+    pub url: Option<String>,
+    /// One call's limit (default `tools.mcp_timeout_ms`).
+    pub timeout_ms: Option<u64>,
+    /// Roles that may call its tools (default admin and user).
+    pub roles: Option<Vec<Role>>,
+}
+
+fn declared(row: &Row) -> Vec<Declared> {
+    serde_json::from_value(row.tools.clone()).unwrap_or_default()
+}
+
+fn server_of(row: &Row) -> Server {
+    let transport = match row.transport.as_str() {
+        "stdio" => Transport::Stdio { command: row.command.clone().unwrap_or_default(), args: row.args.clone() },
+        _ => Transport::Http { url: row.url.clone().unwrap_or_default() },
+    };
+    Server {
+        name: row.name.clone(),
+        transport,
+        timeout: Duration::from_millis(row.timeout_ms.max(1) as u64),
+        roles: row.roles.iter().filter_map(|r| Role::parse(r)).collect(),
+    }
+}
+
+fn view(row: Row, job: Option<&Job>) -> McpServerView {
+    let tools = declared(&row).iter().map(|t| format!("mcp.{}.{}", row.name, t.name)).collect();
+    McpServerView {
+        id: row.id,
+        name: row.name,
+        transport: row.transport,
+        command: row.command,
+        args: row.args,
+        url: row.url,
+        timeout_ms: row.timeout_ms as u64,
+        roles: row.roles,
+        tools,
+        discovered_at: row.discovered_at,
+        discovery_error: row.discovery_error,
+        created_at: row.created_at,
+        discovery_job: job.map(Job::summary),
+    }
+}
+
+fn not_found() -> ServiceError {
+    ServiceError::new(ErrorCode::McpServerNotFound, "no such MCP server in your tenant")
+}
+
+/// Every discovered tool of the tenant's servers.
+pub async fn tools_of(ctx: &Ctx, tenant: Uuid) -> ServiceResult<Vec<Arc<dyn Tool>>> {
+    let mut conn = ctx.pool.get().await?;
+    let rows: Vec<Row> =
+        ms::table.filter(ms::tenant_id.eq(tenant)).order(ms::name).select(COLUMNS).load(&mut conn).await?;
+    let mut out: Vec<Arc<dyn Tool>> = Vec::new();
+    for row in &rows {
+        let server = server_of(row);
+        out.extend(declared(row).iter().map(|d| Arc::new(McpTool::new(&server, d)) as Arc<dyn Tool>));
+    }
+    Ok(out)
+}
+
+async fn check(ctx: &Ctx, i: &McpServerInput) -> ServiceResult<()> {
+    super::llm_catalog::check_name("name", &i.name)?;
+    if i.name.contains('.') {
+        return Err(ServiceError::invalid_field(
+            "name",
+            "an MCP server's name has no '.' (tools are mcp.<server>.<tool>)",
+        ));
+    }
+    match i.transport.as_str() {
+        "stdio" => {
+            let command = i.command.as_deref().unwrap_or_default();
+            if !ctx.settings.tools.mcp_stdio_commands.iter().any(|c| c == command) {
+                return Err(ServiceError::new(
+                    ErrorCode::CommandNotAllowed,
+                    format!("{command:?} is not in tools.mcp_stdio_commands"),
+                )
+                .with_details(json!({ "field": "command", "allowed": ctx.settings.tools.mcp_stdio_commands })));
+            }
+            if i.url.is_some() {
+                return Err(ServiceError::invalid_field("url", "a stdio server has a command, not a url"));
+            }
+        }
+        "http" => {
+            let url = i.url.as_deref().ok_or_else(|| ServiceError::invalid_field("url", "url is required"))?;
+            crate::webhooks::guard::check(url, &ctx.settings.webhooks)
+                .await
+                .map_err(|why| crate::webhooks::refused_error("url", why))?;
+            if i.command.is_some() || !i.args.is_empty() {
+                return Err(ServiceError::invalid_field("command", "an http server has a url, not a command"));
+            }
+        }
+        _ => return Err(ServiceError::invalid_field("transport", "transport is stdio or http")),
+    }
+    if i.args.len() > 32 || i.args.iter().any(|a| a.len() > 1024) {
+        return Err(ServiceError::invalid_field("args", "at most 32 arguments of 1024 bytes"));
+    }
+    if i.timeout_ms.is_some_and(|t| !(100..=600_000).contains(&t)) {
+        return Err(ServiceError::invalid_field("timeout_ms", "timeout_ms is between 100 and 600000"));
+    }
+    Ok(())
+}
+
+fn discovery_payload(server: Uuid) -> Value {
+    json!({ "server_id": server })
+}
+
+/// Registers a server and queues its discovery, in one transaction.
+pub async fn create(ctx: &Ctx, p: &Principal, i: McpServerInput) -> ServiceResult<McpServerView> {
+    p.require(Role::Admin, "managing MCP servers")?;
+    check(ctx, &i).await?;
+    let id = Uuid::now_v7();
+    let roles: Vec<String> =
+        i.roles.clone().unwrap_or(vec![Role::Admin, Role::User]).iter().map(|r| r.as_str().to_string()).collect();
+    let timeout = i.timeout_ms.unwrap_or(ctx.settings.tools.mcp_timeout_ms) as i64;
+    let payload = discovery_payload(id);
+    let tenant = p.tenant_id;
+    let mut conn = ctx.pool.get().await?;
+    let created = (*conn)
+        .transaction::<_, diesel::result::Error, _>(async move |conn: &mut AsyncPgConnection| {
+            let row: Option<Row> = diesel::insert_into(ms::table)
+                .values((
+                    ms::id.eq(id),
+                    ms::tenant_id.eq(tenant),
+                    ms::name.eq(&i.name),
+                    ms::transport.eq(&i.transport),
+                    ms::command.eq(&i.command),
+                    ms::args.eq(&i.args),
+                    ms::url.eq(&i.url),
+                    ms::timeout_ms.eq(timeout),
+                    ms::roles.eq(&roles),
+                ))
+                .on_conflict_do_nothing()
+                .returning(COLUMNS)
+                .get_result(conn)
+                .await
+                .optional()?;
+            let Some(row) = row else { return Ok(None) };
+            let spec = &crate::jobs::mcp_discover::SPEC;
+            let job = super::jobs::insert_internal(conn, super::jobs::InternalJob::of(spec, tenant, &payload)).await?;
+            Ok(Some((row, job)))
+        })
+        .await?;
+    let Some((row, job)) = created else {
+        return Err(ServiceError::new(ErrorCode::NameTaken, "an MCP server of that name exists"));
+    };
+    drop(conn);
+    super::jobs::nudge(ctx, crate::jobs::mcp_discover::QUEUE).await;
+    Ok(view(row, Some(&job)))
+}
+
+async fn row(ctx: &Ctx, p: &Principal, id: Uuid) -> ServiceResult<Row> {
+    let mut conn = ctx.pool.get().await?;
+    ms::table
+        .filter(ms::tenant_id.eq(p.tenant_id))
+        .filter(ms::id.eq(id))
+        .select(COLUMNS)
+        .first(&mut conn)
+        .await
+        .optional()?
+        .ok_or_else(not_found)
+}
+
+pub async fn list(ctx: &Ctx, p: &Principal) -> ServiceResult<Vec<McpServerView>> {
+    p.require(Role::Admin, "managing MCP servers")?;
+    let mut conn = ctx.pool.get().await?;
+    let rows: Vec<Row> =
+        ms::table.filter(ms::tenant_id.eq(p.tenant_id)).order(ms::name).select(COLUMNS).load(&mut conn).await?;
+    Ok(rows.into_iter().map(|r| view(r, None)).collect())
+}
+
+pub async fn get(ctx: &Ctx, p: &Principal, id: Uuid) -> ServiceResult<McpServerView> {
+    p.require(Role::Admin, "managing MCP servers")?;
+    Ok(view(row(ctx, p, id).await?, None))
+}
+
+/// Queues a fresh `tools/list` of the server.
+pub async fn rediscover(ctx: &Ctx, p: &Principal, id: Uuid) -> ServiceResult<Job> {
+    p.require(Role::Admin, "managing MCP servers")?;
+    row(ctx, p, id).await?;
+    let payload = discovery_payload(id);
+    let spec = &crate::jobs::mcp_discover::SPEC;
+    super::jobs::queue_internal(ctx, super::jobs::InternalJob::of(spec, p.tenant_id, &payload)).await
+}
+
+pub async fn delete(ctx: &Ctx, p: &Principal, id: Uuid) -> ServiceResult<()> {
+    p.require(Role::Admin, "managing MCP servers")?;
+    let mut conn = ctx.pool.get().await?;
+    let n = diesel::delete(ms::table.filter(ms::tenant_id.eq(p.tenant_id)).filter(ms::id.eq(id)))
+        .execute(&mut conn)
+        .await?;
+    if n == 0 {
+        return Err(not_found());
+    }
+    Ok(())
+}
+
+/// Runs `tools/list` on a server and stores the answer (or the failure).
+/// Returns the tool names, or the failure.
+pub async fn discover(ctx: &Ctx, tenant: Uuid, id: Uuid) -> Result<Vec<String>, crate::tools::ToolError> {
+    let db = |e: diesel::result::Error| crate::tools::ToolError::new("database", e.to_string());
+    let mut conn = ctx.pool.get().await.map_err(|e| crate::tools::ToolError::new("database", e.to_string()))?;
+    let Some(r): Option<Row> = ms::table
+        .filter(ms::tenant_id.eq(tenant))
+        .filter(ms::id.eq(id))
+        .select(COLUMNS)
+        .first(&mut conn)
+        .await
+        .optional()
+        .map_err(db)?
+    else {
+        return Err(crate::tools::ToolError::new("mcp_server_not_found", "the server was deleted"));
+    };
+    drop(conn);
+    let found = crate::tools::mcp::discover(&server_of(&r)).await;
+    let mut conn = ctx.pool.get().await.map_err(|e| crate::tools::ToolError::new("database", e.to_string()))?;
+    let target = ms::table.filter(ms::id.eq(id));
+    match found {
+        Ok(tools) => {
+            let names = tools.iter().map(|t| format!("mcp.{}.{}", r.name, t.name)).collect();
+            let stored = serde_json::to_value(&tools).unwrap_or(json!([]));
+            diesel::update(target)
+                .set((
+                    ms::tools.eq(stored),
+                    ms::discovered_at.eq(Some(Utc::now())),
+                    ms::discovery_error.eq(None::<String>),
+                    ms::updated_at.eq(Utc::now()),
+                ))
+                .execute(&mut conn)
+                .await
+                .map_err(db)?;
+            Ok(names)
+        }
+        Err(e) => {
+            diesel::update(target)
+                .set((ms::discovery_error.eq(Some(e.to_string())), ms::updated_at.eq(Utc::now())))
+                .execute(&mut conn)
+                .await
+                .map_err(db)?;
+            Err(e)
+        }
+    }
+}

@@ -1,0 +1,180 @@
+//! MCP servers through the official Rust SDK (`rmcp`): a stdio command run
+//! as a child process, or a Streamable HTTP URL. Each use opens a session
+//! (initialise, `tools/list` or `tools/call`) and closes it; the whole is
+//! under the server's time limit, and dropping it (on timeout, on a crash,
+//! on cancel) kills a stdio child, so none is left behind.
+//!
+//! A server's tools join the registry as `mcp.<server>.<tool>` with the
+//! schema it declared ([`McpTool`]).
+
+use std::time::Duration;
+
+use rmcp::model::CallToolRequestParams;
+use rmcp::transport::{ConfigureCommandExt, StreamableHttpClientTransport, TokioChildProcess};
+use rmcp::ServiceExt;
+use serde_json::{json, Value};
+
+use super::{Caller, Tool, ToolError, ToolSpec};
+use crate::domain::Role;
+use crate::Ctx;
+
+/// How a server is reached.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Transport {
+    Stdio { command: String, args: Vec<String> },
+    Http { url: String },
+}
+
+/// A registered server, as a call needs it.
+#[derive(Debug, Clone)]
+pub struct Server {
+    pub name: String,
+    pub transport: Transport,
+    pub timeout: Duration,
+    pub roles: Vec<Role>,
+}
+
+/// One tool a server declared.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Declared {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    pub input_schema: Value,
+}
+
+fn unavailable(server: &Server, what: impl std::fmt::Display) -> ToolError {
+    ToolError::new("mcp_unavailable", format!("MCP server {}: {what}", server.name))
+}
+
+type Session = rmcp::service::RunningService<rmcp::RoleClient, ()>;
+
+/// Opens a session; for stdio, also reports the child's pid as soon as it
+/// is known, so that a timeout can kill it at once.
+async fn open(server: &Server, pid: &std::sync::atomic::AtomicU32) -> Result<Session, ToolError> {
+    match &server.transport {
+        Transport::Stdio { command, args } => {
+            let cmd = tokio::process::Command::new(command).configure(|c| {
+                c.args(args).kill_on_drop(true);
+            });
+            let (transport, _) = TokioChildProcess::builder(cmd)
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .map_err(|e| unavailable(server, format!("cannot start {command}: {e}")))?;
+            pid.store(transport.id().unwrap_or(0), std::sync::atomic::Ordering::SeqCst);
+            ().serve(transport).await.map_err(|e| unavailable(server, format!("initialise: {e}")))
+        }
+        Transport::Http { url } => {
+            let transport = StreamableHttpClientTransport::from_uri(url.as_str());
+            ().serve(transport).await.map_err(|e| unavailable(server, format!("initialise: {e}")))
+        }
+    }
+}
+
+/// Runs `work` in a fresh session under the server's time limit. On
+/// timeout a stdio child is killed at once (SIGKILL): the SDK's own
+/// cleanup would first wait for it to exit on its own, for seconds.
+async fn session<T>(server: &Server, work: impl AsyncFnOnce(&Session) -> Result<T, ToolError>) -> Result<T, ToolError> {
+    let pid = std::sync::atomic::AtomicU32::new(0);
+    let run = async {
+        let s = open(server, &pid).await?;
+        let out = work(&s).await;
+        let _ = s.cancel().await;
+        out
+    };
+    let out = tokio::time::timeout(server.timeout, run).await;
+    out.unwrap_or_else(|_| {
+        kill(pid.load(std::sync::atomic::Ordering::SeqCst));
+        Err(ToolError::new(
+            "tool_timeout",
+            format!("MCP server {} did not answer in {:?}", server.name, server.timeout),
+        ))
+    })
+}
+
+/// SIGKILL to our own child `pid` (0: none was started).
+fn kill(pid: u32) {
+    if pid == 0 {
+        return;
+    }
+    // SAFETY: kill(2) takes plain integers and touches no memory of ours.
+    // The pid is our child's and is not reused before the SDK reaps it.
+    unsafe {
+        libc::kill(pid as libc::pid_t, libc::SIGKILL);
+    }
+}
+
+/// The server's tools (`tools/list`, every page).
+pub async fn discover(server: &Server) -> Result<Vec<Declared>, ToolError> {
+    session(server, async |s| {
+        let tools = s.list_all_tools().await.map_err(|e| unavailable(server, format!("tools/list: {e}")))?;
+        let mut out = Vec::new();
+        for t in tools {
+            let v = serde_json::to_value(&t).map_err(|e| unavailable(server, e))?;
+            out.push(Declared {
+                name: v["name"].as_str().unwrap_or_default().to_string(),
+                description: v["description"].as_str().unwrap_or_default().to_string(),
+                input_schema: v.get("inputSchema").cloned().unwrap_or(json!({"type": "object"})),
+            });
+        }
+        Ok(out)
+    })
+    .await
+}
+
+/// One `tools/call`. A result the server marks as an error is a
+/// `mcp_tool_error` carrying its text.
+pub async fn call(server: &Server, tool: &str, args: Value) -> Result<Value, ToolError> {
+    let arguments = match args {
+        Value::Object(map) => map,
+        Value::Null => Default::default(),
+        other => return Err(ToolError::new("invalid_arguments", format!("arguments must be an object, not {other}"))),
+    };
+    let params = CallToolRequestParams::new(tool.to_string()).with_arguments(arguments);
+    let result = session(server, async |s| {
+        s.call_tool(params).await.map_err(|e| match e {
+            rmcp::ServiceError::McpError(e) => ToolError::new("mcp_tool_error", e.message.to_string()),
+            other => unavailable(server, format!("tools/call: {other}")),
+        })
+    })
+    .await?;
+    let v = serde_json::to_value(&result).map_err(|e| unavailable(server, e))?;
+    if v["isError"].as_bool() == Some(true) {
+        let text: Vec<&str> =
+            v["content"].as_array().into_iter().flatten().filter_map(|c| c["text"].as_str()).collect();
+        return Err(ToolError::new("mcp_tool_error", text.join("\n")));
+    }
+    Ok(v)
+}
+
+/// A discovered tool in the registry.
+pub struct McpTool {
+    spec: ToolSpec,
+    server: Server,
+    remote: String,
+}
+
+impl McpTool {
+    pub fn new(server: &Server, declared: &Declared) -> Self {
+        let spec = ToolSpec {
+            name: format!("mcp.{}.{}", server.name, declared.name),
+            description: declared.description.clone(),
+            parameters: declared.input_schema.clone(),
+            timeout: server.timeout,
+            cache_ttl: None,
+            roles: server.roles.clone(),
+        };
+        Self { spec, server: server.clone(), remote: declared.name.clone() }
+    }
+}
+
+#[async_trait::async_trait]
+impl Tool for McpTool {
+    fn spec(&self) -> &ToolSpec {
+        &self.spec
+    }
+
+    async fn call(&self, _ctx: &Ctx, _caller: Caller, args: Value) -> Result<Value, ToolError> {
+        call(&self.server, &self.remote, args).await
+    }
+}

@@ -1,0 +1,199 @@
+//! MCP against a real server nobody here wrote: npm's
+//! `@modelcontextprotocol/server-everything` (`scripts/mcp.sh`), over stdio
+//! and over Streamable HTTP. Discovery, a call, the server's own errors, a
+//! hang cut by the time limit with no child left behind, a crash, a
+//! restart with rediscovery, the stdio allowlist and tenant isolation.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use chorus_shared::domain::{JobStatus, Role};
+use chorus_shared::tools::mcp::{self, Server, Transport};
+use chorus_tests::TestApp;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::tools::invoke;
+
+fn entry() -> String {
+    std::env::var("CHORUS_TEST_MCP").expect("CHORUS_TEST_MCP is not set: run the suite with `just test`")
+}
+
+fn node() -> String {
+    let out = Command::new("sh").args(["-c", "command -v node"]).output().unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// Registers a server and waits for its discovery job; returns the server.
+async fn register(app: &TestApp, body: Value) -> Value {
+    let resp = app.post(&app.admin_key, "/v1/mcp/servers").json(&body).send().await.unwrap();
+    assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
+    let server: Value = resp.json().await.unwrap();
+    let job: Uuid = server["discovery_job"]["id"].as_str().unwrap().parse().unwrap();
+    app.wait_for(job, Duration::from_secs(60), |j| j.status.is_terminal()).await;
+    app.get_json(&app.admin_key, &format!("/v1/mcp/servers/{}", server["id"].as_str().unwrap())).await
+}
+
+/// Processes still running the reference server with `marker` in their
+/// command line.
+fn running(marker: &str) -> usize {
+    let out = Command::new("pgrep").args(["-f", marker]).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).lines().count()
+}
+
+fn http_server(port: u16) -> Child {
+    Command::new(node())
+        .arg(entry())
+        .arg("streamableHttp")
+        .env("PORT", port.to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+async fn wait_listening(port: u16) {
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the MCP server did not listen on {port}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stdio_server_is_discovered_called_timed_out_and_survived() {
+    let node = node();
+    let app = TestApp::spawn_with(1, |s| s.tools.mcp_stdio_commands = vec![node.clone()]).await;
+    let admin = &app.admin_key;
+
+    // Only allowlisted programs may be started.
+    let resp = app
+        .post(admin, "/v1/mcp/servers")
+        .json(&json!({"name": "shell", "transport": "stdio", "command": "/bin/sh", "args": ["-c", "id"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 422);
+    assert_eq!(resp.json::<Value>().await.unwrap()["code"], "command_not_allowed");
+
+    // A unique argument marks this test's children for pgrep.
+    let marker = format!("stdio-{}", Uuid::new_v4().simple());
+    let server = register(
+        &app,
+        json!({"name": "everything", "transport": "stdio", "command": node, "args": [entry(), "stdio", marker],
+            "timeout_ms": 8000}),
+    )
+    .await;
+    let tools: Vec<&str> = server["tools"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
+    assert!(tools.contains(&"mcp.everything.echo") && tools.contains(&"mcp.everything.get-sum"), "{server}");
+    assert!(server["discovery_error"].is_null());
+    let listed = app.get_json(admin, "/v1/tools/mcp.everything.get-sum").await;
+    assert_eq!(listed["source"], "mcp");
+    assert_eq!(listed["parameters"]["properties"]["a"]["type"], "number", "the server's own schema: {listed}");
+
+    let (status, echoed) = invoke(&app, admin, "mcp.everything.echo", json!({"message": "hello"})).await;
+    assert_eq!(status, 200, "{echoed}");
+    assert_eq!(echoed["result"]["content"][0]["text"], "Echo: hello", "{echoed}");
+    // Its schema is enforced before anything runs.
+    let (status, body) = invoke(&app, admin, "mcp.everything.get-sum", json!({"a": "two", "b": 3})).await;
+    assert_eq!((status, body["details"]["errors"][0]["path"].as_str()), (422, Some("/a")), "{body}");
+
+    // The server's own errors come back as mcp_tool_error with its text.
+    let direct = Server {
+        name: "everything".into(),
+        transport: Transport::Stdio { command: node.clone(), args: vec![entry(), "stdio".into(), marker.clone()] },
+        timeout: Duration::from_secs(8),
+        roles: vec![Role::Admin],
+    };
+    let unknown = mcp::call(&direct, "no-such-tool", json!({})).await.unwrap_err();
+    assert_eq!(unknown.code, "mcp_tool_error", "{unknown:?}");
+    let invalid = mcp::call(&direct, "echo", json!({"wrong": 1})).await.unwrap_err();
+    assert_eq!(invalid.code, "mcp_tool_error", "{invalid:?}");
+    assert!(!invalid.message.is_empty());
+
+    // A hang is cut at the server's limit, and its child does not outlive it.
+    let resp = app
+        .client
+        .delete(app.url(&format!("/v1/mcp/servers/{}", server["id"].as_str().unwrap())))
+        .bearer_auth(admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 204);
+    register(
+        &app,
+        json!({"name": "everything", "transport": "stdio", "command": node, "args": [entry(), "stdio", marker],
+            "timeout_ms": 3000}),
+    )
+    .await;
+    let (_, slow) =
+        invoke(&app, admin, "mcp.everything.trigger-long-running-operation", json!({"duration": 30, "steps": 3})).await;
+    assert_eq!(slow["error"]["code"], "tool_timeout", "{slow}");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(running(&marker), 0, "no server process may be left behind");
+
+    // A server that crashes at start: discovery fails and says why; the worker lives on.
+    let broken = register(
+        &app,
+        json!({"name": "broken", "transport": "stdio", "command": node, "args": [entry(), "no-such-transport"]}),
+    )
+    .await;
+    assert!(broken["discovery_error"].as_str().unwrap().contains("mcp_unavailable"), "{broken}");
+    assert_eq!(broken["tools"], json!([]));
+    let (_, calc) = invoke(&app, admin, "calculator", json!({"expression": "1 + 1"})).await;
+    assert_eq!(calc["result"]["result"], 2.0, "the worker still runs tools");
+
+    // Another tenant sees none of it.
+    let globex = app.key("globex", Role::Admin).await;
+    let theirs: Vec<String> = app
+        .get_json(&globex, "/v1/tools")
+        .await
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap().to_string())
+        .collect();
+    assert!(theirs.iter().all(|t| !t.starts_with("mcp.")), "{theirs:?}");
+    assert_eq!(app.get_json(&globex, "/v1/mcp/servers").await, json!([]));
+    let (status, _) = invoke(&app, &globex, "mcp.everything.echo", json!({"message": "x"})).await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_streamable_http_server_survives_a_crash_and_is_rediscovered() {
+    let app = TestApp::spawn().await;
+    let admin = &app.admin_key;
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut child = http_server(port);
+    wait_listening(port).await;
+    let server = register(
+        &app,
+        json!({"name": "remote", "transport": "http", "url": format!("http://127.0.0.1:{port}/mcp"), "timeout_ms": 8000}),
+    )
+    .await;
+    assert!(server["tools"].as_array().unwrap().contains(&json!("mcp.remote.get-sum")), "{server}");
+    let (status, sum) = invoke(&app, admin, "mcp.remote.get-sum", json!({"a": 2, "b": 3})).await;
+    assert_eq!(status, 200, "{sum}");
+    assert!(sum["result"]["content"][0]["text"].as_str().unwrap().contains('5'), "{sum}");
+
+    // The server dies: calls fail clearly.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let (_, down) = invoke(&app, admin, "mcp.remote.get-sum", json!({"a": 1, "b": 1})).await;
+    assert_eq!(down["error"]["code"], "mcp_unavailable", "{down}");
+
+    // It comes back: rediscovery on demand, and calls work again.
+    let mut child = http_server(port);
+    wait_listening(port).await;
+    let resp =
+        app.post(admin, &format!("/v1/mcp/servers/{}/discover", server["id"].as_str().unwrap())).send().await.unwrap();
+    assert_eq!(resp.status(), 202);
+    let job: Uuid = resp.json::<Value>().await.unwrap()["id"].as_str().unwrap().parse().unwrap();
+    app.wait_for_status(job, JobStatus::Succeeded, Duration::from_secs(30)).await;
+    let (_, again) = invoke(&app, admin, "mcp.remote.echo", json!({"message": "back"})).await;
+    assert_eq!(again["result"]["content"][0]["text"], "Echo: back", "{again}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
