@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what Chorus needs on a fresh Debian machine, if missing:
 # PostgreSQL 15 server binaries, Redis, Python, a C++ compiler (for the
-# llama.cpp server) and Node.js with npm (for the reference MCP server). Idempotent; needs root (or sudo)
-# only when something is actually missing.
+# llama.cpp server) and Node.js with npm (for the reference MCP server).
+# Idempotent; needs root (or sudo) only when something is missing.
 set -euo pipefail
 
 sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }

@@ -21,7 +21,8 @@ use crate::Ctx;
 const MAX_PROMPT_CHARS: usize = 20_000;
 const MAX_STEPS: i32 = 20;
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, Queryable)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, Queryable, Selectable)]
+#[diesel(table_name = a)]
 pub struct Agent {
     pub id: Uuid,
     pub name: String,
@@ -33,11 +34,6 @@ pub struct Agent {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
-
-type Columns =
-    (a::id, a::name, a::system_prompt, a::model, a::temperature, a::tools, a::max_steps, a::created_at, a::updated_at);
-const COLUMNS: Columns =
-    (a::id, a::name, a::system_prompt, a::model, a::temperature, a::tools, a::max_steps, a::created_at, a::updated_at);
 
 /// The body of `POST /v1/agents` (`name`, `model` and `tools` required)
 /// and `PATCH /v1/agents/{id}`.
@@ -116,7 +112,7 @@ pub async fn create(ctx: &Ctx, p: &Principal, i: AgentInput) -> ServiceResult<Ag
             a::max_steps.eq(agent.max_steps),
         ))
         .on_conflict_do_nothing()
-        .returning(COLUMNS)
+        .returning(Agent::as_returning())
         .get_result(&mut conn)
         .await
         .optional()?
@@ -125,7 +121,7 @@ pub async fn create(ctx: &Ctx, p: &Principal, i: AgentInput) -> ServiceResult<Ag
 
 pub async fn list(ctx: &Ctx, p: &Principal) -> ServiceResult<Vec<Agent>> {
     let mut conn = ctx.pool.get().await?;
-    Ok(a::table.filter(a::tenant_id.eq(p.tenant_id)).order(a::name).select(COLUMNS).load(&mut conn).await?)
+    Ok(a::table.filter(a::tenant_id.eq(p.tenant_id)).order(a::name).select(Agent::as_select()).load(&mut conn).await?)
 }
 
 pub async fn get(ctx: &Ctx, p: &Principal, id: Uuid) -> ServiceResult<Agent> {
@@ -133,7 +129,7 @@ pub async fn get(ctx: &Ctx, p: &Principal, id: Uuid) -> ServiceResult<Agent> {
     a::table
         .filter(a::tenant_id.eq(p.tenant_id))
         .filter(a::id.eq(id))
-        .select(COLUMNS)
+        .select(Agent::as_select())
         .first(&mut conn)
         .await
         .optional()?
@@ -146,7 +142,7 @@ pub async fn by_name(ctx: &Ctx, tenant: Uuid, name: &str) -> ServiceResult<Agent
     a::table
         .filter(a::tenant_id.eq(tenant))
         .filter(a::name.eq(name))
-        .select(COLUMNS)
+        .select(Agent::as_select())
         .first(&mut conn)
         .await
         .optional()?
@@ -189,7 +185,7 @@ pub async fn update(ctx: &Ctx, p: &Principal, id: Uuid, i: AgentInput) -> Servic
             a::max_steps.eq(agent.max_steps),
             a::updated_at.eq(agent.updated_at),
         ))
-        .returning(COLUMNS)
+        .returning(Agent::as_returning())
         .get_result(&mut conn)
         .await?)
 }

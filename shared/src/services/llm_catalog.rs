@@ -86,7 +86,8 @@ pub struct ModelInput {
     pub fallbacks: Option<Vec<String>>,
 }
 
-#[derive(Debug, Clone, Queryable)]
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = lp)]
 struct ProviderRow {
     name: String,
     kind: String,
@@ -97,7 +98,8 @@ struct ProviderRow {
     updated_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, Queryable)]
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = lm)]
 struct ModelRow {
     alias: String,
     provider: String,
@@ -108,31 +110,6 @@ struct ModelRow {
     fallbacks: Vec<String>,
     updated_at: DateTime<Utc>,
 }
-
-type ProviderColumns =
-    (lp::name, lp::kind, lp::base_url, lp::api_key_encrypted, lp::api_key_hint, lp::timeout_ms, lp::updated_at);
-const PROVIDER_COLUMNS: ProviderColumns =
-    (lp::name, lp::kind, lp::base_url, lp::api_key_encrypted, lp::api_key_hint, lp::timeout_ms, lp::updated_at);
-type ModelColumns = (
-    lm::alias,
-    lm::provider,
-    lm::name,
-    lm::context_tokens,
-    lm::input_usd_per_mtok,
-    lm::output_usd_per_mtok,
-    lm::fallbacks,
-    lm::updated_at,
-);
-const MODEL_COLUMNS: ModelColumns = (
-    lm::alias,
-    lm::provider,
-    lm::name,
-    lm::context_tokens,
-    lm::input_usd_per_mtok,
-    lm::output_usd_per_mtok,
-    lm::fallbacks,
-    lm::updated_at,
-);
 
 /// What a stored key is bound to: its tenant and provider.
 fn key_context(tenant: Uuid, provider: &str) -> String {
@@ -220,11 +197,11 @@ fn model_not_found(alias: &str) -> ServiceError {
 }
 
 async fn provider_rows(conn: &mut AsyncPgConnection, tenant: Uuid) -> QueryResult<Vec<ProviderRow>> {
-    lp::table.filter(lp::tenant_id.eq(tenant)).order(lp::name).select(PROVIDER_COLUMNS).load(conn).await
+    lp::table.filter(lp::tenant_id.eq(tenant)).order(lp::name).select(ProviderRow::as_select()).load(conn).await
 }
 
 async fn model_rows(conn: &mut AsyncPgConnection, tenant: Uuid) -> QueryResult<Vec<ModelRow>> {
-    lm::table.filter(lm::tenant_id.eq(tenant)).order(lm::alias).select(MODEL_COLUMNS).load(conn).await
+    lm::table.filter(lm::tenant_id.eq(tenant)).order(lm::alias).select(ModelRow::as_select()).load(conn).await
 }
 
 /// The configured settings with the tenant's providers and models added,
@@ -338,7 +315,7 @@ pub async fn create_provider(ctx: &Ctx, p: &Principal, i: ProviderInput) -> Serv
             lp::timeout_ms.eq(i.timeout_ms.unwrap_or(ProviderSettings::default().timeout_ms) as i64),
         ))
         .on_conflict_do_nothing()
-        .returning(PROVIDER_COLUMNS)
+        .returning(ProviderRow::as_returning())
         .get_result::<ProviderRow>(&mut conn)
         .await
         .optional()?;
@@ -353,7 +330,7 @@ pub async fn get_provider(ctx: &Ctx, p: &Principal, name: &str) -> ServiceResult
     let mut conn = ctx.pool.get().await?;
     let row = lp::table
         .find((p.tenant_id, name))
-        .select(PROVIDER_COLUMNS)
+        .select(ProviderRow::as_select())
         .first::<ProviderRow>(&mut conn)
         .await
         .optional()?;
@@ -369,7 +346,7 @@ pub async fn update_provider(ctx: &Ctx, p: &Principal, name: &str, i: ProviderIn
     let mut conn = ctx.pool.get().await?;
     let Some(old) = lp::table
         .find((p.tenant_id, name))
-        .select(PROVIDER_COLUMNS)
+        .select(ProviderRow::as_select())
         .first::<ProviderRow>(&mut conn)
         .await
         .optional()?
@@ -389,7 +366,7 @@ pub async fn update_provider(ctx: &Ctx, p: &Principal, name: &str, i: ProviderIn
             lp::timeout_ms.eq(i.timeout_ms.map(|t| t as i64).unwrap_or(old.timeout_ms)),
             lp::updated_at.eq(Utc::now()),
         ))
-        .returning(PROVIDER_COLUMNS)
+        .returning(ProviderRow::as_returning())
         .get_result::<ProviderRow>(&mut conn)
         .await?;
     Ok(provider_view(row))
@@ -485,7 +462,7 @@ pub async fn create_model(ctx: &Ctx, p: &Principal, i: ModelInput) -> ServiceRes
             lm::fallbacks.eq(&m.fallbacks),
         ))
         .on_conflict_do_nothing()
-        .returning(MODEL_COLUMNS)
+        .returning(ModelRow::as_returning())
         .get_result::<ModelRow>(&mut conn)
         .await
         .optional()?;
@@ -498,8 +475,12 @@ pub async fn get_model(ctx: &Ctx, p: &Principal, alias: &str) -> ServiceResult<M
         return Ok(config_model_view(alias, m));
     }
     let mut conn = ctx.pool.get().await?;
-    let row =
-        lm::table.find((p.tenant_id, alias)).select(MODEL_COLUMNS).first::<ModelRow>(&mut conn).await.optional()?;
+    let row = lm::table
+        .find((p.tenant_id, alias))
+        .select(ModelRow::as_select())
+        .first::<ModelRow>(&mut conn)
+        .await
+        .optional()?;
     row.map(model_view).ok_or_else(|| model_not_found(alias))
 }
 
@@ -509,8 +490,12 @@ pub async fn update_model(ctx: &Ctx, p: &Principal, alias: &str, i: ModelInput) 
         return Err(ServiceError::invalid_field("alias", "a model cannot be renamed"));
     }
     let mut conn = ctx.pool.get().await?;
-    let Some(old) =
-        lm::table.find((p.tenant_id, alias)).select(MODEL_COLUMNS).first::<ModelRow>(&mut conn).await.optional()?
+    let Some(old) = lm::table
+        .find((p.tenant_id, alias))
+        .select(ModelRow::as_select())
+        .first::<ModelRow>(&mut conn)
+        .await
+        .optional()?
     else {
         return Err(model_not_found(alias));
     };
@@ -535,7 +520,7 @@ pub async fn update_model(ctx: &Ctx, p: &Principal, alias: &str, i: ModelInput) 
             lm::fallbacks.eq(&m.fallbacks),
             lm::updated_at.eq(Utc::now()),
         ))
-        .returning(MODEL_COLUMNS)
+        .returning(ModelRow::as_returning())
         .get_result::<ModelRow>(&mut conn)
         .await?;
     Ok(model_view(row))

@@ -23,7 +23,8 @@ use crate::tools::mcp::{Declared, McpTool, Server, Transport};
 use crate::tools::Tool;
 use crate::Ctx;
 
-#[derive(Debug, Clone, Queryable)]
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = ms)]
 struct Row {
     id: Uuid,
     name: String,
@@ -38,35 +39,6 @@ struct Row {
     discovery_error: Option<String>,
     created_at: DateTime<Utc>,
 }
-
-type Columns = (
-    ms::id,
-    ms::name,
-    ms::transport,
-    ms::command,
-    ms::args,
-    ms::url,
-    ms::timeout_ms,
-    ms::roles,
-    ms::tools,
-    ms::discovered_at,
-    ms::discovery_error,
-    ms::created_at,
-);
-const COLUMNS: Columns = (
-    ms::id,
-    ms::name,
-    ms::transport,
-    ms::command,
-    ms::args,
-    ms::url,
-    ms::timeout_ms,
-    ms::roles,
-    ms::tools,
-    ms::discovered_at,
-    ms::discovery_error,
-    ms::created_at,
-);
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct McpServerView {
@@ -150,7 +122,7 @@ fn not_found() -> ServiceError {
 pub async fn tools_of(ctx: &Ctx, tenant: Uuid) -> ServiceResult<Vec<Arc<dyn Tool>>> {
     let mut conn = ctx.pool.get().await?;
     let rows: Vec<Row> =
-        ms::table.filter(ms::tenant_id.eq(tenant)).order(ms::name).select(COLUMNS).load(&mut conn).await?;
+        ms::table.filter(ms::tenant_id.eq(tenant)).order(ms::name).select(Row::as_select()).load(&mut conn).await?;
     let mut out: Vec<Arc<dyn Tool>> = Vec::new();
     for row in &rows {
         let server = server_of(row);
@@ -231,7 +203,7 @@ pub async fn create(ctx: &Ctx, p: &Principal, i: McpServerInput) -> ServiceResul
                     ms::roles.eq(&roles),
                 ))
                 .on_conflict_do_nothing()
-                .returning(COLUMNS)
+                .returning(Row::as_returning())
                 .get_result(conn)
                 .await
                 .optional()?;
@@ -254,7 +226,7 @@ async fn row(ctx: &Ctx, p: &Principal, id: Uuid) -> ServiceResult<Row> {
     ms::table
         .filter(ms::tenant_id.eq(p.tenant_id))
         .filter(ms::id.eq(id))
-        .select(COLUMNS)
+        .select(Row::as_select())
         .first(&mut conn)
         .await
         .optional()?
@@ -264,8 +236,12 @@ async fn row(ctx: &Ctx, p: &Principal, id: Uuid) -> ServiceResult<Row> {
 pub async fn list(ctx: &Ctx, p: &Principal) -> ServiceResult<Vec<McpServerView>> {
     p.require(Role::Admin, "managing MCP servers")?;
     let mut conn = ctx.pool.get().await?;
-    let rows: Vec<Row> =
-        ms::table.filter(ms::tenant_id.eq(p.tenant_id)).order(ms::name).select(COLUMNS).load(&mut conn).await?;
+    let rows: Vec<Row> = ms::table
+        .filter(ms::tenant_id.eq(p.tenant_id))
+        .order(ms::name)
+        .select(Row::as_select())
+        .load(&mut conn)
+        .await?;
     Ok(rows.into_iter().map(|r| view(r, None)).collect())
 }
 
@@ -303,7 +279,7 @@ pub async fn discover(ctx: &Ctx, tenant: Uuid, id: Uuid) -> Result<Vec<String>, 
     let Some(r): Option<Row> = ms::table
         .filter(ms::tenant_id.eq(tenant))
         .filter(ms::id.eq(id))
-        .select(COLUMNS)
+        .select(Row::as_select())
         .first(&mut conn)
         .await
         .optional()

@@ -260,34 +260,8 @@ fn cap(v: &Value, max: usize) -> (Option<Value>, bool) {
     (Some(Value::String(text[..end].to_string())), true)
 }
 
-type ExecutionColumns = (
-    te::id,
-    te::job_id,
-    te::tool,
-    te::arguments,
-    te::result,
-    te::result_truncated,
-    te::error_code,
-    te::error_message,
-    te::duration_ms,
-    te::cache_hit,
-    te::created_at,
-);
-const EXECUTION_COLUMNS: ExecutionColumns = (
-    te::id,
-    te::job_id,
-    te::tool,
-    te::arguments,
-    te::result,
-    te::result_truncated,
-    te::error_code,
-    te::error_message,
-    te::duration_ms,
-    te::cache_hit,
-    te::created_at,
-);
-
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, Queryable)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, Queryable, Selectable)]
+#[diesel(table_name = te)]
 pub struct ExecutionView {
     pub id: Uuid,
     pub job_id: Option<Uuid>,
@@ -332,7 +306,7 @@ pub async fn executions(ctx: &Ctx, p: &Principal, f: ExecutionFilter) -> Service
     let limit = page_limit(&ctx.settings, f.limit)?;
     let mut q = te::table
         .filter(te::tenant_id.eq(p.tenant_id))
-        .select(EXECUTION_COLUMNS)
+        .select(ExecutionView::as_select())
         .order(te::id.desc())
         .limit(limit + 1)
         .into_boxed();
@@ -375,7 +349,7 @@ pub async fn logged_for_job(ctx: &Ctx, job: Uuid) -> ServiceResult<Option<Execut
     let mut conn = ctx.pool.get().await?;
     Ok(te::table
         .filter(te::job_id.eq(job))
-        .select(EXECUTION_COLUMNS)
+        .select(ExecutionView::as_select())
         .order(te::id.desc())
         .first(&mut conn)
         .await

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::documents::upload_as;
+use crate::documents::{settled, upload_as};
 
 /// Invokes `tool` as `key`, waiting up to 30 s; returns status and body.
 pub async fn invoke(app: &TestApp, key: &str, tool: &str, args: Value) -> (u16, Value) {
@@ -139,11 +139,7 @@ async fn built_in_tools_validate_run_cache_and_log() {
     let resp = upload_as(&app, admin, b"Ocean tides follow the moon.".to_vec(), "tides.txt", "text/plain", "").await;
     let doc: Value = resp.json().await.unwrap();
     let id = doc["document"]["id"].as_str().unwrap().to_string();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    while app.get_json(admin, &format!("/v1/documents/{id}")).await["status"] != "ingested" {
-        assert!(tokio::time::Instant::now() < deadline, "not ingested");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    assert_eq!(settled(&app, &id).await["status"], "ingested");
     let (_, hits) = invoke(&app, admin, "knowledge_search", json!({"query": "what causes tides?"})).await;
     assert_eq!(hits["result"]["results"][0]["document_id"], id.as_str(), "{hits}");
     let (_, none) = invoke(&app, &globex, "knowledge_search", json!({"query": "what causes tides?"})).await;
