@@ -208,3 +208,33 @@ impl Provider for Anthropic {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::llm::ToolCall;
+
+    #[test]
+    fn tool_turns_take_anthropic_shapes_and_results_share_one_user_turn() {
+        let calls = vec![
+            ToolCall { id: "t1".into(), name: "calculator".into(), arguments: json!({"expression": "1+1"}) },
+            ToolCall { id: "t2".into(), name: "current_time".into(), arguments: json!({}) },
+        ];
+        let messages = vec![
+            ChatMessage::new(Role::System, "Be brief."),
+            ChatMessage::new(Role::User, "Sum, then time?"),
+            ChatMessage::calling("Let me check.", calls),
+            ChatMessage::tool_result("t1", "2"),
+            ChatMessage::tool_result("t2", "noon"),
+        ];
+        let turns = Anthropic::turns(&messages);
+        assert_eq!(turns.len(), 3, "{turns:#?}");
+        assert_eq!(turns[1]["content"][0], json!({"type": "text", "text": "Let me check."}));
+        assert_eq!(turns[1]["content"][1]["type"], "tool_use");
+        assert_eq!(turns[1]["content"][2]["input"], json!({}));
+        assert_eq!(turns[2]["role"], "user");
+        let ids: Vec<&str> =
+            turns[2]["content"].as_array().unwrap().iter().map(|b| b["tool_use_id"].as_str().unwrap()).collect();
+        assert_eq!(ids, ["t1", "t2"]);
+    }
+}

@@ -164,3 +164,19 @@ impl Provider for OpenAi {
         Ok(ChatResponse { content, finish_reason: finish.unwrap_or_else(|| "stop".into()), usage, tool_calls })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tool_calls_and_results_take_openai_shapes() {
+        let call = ToolCall { id: "call_1".into(), name: "mcp__srv__echo".into(), arguments: json!({"message": "hi"}) };
+        let asked = OpenAi::message(&ChatMessage::calling("", vec![call]));
+        assert_eq!(asked["content"], Value::Null);
+        assert_eq!(asked["tool_calls"][0]["type"], "function");
+        assert_eq!(asked["tool_calls"][0]["function"]["arguments"], r#"{"message":"hi"}"#);
+        let answered = OpenAi::message(&ChatMessage::tool_result("call_1", "Echo: hi"));
+        assert_eq!(answered, json!({"role": "tool", "content": "Echo: hi", "tool_call_id": "call_1"}));
+    }
+}
