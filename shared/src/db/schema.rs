@@ -312,6 +312,9 @@ diesel::table! {
         discovery_error -> Nullable<Text>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        secrets_encrypted -> Nullable<Text>,
+        env_keys -> Array<Text>,
+        has_bearer_token -> Bool,
     }
 }
 

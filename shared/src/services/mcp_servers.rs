@@ -38,6 +38,22 @@ struct Row {
     discovered_at: Option<DateTime<Utc>>,
     discovery_error: Option<String>,
     created_at: DateTime<Utc>,
+    secrets_encrypted: Option<String>,
+    env_keys: Vec<String>,
+    has_bearer_token: bool,
+}
+
+/// What a server keeps encrypted.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Secrets {
+    #[serde(default)]
+    bearer_token: Option<String>,
+    #[serde(default)]
+    env: std::collections::BTreeMap<String, String>,
+}
+
+fn secrets_context(tenant: Uuid, server: Uuid) -> String {
+    format!("mcp_servers/{tenant}/{server}")
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -56,6 +72,11 @@ pub struct McpServerView {
     pub discovered_at: Option<DateTime<Utc>>,
     /// Why the last discovery failed, if it did.
     pub discovery_error: Option<String>,
+    /// Names of the environment variables given to a stdio server (their
+    /// values are encrypted at rest and never shown).
+    pub env_keys: Vec<String>,
+    /// Whether an HTTP server gets a bearer token (encrypted, never shown).
+    pub bearer_token_set: bool,
     pub created_at: DateTime<Utc>,
     /// The discovery job queued by this request, if any.
     pub discovery_job: Option<JobSummary>,
@@ -76,23 +97,43 @@ pub struct McpServerInput {
     pub timeout_ms: Option<u64>,
     /// Roles that may call its tools (default admin and user).
     pub roles: Option<Vec<Role>>,
+    /// `http`: sent as `Authorization: Bearer <token>`; encrypted at rest.
+    pub bearer_token: Option<String>,
+    /// `stdio`: environment variables of the server (API keys and the
+    /// like), encrypted at rest. The worker's own environment is not
+    /// passed on, except `PATH`, `HOME` and `LANG`.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub env: std::collections::BTreeMap<String, String>,
 }
 
 fn declared(row: &Row) -> Vec<Declared> {
     serde_json::from_value(row.tools.clone()).unwrap_or_default()
 }
 
-fn server_of(row: &Row) -> Server {
-    let transport = match row.transport.as_str() {
-        "stdio" => Transport::Stdio { command: row.command.clone().unwrap_or_default(), args: row.args.clone() },
-        _ => Transport::Http { url: row.url.clone().unwrap_or_default() },
+/// The server as a call needs it, secrets decrypted.
+fn server_of(ctx: &Ctx, tenant: Uuid, row: &Row) -> Result<Server, String> {
+    let secrets: Secrets = match &row.secrets_encrypted {
+        None => Secrets::default(),
+        Some(stored) => {
+            let text = ctx.secrets.decrypt(stored, &secrets_context(tenant, row.id))?;
+            serde_json::from_str(&text).map_err(|e| e.to_string())?
+        }
     };
-    Server {
+    let transport = match row.transport.as_str() {
+        "stdio" => Transport::Stdio {
+            command: row.command.clone().unwrap_or_default(),
+            args: row.args.clone(),
+            env: secrets.env.into_iter().collect(),
+        },
+        _ => Transport::Http { url: row.url.clone().unwrap_or_default(), bearer_token: secrets.bearer_token },
+    };
+    Ok(Server {
         name: row.name.clone(),
         transport,
         timeout: Duration::from_millis(row.timeout_ms.max(1) as u64),
         roles: row.roles.iter().filter_map(|r| Role::parse(r)).collect(),
-    }
+    })
 }
 
 fn view(row: Row, job: Option<&Job>) -> McpServerView {
@@ -109,6 +150,8 @@ fn view(row: Row, job: Option<&Job>) -> McpServerView {
         tools,
         discovered_at: row.discovered_at,
         discovery_error: row.discovery_error,
+        env_keys: row.env_keys,
+        bearer_token_set: row.has_bearer_token,
         created_at: row.created_at,
         discovery_job: job.map(Job::summary),
     }
@@ -125,7 +168,14 @@ pub async fn tools_of(ctx: &Ctx, tenant: Uuid) -> ServiceResult<Vec<Arc<dyn Tool
         ms::table.filter(ms::tenant_id.eq(tenant)).order(ms::name).select(Row::as_select()).load(&mut conn).await?;
     let mut out: Vec<Arc<dyn Tool>> = Vec::new();
     for row in &rows {
-        let server = server_of(row);
+        let server = match server_of(ctx, tenant, row) {
+            Ok(s) => s,
+            Err(e) => {
+                // Its tools stay out of the registry until it is fixed.
+                tracing::warn!(server = %row.name, error = %e, "MCP server secrets do not decrypt");
+                continue;
+            }
+        };
         out.extend(declared(row).iter().map(|d| Arc::new(McpTool::new(&server, d)) as Arc<dyn Tool>));
     }
     Ok(out)
@@ -149,8 +199,17 @@ async fn check(ctx: &Ctx, i: &McpServerInput) -> ServiceResult<()> {
                 )
                 .with_details(json!({ "field": "command", "allowed": ctx.settings.tools.mcp_stdio_commands })));
             }
-            if i.url.is_some() {
-                return Err(ServiceError::invalid_field("url", "a stdio server has a command, not a url"));
+            if i.url.is_some() || i.bearer_token.is_some() {
+                return Err(ServiceError::invalid_field("url", "a stdio server has a command, not a url or token"));
+            }
+            let bad_name = |k: &String| {
+                k.is_empty() || !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') || k.starts_with("CHORUS")
+            };
+            if i.env.len() > 32 || i.env.keys().any(bad_name) || i.env.values().any(|v| v.len() > 4096) {
+                return Err(ServiceError::invalid_field(
+                    "env",
+                    "at most 32 variables named [A-Za-z0-9_] (not CHORUS*), values up to 4096 bytes",
+                ));
             }
         }
         "http" => {
@@ -158,8 +217,11 @@ async fn check(ctx: &Ctx, i: &McpServerInput) -> ServiceResult<()> {
             crate::webhooks::guard::check(url, &ctx.settings.webhooks)
                 .await
                 .map_err(|why| crate::webhooks::refused_error("url", why))?;
-            if i.command.is_some() || !i.args.is_empty() {
-                return Err(ServiceError::invalid_field("command", "an http server has a url, not a command"));
+            if i.command.is_some() || !i.args.is_empty() || !i.env.is_empty() {
+                return Err(ServiceError::invalid_field("command", "an http server has a url, not a command or env"));
+            }
+            if i.bearer_token.as_ref().is_some_and(|t| t.is_empty() || t.len() > 4096) {
+                return Err(ServiceError::invalid_field("bearer_token", "bearer_token is 1 to 4096 bytes"));
             }
         }
         _ => return Err(ServiceError::invalid_field("transport", "transport is stdio or http")),
@@ -187,6 +249,13 @@ pub async fn create(ctx: &Ctx, p: &Principal, i: McpServerInput) -> ServiceResul
     let timeout = i.timeout_ms.unwrap_or(ctx.settings.tools.mcp_timeout_ms) as i64;
     let payload = discovery_payload(id);
     let tenant = p.tenant_id;
+    let env_keys: Vec<String> = i.env.keys().cloned().collect();
+    let has_bearer_token = i.bearer_token.is_some();
+    let sealed = (has_bearer_token || !i.env.is_empty()).then(|| {
+        let secrets = Secrets { bearer_token: i.bearer_token.clone(), env: i.env.clone() };
+        let text = serde_json::to_string(&secrets).expect("strings serialise");
+        ctx.secrets.encrypt(&text, &secrets_context(tenant, id))
+    });
     let mut conn = ctx.pool.get().await?;
     let created = (*conn)
         .transaction::<_, diesel::result::Error, _>(async move |conn: &mut AsyncPgConnection| {
@@ -201,6 +270,9 @@ pub async fn create(ctx: &Ctx, p: &Principal, i: McpServerInput) -> ServiceResul
                     ms::url.eq(&i.url),
                     ms::timeout_ms.eq(timeout),
                     ms::roles.eq(&roles),
+                    ms::secrets_encrypted.eq(sealed),
+                    ms::env_keys.eq(&env_keys),
+                    ms::has_bearer_token.eq(has_bearer_token),
                 ))
                 .on_conflict_do_nothing()
                 .returning(Row::as_returning())
@@ -288,7 +360,9 @@ pub async fn discover(ctx: &Ctx, tenant: Uuid, id: Uuid) -> Result<Vec<String>, 
         return Err(crate::tools::ToolError::new("mcp_server_not_found", "the server was deleted"));
     };
     drop(conn);
-    let found = crate::tools::mcp::discover(&server_of(&r)).await;
+    let server = server_of(ctx, tenant, &r)
+        .map_err(|e| crate::tools::ToolError::new("mcp_secrets_unreadable", format!("the server's secrets: {e}")))?;
+    let found = crate::tools::mcp::discover(&server).await;
     let mut conn = ctx.pool.get().await.map_err(|e| crate::tools::ToolError::new("database", e.to_string()))?;
     let target = ms::table.filter(ms::id.eq(id));
     match found {

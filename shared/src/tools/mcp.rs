@@ -10,6 +10,7 @@
 use std::time::Duration;
 
 use rmcp::model::CallToolRequestParams;
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use rmcp::transport::{ConfigureCommandExt, StreamableHttpClientTransport, TokioChildProcess};
 use rmcp::ServiceExt;
 use serde_json::{json, Value};
@@ -19,11 +20,31 @@ use crate::domain::Role;
 use crate::Ctx;
 
 /// How a server is reached.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub enum Transport {
-    Stdio { command: String, args: Vec<String> },
-    Http { url: String },
+    /// A child process. It gets only `PATH`, `HOME` and `LANG` of the
+    /// worker's environment (never its secrets), plus `env`.
+    Stdio { command: String, args: Vec<String>, env: Vec<(String, String)> },
+    /// Streamable HTTP, with `Authorization: Bearer <token>` when set.
+    Http { url: String, bearer_token: Option<String> },
 }
+
+impl std::fmt::Debug for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Stdio { command, args, env } => {
+                let names: Vec<&str> = env.iter().map(|(k, _)| k.as_str()).collect();
+                f.debug_struct("Stdio").field("command", command).field("args", args).field("env", &names).finish()
+            }
+            Self::Http { url, bearer_token } => {
+                f.debug_struct("Http").field("url", url).field("bearer_token", &bearer_token.is_some()).finish()
+            }
+        }
+    }
+}
+
+/// The worker's variables a stdio server inherits.
+const INHERITED: &[&str] = &["PATH", "HOME", "LANG"];
 
 /// A registered server, as a call needs it.
 #[derive(Debug, Clone)]
@@ -53,9 +74,15 @@ type Session = rmcp::service::RunningService<rmcp::RoleClient, ()>;
 /// is known, so that a timeout can kill it at once.
 async fn open(server: &Server, pid: &std::sync::atomic::AtomicU32) -> Result<Session, ToolError> {
     match &server.transport {
-        Transport::Stdio { command, args } => {
+        Transport::Stdio { command, args, env } => {
             let cmd = tokio::process::Command::new(command).configure(|c| {
-                c.args(args).kill_on_drop(true);
+                c.args(args).kill_on_drop(true).env_clear();
+                for name in INHERITED {
+                    if let Ok(v) = std::env::var(name) {
+                        c.env(name, v);
+                    }
+                }
+                c.envs(env.iter().map(|(k, v)| (k, v)));
             });
             let (transport, _) = TokioChildProcess::builder(cmd)
                 .stderr(std::process::Stdio::null())
@@ -64,8 +91,12 @@ async fn open(server: &Server, pid: &std::sync::atomic::AtomicU32) -> Result<Ses
             pid.store(transport.id().unwrap_or(0), std::sync::atomic::Ordering::SeqCst);
             ().serve(transport).await.map_err(|e| unavailable(server, format!("initialise: {e}")))
         }
-        Transport::Http { url } => {
-            let transport = StreamableHttpClientTransport::from_uri(url.as_str());
+        Transport::Http { url, bearer_token } => {
+            let mut config = StreamableHttpClientTransportConfig::with_uri(url.as_str());
+            if let Some(token) = bearer_token {
+                config = config.auth_header(token.clone());
+            }
+            let transport = StreamableHttpClientTransport::from_config(config);
             ().serve(transport).await.map_err(|e| unavailable(server, format!("initialise: {e}")))
         }
     }

@@ -10,8 +10,10 @@ use std::time::Duration;
 use chorus_shared::domain::{JobStatus, Role};
 use chorus_shared::tools::mcp::{self, Server, Transport};
 use chorus_tests::TestApp;
+use diesel_async::RunQueryDsl;
 use serde_json::{json, Value};
 use uuid::Uuid;
+use wiremock::{matchers::method, Mock, MockServer, ResponseTemplate};
 
 use crate::tools::invoke;
 
@@ -83,9 +85,11 @@ async fn a_stdio_server_is_discovered_called_timed_out_and_survived() {
     let server = register(
         &app,
         json!({"name": "everything", "transport": "stdio", "command": node, "args": [entry(), "stdio", marker],
-            "timeout_ms": 8000}),
+            "timeout_ms": 8000, "env": {"GREETING_TOKEN": "s3cret-value"}}),
     )
     .await;
+    assert_eq!(server["env_keys"], json!(["GREETING_TOKEN"]));
+    assert!(!server.to_string().contains("s3cret"), "env values are never shown: {server}");
     let tools: Vec<&str> = server["tools"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
     assert!(tools.contains(&"mcp.everything.echo") && tools.contains(&"mcp.everything.get-sum"), "{server}");
     assert!(server["discovery_error"].is_null());
@@ -100,10 +104,32 @@ async fn a_stdio_server_is_discovered_called_timed_out_and_survived() {
     let (status, body) = invoke(&app, admin, "mcp.everything.get-sum", json!({"a": "two", "b": 3})).await;
     assert_eq!((status, body["details"]["errors"][0]["path"].as_str()), (422, Some("/a")), "{body}");
 
+    // The server gets its own variables, and none of the worker's secrets.
+    let (_, env) = invoke(&app, admin, "mcp.everything.get-env", json!({})).await;
+    let env = env["result"]["content"][0]["text"].as_str().unwrap().to_string();
+    assert!(env.contains("s3cret-value"), "{env}");
+    assert!(!env.contains("CHORUS"), "the worker's environment leaked: {env}");
+    #[derive(diesel::QueryableByName)]
+    struct Stored {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        secrets_encrypted: String,
+    }
+    let mut conn = app.ctx.pool.get().await.unwrap();
+    let stored: Stored = diesel::sql_query("SELECT secrets_encrypted FROM mcp_servers WHERE name = 'everything'")
+        .get_result(&mut conn)
+        .await
+        .unwrap();
+    assert!(stored.secrets_encrypted.starts_with("v1:") && !stored.secrets_encrypted.contains("s3cret"));
+    drop(conn);
+
     // The server's own errors come back as mcp_tool_error with its text.
     let direct = Server {
         name: "everything".into(),
-        transport: Transport::Stdio { command: node.clone(), args: vec![entry(), "stdio".into(), marker.clone()] },
+        transport: Transport::Stdio {
+            command: node.clone(),
+            args: vec![entry(), "stdio".into(), marker.clone()],
+            env: Vec::new(),
+        },
         timeout: Duration::from_secs(8),
         roles: vec![Role::Admin],
     };
@@ -196,4 +222,23 @@ async fn a_streamable_http_server_survives_a_crash_and_is_rediscovered() {
     assert_eq!(again["result"]["content"][0]["text"], "Echo: back", "{again}");
     child.kill().unwrap();
     child.wait().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http_server_gets_its_bearer_token_which_is_never_shown() {
+    let app = TestApp::spawn().await;
+    let upstream = MockServer::start().await;
+    Mock::given(method("POST")).respond_with(ResponseTemplate::new(401)).mount(&upstream).await;
+    let server = register(
+        &app,
+        json!({"name": "guarded", "transport": "http", "url": format!("{}/mcp", upstream.uri()),
+            "bearer_token": "tok-123", "timeout_ms": 3000}),
+    )
+    .await;
+    assert_eq!(server["bearer_token_set"], true);
+    assert!(!server.to_string().contains("tok-123"));
+    assert!(server["discovery_error"].as_str().unwrap().contains("mcp_unavailable"), "{server}");
+    let sent = upstream.received_requests().await.unwrap();
+    assert!(!sent.is_empty());
+    assert!(sent.iter().all(|r| r.headers.get("authorization").unwrap() == "Bearer tok-123"));
 }
