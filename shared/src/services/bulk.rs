@@ -148,6 +148,35 @@ pub fn export_key(tenant: Uuid, job_id: Uuid) -> String {
     format!("exports/{tenant}/{job_id}.zip")
 }
 
+/// Deletes the zips of exports past their `expires_at` and marks each job
+/// (`result.export_deleted`), so each is swept once. Idempotent (a missing
+/// file is not an error), so every worker may run it. Returns how many.
+pub async fn sweep_expired_exports(ctx: &Ctx) -> ServiceResult<usize> {
+    #[derive(diesel::QueryableByName)]
+    struct Expired {
+        #[diesel(sql_type = diesel::sql_types::Uuid)]
+        id: Uuid,
+        #[diesel(sql_type = diesel::sql_types::Uuid)]
+        tenant_id: Uuid,
+    }
+    let mut conn = ctx.pool.get().await?;
+    let expired: Vec<Expired> = diesel::sql_query(
+        "SELECT id, tenant_id FROM jobs WHERE kind = 'bulk' AND status = 'succeeded' \
+         AND result ? 'expires_at' AND NOT result ? 'export_deleted' \
+         AND (result->>'expires_at')::timestamptz < now() LIMIT 100",
+    )
+    .load(&mut conn)
+    .await?;
+    for e in &expired {
+        ctx.blobs.delete(&export_key(e.tenant_id, e.id)).await.map_err(ServiceError::internal)?;
+        diesel::sql_query("UPDATE jobs SET result = result || '{\"export_deleted\": true}' WHERE id = $1")
+            .bind::<diesel::sql_types::Uuid, _>(e.id)
+            .execute(&mut conn)
+            .await?;
+    }
+    Ok(expired.len())
+}
+
 /// An export's zip, while it has not expired.
 pub async fn export_file(ctx: &Ctx, p: &Principal, job_id: Uuid) -> ServiceResult<(Vec<u8>, String)> {
     let mut conn = ctx.pool.get().await?;

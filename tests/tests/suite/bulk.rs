@@ -183,6 +183,15 @@ async fn an_export_zip_holds_the_originals_and_their_metadata() {
         (resp.status().as_u16(), resp.json::<Value>().await.unwrap()["code"].as_str().map(String::from)),
         (410, Some("export_expired".into()))
     );
+    // The maintenance sweep deletes its file and marks the job.
+    let tenant = chorus_shared::services::auth::ensure_tenant(&short.ctx.pool, "acme").await.unwrap();
+    let key = chorus_shared::services::bulk::export_key(tenant.id, job);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while short.ctx.blobs.get(&key).await.is_ok() {
+        assert!(tokio::time::Instant::now() < deadline, "the expired export's file is still there");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(short.job(job).await.result.unwrap()["export_deleted"], true);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
