@@ -1,5 +1,5 @@
 //! Agent profiles and the chat tool loop against a provider double that
-//! speaks both OpenAI's and Anthropic's tool-call wire formats (streamed):
+//! speaks OpenAI's, Anthropic's and Gemini's tool-call wire formats (streamed):
 //! the model asks for a tool, Chorus runs it and feeds the result back,
 //! the model answers; a tool error is fed back too; the step limit stops a
 //! model that never answers; the transcript is stored with the message.
@@ -29,8 +29,12 @@ fn anthropic_sse(events: &[Value]) -> String {
 impl Respond for Double {
     fn respond(&self, req: &Request) -> ResponseTemplate {
         let body: Value = req.body_json().unwrap();
+        let path = req.url.path().to_string();
+        if path.contains(":streamGenerateContent") {
+            return gemini(&path, &body);
+        }
         let model = body["model"].as_str().unwrap();
-        let anthropic = req.url.path().ends_with("/v1/messages");
+        let anthropic = path.ends_with("/v1/messages");
         // The latest tool result, in either format.
         let result = body["messages"].as_array().unwrap().iter().rev().find_map(|m| {
             if anthropic {
@@ -92,6 +96,26 @@ impl Respond for Double {
     }
 }
 
+/// Gemini's `streamGenerateContent`: `solver-up` asks for `6*7` with a
+/// `functionCall`, then reports the `functionResponse` it gets back.
+fn gemini(path: &str, body: &Value) -> ResponseTemplate {
+    assert!(path.contains("solver-up"), "{path}");
+    assert!(body["tools"][0]["functionDeclarations"][0]["parametersJsonSchema"].is_object(), "{body}");
+    let result = body["contents"].as_array().unwrap().iter().rev().find_map(|c| {
+        c["parts"].as_array().unwrap().iter().find_map(|p| p.get("functionResponse")).map(|r| {
+            assert_eq!(r["name"], "calculator");
+            r["response"].to_string()
+        })
+    });
+    let parts = match result {
+        None => json!([{"functionCall": {"name": "calculator", "args": {"expression": "6*7"}}}]),
+        Some(r) => json!([{"text": format!("The tool said: {r}")}]),
+    };
+    let chunk = json!({"candidates": [{"content": {"role": "model", "parts": parts}, "finishReason": "STOP"}],
+        "usageMetadata": {"promptTokenCount": 12, "candidatesTokenCount": 5}});
+    ResponseTemplate::new(200).set_body_raw(format!("data: {chunk}\n\n"), "text/event-stream")
+}
+
 async fn app_with_double() -> (TestApp, MockServer) {
     let double = MockServer::start().await;
     Mock::given(method("POST")).respond_with(Double).mount(&double).await;
@@ -101,11 +125,14 @@ async fn app_with_double() -> (TestApp, MockServer) {
         let anthropic = ProviderSettings { kind: "anthropic".into(), base_url: uri.clone(), ..Default::default() };
         s.llm.providers.insert("oai".into(), openai);
         s.llm.providers.insert("ant".into(), anthropic);
+        let gemini = ProviderSettings { kind: "gemini".into(), base_url: uri.clone(), ..Default::default() };
+        s.llm.providers.insert("gem".into(), gemini);
         for (alias, provider, name) in [
             ("solver", "oai", "solver-up"),
             ("divider", "oai", "divider-up"),
             ("looper", "oai", "looper-up"),
             ("claude-solver", "ant", "solver-up"),
+            ("gemini-solver", "gem", "solver-up"),
         ] {
             let m = ModelSettings { provider: provider.into(), name: name.into(), ..Default::default() };
             s.llm.models.insert(alias.into(), m);
@@ -141,14 +168,15 @@ async fn ask(app: &TestApp, agent: &str) -> (Value, Value) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_tool_loop_runs_in_both_formats_feeds_errors_back_and_stops_at_the_limit() {
+async fn the_tool_loop_runs_in_three_formats_feeds_errors_back_and_stops_at_the_limit() {
     let (app, _double) = app_with_double().await;
     agent(&app, "maths", "solver", 4).await;
     agent(&app, "claude-maths", "claude-solver", 4).await;
+    agent(&app, "gemini-maths", "gemini-solver", 4).await;
     agent(&app, "careless", "divider", 4).await;
     agent(&app, "stuck", "looper", 2).await;
 
-    for name in ["maths", "claude-maths"] {
+    for name in ["maths", "claude-maths", "gemini-maths"] {
         let (result, answer) = ask(&app, name).await;
         assert_eq!(result["content"], r#"The tool said: {"expression":"6*7","result":42.0}"#, "{name}: {result}");
         let calls = answer["meta"]["tool_calls"].as_array().unwrap();
