@@ -362,7 +362,7 @@ pub async fn discover(ctx: &Ctx, tenant: Uuid, id: Uuid) -> Result<Vec<String>, 
     drop(conn);
     let server = server_of(ctx, tenant, &r)
         .map_err(|e| crate::tools::ToolError::new("mcp_secrets_unreadable", format!("the server's secrets: {e}")))?;
-    let found = crate::tools::mcp::discover(&server).await;
+    let found = crate::tools::mcp::discover(&server, &ctx.settings.webhooks).await;
     let mut conn = ctx.pool.get().await.map_err(|e| crate::tools::ToolError::new("database", e.to_string()))?;
     let target = ms::table.filter(ms::id.eq(id));
     match found {

@@ -72,7 +72,11 @@ type Session = rmcp::service::RunningService<rmcp::RoleClient, ()>;
 
 /// Opens a session; for stdio, also reports the child's pid as soon as it
 /// is known, so that a timeout can kill it at once.
-async fn open(server: &Server, pid: &std::sync::atomic::AtomicU32) -> Result<Session, ToolError> {
+async fn open(
+    server: &Server,
+    guard: &crate::config::WebhookSettings,
+    pid: &std::sync::atomic::AtomicU32,
+) -> Result<Session, ToolError> {
     match &server.transport {
         Transport::Stdio { command, args, env } => {
             let cmd = tokio::process::Command::new(command).configure(|c| {
@@ -92,11 +96,23 @@ async fn open(server: &Server, pid: &std::sync::atomic::AtomicU32) -> Result<Ses
             ().serve(transport).await.map_err(|e| unavailable(server, format!("initialise: {e}")))
         }
         Transport::Http { url, bearer_token } => {
+            // The SSRF guard again, after DNS, and the connection pinned to
+            // the addresses it checked (a name that re-resolves elsewhere
+            // since registration gets nowhere); no redirects.
+            let (checked, addrs) = crate::webhooks::guard::check(url, guard)
+                .await
+                .map_err(|why| ToolError::new("url_not_allowed", format!("MCP server {}: {why}", server.name)))?;
+            let client = reqwest_mcp::Client::builder()
+                .redirect(reqwest_mcp::redirect::Policy::none())
+                .pool_max_idle_per_host(0)
+                .resolve_to_addrs(checked.host_str().unwrap_or_default(), &addrs)
+                .build()
+                .map_err(|e| unavailable(server, format!("http client: {e}")))?;
             let mut config = StreamableHttpClientTransportConfig::with_uri(url.as_str());
             if let Some(token) = bearer_token {
                 config = config.auth_header(token.clone());
             }
-            let transport = StreamableHttpClientTransport::from_config(config);
+            let transport = StreamableHttpClientTransport::with_client(client, config);
             ().serve(transport).await.map_err(|e| unavailable(server, format!("initialise: {e}")))
         }
     }
@@ -105,10 +121,14 @@ async fn open(server: &Server, pid: &std::sync::atomic::AtomicU32) -> Result<Ses
 /// Runs `work` in a fresh session under the server's time limit. On
 /// timeout a stdio child is killed at once (SIGKILL): the SDK's own
 /// cleanup would first wait for it to exit on its own, for seconds.
-async fn session<T>(server: &Server, work: impl AsyncFnOnce(&Session) -> Result<T, ToolError>) -> Result<T, ToolError> {
+async fn session<T>(
+    server: &Server,
+    guard: &crate::config::WebhookSettings,
+    work: impl AsyncFnOnce(&Session) -> Result<T, ToolError>,
+) -> Result<T, ToolError> {
     let pid = std::sync::atomic::AtomicU32::new(0);
     let run = async {
-        let s = open(server, &pid).await?;
+        let s = open(server, guard, &pid).await?;
         let out = work(&s).await;
         let _ = s.cancel().await;
         out
@@ -136,8 +156,8 @@ fn kill(pid: u32) {
 }
 
 /// The server's tools (`tools/list`, every page).
-pub async fn discover(server: &Server) -> Result<Vec<Declared>, ToolError> {
-    session(server, async |s| {
+pub async fn discover(server: &Server, guard: &crate::config::WebhookSettings) -> Result<Vec<Declared>, ToolError> {
+    session(server, guard, async |s| {
         let tools = s.list_all_tools().await.map_err(|e| unavailable(server, format!("tools/list: {e}")))?;
         let mut out = Vec::new();
         for t in tools {
@@ -155,14 +175,19 @@ pub async fn discover(server: &Server) -> Result<Vec<Declared>, ToolError> {
 
 /// One `tools/call`. A result the server marks as an error is a
 /// `mcp_tool_error` carrying its text.
-pub async fn call(server: &Server, tool: &str, args: Value) -> Result<Value, ToolError> {
+pub async fn call(
+    server: &Server,
+    guard: &crate::config::WebhookSettings,
+    tool: &str,
+    args: Value,
+) -> Result<Value, ToolError> {
     let arguments = match args {
         Value::Object(map) => map,
         Value::Null => Default::default(),
         other => return Err(ToolError::new("invalid_arguments", format!("arguments must be an object, not {other}"))),
     };
     let params = CallToolRequestParams::new(tool.to_string()).with_arguments(arguments);
-    let result = session(server, async |s| {
+    let result = session(server, guard, async |s| {
         s.call_tool(params).await.map_err(|e| match e {
             rmcp::ServiceError::McpError(e) => ToolError::new("mcp_tool_error", e.message.to_string()),
             other => unavailable(server, format!("tools/call: {other}")),
@@ -205,7 +230,7 @@ impl Tool for McpTool {
         &self.spec
     }
 
-    async fn call(&self, _ctx: &Ctx, _caller: Caller, args: Value) -> Result<Value, ToolError> {
-        call(&self.server, &self.remote, args).await
+    async fn call(&self, ctx: &Ctx, _caller: Caller, args: Value) -> Result<Value, ToolError> {
+        call(&self.server, &ctx.settings.webhooks, &self.remote, args).await
     }
 }

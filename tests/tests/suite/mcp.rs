@@ -133,9 +133,9 @@ async fn a_stdio_server_is_discovered_called_timed_out_and_survived() {
         timeout: Duration::from_secs(8),
         roles: vec![Role::Admin],
     };
-    let unknown = mcp::call(&direct, "no-such-tool", json!({})).await.unwrap_err();
+    let unknown = mcp::call(&direct, &app.settings.webhooks, "no-such-tool", json!({})).await.unwrap_err();
     assert_eq!(unknown.code, "mcp_tool_error", "{unknown:?}");
-    let invalid = mcp::call(&direct, "echo", json!({"wrong": 1})).await.unwrap_err();
+    let invalid = mcp::call(&direct, &app.settings.webhooks, "echo", json!({"wrong": 1})).await.unwrap_err();
     assert_eq!(invalid.code, "mcp_tool_error", "{invalid:?}");
     assert!(!invalid.message.is_empty());
 
@@ -241,4 +241,19 @@ async fn an_http_server_gets_its_bearer_token_which_is_never_shown() {
     let sent = upstream.received_requests().await.unwrap();
     assert!(!sent.is_empty());
     assert!(sent.iter().all(|r| r.headers.get("authorization").unwrap() == "Bearer tok-123"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ssrf_guard_runs_again_when_a_worker_connects() {
+    // The API allows loopback; the worker's settings do not (as if the
+    // name had since re-resolved to an internal address).
+    let mut app = TestApp::spawn_with(0, |_| {}).await;
+    app.settings.webhooks.allow_networks = Vec::new();
+    app.start_worker().await;
+    let server = register(
+        &app,
+        json!({"name": "internal", "transport": "http", "url": "http://127.0.0.1:9/mcp", "timeout_ms": 2000}),
+    )
+    .await;
+    assert!(server["discovery_error"].as_str().unwrap().starts_with("url_not_allowed"), "{server}");
 }
