@@ -388,11 +388,21 @@ pub struct ApiSettings {
     pub max_body_bytes: usize,
     /// Page size of list routes when the client gives none (max 200).
     pub default_page_size: i64,
+    /// The tenant whose admins operate the deployment: only they may run
+    /// the kinds that act on every tenant's data (`reindex`, `reconcile`).
+    /// `just up`'s bootstrap key belongs to `default`.
+    pub operator_tenant: String,
 }
 
 impl Default for ApiSettings {
     fn default() -> Self {
-        Self { host: "127.0.0.1".into(), port: 8080, max_body_bytes: 1 << 20, default_page_size: 50 }
+        Self {
+            host: "127.0.0.1".into(),
+            port: 8080,
+            max_body_bytes: 1 << 20,
+            default_page_size: 50,
+            operator_tenant: "default".into(),
+        }
     }
 }
 

@@ -103,6 +103,8 @@ pub async fn test_settings() -> Settings {
         s.llm.providers.get_mut("local").expect("the default provider").base_url = url;
     }
     s.secrets.key = chorus_shared::secrets::Cipher::generate_key();
+    // TestApp's admin key belongs to `acme`, which operates the deployment.
+    s.api.operator_tenant = "acme".into();
     s.knowledge.blob_dir =
         std::env::temp_dir().join("chorus-test-blobs").join(Uuid::new_v4().simple().to_string()).display().to_string();
     s

@@ -90,6 +90,10 @@ pub fn backoff_for(spec: Option<&KindSpec>, settings: &crate::config::Settings, 
     }
 }
 
+/// Kinds that act on every tenant's data (the shared vector collections):
+/// only admins of `api.operator_tenant` may submit them.
+pub const OPERATOR_KINDS: &[&str] = &[reindex::NAME, reconcile::NAME];
+
 /// The kind called `name`, if registered.
 pub fn find(name: &str) -> Option<&'static KindSpec> {
     KINDS.iter().copied().find(|k| k.name == name)

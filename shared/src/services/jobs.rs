@@ -93,6 +93,20 @@ fn validate(principal: &Principal, req: &SubmitJob) -> ServiceResult<&'static cr
     Ok(spec)
 }
 
+/// Refuses a key that is not an admin of the operator tenant.
+async fn require_operator(ctx: &Ctx, principal: &Principal, kind: &str) -> ServiceResult<()> {
+    use crate::db::schema::tenants as t;
+    let mut conn = ctx.pool.get().await?;
+    let name: String = t::table.find(principal.tenant_id).select(t::name).first(&mut conn).await?;
+    if principal.role == Role::Admin && name == ctx.settings.api.operator_tenant {
+        return Ok(());
+    }
+    Err(ServiceError::new(
+        ErrorCode::Forbidden,
+        format!("{kind} acts on every tenant: it needs an admin key of the operator tenant (api.operator_tenant)"),
+    ))
+}
+
 /// Records a job (and its `queued` event) in one transaction, then tries to
 /// dispatch it. A failed dispatch is left to the workers' dispatchers: the
 /// job is committed, so it will run.
@@ -109,6 +123,9 @@ pub async fn submit(
         }
     }
     let spec = validate(principal, &req)?;
+    if crate::jobs::OPERATOR_KINDS.contains(&spec.name) {
+        require_operator(ctx, principal, spec.name).await?;
+    }
     if let Some(url) = &req.callback_url {
         crate::webhooks::guard::check(url, &ctx.settings.webhooks)
             .await

@@ -356,3 +356,18 @@ async fn a_worker_that_breaks_the_embedded_topology_refuses_to_start() {
     helper.kill().unwrap();
     let _ = helper.wait();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_operator_tenants_admins_may_reindex_or_reconcile() {
+    let app = TestApp::spawn_with(0, |_| {}).await;
+    let other_admin = app.key("globex", Role::Admin).await;
+    let operator_user = app.key("acme", Role::User).await;
+    for key in [&other_admin, &operator_user] {
+        for (path, body) in [("/v1/admin/reconcile", json!({})), ("/v1/admin/reindex", json!({"model": "x"}))] {
+            let resp = app.post(key, path).json(&body).send().await.unwrap();
+            assert_eq!(resp.status(), 403, "{path}");
+        }
+    }
+    let resp = app.post(&app.admin_key, "/v1/admin/reconcile").send().await.unwrap();
+    assert_eq!(resp.status(), 202);
+}
