@@ -50,7 +50,7 @@ deps:
 test *args:
     scripts/test.sh {{args}}
 
-# Run a benchmark: `just bench queue`, `just bench ingest`, `just bench search` or `just bench chat`.
+# Run a benchmark: `just bench queue`, `ingest`, `search`, `chat` or `tools`.
 bench name="queue":
     scripts/bench-{{name}}.sh
 

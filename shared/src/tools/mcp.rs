@@ -1,8 +1,9 @@
 //! MCP servers through the official Rust SDK (`rmcp`): a stdio command run
 //! as a child process, or a Streamable HTTP URL. Each use opens a session
-//! (initialise, `tools/list` or `tools/call`) and closes it; the whole is
-//! under the server's time limit, and dropping it (on timeout, on a crash,
-//! on cancel) kills a stdio child, so none is left behind.
+//! (initialise, `tools/list` or `tools/call`) under the server's time limit
+//! and closes it in the background once the answer is in. A stdio child is
+//! killed at the limit, and the SDK kills one whose session is dropped (on
+//! a crash, on cancel) or does not exit when closed, so none is left behind.
 //!
 //! A server's tools join the registry as `mcp.<server>.<tool>` with the
 //! schema it declared ([`McpTool`]).
@@ -130,7 +131,12 @@ async fn session<T>(
     let run = async {
         let s = open(server, guard, &pid).await?;
         let out = work(&s).await;
-        let _ = s.cancel().await;
+        // Closing waits for the server to exit (the SDK's graceful
+        // shutdown: close stdin, then SIGTERM, then kill, seconds apart);
+        // the answer need not wait for that.
+        tokio::spawn(async move {
+            let _ = s.cancel().await;
+        });
         out
     };
     let out = tokio::time::timeout(server.timeout, run).await;
