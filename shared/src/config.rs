@@ -77,9 +77,11 @@ pub struct ToolSettings {
     /// `npx`, `/opt/mcp/bin/server`). Empty: stdio servers are refused,
     /// since registering one runs a command on the workers.
     pub mcp_stdio_commands: Vec<String>,
-    /// Time limit of one MCP call (connect, initialise, call), unless the
+    /// Time limit of one MCP call (and of opening a session), unless the
     /// server sets its own.
     pub mcp_timeout_ms: u64,
+    /// An MCP session unused this long is closed (its stdio child ends).
+    pub mcp_idle_secs: u64,
 }
 
 impl Default for ToolSettings {
@@ -90,6 +92,7 @@ impl Default for ToolSettings {
             log_result_max_bytes: 16 * 1024,
             mcp_stdio_commands: Vec::new(),
             mcp_timeout_ms: 30_000,
+            mcp_idle_secs: 300,
         }
     }
 }

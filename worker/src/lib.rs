@@ -170,6 +170,7 @@ pub async fn run(
     for m in maintenance {
         let _ = m.await;
     }
+    chorus_shared::tools::mcp_sessions::close_all();
     server_handle.stop(true).await;
     let _ = server_task.await;
     tracing::info!(worker = %name, "worker stopped");

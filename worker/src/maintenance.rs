@@ -7,8 +7,8 @@
 //! - rescuer: re-queues running jobs whose worker stopped heartbeating, and
 //!   re-dispatches jobs whose message was lost;
 //! - cancel listener: stops local jobs the moment a cancel is published;
-//! - vacuum: deletes finished messages' data from Redis, and the files of
-//!   expired exports.
+//! - vacuum: deletes finished messages' data from Redis and the files of
+//!   expired exports, and closes idle MCP sessions.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -71,6 +71,11 @@ pub fn spawn(state: Arc<WorkerState>, stop: CancellationToken) -> Vec<JoinHandle
                     }
                 }
                 state.ctx.metrics.refresh_from_db(&state.ctx.pool, false).await;
+                let idle = Duration::from_secs(state.ctx.settings.tools.mcp_idle_secs);
+                let closed = chorus_shared::tools::mcp_sessions::close_idle(idle);
+                if closed > 0 {
+                    tracing::info!(sessions = closed, "closed idle MCP sessions");
+                }
                 match chorus_shared::services::bulk::sweep_expired_exports(&state.ctx).await {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(exports = n, "deleted expired export files"),

@@ -1,9 +1,10 @@
 //! MCP servers through the official Rust SDK (`rmcp`): a stdio command run
-//! as a child process, or a Streamable HTTP URL. Each use opens a session
-//! (initialise, `tools/list` or `tools/call`) under the server's time limit
-//! and closes it in the background once the answer is in. A stdio child is
-//! killed at the limit, and the SDK kills one whose session is dropped (on
-//! a crash, on cancel) or does not exit when closed, so none is left behind.
+//! as a child process, or a Streamable HTTP URL. `tools/call` runs on the
+//! server's open session ([`super::mcp_sessions`]); discovery opens a fresh
+//! one and closes it in the background once the answer is in. A stdio
+//! child is killed at the server's time limit, and the SDK kills one whose
+//! session is dropped (on a crash, on cancel) or does not exit when
+//! closed, so none is left behind.
 //!
 //! A server's tools join the registry as `mcp.<server>.<tool>` with the
 //! schema it declared ([`McpTool`]).
@@ -69,11 +70,12 @@ fn unavailable(server: &Server, what: impl std::fmt::Display) -> ToolError {
     ToolError::new("mcp_unavailable", format!("MCP server {}: {what}", server.name))
 }
 
-type Session = rmcp::service::RunningService<rmcp::RoleClient, ()>;
+/// A client session with one server.
+pub type Session = rmcp::service::RunningService<rmcp::RoleClient, ()>;
 
 /// Opens a session; for stdio, also reports the child's pid as soon as it
 /// is known, so that a timeout can kill it at once.
-async fn open(
+pub(super) async fn open(
     server: &Server,
     guard: &crate::config::WebhookSettings,
     pid: &std::sync::atomic::AtomicU32,
@@ -150,7 +152,7 @@ async fn session<T>(
 }
 
 /// SIGKILL to our own child `pid` (0: none was started).
-fn kill(pid: u32) {
+pub(super) fn kill(pid: u32) {
     if pid == 0 {
         return;
     }
@@ -179,27 +181,46 @@ pub async fn discover(server: &Server, guard: &crate::config::WebhookSettings) -
     .await
 }
 
-/// One `tools/call`. A result the server marks as an error is a
-/// `mcp_tool_error` carrying its text.
+/// One `tools/call` on the server's open session ([`super::mcp_sessions`]).
+/// A session that fails is dropped and the call tried once more on a fresh
+/// one (the server may have crashed since); a call past the server's time
+/// limit drops the session, killing a stdio child. A result the server
+/// marks as an error is a `mcp_tool_error` carrying its text.
 pub async fn call(
     server: &Server,
     guard: &crate::config::WebhookSettings,
     tool: &str,
     args: Value,
 ) -> Result<Value, ToolError> {
+    use super::mcp_sessions as sessions;
     let arguments = match args {
         Value::Object(map) => map,
         Value::Null => Default::default(),
         other => return Err(ToolError::new("invalid_arguments", format!("arguments must be an object, not {other}"))),
     };
     let params = CallToolRequestParams::new(tool.to_string()).with_arguments(arguments);
-    let result = session(server, guard, async |s| {
-        s.call_tool(params).await.map_err(|e| match e {
-            rmcp::ServiceError::McpError(e) => ToolError::new("mcp_tool_error", e.message.to_string()),
-            other => unavailable(server, format!("tools/call: {other}")),
-        })
-    })
-    .await?;
+    let mut fresh = false;
+    let result = loop {
+        let open = sessions::get(server, guard).await?;
+        match tokio::time::timeout(server.timeout, open.session.call_tool(params.clone())).await {
+            Err(_) => {
+                sessions::evict(server, &open, true);
+                let message = format!("MCP server {} did not answer in {:?}", server.name, server.timeout);
+                return Err(ToolError::new("tool_timeout", message));
+            }
+            Ok(Ok(result)) => break result,
+            Ok(Err(rmcp::ServiceError::McpError(e))) => {
+                return Err(ToolError::new("mcp_tool_error", e.message.to_string()))
+            }
+            Ok(Err(other)) => {
+                sessions::evict(server, &open, false);
+                if fresh {
+                    return Err(unavailable(server, format!("tools/call: {other}")));
+                }
+                fresh = true;
+            }
+        }
+    };
     let v = serde_json::to_value(&result).map_err(|e| unavailable(server, e))?;
     if v["isError"].as_bool() == Some(true) {
         let text: Vec<&str> =
@@ -222,7 +243,8 @@ impl McpTool {
             name: format!("mcp.{}.{}", server.name, declared.name),
             description: declared.description.clone(),
             parameters: declared.input_schema.clone(),
-            timeout: server.timeout,
+            // Opening a session and the call each have the server's limit.
+            timeout: server.timeout * 2 + Duration::from_secs(1),
             cache_ttl: None,
             roles: server.roles.clone(),
         };

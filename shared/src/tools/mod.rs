@@ -12,6 +12,7 @@ pub mod current_time;
 pub mod http_fetch;
 pub mod knowledge_search;
 pub mod mcp;
+pub mod mcp_sessions;
 pub mod schema;
 
 use std::sync::Arc;

@@ -148,9 +148,10 @@ async fn a_stdio_server_is_discovered_called_timed_out_and_survived() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 204);
+    let hung = format!("hung-{}", Uuid::new_v4().simple());
     register(
         &app,
-        json!({"name": "everything", "transport": "stdio", "command": node, "args": [entry(), "stdio", marker],
+        json!({"name": "everything", "transport": "stdio", "command": node, "args": [entry(), "stdio", hung],
             "timeout_ms": 3000}),
     )
     .await;
@@ -158,7 +159,14 @@ async fn a_stdio_server_is_discovered_called_timed_out_and_survived() {
         invoke(&app, admin, "mcp.everything.trigger-long-running-operation", json!({"duration": 30, "steps": 3})).await;
     assert_eq!(slow["error"]["code"], "tool_timeout", "{slow}");
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(running(&marker), 0, "no server process may be left behind");
+    assert_eq!(running(&hung), 0, "the hung server may not be left behind");
+    // The next call opens a fresh session.
+    let (_, echoed) = invoke(&app, admin, "mcp.everything.echo", json!({"message": "after"})).await;
+    assert_eq!(echoed["result"]["content"][0]["text"], "Echo: after", "{echoed}");
+    assert_eq!(running(&hung), 1, "one open session, kept for the next call");
+    chorus_shared::tools::mcp_sessions::close_all();
+    tokio::time::sleep(Duration::from_millis(3000)).await;
+    assert_eq!(running(&hung), 0, "a closed session's server exits");
 
     // A server that crashes at start: discovery fails and says why; the worker lives on.
     let broken = register(
