@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::domain::Queue;
+
 /// All settings, one typed section per area.
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
 #[serde(default)]
@@ -435,10 +437,10 @@ pub struct WorkerSettings {
 
 impl Default for WorkerSettings {
     fn default() -> Self {
-        let concurrency = crate::jobs::QUEUES.iter().map(|q| (q.to_string(), 4)).collect();
+        let concurrency = Queue::ALL.iter().map(|q| (q.to_string(), 4)).collect();
         Self {
             name: String::new(),
-            queues: crate::jobs::QUEUES.iter().map(|q| q.to_string()).collect(),
+            queues: Queue::ALL.iter().map(|q| q.to_string()).collect(),
             concurrency,
             metrics_port: 9101,
             shutdown_grace_ms: 20_000,
@@ -452,8 +454,12 @@ impl Default for WorkerSettings {
 
 impl WorkerSettings {
     /// Concurrency of `queue`, 4 when the queue is not listed.
-    pub fn concurrency_of(&self, queue: &str) -> usize {
-        self.concurrency.get(queue).copied().unwrap_or(4).max(1)
+    pub fn concurrency_of(&self, queue: Queue) -> usize {
+        self.concurrency.get(queue.as_str()).copied().unwrap_or(4).max(1)
+    }
+    /// Whether this worker consumes `queue`.
+    pub fn takes(&self, queue: Queue) -> bool {
+        self.queues.iter().any(|q| q == queue.as_str())
     }
     pub fn heartbeat(&self) -> Duration {
         Duration::from_millis(self.heartbeat_ms)

@@ -21,7 +21,8 @@ pub struct Ctx {
     pub vectors: Option<crate::vectors::Vectors>,
     /// The configured language-model providers and their breakers.
     pub llm: Arc<crate::llm::registry::Registry>,
-    /// Registries of tenants with providers or models of their own.
+    /// Registries of tenants with providers or models of their own
+    /// (see [`crate::services::llm_catalog::registry_for`]).
     pub llm_tenants: Arc<crate::llm::catalog::Tenants>,
     /// Encrypts secrets at rest (providers' API keys).
     pub secrets: crate::secrets::Cipher,
@@ -59,21 +60,11 @@ impl Ctx {
         self
     }
 
-    /// The language-model registry of `tenant`: the configured one, or one
-    /// that also holds the tenant's own providers and models.
-    pub async fn llm_for(
-        &self,
-        conn: &mut diesel_async::AsyncPgConnection,
-        tenant: uuid::Uuid,
-    ) -> Result<Arc<crate::llm::registry::Registry>, String> {
-        self.llm_tenants.clone().registry(self, conn, tenant).await
-    }
-
     /// The vector store, or an error for a job that landed in a process
     /// without one (another worker may take it).
-    pub fn vectors(&self) -> Result<&crate::vectors::Vectors, crate::jobs::JobError> {
+    pub fn vectors(&self) -> Result<&crate::vectors::Vectors, crate::queue::JobError> {
         self.vectors.as_ref().ok_or_else(|| {
-            crate::jobs::JobError::retryable("no_vector_store", "this worker does not own the vector store")
+            crate::queue::JobError::retryable("no_vector_store", "this worker does not own the vector store")
         })
     }
 }

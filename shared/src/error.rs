@@ -1,7 +1,7 @@
 //! The one error table, and the typed error services return.
 //!
 //! Policy (crates.io style): jobs use `anyhow` inside and report a
-//! [`crate::jobs::JobError`] with a stable code; services return
+//! [`crate::queue::JobError`] with a stable code; services return
 //! [`ServiceError`]; only the HTTP edge turns a `ServiceError` into the wire
 //! shape `{code, message, details?}`. Every code the API can answer lives in
 //! [`ErrorCode`], with its HTTP status, and nowhere else.

@@ -1,15 +1,24 @@
 //! The Chorus library crate: everything the API and the workers share.
 //!
-//! - [`config`]: layered settings with defaults that work on one machine.
-//! - [`error`]: the one error table and the typed service error.
-//! - [`domain`]: our own enums (job status, role) and wire views.
-//! - [`db`]: the diesel schema, one model file per table, the pool and migrations.
-//! - [`services`]: transport-free operations that handlers and jobs call.
-//! - [`queue`]: the Redis side: dispatch of committed jobs into apalis queues,
-//!   pub/sub of job events and cancellations.
-//! - [`jobs`]: one file per job kind, registered in one place.
-//! - [`webhooks`]: signing, the SSRF guard and the delivery outbox.
-//! - [`metrics`] and [`telemetry`]: Prometheus and tracing.
+//! Its modules form layers, lowest first; a module may name modules of its
+//! own layer or below, never above (`tests/tests/layers.rs` checks it, and
+//! the README's Layout section explains it):
+//!
+//! 1. [`domain`]: our own types (job status, role, queue, wire views).
+//! 2. [`config`], [`telemetry`], [`secrets`]: settings and process plumbing.
+//! 3. [`db`]: the diesel schema, one model file per table, pool, migrations.
+//! 4. [`error`]: the one error table and the typed service error.
+//! 5. [`metrics`]: the Prometheus registry.
+//! 6. [`embed`], [`knowledge`], [`webhooks`], [`llm`], [`vectors`]: engines
+//!    and adapters (embedding model, extraction, signing and the SSRF guard,
+//!    model providers, the vector store).
+//! 7. [`kinds`]: job declarations, typed arguments per kind.
+//! 8. [`queue`]: the job machinery: insert, dispatch, claim, heartbeat,
+//!    finish, rescue, events and the webhook outbox.
+//! 9. [`context`]: the handles every service needs ([`Ctx`]).
+//! 10. [`tools`]: tools models can call, and MCP clients.
+//! 11. [`services`]: transport-free operations that handlers and jobs call.
+//! 12. [`jobs`]: the job handlers and their registry.
 
 pub mod config;
 pub mod context;
@@ -18,6 +27,7 @@ pub mod domain;
 pub mod embed;
 pub mod error;
 pub mod jobs;
+pub mod kinds;
 pub mod knowledge;
 pub mod llm;
 pub mod metrics;
@@ -31,3 +41,23 @@ pub mod webhooks;
 
 pub use context::Ctx;
 pub use error::{ErrorCode, ServiceError};
+
+/// The library's modules by layer, lowest first; a module may name modules
+/// of its own layer or below. `tests/tests/layers.rs` enforces it.
+pub const LAYERS: &[&[&str]] = &[
+    &["domain"],
+    &["config", "telemetry", "secrets"],
+    &["db"],
+    &["error"],
+    &["metrics"],
+    &["embed", "knowledge", "webhooks", "llm", "vectors"],
+    &["kinds"],
+    &["queue"],
+    &["context"],
+    &["tools"],
+    &["services"],
+    &["jobs"],
+];
+
+#[cfg(test)]
+mod layer_check;

@@ -155,28 +155,6 @@ impl Metrics {
         TextEncoder::new().encode(&self.registry.gather(), &mut buf).expect("text encoding");
         String::from_utf8(buf).expect("utf-8 metrics")
     }
-
-    /// Refreshes the queue-depth gauge (and, with `global_in_flight`, the
-    /// in-flight gauge) from Postgres.
-    pub async fn refresh_from_db(&self, pool: &crate::db::DbPool, global_in_flight: bool) {
-        use crate::domain::JobStatus;
-        if let Ok(rows) =
-            crate::queue::dispatcher::depth_by_queue(pool, &[JobStatus::Queued, JobStatus::Retrying]).await
-        {
-            for q in crate::jobs::QUEUES {
-                let n = rows.iter().find(|(name, _)| name == q).map_or(0, |(_, n)| *n);
-                self.queue_depth.with_label_values(&[q]).set(n);
-            }
-        }
-        if let Ok(n) = crate::services::webhooks::pending_count(pool).await {
-            self.webhook_pending.set(n);
-        }
-        if global_in_flight {
-            if let Ok(rows) = crate::queue::dispatcher::depth_by_queue(pool, &[JobStatus::Running]).await {
-                self.jobs_in_flight.set(rows.iter().map(|(_, n)| n).sum());
-            }
-        }
-    }
 }
 
 impl Default for Metrics {

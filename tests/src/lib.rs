@@ -5,7 +5,9 @@
 //! in-process on a free port; workers run in-process or as real processes.
 
 pub mod pdf;
+pub mod provider;
 pub mod receiver;
+pub mod sse;
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -285,7 +287,78 @@ impl TestApp {
 }
 
 /// The queues a worker may take beside the vector owner.
-pub const NON_VECTOR_QUEUES: &[&str] = &["knowledge", "webhook", "maintenance"];
+pub const NON_VECTOR_QUEUES: [&str; 3] = {
+    let [a, b, c] = chorus_shared::domain::Queue::NON_VECTOR;
+    [a.as_str(), b.as_str(), c.as_str()]
+};
+
+/// How long a finished test waits for its running jobs to end.
+const RUNNING_GRACE: Duration = Duration::from_secs(20);
+
+/// Jobs still `running` in `url` after up to `grace`, as `kind id` lines.
+async fn still_running(url: &str, grace: Duration) -> Vec<String> {
+    #[derive(diesel::QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        line: String,
+    }
+    let Ok(mut conn) = AsyncPgConnection::establish(url).await else { return Vec::new() };
+    let deadline = tokio::time::Instant::now() + grace;
+    loop {
+        let rows: Vec<Row> =
+            diesel::sql_query("SELECT kind || ' ' || id::text AS line FROM jobs WHERE status = 'running'")
+                .load(&mut conn)
+                .await
+                .unwrap_or_default();
+        if rows.is_empty() || tokio::time::Instant::now() > deadline {
+            return rows.into_iter().map(|r| r.line).collect();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Drops a test's database (closing whatever still uses it).
+fn drop_database(url: &str) {
+    let Some(name) = url.rsplit('/').next().filter(|n| n.starts_with("chorus_test_")).map(str::to_string) else {
+        return;
+    };
+    let admin = format!("{}/postgres", pg_server());
+    let dropped = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            let mut conn = AsyncPgConnection::establish(&admin).await.map_err(|e| e.to_string())?;
+            diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .execute(&mut conn)
+                .await
+                .map_err(|e| e.to_string())
+        })
+    })
+    .join();
+    if let Ok(Err(e)) = dropped {
+        eprintln!("test database not dropped: {e}");
+    }
+}
+
+/// After each test (crates.io style): no job may be left `running` once
+/// its workers had `RUNNING_GRACE` to finish it; then the test's database
+/// is dropped. A test that already failed skips the check.
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        use tokio::runtime::{Handle, RuntimeFlavor};
+        let url = self.settings.database.url.clone();
+        let multi = Handle::try_current().is_ok_and(|h| h.runtime_flavor() == RuntimeFlavor::MultiThread);
+        let left = if multi && !std::thread::panicking() {
+            tokio::task::block_in_place(|| Handle::current().block_on(still_running(&url, RUNNING_GRACE)))
+        } else {
+            Vec::new()
+        };
+        for w in &self.workers {
+            w.stop.cancel();
+        }
+        drop_database(&url);
+        assert!(left.is_empty(), "jobs left running after the test: {left:?}");
+    }
+}
 
 /// Waits for a child process to exit, at most `within`.
 pub async fn wait_exit(child: &mut Child, within: Duration) -> std::process::ExitStatus {

@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use apalis::prelude::*;
+use chorus_shared::domain::Queue;
 use chorus_shared::queue::JobMessage;
 use chorus_shared::Ctx;
 use tokio_util::sync::CancellationToken;
@@ -80,9 +81,10 @@ fn wake_signals(
 
 /// Consumes one queue until `stop`. apalis ends a worker whose backend
 /// failed (e.g. Redis went away), so the consumer is rebuilt after a pause.
-async fn consume(state: Arc<WorkerState>, queue: &'static str, stop: CancellationToken) {
+async fn consume(state: Arc<WorkerState>, q: Queue, stop: CancellationToken) {
+    let queue = q.as_str();
     let settings = state.ctx.settings.clone();
-    let concurrency = settings.worker.concurrency_of(queue);
+    let concurrency = settings.worker.concurrency_of(q);
     let poll = Duration::from_millis(settings.worker.poll_ms);
     while !stop.is_cancelled() {
         let strategy = Strategy::new().stream(wake_signals(&state, queue, stop.clone())).interval(poll);
@@ -121,7 +123,7 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let settings = ctx.settings.clone();
     let name = worker_name(&settings.worker.name);
-    if settings.worker.queues.iter().any(|q| q == chorus_shared::jobs::embed_texts::QUEUE) {
+    if settings.worker.takes(Queue::Embed) {
         // Refuse to start without the model rather than fail every job.
         let embed = settings.embed.clone();
         let model = tokio::task::spawn_blocking(move || chorus_shared::embed::load(&embed)).await?;
@@ -131,7 +133,7 @@ pub async fn run(
     // The vector store this worker may use; a broken topology stops it here.
     let vectors = chorus_shared::vectors::open_for_worker(&settings).await?;
     if let Some(v) = &vectors {
-        let c = chorus_shared::vectors::catalog::ensure_live(&ctx, v)
+        let c = chorus_shared::vectors::catalog::ensure_live(&ctx.pool, &ctx.settings.embed, v)
             .await
             .map_err(|e| anyhow::anyhow!("vector store not ready: {}", e.message))?;
         tracing::info!(engine = v.engine(), collection = %c.name, "vector store open");
@@ -148,9 +150,9 @@ pub async fn run(
     }
 
     let stop_taking = CancellationToken::new();
-    let consumers: Vec<_> = chorus_shared::jobs::QUEUES
-        .iter()
-        .filter(|q| settings.worker.queues.iter().any(|c| c == *q))
+    let consumers: Vec<_> = Queue::ALL
+        .into_iter()
+        .filter(|q| settings.worker.takes(*q))
         .map(|queue| tokio::spawn(consume(state.clone(), queue, stop_taking.clone())))
         .collect();
     let maintenance_stop = CancellationToken::new();

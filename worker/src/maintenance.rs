@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use chorus_shared::domain::JobStatus;
 use chorus_shared::queue::dispatcher;
-use chorus_shared::services::lifecycle;
+use chorus_shared::queue::lifecycle;
 use futures::StreamExt;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -65,12 +65,12 @@ pub fn spawn(state: Arc<WorkerState>, stop: CancellationToken) -> Vec<JoinHandle
         every(stop.clone(), Duration::from_millis(s.worker.maintenance_ms * 5), move || {
             let state = state.clone();
             async move {
-                for queue in chorus_shared::jobs::QUEUES {
+                for queue in chorus_shared::domain::Queue::ALL.map(|q| q.as_str()) {
                     if let Err(e) = state.ctx.broker.vacuum(queue).await {
                         tracing::warn!(queue, error = %e, "vacuum failed");
                     }
                 }
-                state.ctx.metrics.refresh_from_db(&state.ctx.pool, false).await;
+                chorus_shared::queue::gauges::refresh(&state.ctx.metrics, &state.ctx.pool, false).await;
                 let idle = Duration::from_secs(state.ctx.settings.tools.mcp_idle_secs);
                 let closed = chorus_shared::tools::mcp_sessions::close_idle(idle);
                 if closed > 0 {
@@ -100,7 +100,7 @@ pub fn spawn(state: Arc<WorkerState>, stop: CancellationToken) -> Vec<JoinHandle
             loops.push(every(stop.clone(), Duration::from_secs(s.vectors.reconcile_interval_secs), move || {
                 let state = state.clone();
                 async move {
-                    if let Err(e) = chorus_shared::jobs::reconcile::schedule(&state.ctx).await {
+                    if let Err(e) = chorus_shared::services::indexing::schedule_reconcile(&state.ctx).await {
                         tracing::warn!(error = %e.message, "reconciliation not scheduled");
                     }
                 }

@@ -9,10 +9,10 @@ use std::time::Instant;
 use chorus_shared::db::models::Job;
 use chorus_shared::db::DbPool;
 use chorus_shared::domain::{JobStatus, Progress};
-use chorus_shared::jobs::{self, JobContext, JobError, ProgressReporter};
-use chorus_shared::queue::JobMessage;
+use chorus_shared::jobs::{self, JobContext, ProgressReporter};
+use chorus_shared::queue::lifecycle::{self, Beat, Outcome};
+use chorus_shared::queue::{JobError, JobMessage};
 use chorus_shared::services::jobs as jobs_service;
-use chorus_shared::services::lifecycle::{self, Beat, Outcome};
 use chorus_shared::Ctx;
 use futures::future::BoxFuture;
 use futures::FutureExt;
@@ -83,12 +83,13 @@ async fn run_attempt(state: &WorkerState, job: Job) {
         ctx.settings.worker.heartbeat(),
     ));
     let started = Instant::now();
-    let spec = jobs::find(&job.kind);
-    let result = match spec {
+    let handler = jobs::find(&job.kind);
+    let result = match handler {
         None => {
             Some(Outcome::Failed(JobError::permanent("unknown_kind", format!("no kind {:?} in this worker", job.kind))))
         }
-        Some(spec) => {
+        Some(handler) => {
+            let spec = handler.kind;
             let jctx = JobContext {
                 job_id: job.id,
                 tenant_id: job.tenant_id,
@@ -98,7 +99,7 @@ async fn run_attempt(state: &WorkerState, job: Job) {
                 cancel: token.clone(),
                 progress: Arc::new(Reporter { ctx: ctx.clone(), dispatch_seq: job.dispatch_seq }),
             };
-            let attempt = AssertUnwindSafe((spec.run)(&jctx, job.payload.clone())).catch_unwind();
+            let attempt = AssertUnwindSafe((handler.run)(&jctx, job.payload.clone())).catch_unwind();
             let ended = |r: Result<Result<Result<_, JobError>, _>, _>| match r {
                 Err(_) => {
                     Outcome::Failed(JobError::retryable("timeout", format!("attempt exceeded {:?}", spec.timeout)))
@@ -140,7 +141,7 @@ async fn run_attempt(state: &WorkerState, job: Job) {
     if let Outcome::Failed(e) = &outcome {
         tracing::warn!(code = %e.code, message = %e.message, "attempt failed");
     }
-    let backoff = jobs::backoff_for(spec, &ctx.settings, job.attempts);
+    let backoff = lifecycle::backoff_for(handler.map(|h| h.kind), &ctx.settings, job.attempts);
     match lifecycle::finish(&ctx.pool, &job, outcome, &ctx.settings, backoff).await {
         Ok(Some(t)) => {
             let after = t.job;

@@ -6,10 +6,10 @@
 use actix_web::{web, HttpResponse};
 use chorus_shared::domain::JobSummary;
 use chorus_shared::error::ErrorBody;
+use chorus_shared::kinds::{self, JobArgs};
 use chorus_shared::services::jobs::{self, SubmitJob};
 use chorus_shared::Ctx;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use utoipa::ToSchema;
 
 use super::accepted;
@@ -29,9 +29,9 @@ pub struct Reindex {
     pub model: String,
 }
 
-async fn submit(ctx: &Ctx, auth: &Auth, kind: &str, payload: serde_json::Value) -> ApiResult<HttpResponse> {
-    let req =
-        SubmitJob { kind: kind.into(), payload, priority: None, run_at: None, max_attempts: None, callback_url: None };
+async fn submit<A: JobArgs>(ctx: &Ctx, auth: &Auth, args: &A) -> ApiResult<HttpResponse> {
+    let (kind, payload) = (A::KIND.name.into(), args.to_payload());
+    let req = SubmitJob { kind, payload, priority: None, run_at: None, max_attempts: None, callback_url: None };
     let done = jobs::submit(ctx, &auth.0, req, None).await?;
     Ok(accepted(done.job.summary()))
 }
@@ -41,7 +41,7 @@ async fn submit(ctx: &Ctx, auth: &Auth, kind: &str, payload: serde_json::Value) 
     responses((status = 202, body = JobSummary), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn reindex(ctx: web::Data<Ctx>, auth: Auth, body: web::Json<Reindex>) -> ApiResult<HttpResponse> {
-    submit(&ctx, &auth, chorus_shared::jobs::reindex::NAME, json!({ "model": body.model })).await
+    submit(&ctx, &auth, &kinds::reindex::Reindex { model: body.into_inner().model }).await
 }
 
 /// Compare chunks with vector points both ways and repair (admin); a
@@ -50,5 +50,5 @@ pub async fn reindex(ctx: web::Data<Ctx>, auth: Auth, body: web::Json<Reindex>) 
     responses((status = 202, body = JobSummary), (status = 403, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn reconcile(ctx: web::Data<Ctx>, auth: Auth) -> ApiResult<HttpResponse> {
-    submit(&ctx, &auth, chorus_shared::jobs::reconcile::NAME, json!({})).await
+    submit(&ctx, &auth, &kinds::reconcile::Reconcile {}).await
 }

@@ -35,6 +35,6 @@ pub async fn readyz(ctx: web::Data<Ctx>) -> HttpResponse {
 /// Prometheus metrics of this API process, plus queue depth from Postgres.
 #[utoipa::path(get, path = "/metrics", tag = "health", responses((status = 200, description = "Prometheus text format")))]
 pub async fn metrics(ctx: web::Data<Ctx>, metrics: web::Data<Metrics>) -> HttpResponse {
-    metrics.refresh_from_db(&ctx.pool, true).await;
+    chorus_shared::queue::gauges::refresh(&metrics, &ctx.pool, true).await;
     HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(metrics.render())
 }

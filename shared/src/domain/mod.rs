@@ -1,9 +1,13 @@
 //! Our own domain types. The queue library's types never appear here.
 
+mod document_filter;
+mod queue;
 mod role;
 mod status;
 mod view;
 
+pub use document_filter::DocumentFilter;
+pub use queue::Queue;
 pub use role::Role;
 pub use status::JobStatus;
 pub use view::{ErrorView, JobEventView, JobPage, JobSummary, JobView, Progress};

@@ -122,7 +122,7 @@ struct Locked {
 /// logged, not returned.
 pub async fn dispatch_all(pool: &DbPool, broker: &Broker, window: i64) -> usize {
     let mut total = 0;
-    for queue in crate::jobs::QUEUES {
+    for queue in crate::domain::Queue::ALL.map(|q| q.as_str()) {
         match dispatch_queue(pool, broker, queue, window, Lock::Wait).await {
             Ok(n) => total += n,
             Err(e) => tracing::warn!(queue, error = %e, "dispatch failed"),

@@ -1,5 +1,7 @@
-//! The Redis side of Chorus. Postgres is the source of truth; Redis carries
-//! messages.
+//! The job machinery, below the services: the Redis side (broker,
+//! dispatcher, messages), a job's life in Postgres (insert, claim,
+//! heartbeat, progress, finish, rescue), its event history, the webhook
+//! outbox written with each state change, and how an attempt fails.
 //!
 //! Consistency, in short (the README has the long form):
 //! - The API commits the job row first, then asks the dispatcher to push a
@@ -15,7 +17,16 @@
 
 mod broker;
 pub mod dispatcher;
+mod error;
+mod events;
+pub mod gauges;
+mod insert;
+pub mod lifecycle;
 mod message;
+pub mod outbox;
 
 pub use broker::{Broker, QueueStorage};
+pub use error::JobError;
+pub use events::record_event;
+pub use insert::{insert, insert_with, put};
 pub use message::JobMessage;

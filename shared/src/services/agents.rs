@@ -1,6 +1,6 @@
 //! Agent profiles (`/v1/agents`): a named system prompt, model,
 //! temperature, allowed tools and step limit that a chat message may name
-//! to run the function-calling loop ([`crate::tools::agent`]). Each is
+//! to run the function-calling loop ([`crate::services::tools::agent`]). Each is
 //! checked on write: prompt length, temperature 0–2, steps 1–20, a model
 //! the tenant may use, and tools that exist in its registry.
 

@@ -9,57 +9,23 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::RunQueryDsl;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::documents::{select_ids, DocumentFilter};
+use super::documents::select_ids;
 use super::Principal;
-use crate::db::models::Job;
+use crate::db::models::{Document, Job};
+use super::documents::DocumentView;
 use crate::db::schema::jobs::dsl as j;
 use crate::domain::{JobStatus, Role};
 use crate::error::{ErrorCode, ServiceError, ServiceResult};
+use crate::kinds::JobArgs;
 use crate::Ctx;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum BulkOp {
-    Delete,
-    Tag,
-    Untag,
-    Reprocess,
-    Export,
-}
-
-impl BulkOp {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Delete => "delete",
-            Self::Tag => "tag",
-            Self::Untag => "untag",
-            Self::Reprocess => "reprocess",
-            Self::Export => "export",
-        }
-    }
-}
-
-/// Which documents: `ids`, or a `filter` as in `GET /v1/documents`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Selector {
-    pub ids: Option<Vec<Uuid>>,
-    pub filter: Option<DocumentFilter>,
-}
-
-#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct BulkParams {
-    /// Tag names, for `tag` and `untag`.
-    #[serde(default)]
-    pub tags: Vec<String>,
-}
+pub use crate::kinds::bulk::{BulkOp, BulkParams, BulkPayload, Selector};
 
 /// The body of `POST /v1/bulk`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -69,18 +35,6 @@ pub struct BulkRequest {
     pub selector: Selector,
     #[serde(default)]
     pub params: BulkParams,
-}
-
-/// What the `bulk` job carries.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct BulkPayload {
-    pub op: BulkOp,
-    pub ids: Vec<Uuid>,
-    pub tags: Vec<String>,
-    /// The selector as submitted, for the audit log.
-    pub selector: Selector,
-    pub actor_key_id: Uuid,
-    pub needs_admin: bool,
 }
 
 fn invalid(message: impl Into<String>) -> ServiceError {
@@ -126,21 +80,9 @@ pub async fn submit(ctx: &Ctx, p: &Principal, req: BulkRequest) -> ServiceResult
     if ids.len() as i64 > max {
         return Err(invalid(format!("at most {max} documents per bulk operation")));
     }
-    let payload = serde_json::to_value(BulkPayload {
-        op: req.op,
-        ids,
-        tags,
-        selector: req.selector,
-        actor_key_id: p.key_id,
-        needs_admin,
-    })
-    .expect("payload serializes");
+    let args = BulkPayload { op: req.op, ids, tags, selector: req.selector, actor_key_id: p.key_id, needs_admin };
     drop(conn);
-    let job = super::jobs::InternalJob {
-        max_attempts: ctx.settings.retry.default_max_attempts,
-        ..super::jobs::InternalJob::of(&crate::jobs::bulk::SPEC, p.tenant_id, &payload)
-    };
-    super::jobs::queue_internal(ctx, job).await
+    super::jobs::enqueue_with(ctx, p.tenant_id, &args, ctx.settings.retry.default_max_attempts).await
 }
 
 /// The blob key of a bulk export's zip.
@@ -183,7 +125,7 @@ pub async fn export_file(ctx: &Ctx, p: &Principal, job_id: Uuid) -> ServiceResul
     let job: Option<Job> = j::jobs
         .filter(j::id.eq(job_id))
         .filter(j::tenant_id.eq(p.tenant_id))
-        .filter(j::kind.eq(crate::jobs::bulk::NAME))
+        .filter(j::kind.eq(BulkPayload::KIND.name))
         .select(Job::as_select())
         .first(&mut conn)
         .await
@@ -209,4 +151,111 @@ pub async fn export_file(ctx: &Ctx, p: &Principal, job_id: Uuid) -> ServiceResul
         .await
         .map_err(|_| ServiceError::new(ErrorCode::ExportExpired, "the export file is gone; run it again"))?;
     Ok((bytes, format!("export-{job_id}.zip")))
+}
+
+/// The ids of the tags a `tag` or `untag` operation names (created for
+/// `tag`, existing ones for `untag`); none for other operations.
+pub async fn tag_ids(ctx: &Ctx, tenant: Uuid, p: &BulkPayload) -> ServiceResult<Vec<Uuid>> {
+    use crate::db::schema::tags as t;
+    let mut conn = ctx.pool.get().await?;
+    Ok(match p.op {
+        BulkOp::Tag => super::tags::ensure_named(&mut conn, tenant, &p.tags).await?,
+        BulkOp::Untag => {
+            t::table
+                .filter(t::tenant_id.eq(tenant))
+                .filter(t::name.eq_any(&p.tags))
+                .select(t::id)
+                .load(&mut conn)
+                .await?
+        }
+        _ => Vec::new(),
+    })
+}
+
+/// The tenant's document `id`, if it still exists.
+pub async fn item(ctx: &Ctx, tenant: Uuid, id: Uuid) -> ServiceResult<Option<Document>> {
+    let mut conn = ctx.pool.get().await?;
+    match super::documents::load(&mut conn, tenant, id).await {
+        Ok(doc) => Ok(Some(doc)),
+        Err(e) if e.code == ErrorCode::DocumentNotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Does `op` (anything but `export`, which the job writes itself) to one
+/// document. Each is idempotent: tagging twice leaves one link.
+pub async fn apply(ctx: &Ctx, op: BulkOp, doc: &Document, tag_ids: &[Uuid]) -> ServiceResult<()> {
+    use crate::db::schema::document_tags as dt;
+    let mut conn = ctx.pool.get().await?;
+    match op {
+        BulkOp::Delete => super::documents::delete_loaded(ctx, &mut conn, doc).await?,
+        BulkOp::Tag => {
+            let rows: Vec<_> = tag_ids.iter().map(|tag| (dt::document_id.eq(doc.id), dt::tag_id.eq(*tag))).collect();
+            diesel::insert_into(dt::table).values(rows).on_conflict_do_nothing().execute(&mut conn).await?;
+        }
+        BulkOp::Untag => {
+            diesel::delete(dt::table.filter(dt::document_id.eq(doc.id)).filter(dt::tag_id.eq_any(tag_ids)))
+                .execute(&mut conn)
+                .await?;
+        }
+        BulkOp::Reprocess => {
+            let settings = ctx.settings.clone();
+            let doc = doc.clone();
+            (*conn)
+                .transaction::<_, diesel::result::Error, _>(async move |conn: &mut AsyncPgConnection| {
+                    super::documents::queue_ingest(conn, &settings, &doc).await.map(|_| ())
+                })
+                .await?;
+        }
+        BulkOp::Export => {}
+    }
+    Ok(())
+}
+
+/// The views of the exported documents, for an export's `metadata.json`.
+pub async fn export_views(ctx: &Ctx, tenant: Uuid, ids: &[Uuid]) -> ServiceResult<Vec<DocumentView>> {
+    use crate::db::schema::documents as d;
+    let mut conn = ctx.pool.get().await?;
+    let docs: Vec<Document> = d::table
+        .filter(d::tenant_id.eq(tenant))
+        .filter(d::id.eq_any(ids))
+        .order(d::id.asc())
+        .select(Document::as_select())
+        .load(&mut conn)
+        .await?;
+    super::documents::views(&mut conn, &docs).await
+}
+
+/// Records how a bulk job ended: its audit entry and (unless it was
+/// cancelled) its `bulk.completed` event, in one transaction; then nudges
+/// the queues the operation fed.
+pub async fn complete(
+    ctx: &Ctx,
+    tenant: Uuid,
+    job_id: Uuid,
+    p: &BulkPayload,
+    counts: &serde_json::Value,
+    cancelled: bool,
+) -> ServiceResult<()> {
+    let settings = ctx.settings.clone();
+    let action = format!("bulk.{}", p.op.as_str());
+    let selector = serde_json::to_value(&p.selector).expect("selector serializes");
+    let event = json!({ "job_id": job_id, "op": p.op, "outcome": counts });
+    let actor = p.actor_key_id;
+    let mut conn = ctx.pool.get().await?;
+    (*conn)
+        .transaction::<_, diesel::result::Error, _>(async move |conn: &mut AsyncPgConnection| {
+            super::audit::record(conn, tenant, Some(actor), &action, &selector, counts, Some(job_id)).await?;
+            if !cancelled {
+                crate::queue::outbox::record(conn, &settings, tenant, "bulk.completed", Some(job_id), &event).await?;
+            }
+            Ok(())
+        })
+        .await?;
+    drop(conn);
+    super::jobs::dispatch_webhooks(ctx).await;
+    if p.op == BulkOp::Reprocess {
+        super::documents::dispatch_knowledge(ctx).await;
+    }
+    Ok(())
 }

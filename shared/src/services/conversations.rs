@@ -20,6 +20,10 @@ use crate::domain::{JobSummary, Role};
 use crate::error::{ErrorCode, ServiceError, ServiceResult};
 use crate::Ctx;
 
+pub use crate::kinds::chat::{GenerationSettings, RagOptions};
+use crate::kinds::chat::ChatTurn;
+use crate::kinds::JobArgs;
+
 /// Longest system prompt and message, in characters; most forks deep.
 pub const MAX_PROMPT_CHARS: usize = 32_000;
 pub const MAX_MESSAGE_CHARS: usize = 64_000;
@@ -31,42 +35,6 @@ fn invalid(field: &str, message: impl Into<String>) -> ServiceError {
 
 fn not_found() -> ServiceError {
     ServiceError::new(ErrorCode::ConversationNotFound, "no such conversation")
-}
-
-/// Generation settings, on a conversation or one message.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct GenerationSettings {
-    /// 0..=2.
-    pub temperature: Option<f32>,
-    /// 1..=32768.
-    pub max_tokens: Option<u32>,
-    /// How history beyond the model's context is fitted: `sliding_window`
-    /// (default: drop the oldest turns), `summary` (older turns summarised
-    /// once by `llm.summary_model`, stored and reused) or `hybrid` (recent
-    /// turns kept, older ones summarised).
-    pub context_strategy: Option<crate::llm::context::Strategy>,
-}
-
-impl GenerationSettings {
-    fn check(&self) -> ServiceResult<()> {
-        if self.temperature.is_some_and(|t| !(0.0..=2.0).contains(&t)) {
-            return Err(invalid("settings.temperature", "temperature must be between 0 and 2"));
-        }
-        if self.max_tokens.is_some_and(|n| !(1..=32_768).contains(&n)) {
-            return Err(invalid("settings.max_tokens", "max_tokens must be between 1 and 32768"));
-        }
-        Ok(())
-    }
-
-    /// `self` where set, else `base`.
-    pub fn or(&self, base: &GenerationSettings) -> GenerationSettings {
-        GenerationSettings {
-            temperature: self.temperature.or(base.temperature),
-            max_tokens: self.max_tokens.or(base.max_tokens),
-            context_strategy: self.context_strategy.or(base.context_strategy),
-        }
-    }
 }
 
 /// The body of `POST /v1/conversations` (and, all optional, of `PATCH`).
@@ -354,17 +322,6 @@ pub async fn fork(ctx: &Ctx, p: &Principal, id: Uuid, f: Fork) -> ServiceResult<
     Ok(diesel::insert_into(c::table).values(&row).returning(Conversation::as_returning()).get_result(&mut conn).await?)
 }
 
-/// Retrieval for one message.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RagOptions {
-    pub enabled: bool,
-    #[serde(default)]
-    pub filters: crate::services::search::SearchFilters,
-    /// Chunks to inject (1..=20, default 5).
-    pub top_k: Option<usize>,
-}
-
 /// The body of `POST /v1/conversations/{id}/messages`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -460,27 +417,23 @@ pub async fn post_message(ctx: &Ctx, p: &Principal, id: Uuid, body: PostMessage)
         meta: json!({}),
         created_at: Utc::now(),
     };
-    let payload = json!({
-        "conversation_id": conv.id,
-        "message_id": message.id,
-        "model": model,
-        "mode": mode,
-        "models": models,
-        "judge": body.judge,
-        "rounds": body.rounds,
-        "rag": body.rag,
-        "settings": body.settings,
-        "agent": body.agent,
-        "role": p.role,
-    });
+    let turn = ChatTurn {
+        conversation_id: conv.id,
+        message_id: message.id,
+        model,
+        mode,
+        models,
+        judge: body.judge,
+        rounds: body.rounds,
+        rag: body.rag,
+        settings: body.settings,
+        agent: body.agent,
+        role: Some(p.role),
+    };
     let tenant = p.tenant_id;
     let (message, job) = (*conn)
         .transaction::<_, ServiceError, _>(async move |conn: &mut AsyncPgConnection| {
-            let job = super::jobs::insert_internal(
-                conn,
-                super::jobs::InternalJob::of(&crate::jobs::chat::SPEC, tenant, &payload),
-            )
-            .await?;
+            let job = crate::queue::insert(conn, tenant, &turn).await?;
             let message = Message { job_id: Some(job.id), ..message };
             let stored = diesel::insert_into(m::table)
                 .values(&message)
@@ -491,7 +444,7 @@ pub async fn post_message(ctx: &Ctx, p: &Principal, id: Uuid, body: PostMessage)
             Ok((stored, job))
         })
         .await?;
-    super::jobs::nudge(ctx, crate::jobs::chat::QUEUE).await;
+    super::jobs::nudge(ctx, ChatTurn::KIND.queue.as_str()).await;
     Ok((message, job))
 }
 

@@ -16,7 +16,12 @@ use crate::db::schema::{document_pages as dp, document_tags as dt, documents as 
 use crate::domain::{ErrorView, JobSummary, Role};
 use crate::error::{ErrorCode, ServiceError, ServiceResult};
 use crate::knowledge::DocType;
+use crate::kinds::ingest_document::IngestDocument;
+use crate::kinds::purge_vectors::PurgeVectors;
+use crate::kinds::JobArgs;
 use crate::Ctx;
+
+pub use crate::domain::DocumentFilter;
 
 /// A document as clients see it.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -74,7 +79,7 @@ pub(crate) async fn report(
     event: &str,
 ) -> QueryResult<usize> {
     let view = views(conn, std::slice::from_ref(doc)).await.map_err(|_| diesel::result::Error::RollbackTransaction)?;
-    crate::webhooks::outbox::record(conn, settings, doc.tenant_id, event, Some(doc.id), &json!(view[0])).await
+    crate::queue::outbox::record(conn, settings, doc.tenant_id, event, Some(doc.id), &json!(view[0])).await
 }
 
 /// Views of `docs`, with their tag names.
@@ -210,19 +215,8 @@ pub(crate) async fn queue_ingest(
     settings: &crate::config::Settings,
     doc: &Document,
 ) -> QueryResult<Job> {
-    use crate::jobs::ingest_document::{NAME, QUEUE};
-    let payload = json!({ "document_id": doc.id });
-    let job = super::jobs::insert_internal(
-        conn,
-        super::jobs::InternalJob {
-            tenant_id: doc.tenant_id,
-            kind: NAME,
-            queue: QUEUE,
-            payload: &payload,
-            max_attempts: settings.retry.default_max_attempts,
-        },
-    )
-    .await?;
+    let args = IngestDocument { document_id: doc.id };
+    let job = crate::queue::insert_with(conn, doc.tenant_id, &args, settings.retry.default_max_attempts).await?;
     diesel::update(d::table.find(doc.id))
         .set((d::ingest_job_id.eq(job.id), d::status.eq("queued"), d::updated_at.eq(Utc::now())))
         .execute(conn)
@@ -232,27 +226,7 @@ pub(crate) async fn queue_ingest(
 
 /// Nudges the `knowledge` queue's dispatcher.
 pub(crate) async fn dispatch_knowledge(ctx: &Ctx) {
-    super::jobs::nudge(ctx, crate::jobs::ingest_document::QUEUE).await;
-}
-
-/// Filters of `GET /v1/documents` (and of bulk selectors).
-#[derive(Debug, Clone, Default, Serialize, Deserialize, IntoParams, ToSchema)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-pub struct DocumentFilter {
-    /// Only documents with this tag (by name).
-    pub tag: Option<String>,
-    /// `pdf`, `text`, `markdown` or `html`.
-    pub doc_type: Option<String>,
-    pub status: Option<String>,
-    /// Text the title contains (case-insensitive).
-    pub q: Option<String>,
-    pub created_after: Option<DateTime<Utc>>,
-    pub created_before: Option<DateTime<Utc>>,
-    /// From a previous page's `next_cursor`.
-    pub cursor: Option<Uuid>,
-    /// 1..=200.
-    pub limit: Option<i64>,
+    super::jobs::nudge(ctx, IngestDocument::KIND.queue.as_str()).await;
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -438,12 +412,10 @@ pub async fn delete(ctx: &Ctx, p: &Principal, id: Uuid) -> ServiceResult<Documen
 /// `purge_vectors` job for its vectors (removed at once when this process
 /// owns the vector store); then the original.
 pub(crate) async fn delete_loaded(ctx: &Ctx, conn: &mut AsyncPgConnection, doc: &Document) -> ServiceResult<()> {
-    use crate::jobs::purge_vectors::{QUEUE, SPEC};
     let (id, tenant) = (doc.id, doc.tenant_id);
     conn.transaction::<_, diesel::result::Error, _>(async move |conn: &mut AsyncPgConnection| {
         diesel::delete(d::table.find(id)).execute(conn).await?;
-        let payload = json!({ "document_ids": [id] });
-        super::jobs::insert_internal(conn, super::jobs::InternalJob::of(&SPEC, tenant, &payload)).await?;
+        crate::queue::insert(conn, tenant, &PurgeVectors { document_ids: vec![id] }).await?;
         Ok(())
     })
     .await?;
@@ -454,7 +426,7 @@ pub(crate) async fn delete_loaded(ctx: &Ctx, conn: &mut AsyncPgConnection, doc: 
             tracing::warn!(document = %id, error = %e.message, "vectors left to the purge job");
         }
     }
-    super::jobs::nudge(ctx, QUEUE).await;
+    super::jobs::nudge(ctx, PurgeVectors::KIND.queue.as_str()).await;
     if let Err(e) = ctx.blobs.delete(&doc.blob_key).await {
         tracing::warn!(document = %doc.id, error = %e, "original not deleted");
     }

@@ -60,12 +60,8 @@ pub async fn submit(ctx: &Ctx, p: &Principal, req: EmbeddingRequest) -> ServiceR
     if input.iter().any(|t| t.trim().is_empty() || t.chars().count() > MAX_CHARS) {
         return Err(invalid(format!("each text must be non-empty and at most {MAX_CHARS} characters")));
     }
-    let payload = json!({ "input": input });
-    let job = super::jobs::InternalJob {
-        max_attempts: ctx.settings.retry.default_max_attempts,
-        ..super::jobs::InternalJob::of(&crate::jobs::embed_texts::SPEC, p.tenant_id, &payload)
-    };
-    super::jobs::queue_internal(ctx, job).await
+    let args = crate::kinds::embed_texts::EmbedTexts { input };
+    super::jobs::enqueue_with(ctx, p.tenant_id, &args, ctx.settings.retry.default_max_attempts).await
 }
 
 /// Waits up to `wait` for a job to finish; returns it as it is then. It

@@ -110,3 +110,82 @@ pub async fn purge_documents(ctx: &Ctx, vectors: &Vectors, tenant: Uuid, docs: V
     }
     Ok(())
 }
+
+/// The collections a document's vectors go to now: every write target, or
+/// the live collection (created if need be) when none is recorded yet.
+pub async fn write_targets(ctx: &Ctx, vectors: &Vectors) -> ServiceResult<Vec<Collection>> {
+    let mut conn = ctx.pool.get().await?;
+    let mut targets = catalog::write_targets(&mut conn).await?;
+    drop(conn);
+    if targets.is_empty() {
+        targets.push(catalog::ensure_live(&ctx.pool, &ctx.settings.embed, vectors).await?);
+    }
+    Ok(targets)
+}
+
+/// Documents whose chunks belong in a collection (`embedding` or
+/// `ingested`), as (document, tenant), 100 at a time by id after `after`,
+/// only those changed since `since` when given.
+pub async fn indexable_page(
+    ctx: &Ctx,
+    after: Option<Uuid>,
+    since: Option<chrono::DateTime<chrono::Utc>>,
+) -> ServiceResult<Vec<(Uuid, Uuid)>> {
+    let mut conn = ctx.pool.get().await?;
+    let mut q = d::table.filter(d::status.eq_any(INDEXABLE)).select((d::id, d::tenant_id)).into_boxed();
+    if let Some(after) = after {
+        q = q.filter(d::id.gt(after));
+    }
+    if let Some(since) = since {
+        q = q.filter(d::updated_at.ge(since));
+    }
+    Ok(q.order(d::id).limit(100).load(&mut conn).await?)
+}
+
+/// How many documents belong in a collection.
+pub async fn indexable_count(ctx: &Ctx) -> ServiceResult<i64> {
+    let mut conn = ctx.pool.get().await?;
+    Ok(d::table.filter(d::status.eq_any(INDEXABLE)).count().get_result(&mut conn).await?)
+}
+
+const INDEXABLE: [&str; 2] = ["embedding", "ingested"];
+
+/// Where a chunk belongs, for the reconciler.
+#[derive(Debug, Clone, Copy)]
+pub struct ChunkHome {
+    pub document_id: Uuid,
+    pub tenant_id: Uuid,
+    /// Its document is `ingested`: the chunk must have a point.
+    pub ingested: bool,
+}
+
+/// Every chunk in Postgres, by id.
+pub async fn chunk_homes(ctx: &Ctx) -> ServiceResult<std::collections::HashMap<Uuid, ChunkHome>> {
+    let mut conn = ctx.pool.get().await?;
+    let rows: Vec<(Uuid, Uuid, Uuid, String)> = c::table
+        .inner_join(d::table)
+        .select((c::id, c::document_id, c::tenant_id, d::status))
+        .load(&mut conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, document_id, tenant_id, status)| {
+            (id, ChunkHome { document_id, tenant_id, ingested: status == "ingested" })
+        })
+        .collect())
+}
+
+/// Queues a reconciliation under the `system` tenant unless one is already
+/// waiting or running (the kind is unique). Returns whether it queued one.
+pub async fn schedule_reconcile(ctx: &Ctx) -> ServiceResult<bool> {
+    use crate::kinds::reconcile::Reconcile;
+    use crate::kinds::JobArgs;
+    let tenant = super::auth::ensure_tenant(&ctx.pool, "system").await?;
+    let mut conn = ctx.pool.get().await?;
+    let (_, queued) = crate::queue::put(&mut conn, tenant.id, &Reconcile {}, Reconcile::KIND.max_attempts).await?;
+    drop(conn);
+    if queued {
+        super::jobs::nudge(ctx, Reconcile::KIND.queue.as_str()).await;
+    }
+    Ok(queued)
+}

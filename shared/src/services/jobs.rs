@@ -14,6 +14,8 @@ use crate::db::models::{Job, NewJob};
 use crate::db::schema::jobs::dsl as j;
 use crate::domain::{JobPage, JobStatus, Role};
 use crate::error::{ErrorCode, ServiceError, ServiceResult};
+use crate::kinds::webhook_delivery::DeliverWebhook;
+use crate::kinds::{self, JobArgs, Kind};
 use crate::queue::dispatcher;
 use crate::Ctx;
 
@@ -61,9 +63,9 @@ fn request_hash(req: &SubmitJob) -> String {
     hex::encode(Sha256::digest(canonical.as_bytes()))
 }
 
-fn validate(principal: &Principal, req: &SubmitJob) -> ServiceResult<&'static crate::jobs::KindSpec> {
-    let spec = crate::jobs::find(&req.kind).ok_or_else(|| {
-        let known: Vec<_> = crate::jobs::KINDS.iter().filter(|k| !k.internal).map(|k| k.name).collect();
+fn validate(principal: &Principal, req: &SubmitJob) -> ServiceResult<&'static Kind> {
+    let spec = kinds::find(&req.kind).ok_or_else(|| {
+        let known: Vec<_> = kinds::ALL.iter().filter(|k| !k.internal).map(|k| k.name).collect();
         ServiceError::new(ErrorCode::UnknownKind, format!("unknown job kind {:?}", req.kind))
             .with_details(json!({ "known_kinds": known }))
     })?;
@@ -123,7 +125,7 @@ pub async fn submit(
         }
     }
     let spec = validate(principal, &req)?;
-    if crate::jobs::OPERATOR_KINDS.contains(&spec.name) {
+    if spec.operator {
         require_operator(ctx, principal, spec.name).await?;
     }
     if let Some(url) = &req.callback_url {
@@ -137,10 +139,10 @@ pub async fn submit(
         id: Uuid::now_v7(),
         tenant_id: principal.tenant_id,
         kind: spec.name,
-        queue: spec.queue,
+        queue: spec.queue.as_str(),
         priority: req.priority.unwrap_or(0),
         status: JobStatus::Queued,
-        max_attempts: req.max_attempts.unwrap_or(spec.default_max_attempts),
+        max_attempts: req.max_attempts.unwrap_or(spec.max_attempts),
         run_at: req.run_at.unwrap_or(now).max(now),
         payload: &req.payload,
         idempotency_key: idempotency_key.as_deref(),
@@ -193,54 +195,19 @@ fn not_found() -> ServiceError {
     ServiceError::new(ErrorCode::JobNotFound, "no such job")
 }
 
-/// What Chorus needs to queue a job of its own (a webhook delivery, an
-/// ingestion, a bulk operation, an embedding request).
-#[derive(Debug, Clone, Copy)]
-pub struct InternalJob<'a> {
-    pub tenant_id: Uuid,
-    pub kind: &'static str,
-    pub queue: &'static str,
-    pub payload: &'a serde_json::Value,
-    pub max_attempts: i32,
+/// Queues a job of `A` that Chorus creates itself (outside any
+/// transaction), with the kind's attempts, and nudges its queue.
+pub async fn enqueue<A: JobArgs>(ctx: &Ctx, tenant: Uuid, args: &A) -> ServiceResult<Job> {
+    enqueue_with(ctx, tenant, args, A::KIND.max_attempts).await
 }
 
-impl<'a> InternalJob<'a> {
-    /// A job of kind `spec` for `tenant_id`, with the kind's default attempts.
-    pub fn of(spec: &crate::jobs::KindSpec, tenant_id: Uuid, payload: &'a serde_json::Value) -> Self {
-        Self { tenant_id, kind: spec.name, queue: spec.queue, payload, max_attempts: spec.default_max_attempts }
-    }
-}
-
-/// Inserts a job Chorus creates itself (outside any transaction) and
-/// nudges its queue's dispatcher.
-pub(crate) async fn queue_internal(ctx: &Ctx, job: InternalJob<'_>) -> ServiceResult<Job> {
+/// [`enqueue`] with `max_attempts` attempts.
+pub async fn enqueue_with<A: JobArgs>(ctx: &Ctx, tenant: Uuid, args: &A, max_attempts: i32) -> ServiceResult<Job> {
     let mut conn = ctx.pool.get().await?;
-    let queued = insert_internal(&mut conn, job).await?;
+    let queued = crate::queue::insert_with(&mut conn, tenant, args, max_attempts).await?;
     drop(conn);
-    nudge(ctx, job.queue).await;
+    nudge(ctx, A::KIND.queue.as_str()).await;
     Ok(queued)
-}
-
-/// Inserts a job Chorus creates itself, due now, and its `queued` event,
-/// inside the caller's transaction.
-pub(crate) async fn insert_internal(conn: &mut AsyncPgConnection, job: InternalJob<'_>) -> diesel::QueryResult<Job> {
-    let new = NewJob {
-        id: Uuid::now_v7(),
-        tenant_id: job.tenant_id,
-        kind: job.kind,
-        queue: job.queue,
-        priority: 0,
-        status: JobStatus::Queued,
-        max_attempts: job.max_attempts,
-        run_at: Utc::now(),
-        payload: job.payload,
-        idempotency_key: None,
-        request_hash: None,
-        callback_url: None,
-    };
-    let job: Job = diesel::insert_into(j::jobs).values(&new).returning(Job::as_returning()).get_result(conn).await?;
-    record_event(conn, job.id, "state", Some(JobStatus::Queued), json!({})).await?;
-    Ok(job)
 }
 
 /// One job of the caller's tenant; another tenant's job is not found.
@@ -301,7 +268,7 @@ pub async fn list(ctx: &Ctx, principal: &Principal, filter: JobFilter) -> Servic
         Some(kind) => query = query.filter(j::kind.eq(kind.clone())),
         // Jobs Chorus makes for itself (webhook deliveries) only when asked for.
         None => {
-            let internal: Vec<&str> = crate::jobs::KINDS.iter().filter(|k| k.internal).map(|k| k.name).collect();
+            let internal: Vec<&str> = kinds::ALL.iter().filter(|k| k.internal).map(|k| k.name).collect();
             query = query.filter(j::kind.ne_all(internal));
         }
     }
@@ -364,7 +331,7 @@ pub async fn cancel(ctx: &Ctx, principal: &Principal, id: Uuid) -> ServiceResult
                         .get_result(conn)
                         .await?;
                     let ev = record_event(conn, id, "state", Some(JobStatus::Cancelled), json!({"by": "api"})).await?;
-                    crate::webhooks::outbox::for_job(conn, &settings, &job).await?;
+                    crate::queue::outbox::for_job(conn, &settings, &job).await?;
                     Ok((job, Some(ev)))
                 }
                 JobStatus::Running => {
@@ -400,7 +367,7 @@ pub async fn nudge(ctx: &Ctx, queue: &str) {
 
 /// Nudges the `webhook` queue after deliveries were written.
 pub async fn dispatch_webhooks(ctx: &Ctx) {
-    nudge(ctx, crate::jobs::webhook_delivery::QUEUE).await;
+    nudge(ctx, DeliverWebhook::KIND.queue.as_str()).await;
 }
 
 /// Runs a `failed` or `dead` job again. Attempts keep counting; a job that

@@ -204,6 +204,23 @@ async fn model_rows(conn: &mut AsyncPgConnection, tenant: Uuid) -> QueryResult<V
     lm::table.filter(lm::tenant_id.eq(tenant)).order(lm::alias).select(ModelRow::as_select()).load(conn).await
 }
 
+/// The language-model registry of `tenant`: the configured one, or one that
+/// also holds the tenant's own providers and models (rebuilt when a row
+/// changes: a fingerprint of the rows is compared on every use).
+pub async fn registry_for(
+    ctx: &Ctx,
+    conn: &mut AsyncPgConnection,
+    tenant: Uuid,
+) -> Result<std::sync::Arc<crate::llm::registry::Registry>, String> {
+    let (fingerprint, settings) = tenant_settings(ctx, conn, tenant).await?;
+    if settings.providers.len() == ctx.settings.llm.providers.len()
+        && settings.models.len() == ctx.settings.llm.models.len()
+    {
+        return Ok(ctx.llm.clone());
+    }
+    ctx.llm_tenants.registry(tenant, fingerprint, &settings)
+}
+
 /// The configured settings with the tenant's providers and models added,
 /// keys decrypted, and a fingerprint of the rows (changes whenever one does).
 pub async fn tenant_settings(

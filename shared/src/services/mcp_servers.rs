@@ -21,6 +21,8 @@ use crate::domain::{JobSummary, Role};
 use crate::error::{ErrorCode, ServiceError, ServiceResult};
 use crate::tools::mcp::{Declared, McpTool, Server, Transport};
 use crate::tools::Tool;
+use crate::kinds::mcp_discover::McpDiscover;
+use crate::kinds::JobArgs;
 use crate::Ctx;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -235,8 +237,8 @@ async fn check(ctx: &Ctx, i: &McpServerInput) -> ServiceResult<()> {
     Ok(())
 }
 
-fn discovery_payload(server: Uuid) -> Value {
-    json!({ "server_id": server })
+fn discovery(server_id: Uuid) -> McpDiscover {
+    McpDiscover { server_id }
 }
 
 /// Registers a server and queues its discovery, in one transaction.
@@ -247,7 +249,7 @@ pub async fn create(ctx: &Ctx, p: &Principal, i: McpServerInput) -> ServiceResul
     let roles: Vec<String> =
         i.roles.clone().unwrap_or(vec![Role::Admin, Role::User]).iter().map(|r| r.as_str().to_string()).collect();
     let timeout = i.timeout_ms.unwrap_or(ctx.settings.tools.mcp_timeout_ms) as i64;
-    let payload = discovery_payload(id);
+    let args = discovery(id);
     let tenant = p.tenant_id;
     let env_keys: Vec<String> = i.env.keys().cloned().collect();
     let has_bearer_token = i.bearer_token.is_some();
@@ -280,8 +282,7 @@ pub async fn create(ctx: &Ctx, p: &Principal, i: McpServerInput) -> ServiceResul
                 .await
                 .optional()?;
             let Some(row) = row else { return Ok(None) };
-            let spec = &crate::jobs::mcp_discover::SPEC;
-            let job = super::jobs::insert_internal(conn, super::jobs::InternalJob::of(spec, tenant, &payload)).await?;
+            let job = crate::queue::insert(conn, tenant, &args).await?;
             Ok(Some((row, job)))
         })
         .await?;
@@ -289,7 +290,7 @@ pub async fn create(ctx: &Ctx, p: &Principal, i: McpServerInput) -> ServiceResul
         return Err(ServiceError::new(ErrorCode::NameTaken, "an MCP server of that name exists"));
     };
     drop(conn);
-    super::jobs::nudge(ctx, crate::jobs::mcp_discover::QUEUE).await;
+    super::jobs::nudge(ctx, McpDiscover::KIND.queue.as_str()).await;
     Ok(view(row, Some(&job)))
 }
 
@@ -326,9 +327,7 @@ pub async fn get(ctx: &Ctx, p: &Principal, id: Uuid) -> ServiceResult<McpServerV
 pub async fn rediscover(ctx: &Ctx, p: &Principal, id: Uuid) -> ServiceResult<Job> {
     p.require(Role::Admin, "managing MCP servers")?;
     row(ctx, p, id).await?;
-    let payload = discovery_payload(id);
-    let spec = &crate::jobs::mcp_discover::SPEC;
-    super::jobs::queue_internal(ctx, super::jobs::InternalJob::of(spec, p.tenant_id, &payload)).await
+    super::jobs::enqueue(ctx, p.tenant_id, &discovery(id)).await
 }
 
 pub async fn delete(ctx: &Ctx, p: &Principal, id: Uuid) -> ServiceResult<()> {

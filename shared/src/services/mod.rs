@@ -5,13 +5,15 @@ pub mod agents;
 pub mod audit;
 pub mod auth;
 pub mod bulk;
+pub mod chat;
 pub mod conversations;
+pub mod deliveries;
 pub mod documents;
 pub mod embeddings;
 pub mod events;
 pub mod indexing;
+pub mod ingestion;
 pub mod jobs;
-pub mod lifecycle;
 pub mod llm_catalog;
 pub mod mcp_servers;
 pub mod search;
@@ -20,13 +22,9 @@ pub mod tools;
 pub mod usage;
 pub mod webhooks;
 
-use diesel::prelude::*;
-use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
-use crate::db::models::{JobEvent, NewJobEvent};
-use crate::db::schema::job_events;
-use crate::domain::JobStatus;
+pub(crate) use crate::queue::record_event;
 
 /// Cuts a page from rows loaded with `limit + 1`: the page, and the id to
 /// pass as the next cursor when there are more.
@@ -69,19 +67,4 @@ impl Principal {
             format!("{what} needs a key with the {} role", needed.as_str()),
         ))
     }
-}
-
-/// Appends one entry to a job's history, inside the caller's transaction.
-pub(crate) async fn record_event(
-    conn: &mut diesel_async::AsyncPgConnection,
-    job_id: Uuid,
-    kind: &'static str,
-    status: Option<JobStatus>,
-    data: serde_json::Value,
-) -> QueryResult<JobEvent> {
-    diesel::insert_into(job_events::table)
-        .values(NewJobEvent { job_id, kind, status: status.map(|s| s.as_str().to_string()), data })
-        .returning(JobEvent::as_returning())
-        .get_result(conn)
-        .await
 }

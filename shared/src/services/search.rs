@@ -9,7 +9,7 @@
 //! Every hit is read back from Postgres, so a deleted document is never
 //! returned, even before its vectors are purged.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::time::Duration;
 
 use diesel::prelude::*;
@@ -17,7 +17,7 @@ use diesel::sql_types::{Array, BigInt, Float4, Int4, Nullable, Text, Uuid as Sql
 use diesel::QueryableByName;
 use diesel_async::RunQueryDsl;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -29,47 +29,7 @@ use crate::error::{ErrorCode, ServiceError, ServiceResult};
 use crate::vectors::{catalog, Filter, Vectors};
 use crate::Ctx;
 
-/// Most results one search returns, and the longest query.
-pub const MAX_TOP_K: usize = 100;
-pub const MAX_QUERY_CHARS: usize = 2_048;
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Mode {
-    Vector,
-    Keyword,
-    #[default]
-    Hybrid,
-}
-
-/// Narrows a search; every part must hold.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SearchFilters {
-    /// Documents with any of these tags.
-    #[serde(default)]
-    pub tags: Vec<String>,
-    /// Only these documents.
-    #[serde(default)]
-    pub document_ids: Vec<Uuid>,
-    /// Documents whose metadata has each key with this value.
-    #[serde(default)]
-    #[schema(value_type = Object)]
-    pub metadata: BTreeMap<String, Value>,
-}
-
-/// The body of `POST /v1/search`.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SearchRequest {
-    pub query: String,
-    #[serde(default)]
-    pub mode: Mode,
-    #[serde(default)]
-    pub filters: SearchFilters,
-    /// Results wanted (1..=100, default 10).
-    pub top_k: Option<usize>,
-}
+pub use crate::kinds::search::{validate, Mode, SearchFilters, SearchRequest, MAX_QUERY_CHARS, MAX_TOP_K};
 
 /// What each part contributed to a hit.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -106,43 +66,11 @@ pub struct SearchResponse {
     pub results: Vec<SearchHit>,
 }
 
-fn invalid(field: &str, message: impl Into<String>) -> ServiceError {
-    ServiceError::new(ErrorCode::InvalidPayload, message).with_details(json!({ "field": field }))
-}
-
-/// Checks a request before any work is queued.
-pub fn validate(req: &SearchRequest) -> ServiceResult<()> {
-    if req.query.trim().is_empty() || req.query.chars().count() > MAX_QUERY_CHARS {
-        return Err(invalid("query", format!("query must be non-empty and at most {MAX_QUERY_CHARS} characters")));
-    }
-    if let Some(k) = req.top_k {
-        if k == 0 || k > MAX_TOP_K {
-            return Err(invalid("top_k", format!("top_k must be between 1 and {MAX_TOP_K}")));
-        }
-    }
-    let f = &req.filters;
-    if f.tags.len() > 100 || f.document_ids.len() > 1_000 || f.metadata.len() > 20 {
-        return Err(invalid("filters", "at most 100 tags, 1000 document ids and 20 metadata keys"));
-    }
-    for (k, v) in &f.metadata {
-        let scalar = v.is_string() || v.is_boolean() || v.as_i64().is_some();
-        if !scalar || k.is_empty() {
-            return Err(invalid(
-                "filters.metadata",
-                format!("metadata filter {k:?} must be a string, integer or boolean"),
-            ));
-        }
-    }
-    Ok(())
-}
-
 /// Queues a `search` job for the vector owner; the caller waits for it.
 pub async fn submit(ctx: &Ctx, p: &Principal, req: &SearchRequest) -> ServiceResult<Job> {
     p.require(Role::Viewer, "searching")?;
     validate(req)?;
-    let payload = serde_json::to_value(req).map_err(ServiceError::internal)?;
-    super::jobs::queue_internal(ctx, super::jobs::InternalJob::of(&crate::jobs::search::SPEC, p.tenant_id, &payload))
-        .await
+    super::jobs::enqueue(ctx, p.tenant_id, req).await
 }
 
 /// Submits a search and waits up to `wait` for it.
@@ -295,7 +223,7 @@ pub async fn run(ctx: &Ctx, vectors: &Vectors, tenant: Uuid, req: &SearchRequest
     };
     let live = match live {
         Some(c) => c,
-        None => catalog::ensure_live(ctx, vectors).await?,
+        None => catalog::ensure_live(&ctx.pool, &ctx.settings.embed, vectors).await?,
     };
     let embedder = super::indexing::embedder_for(ctx, &live).await?;
     let (mut qv, _) = super::embeddings::embed_cached(ctx, &embedder, std::slice::from_ref(&req.query)).await?;

@@ -13,10 +13,9 @@ use uuid::Uuid;
 use super::Principal;
 use crate::db::models::{WebhookAttempt, WebhookDelivery, WebhookEndpoint};
 use crate::db::schema::{tenants as t, webhook_attempts as a, webhook_deliveries as d, webhook_endpoints as e};
-use crate::db::DbPool;
 use crate::domain::Role;
 use crate::error::{ErrorCode, ServiceError, ServiceResult};
-use crate::webhooks::outbox::{self, Target};
+use crate::queue::outbox::{self, Target};
 use crate::webhooks::{guard, refused_error, signing, EVENT_TYPES, TEST_EVENT};
 use crate::Ctx;
 
@@ -384,7 +383,7 @@ pub async fn callback_secrets(conn: &mut AsyncPgConnection, tenant_id: Uuid) -> 
         .select((t::callback_secret, t::callback_previous_secret, t::callback_previous_expires_at))
         .first(conn)
         .await?;
-    Ok(crate::jobs::webhook_delivery::live_secrets(&current.unwrap_or_default(), &previous, until))
+    Ok(super::deliveries::live_secrets(&current.unwrap_or_default(), &previous, until))
 }
 
 /// The secret that signs this tenant's `callback_url` deliveries.
@@ -453,10 +452,4 @@ pub async fn record_failed_delivery(
         outbox::record(conn, &ctx.settings, ep.tenant_id, "webhook.endpoint.disabled", Some(ep.id), &data).await?;
     }
     Ok(())
-}
-
-/// Deliveries not yet delivered, for the pending gauge.
-pub async fn pending_count(pool: &DbPool) -> anyhow::Result<i64> {
-    let mut conn = pool.get().await?;
-    Ok(d::table.filter(d::status.eq("pending")).count().get_result(&mut conn).await?)
 }

@@ -2,20 +2,19 @@
 //! Schema for its arguments, a time limit, a result-cache TTL and the roles
 //! that may call it ([`ToolSpec`]). The built-ins live one per file; MCP
 //! servers' tools ([`mcp`]) join them per tenant as `mcp.<server>.<tool>`.
-//! [`crate::services::tools`] validates, runs, caches and logs calls;
-//! [`agent`] is the chat job's function-calling loop.
+//! The built-ins here need nothing above this layer; `knowledge_search`,
+//! which runs the search service, and the agent's function-calling loop
+//! live with [`crate::services::tools`], which also validates, runs,
+//! caches and logs calls.
 
-pub mod agent;
 pub mod calculator;
 pub mod conversation_history;
 pub mod current_time;
 pub mod http_fetch;
-pub mod knowledge_search;
 pub mod mcp;
 pub mod mcp_sessions;
 pub mod schema;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -78,20 +77,9 @@ pub trait Tool: Send + Sync {
     async fn call(&self, ctx: &Ctx, caller: Caller, args: Value) -> Result<Value, ToolError>;
 }
 
-/// The built-in tools, in listing order.
-pub fn builtins() -> Vec<Arc<dyn Tool>> {
-    vec![
-        Arc::new(calculator::Calculator::new()),
-        Arc::new(current_time::CurrentTime::new()),
-        Arc::new(knowledge_search::KnowledgeSearch::new()),
-        Arc::new(conversation_history::ConversationHistory::new()),
-        Arc::new(http_fetch::HttpFetch::new()),
-    ]
-}
-
 /// A built-in's spec from its parts (every built-in times out in 30 s at
 /// most; `http_fetch` has its own, shorter limit too).
-fn spec(name: &str, description: &str, parameters: Value, cache_ttl: Option<u64>, roles: &[Role]) -> ToolSpec {
+pub(crate) fn spec(name: &str, description: &str, parameters: Value, cache_ttl: Option<u64>, roles: &[Role]) -> ToolSpec {
     ToolSpec {
         name: name.into(),
         description: description.into(),

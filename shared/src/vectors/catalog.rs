@@ -12,7 +12,8 @@ use uuid::Uuid;
 use super::{Vectors, ALIAS};
 use crate::db::schema::vector_collections as vc;
 use crate::error::{ErrorCode, ServiceError, ServiceResult};
-use crate::Ctx;
+use crate::config::EmbedSettings;
+use crate::db::DbPool;
 
 /// A row of `vector_collections`.
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable)]
@@ -52,14 +53,14 @@ pub async fn write_targets(conn: &mut AsyncPgConnection) -> ServiceResult<Vec<Co
 }
 
 /// The live collection, creating one for the configured model on first use.
-pub async fn ensure_live(ctx: &Ctx, vectors: &Vectors) -> ServiceResult<Collection> {
-    let mut conn = ctx.pool.get().await?;
+pub async fn ensure_live(pool: &DbPool, embed: &EmbedSettings, vectors: &Vectors) -> ServiceResult<Collection> {
+    let mut conn = pool.get().await?;
     if let Some(c) = live(&mut conn).await? {
         vectors.create_collection(&c.name, c.dimension as usize).await.map_err(ServiceError::internal)?;
         return Ok(c);
     }
-    let model_id = ctx.settings.embed.model_id.clone();
-    let embedder = crate::embed::load_model(&ctx.settings.embed, &model_id)
+    let model_id = embed.model_id.clone();
+    let embedder = crate::embed::load_model(embed, &model_id)
         .await
         .map_err(|e| ServiceError::new(ErrorCode::Unavailable, e))?;
     let name = collection_name(&model_id, embedder.dimension);

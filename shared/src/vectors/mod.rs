@@ -2,7 +2,9 @@
 //!
 //! - [`edge`]: the embedded default, Qdrant's engine in-process
 //!   (`qdrant-edge`). One directory per collection, owned by exactly one
-//!   process: the worker that consumes the [`VECTOR_QUEUES`].
+//!   process: the worker that consumes the vector queues
+//!   ([`Queue::VECTOR`]). It sits behind the `edge` cargo feature, which
+//!   only the worker (and the tests) turn on: the API never opens the store.
 //! - [`qdrant`]: a Qdrant server through `qdrant-client`, used when
 //!   `vectors.url` (or `QDRANT_URL`) is set; then any worker may consume any
 //!   queue.
@@ -11,6 +13,7 @@
 //! which collection is live and which is being built by a reindex.
 
 pub mod catalog;
+#[cfg(feature = "edge")]
 pub mod edge;
 pub mod qdrant;
 
@@ -22,10 +25,15 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use crate::config::Settings;
+use crate::domain::Queue;
 
-/// Queues whose jobs read or write vectors. With the embedded engine one
-/// process consumes all of them, or none.
-pub const VECTOR_QUEUES: &[&str] = &["embed", "search", "chat", "tool"];
+/// The names of the queues whose jobs read or write vectors
+/// ([`Queue::VECTOR`]). With the embedded engine one process consumes all of
+/// them, or none.
+pub const VECTOR_QUEUES: [&str; 4] = {
+    let [a, b, c, d] = Queue::VECTOR;
+    [a.as_str(), b.as_str(), c.as_str(), d.as_str()]
+};
 
 /// The alias that names the live collection in the engine.
 pub const ALIAS: &str = "chunks";
@@ -194,6 +202,19 @@ pub async fn open_for_worker(settings: &Settings) -> anyhow::Result<Option<Vecto
              or set vectors.url (QDRANT_URL) to a Qdrant server so that any worker may take any queue"
         );
     }
+    open_embedded(v)
+}
+
+#[cfg(feature = "edge")]
+fn open_embedded(v: &crate::config::VectorSettings) -> anyhow::Result<Option<Vectors>> {
     let store = edge::EdgeStore::open(v).map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok(Some(Arc::new(store)))
+}
+
+#[cfg(not(feature = "edge"))]
+fn open_embedded(_: &crate::config::VectorSettings) -> anyhow::Result<Option<Vectors>> {
+    anyhow::bail!(
+        "this binary was built without the embedded vector engine (cargo feature `edge`); \
+         set vectors.url (QDRANT_URL) to a Qdrant server, or use a worker built with the feature"
+    )
 }

@@ -1,9 +1,9 @@
-//! Webhooks: Standard Webhooks signing, the SSRF guard, event types and the
-//! outbox that records deliveries in the transaction of the state change
-//! they report. The `webhook_delivery` job kind sends them.
+//! Webhooks: Standard Webhooks signing, the SSRF guard and event types. The
+//! outbox that records deliveries with each state change is part of the
+//! job machinery ([`crate::queue::outbox`]); the `webhook_delivery` job
+//! sends them.
 
 pub mod guard;
-pub mod outbox;
 pub mod signing;
 
 /// Event types an endpoint may subscribe to.

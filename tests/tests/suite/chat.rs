@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use chorus_shared::domain::{JobStatus, Role};
 use chorus_tests::TestApp;
-use futures::StreamExt;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -29,26 +28,8 @@ async fn say(app: &TestApp, conv: &str, content: &str) -> Value {
 async fn follow(app: &TestApp, job: &str) -> Vec<(String, Value)> {
     let resp = app.get(&app.admin_key, &format!("/v1/jobs/{job}/events")).send().await.unwrap();
     assert_eq!(resp.status(), 200);
-    let mut body = resp.bytes_stream();
-    let mut buf = String::new();
-    let mut events = Vec::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
-    while let Ok(Some(Ok(chunk))) = tokio::time::timeout_at(deadline, body.next()).await {
-        buf.push_str(&String::from_utf8_lossy(&chunk));
-        while let Some(end) = buf.find("\n\n") {
-            let frame: String = buf.drain(..end + 2).collect();
-            let kind = frame.lines().find_map(|l| l.strip_prefix("event: ")).unwrap_or("").to_string();
-            let data = frame.lines().find_map(|l| l.strip_prefix("data: ")).unwrap_or("null");
-            let data: Value = serde_json::from_str(data).unwrap();
-            let last = kind == "state"
-                && data["status"].as_str().is_some_and(|s| ["succeeded", "failed", "dead", "cancelled"].contains(&s));
-            events.push((kind, data));
-            if last {
-                return events;
-            }
-        }
-    }
-    events
+    let frames = chorus_tests::sse::read_until(resp, Duration::from_secs(120), |f| f.is_final_state()).await;
+    frames.into_iter().map(|f| (f.event, f.data)).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

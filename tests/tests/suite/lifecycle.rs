@@ -4,34 +4,11 @@ use std::time::Duration;
 
 use chorus_shared::domain::JobStatus;
 use chorus_tests::TestApp;
-use futures::StreamExt;
 use serde_json::json;
 
 /// Reads an SSE body into (id, event, data) frames until the stream ends.
 pub async fn read_sse(resp: reqwest::Response) -> Vec<(i64, String, serde_json::Value)> {
-    let mut frames = Vec::new();
-    let mut buf = String::new();
-    let mut body = resp.bytes_stream();
-    while let Some(chunk) = body.next().await {
-        buf.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
-        while let Some(end) = buf.find("\n\n") {
-            let frame: String = buf.drain(..end + 2).collect();
-            let (mut id, mut event, mut data) = (0, String::new(), serde_json::Value::Null);
-            for line in frame.lines() {
-                if let Some(v) = line.strip_prefix("id: ") {
-                    id = v.parse().unwrap();
-                }
-                if let Some(v) = line.strip_prefix("event: ") {
-                    event = v.to_string();
-                }
-                if let Some(v) = line.strip_prefix("data: ") {
-                    data = serde_json::from_str(v).unwrap();
-                }
-            }
-            frames.push((id, event, data));
-        }
-    }
-    frames
+    chorus_tests::sse::read_all(resp).await.into_iter().map(|f| (f.id, f.event, f.data)).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

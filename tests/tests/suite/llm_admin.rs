@@ -10,18 +10,16 @@ use diesel_async::RunQueryDsl;
 use serde_json::{json, Value};
 use uuid::Uuid;
 use wiremock::matchers::{header, method, path};
+use chorus_tests::provider::Answers;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 /// An OpenAI-compatible server that answers only callers with `key`.
 async fn upstream(key: &str, answer: &str) -> MockServer {
     let server = MockServer::start().await;
-    let chunk = json!({"choices": [{"index": 0, "delta": {"content": answer}, "finish_reason": "stop"}]});
     Mock::given(method("POST"))
         .and(path("/v1/chat/completions"))
         .and(header("authorization", format!("Bearer {key}").as_str()))
-        .respond_with(
-            ResponseTemplate::new(200).set_body_raw(format!("data: {chunk}\n\ndata: [DONE]\n\n"), "text/event-stream"),
-        )
+        .respond_with(Answers { text: answer.to_string(), usage: false })
         .mount(&server)
         .await;
     Mock::given(method("POST"))

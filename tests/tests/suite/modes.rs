@@ -9,21 +9,8 @@ use chorus_shared::domain::JobStatus;
 use chorus_tests::TestApp;
 use serde_json::{json, Value};
 use uuid::Uuid;
-use wiremock::{matchers::method, Mock, MockServer, Request, Respond, ResponseTemplate};
-
-/// Answers "<upstream model> answer" in OpenAI's streaming format.
-struct AsModel;
-
-impl Respond for AsModel {
-    fn respond(&self, req: &Request) -> ResponseTemplate {
-        let body: Value = req.body_json().unwrap();
-        let text = format!("{} answer", body["model"].as_str().unwrap());
-        let chunk = json!({"choices": [{"index": 0, "delta": {"content": text}, "finish_reason": "stop"}]});
-        let usage = json!({"choices": [], "usage": {"prompt_tokens": 10, "completion_tokens": 5}});
-        ResponseTemplate::new(200)
-            .set_body_raw(format!("data: {chunk}\n\ndata: {usage}\n\ndata: [DONE]\n\n"), "text/event-stream")
-    }
-}
+use chorus_tests::provider::AsModel;
+use wiremock::{matchers::method, Mock, MockServer};
 
 async fn app_with_double() -> (TestApp, MockServer) {
     let double = MockServer::start().await;

@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use super::{spec, Caller, Tool, ToolError, ToolSpec, ALL_ROLES};
+use crate::tools::{spec, Caller, Tool, ToolError, ToolSpec, ALL_ROLES};
 use crate::services::search::{self, SearchFilters, SearchRequest};
 use crate::Ctx;
 

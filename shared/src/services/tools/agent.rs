@@ -12,7 +12,7 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use super::{Caller, Tool};
+use crate::tools::{Caller, Tool};
 use crate::llm::modes::{ModeResult, Sink, Step};
 use crate::llm::registry::{CallOptions, Registry};
 use crate::llm::{ChatMessage, ProviderError, ToolDef};

@@ -15,15 +15,15 @@ use rand::Rng;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use super::record_event;
+use super::events::record_event;
+use super::outbox;
+use super::{JobError, JobMessage};
 use crate::config::{RetrySettings, Settings};
 use crate::db::models::{Job, JobEvent};
 use crate::db::schema::jobs::dsl as j;
 use crate::db::DbPool;
 use crate::domain::{JobStatus, Progress};
-use crate::jobs::JobError;
-use crate::queue::JobMessage;
-use crate::webhooks::outbox;
+use crate::kinds::Kind;
 
 /// How an attempt ended.
 #[derive(Debug, Clone)]
@@ -52,6 +52,15 @@ pub fn backoff(retry: &RetrySettings, attempt: i32) -> Duration {
     let raw = retry.base_ms.saturating_mul(1u64 << exp).min(retry.max_ms);
     let jittered = raw / 2 + rand::rng().random_range(0..=raw / 2);
     Duration::from_millis(jittered)
+}
+
+/// The wait before retrying attempt `attempt` of a job of `kind`: the
+/// kind's own schedule, else `retry.*`.
+pub fn backoff_for(kind: Option<&Kind>, settings: &Settings, attempt: i32) -> Duration {
+    match kind.and_then(|k| k.backoff) {
+        Some(f) => f(settings, attempt),
+        None => backoff(&settings.retry, attempt),
+    }
 }
 
 /// Claims the job a message points at. `None` means the message is stale

@@ -12,7 +12,9 @@ use uuid::Uuid;
 use crate::config::Settings;
 use crate::db::models::{Job, NewWebhookDelivery, WebhookDelivery};
 use crate::db::schema::{webhook_deliveries as d, webhook_endpoints as e};
+use crate::db::DbPool;
 use crate::domain::JobStatus;
+use crate::kinds::webhook_delivery::{self, DeliverWebhook};
 
 /// Where one delivery goes.
 #[derive(Debug, Clone, Copy)]
@@ -65,19 +67,8 @@ pub async fn schedule(
     settings: &Settings,
     delivery: &WebhookDelivery,
 ) -> QueryResult<Job> {
-    use crate::jobs::webhook_delivery::{NAME, QUEUE};
-    let payload = json!({ "delivery_id": delivery.id });
-    crate::services::jobs::insert_internal(
-        conn,
-        crate::services::jobs::InternalJob {
-            tenant_id: delivery.tenant_id,
-            kind: NAME,
-            queue: QUEUE,
-            payload: &payload,
-            max_attempts: settings.webhooks.retry_schedule_ms.len() as i32 + 1,
-        },
-    )
-    .await
+    let args = DeliverWebhook { delivery_id: delivery.id };
+    super::insert::insert_with(conn, delivery.tenant_id, &args, webhook_delivery::attempts(settings)).await
 }
 
 /// Enabled endpoints of the tenant that subscribe to `event_type`.
@@ -121,7 +112,7 @@ pub fn job_event_type(status: JobStatus) -> Option<&'static str> {
 }
 
 fn reports(job: &Job) -> bool {
-    crate::jobs::find(&job.kind).is_some_and(|k| !k.internal)
+    crate::kinds::find(&job.kind).is_some_and(|k| !k.internal)
 }
 
 /// Records the event of a job's new status: to subscribed endpoints and,
@@ -184,4 +175,10 @@ pub async fn for_progress(conn: &mut AsyncPgConnection, settings: &Settings, job
         }
     }
     Ok(sent)
+}
+
+/// Deliveries not yet delivered, for the pending gauge.
+pub async fn pending_count(pool: &DbPool) -> anyhow::Result<i64> {
+    let mut conn = pool.get().await?;
+    Ok(d::table.filter(d::status.eq("pending")).count().get_result(&mut conn).await?)
 }

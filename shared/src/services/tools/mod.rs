@@ -4,6 +4,9 @@
 //! (invocations and agents alike): role check, schema check, result cache,
 //! time limit, execution log and metrics.
 
+pub mod agent;
+pub mod knowledge_search;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -57,9 +60,21 @@ fn view(t: &dyn Tool) -> ToolView {
     }
 }
 
+/// The built-in tools, in listing order.
+pub fn builtins() -> Vec<Arc<dyn Tool>> {
+    use crate::tools::{calculator, conversation_history, current_time, http_fetch};
+    vec![
+        Arc::new(calculator::Calculator::new()),
+        Arc::new(current_time::CurrentTime::new()),
+        Arc::new(knowledge_search::KnowledgeSearch::new()),
+        Arc::new(conversation_history::ConversationHistory::new()),
+        Arc::new(http_fetch::HttpFetch::new()),
+    ]
+}
+
 /// Every tool of the tenant: built-ins, then each MCP server's.
 pub async fn registry(ctx: &Ctx, tenant: Uuid) -> ServiceResult<Vec<Arc<dyn Tool>>> {
-    let mut all = crate::tools::builtins();
+    let mut all = builtins();
     all.extend(super::mcp_servers::tools_of(ctx, tenant).await?);
     Ok(all)
 }
@@ -127,9 +142,8 @@ pub async fn invoke(ctx: &Ctx, p: &Principal, name: &str, req: InvokeRequest) ->
     let tool = find(ctx, p.tenant_id, name).await?;
     let args = if req.arguments.is_null() { json!({}) } else { req.arguments };
     check_call(tool.as_ref(), p.role, &args)?;
-    let payload = json!({ "tool": name, "arguments": args, "role": p.role });
-    let spec = &crate::jobs::tool_call::SPEC;
-    super::jobs::queue_internal(ctx, super::jobs::InternalJob::of(spec, p.tenant_id, &payload)).await
+    let call = crate::kinds::tool_call::ToolCall { tool: name.to_string(), arguments: args, role: p.role };
+    super::jobs::enqueue(ctx, p.tenant_id, &call).await
 }
 
 /// What one execution gave.

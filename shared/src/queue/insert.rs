@@ -1,0 +1,81 @@
+//! Queueing a job Chorus creates itself, from typed arguments, inside the
+//! caller's transaction (so the job commits with the change that asked for
+//! it). The dispatcher pushes it to Redis after the commit.
+
+use chrono::Utc;
+use diesel::prelude::*;
+use diesel::sql_types::Text;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::events::record_event;
+use crate::db::models::{Job, NewJob};
+use crate::db::schema::jobs::dsl as j;
+use crate::domain::JobStatus;
+use crate::kinds::JobArgs;
+
+/// Inserts a job of `A` for `tenant`, due now, with the kind's attempts.
+pub async fn insert<A: JobArgs>(conn: &mut AsyncPgConnection, tenant: Uuid, args: &A) -> QueryResult<Job> {
+    insert_with(conn, tenant, args, A::KIND.max_attempts).await
+}
+
+/// Inserts a job of `A` for `tenant`, due now, with `max_attempts`, and its
+/// `queued` event. For a unique kind, a job of the kind that is already
+/// waiting or running for the tenant is returned instead (the check holds a
+/// transaction-scoped lock, so concurrent callers cannot both insert).
+pub async fn insert_with<A: JobArgs>(
+    conn: &mut AsyncPgConnection,
+    tenant: Uuid,
+    args: &A,
+    max_attempts: i32,
+) -> QueryResult<Job> {
+    Ok(put(conn, tenant, args, max_attempts).await?.0)
+}
+
+/// [`insert_with`], also saying whether a new job was inserted (`false`:
+/// a unique kind's waiting or running job was found and returned).
+pub async fn put<A: JobArgs>(
+    conn: &mut AsyncPgConnection,
+    tenant: Uuid,
+    args: &A,
+    max_attempts: i32,
+) -> QueryResult<(Job, bool)> {
+    let kind = &A::KIND;
+    if kind.unique {
+        diesel::sql_query("SELECT pg_advisory_xact_lock(hashtext($1))")
+            .bind::<Text, _>(format!("unique:{}:{tenant}", kind.name))
+            .execute(conn)
+            .await?;
+        let open = [JobStatus::Queued, JobStatus::Retrying, JobStatus::Running];
+        let existing: Option<Job> = j::jobs
+            .filter(j::tenant_id.eq(tenant))
+            .filter(j::kind.eq(kind.name))
+            .filter(j::status.eq_any(open))
+            .select(Job::as_select())
+            .first(conn)
+            .await
+            .optional()?;
+        if let Some(job) = existing {
+            return Ok((job, false));
+        }
+    }
+    let payload = args.to_payload();
+    let new = NewJob {
+        id: Uuid::now_v7(),
+        tenant_id: tenant,
+        kind: kind.name,
+        queue: kind.queue.as_str(),
+        priority: 0,
+        status: JobStatus::Queued,
+        max_attempts,
+        run_at: Utc::now(),
+        payload: &payload,
+        idempotency_key: None,
+        request_hash: None,
+        callback_url: None,
+    };
+    let job: Job = diesel::insert_into(j::jobs).values(&new).returning(Job::as_returning()).get_result(conn).await?;
+    record_event(conn, job.id, "state", Some(JobStatus::Queued), json!({})).await?;
+    Ok((job, true))
+}

@@ -1,0 +1,136 @@
+//! One webhook delivery's state: where it goes and with which secrets, the
+//! attempt log, and its end (delivered, or failed, which counts toward
+//! disabling its endpoint). The `webhook_delivery` handler sends it and
+//! calls these for every write.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use uuid::Uuid;
+
+use crate::db::models::{WebhookDelivery, WebhookEndpoint};
+use crate::db::schema::{webhook_attempts as a, webhook_deliveries as d, webhook_endpoints as e};
+use crate::error::{ErrorCode, ServiceError, ServiceResult};
+use crate::Ctx;
+
+/// A pending delivery, ready to send.
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    pub delivery: WebhookDelivery,
+    pub url: String,
+    /// The secrets that sign it (the current one, and the previous one
+    /// while a rotation's overlap lasts).
+    pub secrets: Vec<String>,
+    /// Its endpoint; `None` for a job's `callback_url`.
+    pub endpoint: Option<WebhookEndpoint>,
+}
+
+/// Why a delivery is not sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Skip {
+    /// It already ended with this status.
+    Ended(String),
+    /// Its endpoint was disabled or deleted (the delivery is now `cancelled`).
+    EndpointGone,
+}
+
+/// What one HTTP attempt came to.
+#[derive(Debug, Clone)]
+pub struct Attempt {
+    pub status: Option<u16>,
+    pub error: Option<String>,
+    pub response: Option<String>,
+    pub latency: std::time::Duration,
+}
+
+/// The current secret, plus the previous one while its overlap lasts.
+pub fn live_secrets(current: &str, previous: &Option<String>, expires: Option<DateTime<Utc>>) -> Vec<String> {
+    let mut out = vec![current.to_string()];
+    if let (Some(p), Some(until)) = (previous, expires) {
+        if until > Utc::now() {
+            out.push(p.clone());
+        }
+    }
+    out
+}
+
+/// Loads delivery `id` and what it needs to be sent; a missing delivery is
+/// `delivery_not_found`.
+pub async fn outgoing(ctx: &Ctx, id: Uuid) -> ServiceResult<Result<Outgoing, Skip>> {
+    let mut conn = ctx.pool.get().await?;
+    let delivery: WebhookDelivery = d::table
+        .find(id)
+        .select(WebhookDelivery::as_select())
+        .first(&mut conn)
+        .await
+        .optional()?
+        .ok_or_else(|| ServiceError::new(ErrorCode::DeliveryNotFound, "no such delivery"))?;
+    if delivery.status != "pending" {
+        return Ok(Err(Skip::Ended(delivery.status)));
+    }
+    let Some(id) = delivery.endpoint_id else {
+        let secrets = super::webhooks::callback_secrets(&mut conn, delivery.tenant_id).await?;
+        let url = delivery.url.clone().unwrap_or_default();
+        return Ok(Ok(Outgoing { delivery, url, secrets, endpoint: None }));
+    };
+    let endpoint: Option<WebhookEndpoint> =
+        e::table.find(id).select(WebhookEndpoint::as_select()).first(&mut conn).await.optional()?;
+    let Some(endpoint) = endpoint.filter(|ep| ep.enabled) else {
+        set_status(&mut conn, delivery.id, "cancelled").await?;
+        return Ok(Err(Skip::EndpointGone));
+    };
+    let secrets = live_secrets(&endpoint.secret, &endpoint.previous_secret, endpoint.previous_expires_at);
+    Ok(Ok(Outgoing { url: endpoint.url.clone(), delivery, secrets, endpoint: Some(endpoint) }))
+}
+
+async fn set_status(conn: &mut diesel_async::AsyncPgConnection, id: Uuid, status: &str) -> QueryResult<()> {
+    diesel::update(d::table.find(id)).set(d::status.eq(status)).execute(conn).await.map(|_| ())
+}
+
+/// Logs one attempt (the first KB of the answer) on the delivery.
+pub async fn log_attempt(ctx: &Ctx, delivery: &WebhookDelivery, at: &Attempt) -> ServiceResult<()> {
+    let mut conn = ctx.pool.get().await?;
+    diesel::insert_into(a::table)
+        .values((
+            a::delivery_id.eq(delivery.id),
+            a::status_code.eq(at.status.map(i32::from)),
+            a::latency_ms.eq(at.latency.as_millis().min(i32::MAX as u128) as i32),
+            a::error.eq(&at.error),
+            a::response.eq(&at.response),
+        ))
+        .execute(&mut conn)
+        .await?;
+    diesel::update(d::table.find(delivery.id))
+        .set((
+            d::attempts.eq(d::attempts + 1),
+            d::last_status.eq(at.status.map(i32::from)),
+            d::last_error.eq(&at.error),
+        ))
+        .execute(&mut conn)
+        .await?;
+    Ok(())
+}
+
+/// Marks the delivery `succeeded` and resets its endpoint's failure count.
+pub async fn delivered(ctx: &Ctx, out: &Outgoing) -> ServiceResult<()> {
+    let mut conn = ctx.pool.get().await?;
+    diesel::update(d::table.find(out.delivery.id))
+        .set((d::status.eq("succeeded"), d::delivered_at.eq(Utc::now())))
+        .execute(&mut conn)
+        .await?;
+    if let Some(ep) = &out.endpoint {
+        diesel::update(e::table.find(ep.id)).set(e::consecutive_failures.eq(0)).execute(&mut conn).await?;
+    }
+    Ok(())
+}
+
+/// Marks the delivery `failed` for good; on an endpoint it counts toward
+/// disabling it (`reason` disables it at once, e.g. a 410).
+pub async fn failed(ctx: &Ctx, out: &Outgoing, reason: Option<String>) -> ServiceResult<()> {
+    let mut conn = ctx.pool.get().await?;
+    set_status(&mut conn, out.delivery.id, "failed").await?;
+    if let Some(ep) = &out.endpoint {
+        super::webhooks::record_failed_delivery(&mut conn, ctx, ep, reason).await?;
+    }
+    Ok(())
+}
