@@ -14,7 +14,7 @@ use super::{JobContext, JobError};
 use crate::domain::Progress;
 use crate::kinds::ingest_document::IngestDocument;
 use crate::knowledge::chunk::{chunk, ChunkSettings};
-use crate::knowledge::extract::{extract, Limits};
+use crate::knowledge::extract::{extract_in_thread, Limits};
 use crate::knowledge::DocType;
 use crate::services::ingestion;
 
@@ -34,9 +34,8 @@ pub async fn run(ctx: &JobContext, p: IngestDocument) -> Result<Value, JobError>
         app.blobs.get(&doc.blob_key).await.map_err(|e| JobError::retryable("blob_unavailable", e.to_string()))?;
     let doc_type = DocType::parse(&doc.doc_type).unwrap_or(DocType::Text);
     let limits = Limits { max_pages: k.max_pages, max_objects: k.max_pdf_objects };
-    let extracted = tokio::task::spawn_blocking(move || extract(&bytes, doc_type, limits))
-        .await
-        .map_err(|e| JobError::retryable("extract_crashed", e.to_string()))?;
+    let extracted =
+        extract_in_thread(bytes, doc_type, limits).await.map_err(|e| JobError::retryable("extract_crashed", e))?;
     let extracted = match extracted {
         Ok(x) => x,
         Err(e) => {

@@ -218,8 +218,23 @@ pub fn html_text(text: &str) -> String {
 
 fn html(text: &str) -> Vec<Block> {
     use scraper::{ElementRef, Html, Node};
-    fn walk(el: ElementRef<'_>, blocks: &mut Vec<Block>, buf: &mut String) {
-        for child in el.children() {
+    /// One step of the walk: visit a node, or end a block.
+    enum Step<'a> {
+        Visit(ego_tree::NodeRef<'a, Node>),
+        EndBlock,
+    }
+    /// Walks the tree in document order with an explicit stack, so no
+    /// nesting depth can overflow the thread's stack.
+    fn walk(root: ElementRef<'_>, blocks: &mut Vec<Block>, buf: &mut String) {
+        let mut stack: Vec<Step<'_>> = root.children().rev().map(Step::Visit).collect();
+        while let Some(step) = stack.pop() {
+            let child = match step {
+                Step::EndBlock => {
+                    flush(blocks, buf);
+                    continue;
+                }
+                Step::Visit(child) => child,
+            };
             match child.value() {
                 Node::Text(t) => buf.push_str(t),
                 Node::Element(e) => {
@@ -247,6 +262,7 @@ fn html(text: &str) -> Vec<Block> {
                         );
                     if block {
                         flush(blocks, buf);
+                        stack.push(Step::EndBlock);
                     }
                     if let Some(level) = heading {
                         let t = child_el.text().collect::<Vec<_>>().join(" ");
@@ -255,10 +271,7 @@ fn html(text: &str) -> Vec<Block> {
                             blocks.push(Block::Heading(level, t));
                         }
                     } else {
-                        walk(child_el, blocks, buf);
-                    }
-                    if block {
-                        flush(blocks, buf);
+                        stack.extend(child.children().rev().map(Step::Visit));
                     }
                 }
                 _ => {}
@@ -312,9 +325,51 @@ fn pdf(bytes: &[u8], limits: Limits) -> Result<Extracted, ExtractError> {
     Ok(Extracted { pages: out })
 }
 
+/// The stack of a thread that extracts: chosen, not inherited, so that
+/// what depth the parsers reach is a decision (walks are iterative; this
+/// is the margin for the libraries' own recursion).
+pub const EXTRACT_STACK_BYTES: usize = 16 << 20;
+
+/// [`extract`] on a thread of its own with [`EXTRACT_STACK_BYTES`] of
+/// stack. `Err` carries a panic's message: the caller's process lives on.
+pub async fn extract_in_thread(
+    bytes: Vec<u8>,
+    doc_type: DocType,
+    limits: Limits,
+) -> Result<Result<Extracted, ExtractError>, String> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("chorus-extract".into())
+        .stack_size(EXTRACT_STACK_BYTES)
+        .spawn(move || {
+            let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| extract(&bytes, doc_type, limits)));
+            let _ = tx.send(out.map_err(|p| {
+                p.downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| p.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "extraction panicked".into())
+            }));
+        })
+        .map_err(|e| format!("extraction thread: {e}"))?;
+    rx.await.map_err(|_| "extraction thread ended without an answer".to_string())?
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn deeply_nested_html_is_walked_without_overflowing_a_small_stack() {
+        let depth = 10_000;
+        let page = format!("<html><body>{}deep text{}</body></html>", "<div>".repeat(depth), "</div>".repeat(depth));
+        let text = std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(move || html_text(&page))
+            .unwrap()
+            .join()
+            .expect("walking the page did not crash");
+        assert_eq!(text, "deep text");
+    }
 
     #[test]
     fn markdown_keeps_headings_and_paragraphs() {

@@ -185,9 +185,7 @@ impl ProviderError {
             })
             .unwrap_or_else(|| body.chars().take(300).collect());
         match status {
-            429 => Self::RateLimited {
-                retry_after: retry_after.and_then(|s| s.trim().parse::<f64>().ok()).map(Duration::from_secs_f64),
-            },
+            429 => Self::RateLimited { retry_after: retry_after.and_then(parse_retry_after) },
             500..=599 => Self::Server { status, message },
             _ => Self::Client { status, message },
         }
@@ -265,5 +263,33 @@ impl Endpoint {
         let retry_after = response.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(String::from);
         let text = response.text().await.unwrap_or_default();
         Err(ProviderError::from_status(status, retry_after.as_deref(), &text))
+    }
+}
+
+/// Longest `Retry-After` honoured; a provider asking for more is waited on
+/// this long at most.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
+
+/// A `Retry-After` of seconds (fractions allowed): negative, not-a-number
+/// and infinite values are ignored, large ones capped at
+/// [`MAX_RETRY_AFTER`]. Any string is safe.
+pub fn parse_retry_after(value: &str) -> Option<Duration> {
+    let secs = value.trim().parse::<f64>().ok().filter(|s| s.is_finite() && *s >= 0.0)?;
+    Some(Duration::try_from_secs_f64(secs).unwrap_or(MAX_RETRY_AFTER).min(MAX_RETRY_AFTER))
+}
+
+#[cfg(test)]
+mod retry_after_tests {
+    use super::*;
+
+    #[test]
+    fn any_retry_after_is_safe() {
+        for bad in ["-1", "NaN", "inf", "-inf", "1e400", "", "soon"] {
+            let e = ProviderError::from_status(429, Some(bad), "");
+            let ProviderError::RateLimited { retry_after } = e else { panic!("{bad}: {e:?}") };
+            assert!(retry_after.is_none_or(|d| d <= MAX_RETRY_AFTER), "{bad}: {retry_after:?}");
+        }
+        assert_eq!(parse_retry_after("1.5"), Some(Duration::from_millis(1500)));
+        assert_eq!(parse_retry_after("1e12"), Some(MAX_RETRY_AFTER));
     }
 }

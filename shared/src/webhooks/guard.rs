@@ -36,6 +36,7 @@ fn is_internal_v4(ip: Ipv4Addr) -> bool {
         || o[0] == 0
         || (o[0] == 100 && (o[1] & 0xc0) == 64) // 100.64.0.0/10 shared
         || (o[0] == 198 && (o[1] & 0xfe) == 18) // 198.18.0.0/15 benchmarking
+        || (o[0] == 192 && o[1] == 0 && o[2] == 0) // 192.0.0.0/24 IETF protocol assignments
         || o[0] >= 240 // reserved
 }
 
@@ -44,11 +45,18 @@ fn is_internal_v6(ip: Ipv6Addr) -> bool {
         return is_internal_v4(v4);
     }
     let seg = ip.segments();
+    // IPv4-compatible ::a.b.c.d: deprecated, with no public use, and some
+    // stacks still route it to the IPv4 address, so all of it is refused.
+    if seg[..6].iter().all(|s| *s == 0) {
+        return true;
+    }
     ip.is_loopback()
         || ip.is_unspecified()
         || ip.is_multicast()
         || (seg[0] & 0xfe00) == 0xfc00 // unique local fc00::/7
         || (seg[0] & 0xffc0) == 0xfe80 // link-local fe80::/10
+        || (seg[0] & 0xffc0) == 0xfec0 // site-local fec0::/10 (deprecated, still private)
+        || seg[0] == 0x2002 // 6to4 2002::/16 embeds (and can reach) any IPv4
         || (seg[0] == 0x64 && seg[1] == 0xff9b) // NAT64 can reach v4 internals
 }
 
@@ -131,6 +139,11 @@ mod tests {
             "::ffff:127.0.0.1",
             "::ffff:169.254.169.254",
             "224.0.0.1",
+            "::127.0.0.1",
+            "::8.8.8.8",
+            "fec0::1",
+            "2002:7f00:1::1",
+            "192.0.0.8",
         ] {
             assert!(is_refused(ip.parse().unwrap(), &[]), "{ip} should be refused");
         }

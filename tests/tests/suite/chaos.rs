@@ -62,12 +62,13 @@ async fn sigterm_lets_running_jobs_finish_and_hands_back_the_rest() {
     let events = app.history(long).await;
     assert_eq!(events.last().unwrap().data["handed_back"], true);
 
-    // Another worker picks it up.
-    let mut next = app.spawn_worker_process("next", &[]);
+    // Another worker picks it up (and, stopped, hands it back: no job is
+    // left running once the test ends).
+    let mut next = app.spawn_worker_process("next", &grace);
     let job = app.wait_for(long, Duration::from_secs(20), |j| j.status == JobStatus::Running).await;
     assert_eq!(job.attempts, 1);
-    signal(&next, Signal::SIGKILL);
-    let _ = next.wait();
+    signal(&next, Signal::SIGTERM);
+    assert!(wait_exit(&mut next, Duration::from_secs(15)).await.success());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
