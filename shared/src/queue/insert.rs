@@ -5,7 +5,7 @@
 use chrono::Utc;
 use diesel::prelude::*;
 use diesel::sql_types::Text;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -13,7 +13,7 @@ use super::events::record_event;
 use crate::db::models::{Job, NewJob};
 use crate::db::schema::jobs::dsl as j;
 use crate::domain::JobStatus;
-use crate::kinds::JobArgs;
+use crate::kinds::{JobArgs, Kind};
 
 /// Inserts a job of `A` for `tenant`, due now, with the kind's attempts.
 pub async fn insert<A: JobArgs>(conn: &mut AsyncPgConnection, tenant: Uuid, args: &A) -> QueryResult<Job> {
@@ -41,8 +41,14 @@ pub async fn put<A: JobArgs>(
     args: &A,
     max_attempts: i32,
 ) -> QueryResult<(Job, bool)> {
-    let kind = &A::KIND;
-    if kind.unique {
+    let kind: Kind = A::KIND;
+    let payload = args.to_payload();
+    if !kind.unique {
+        return Ok((insert_new(conn, tenant, &kind, &payload, max_attempts).await?, true));
+    }
+    // In a transaction (a savepoint inside the caller's), so that the lock
+    // is held until the insert commits.
+    conn.transaction::<_, diesel::result::Error, _>(async move |conn: &mut AsyncPgConnection| {
         diesel::sql_query("SELECT pg_advisory_xact_lock(hashtext($1))")
             .bind::<Text, _>(format!("unique:{}:{tenant}", kind.name))
             .execute(conn)
@@ -59,8 +65,19 @@ pub async fn put<A: JobArgs>(
         if let Some(job) = existing {
             return Ok((job, false));
         }
-    }
-    let payload = args.to_payload();
+        Ok((insert_new(conn, tenant, &kind, &payload, max_attempts).await?, true))
+    })
+    .await
+}
+
+/// Inserts one job and its `queued` event.
+async fn insert_new(
+    conn: &mut AsyncPgConnection,
+    tenant: Uuid,
+    kind: &Kind,
+    payload: &serde_json::Value,
+    max_attempts: i32,
+) -> QueryResult<Job> {
     let new = NewJob {
         id: Uuid::now_v7(),
         tenant_id: tenant,
@@ -70,12 +87,12 @@ pub async fn put<A: JobArgs>(
         status: JobStatus::Queued,
         max_attempts,
         run_at: Utc::now(),
-        payload: &payload,
+        payload,
         idempotency_key: None,
         request_hash: None,
         callback_url: None,
     };
     let job: Job = diesel::insert_into(j::jobs).values(&new).returning(Job::as_returning()).get_result(conn).await?;
     record_event(conn, job.id, "state", Some(JobStatus::Queued), json!({})).await?;
-    Ok((job, true))
+    Ok(job)
 }

@@ -10,6 +10,7 @@ mod chat;
 mod documents;
 mod embeddings;
 mod idempotency;
+mod kinds;
 mod lifecycle;
 mod llm_admin;
 mod mcp;
