@@ -85,7 +85,7 @@ fn no_module_names_a_higher_layer_and_no_layer_has_a_cycle() {
     for ((from, to), file) in &edges {
         let (Some(a), Some(b)) = (layer_of(from), layer_of(to)) else { continue };
         if b > a {
-            problems.push(format!("{from} (layer {a}) names {to} (layer {b}) in {file}"));
+            problems.push(format!("{from} (layer {}) names {to} (layer {}) in {file}", a + 1, b + 1));
         }
         if a == b && edges.contains_key(&(to.clone(), from.clone())) && from < to {
             problems.push(format!("{from} and {to} name each other ({file})"));
