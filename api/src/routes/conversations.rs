@@ -4,7 +4,7 @@
 
 use actix_web::http::header::LOCATION;
 use actix_web::{web, HttpResponse};
-use chorus_shared::db::models::Conversation;
+use chorus_shared::domain::ConversationView;
 use chorus_shared::error::ErrorBody;
 use chorus_shared::services::conversations::{
     self as service, ConversationFilter, ConversationInput, ConversationPage, Fork, MessagePage, MessageQuery,
@@ -32,7 +32,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 /// Create a conversation.
 #[utoipa::path(post, path = "/v1/conversations", tag = "conversations", request_body = ConversationInput,
-    responses((status = 201, body = Conversation), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
+    responses((status = 201, body = ConversationView), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn create(ctx: web::Data<Ctx>, auth: Auth, body: web::Json<ConversationInput>) -> ApiResult<HttpResponse> {
     let conv = service::create(&ctx, &auth.0, body.into_inner()).await?;
     Ok(HttpResponse::Created().insert_header((LOCATION, format!("/v1/conversations/{}", conv.id))).json(conv))
@@ -46,13 +46,13 @@ pub async fn list(ctx: web::Data<Ctx>, auth: Auth, q: web::Query<ConversationFil
 }
 
 #[utoipa::path(get, path = "/v1/conversations/{id}", tag = "conversations",
-    responses((status = 200, body = Conversation), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = ConversationView), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn get(ctx: web::Data<Ctx>, auth: Auth, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(service::get(&ctx, &auth.0, *id).await?))
 }
 
 #[utoipa::path(patch, path = "/v1/conversations/{id}", tag = "conversations", request_body = ConversationInput,
-    responses((status = 200, body = Conversation), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = ConversationView), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn update(
     ctx: web::Data<Ctx>,
     auth: Auth,
@@ -93,13 +93,13 @@ pub async fn post(
     body: web::Json<PostMessage>,
 ) -> ApiResult<HttpResponse> {
     let (message, job) = service::post_message(&ctx, &auth.0, *id, body.into_inner()).await?;
-    let posted = Posted { message, job: job.summary() };
+    let posted = Posted { message: message.view(), job: job.summary() };
     Ok(HttpResponse::Accepted().insert_header((LOCATION, format!("/v1/jobs/{}", posted.job.id))).json(posted))
 }
 
 /// Branch a conversation at one of its messages.
 #[utoipa::path(post, path = "/v1/conversations/{id}/fork", tag = "conversations", request_body = Fork,
-    responses((status = 201, body = Conversation), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+    responses((status = 201, body = ConversationView), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn fork(
     ctx: web::Data<Ctx>,
     auth: Auth,

@@ -1,11 +1,13 @@
 //! Our own domain types. The queue library's types never appear here.
 
+mod conversation;
 mod document_filter;
 mod queue;
 mod role;
 mod status;
 mod view;
 
+pub use conversation::{ConversationView, MessageView};
 pub use document_filter::DocumentFilter;
 pub use queue::Queue;
 pub use role::Role;

@@ -17,12 +17,13 @@ use crate::db::schema::agents as a;
 use crate::domain::Role;
 use crate::error::{ErrorCode, ServiceError, ServiceResult};
 use crate::Ctx;
+use crate::db::models::Agent as AgentRow;
 
 const MAX_PROMPT_CHARS: usize = 20_000;
 const MAX_STEPS: i32 = 20;
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, Queryable, Selectable)]
-#[diesel(table_name = a)]
+/// An agent profile, as clients see it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Agent {
     pub id: Uuid,
     pub name: String,
@@ -33,6 +34,22 @@ pub struct Agent {
     pub max_steps: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+impl From<AgentRow> for Agent {
+    fn from(r: AgentRow) -> Self {
+        Self {
+            id: r.id,
+            name: r.name,
+            system_prompt: r.system_prompt,
+            model: r.model,
+            temperature: r.temperature,
+            tools: r.tools,
+            max_steps: r.max_steps,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
 }
 
 /// The body of `POST /v1/agents` (`name`, `model` and `tools` required)
@@ -112,16 +129,19 @@ pub async fn create(ctx: &Ctx, p: &Principal, i: AgentInput) -> ServiceResult<Ag
             a::max_steps.eq(agent.max_steps),
         ))
         .on_conflict_do_nothing()
-        .returning(Agent::as_returning())
+        .returning(AgentRow::as_returning())
         .get_result(&mut conn)
         .await
         .optional()?
+        .map(Agent::from)
         .ok_or_else(|| ServiceError::new(ErrorCode::NameTaken, format!("an agent named {:?} exists", agent.name)))
 }
 
 pub async fn list(ctx: &Ctx, p: &Principal) -> ServiceResult<Vec<Agent>> {
     let mut conn = ctx.pool.get().await?;
-    Ok(a::table.filter(a::tenant_id.eq(p.tenant_id)).order(a::name).select(Agent::as_select()).load(&mut conn).await?)
+    let rows: Vec<AgentRow> =
+        a::table.filter(a::tenant_id.eq(p.tenant_id)).order(a::name).select(AgentRow::as_select()).load(&mut conn).await?;
+    Ok(rows.into_iter().map(Agent::from).collect())
 }
 
 pub async fn get(ctx: &Ctx, p: &Principal, id: Uuid) -> ServiceResult<Agent> {
@@ -129,10 +149,11 @@ pub async fn get(ctx: &Ctx, p: &Principal, id: Uuid) -> ServiceResult<Agent> {
     a::table
         .filter(a::tenant_id.eq(p.tenant_id))
         .filter(a::id.eq(id))
-        .select(Agent::as_select())
+        .select(AgentRow::as_select())
         .first(&mut conn)
         .await
         .optional()?
+        .map(Agent::from)
         .ok_or_else(not_found)
 }
 
@@ -142,10 +163,11 @@ pub async fn by_name(ctx: &Ctx, tenant: Uuid, name: &str) -> ServiceResult<Agent
     a::table
         .filter(a::tenant_id.eq(tenant))
         .filter(a::name.eq(name))
-        .select(Agent::as_select())
+        .select(AgentRow::as_select())
         .first(&mut conn)
         .await
         .optional()?
+        .map(Agent::from)
         .ok_or_else(|| not_found().with_details(json!({ "agent": name })))
 }
 
@@ -185,9 +207,10 @@ pub async fn update(ctx: &Ctx, p: &Principal, id: Uuid, i: AgentInput) -> Servic
             a::max_steps.eq(agent.max_steps),
             a::updated_at.eq(agent.updated_at),
         ))
-        .returning(Agent::as_returning())
-        .get_result(&mut conn)
-        .await?)
+        .returning(AgentRow::as_returning())
+        .get_result::<AgentRow>(&mut conn)
+        .await?
+        .into())
 }
 
 pub async fn delete(ctx: &Ctx, p: &Principal, id: Uuid) -> ServiceResult<()> {

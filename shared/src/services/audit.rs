@@ -14,13 +14,12 @@ use crate::db::schema::audit_log as a;
 use crate::domain::Role;
 use crate::error::{ErrorCode, ServiceError, ServiceResult};
 use crate::Ctx;
+use crate::db::models::AuditEntry as Row;
 
-#[derive(Debug, Clone, Serialize, Deserialize, Queryable, Selectable, ToSchema)]
-#[diesel(table_name = a)]
+/// An audit entry, as admins see it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct AuditEntry {
     pub id: i64,
-    #[serde(skip)]
-    pub tenant_id: Uuid,
     /// The API key that asked for it.
     pub actor_key_id: Option<Uuid>,
     /// E.g. `bulk.delete`.
@@ -30,6 +29,20 @@ pub struct AuditEntry {
     pub outcome: Value,
     pub job_id: Option<Uuid>,
     pub created_at: DateTime<Utc>,
+}
+
+impl From<Row> for AuditEntry {
+    fn from(r: Row) -> Self {
+        Self {
+            id: r.id,
+            actor_key_id: r.actor_key_id,
+            action: r.action,
+            selector: r.selector,
+            outcome: r.outcome,
+            job_id: r.job_id,
+            created_at: r.created_at,
+        }
+    }
 }
 
 /// Appends an entry inside the caller's transaction.
@@ -73,9 +86,10 @@ pub async fn list(ctx: &Ctx, p: &Principal, q: AuditQuery) -> ServiceResult<Vec<
         return Err(ServiceError::new(ErrorCode::InvalidParameter, "limit must be between 1 and 200"));
     }
     let mut conn = ctx.pool.get().await?;
-    let mut query = a::table.filter(a::tenant_id.eq(p.tenant_id)).select(AuditEntry::as_select()).into_boxed();
+    let mut query = a::table.filter(a::tenant_id.eq(p.tenant_id)).select(Row::as_select()).into_boxed();
     if let Some(before) = q.before {
         query = query.filter(a::id.lt(before));
     }
-    Ok(query.order(a::id.desc()).limit(limit).load(&mut conn).await?)
+    let rows: Vec<Row> = query.order(a::id.desc()).limit(limit).load(&mut conn).await?;
+    Ok(rows.into_iter().map(AuditEntry::from).collect())
 }

@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use super::documents::select_ids;
 use super::Principal;
-use crate::db::models::{Document, Job};
+use crate::db::models::{Document, DocumentTag, Job};
 use super::documents::DocumentView;
 use crate::db::schema::jobs::dsl as j;
 use crate::domain::{JobStatus, Role};
@@ -190,7 +190,8 @@ pub async fn apply(ctx: &Ctx, op: BulkOp, doc: &Document, tag_ids: &[Uuid]) -> S
     match op {
         BulkOp::Delete => super::documents::delete_loaded(ctx, &mut conn, doc).await?,
         BulkOp::Tag => {
-            let rows: Vec<_> = tag_ids.iter().map(|tag| (dt::document_id.eq(doc.id), dt::tag_id.eq(*tag))).collect();
+            let rows: Vec<DocumentTag> =
+                tag_ids.iter().map(|tag| DocumentTag { document_id: doc.id, tag_id: *tag }).collect();
             diesel::insert_into(dt::table).values(rows).on_conflict_do_nothing().execute(&mut conn).await?;
         }
         BulkOp::Untag => {

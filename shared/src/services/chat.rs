@@ -11,7 +11,7 @@ use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
-use crate::db::models::{Conversation, Message};
+use crate::db::models::{Conversation, Message, NewLlmUsage};
 use crate::db::schema::{conversations as c, llm_usage as u, messages as m};
 use crate::error::ServiceResult;
 use crate::llm::context::Summary;
@@ -142,22 +142,20 @@ pub async fn store_replies(
     replies: Vec<Message>,
     usage: Vec<Usage>,
 ) -> ServiceResult<Vec<Message>> {
-    let rows: Vec<_> = usage
+    let rows: Vec<NewLlmUsage> = usage
         .into_iter()
-        .map(|x| {
-            (
-                u::tenant_id.eq(owner.tenant_id),
-                u::job_id.eq(owner.job_id),
-                u::message_id.eq(x.message_id),
-                u::provider.eq(x.provider),
-                u::model.eq(x.model),
-                u::prompt_tokens.eq(x.prompt_tokens),
-                u::completion_tokens.eq(x.completion_tokens),
-                u::cost_usd.eq(x.cost_usd),
-                u::latency_ms.eq(x.latency_ms),
-                u::ttft_ms.eq(x.ttft_ms),
-                u::cache_hit.eq(x.cache_hit),
-            )
+        .map(|x| NewLlmUsage {
+            tenant_id: owner.tenant_id,
+            job_id: Some(owner.job_id),
+            message_id: x.message_id,
+            provider: x.provider,
+            model: x.model,
+            prompt_tokens: x.prompt_tokens,
+            completion_tokens: x.completion_tokens,
+            cost_usd: x.cost_usd,
+            latency_ms: x.latency_ms,
+            ttft_ms: x.ttft_ms,
+            cache_hit: x.cache_hit,
         })
         .collect();
     let mut conn = ctx.pool.get().await?;

@@ -16,7 +16,7 @@ use uuid::Uuid;
 use super::{page, page_limit, Principal};
 use crate::db::models::{Conversation, Job, Message};
 use crate::db::schema::{conversations as c, messages as m};
-use crate::domain::{JobSummary, Role};
+use crate::domain::{ConversationView, JobSummary, MessageView, Role};
 use crate::error::{ErrorCode, ServiceError, ServiceResult};
 use crate::Ctx;
 
@@ -97,7 +97,7 @@ async fn load(conn: &mut AsyncPgConnection, tenant: Uuid, id: Uuid) -> ServiceRe
         .ok_or_else(not_found)
 }
 
-pub async fn create(ctx: &Ctx, p: &Principal, i: ConversationInput) -> ServiceResult<Conversation> {
+pub async fn create(ctx: &Ctx, p: &Principal, i: ConversationInput) -> ServiceResult<ConversationView> {
     p.require(Role::User, "creating conversations")?;
     check_input(ctx, p.tenant_id, &i).await?;
     let now = Utc::now();
@@ -117,15 +117,17 @@ pub async fn create(ctx: &Ctx, p: &Principal, i: ConversationInput) -> ServiceRe
         summary_through: None,
     };
     let mut conn = ctx.pool.get().await?;
-    Ok(diesel::insert_into(c::table).values(&row).returning(Conversation::as_returning()).get_result(&mut conn).await?)
+    let stored: Conversation =
+        diesel::insert_into(c::table).values(&row).returning(Conversation::as_returning()).get_result(&mut conn).await?;
+    Ok(stored.view())
 }
 
-pub async fn get(ctx: &Ctx, p: &Principal, id: Uuid) -> ServiceResult<Conversation> {
+pub async fn get(ctx: &Ctx, p: &Principal, id: Uuid) -> ServiceResult<ConversationView> {
     let mut conn = ctx.pool.get().await?;
-    load(&mut conn, p.tenant_id, id).await
+    Ok(load(&mut conn, p.tenant_id, id).await?.view())
 }
 
-pub async fn update(ctx: &Ctx, p: &Principal, id: Uuid, i: ConversationInput) -> ServiceResult<Conversation> {
+pub async fn update(ctx: &Ctx, p: &Principal, id: Uuid, i: ConversationInput) -> ServiceResult<ConversationView> {
     p.require(Role::User, "changing conversations")?;
     check_input(ctx, p.tenant_id, &i).await?;
     let mut conn = ctx.pool.get().await?;
@@ -155,8 +157,9 @@ pub async fn update(ctx: &Ctx, p: &Principal, id: Uuid, i: ConversationInput) ->
             c::updated_at.eq(Utc::now()),
         ))
         .returning(Conversation::as_returning())
-        .get_result(&mut conn)
-        .await?)
+        .get_result::<Conversation>(&mut conn)
+        .await?
+        .view())
 }
 
 /// Deletes a conversation and its messages. Its forks keep their own
@@ -187,7 +190,7 @@ pub struct ConversationFilter {
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ConversationPage {
-    pub items: Vec<Conversation>,
+    pub items: Vec<ConversationView>,
     pub next_cursor: Option<Uuid>,
 }
 
@@ -229,9 +232,10 @@ pub async fn list(ctx: &Ctx, p: &Principal, f: ConversationFilter) -> ServiceRes
         q = q.filter(c::id.lt(cur));
     }
     let mut conn = ctx.pool.get().await?;
-    let rows = q.order(c::id.desc()).limit(limit + 1).select(Conversation::as_select()).load(&mut conn).await?;
-    let (items, next_cursor) = page(rows, limit, |r| r.id);
-    Ok(ConversationPage { items, next_cursor })
+    let rows: Vec<Conversation> =
+        q.order(c::id.desc()).limit(limit + 1).select(Conversation::as_select()).load(&mut conn).await?;
+    let (rows, next_cursor) = page(rows, limit, |r| r.id);
+    Ok(ConversationPage { items: rows.iter().map(Conversation::view).collect(), next_cursor })
 }
 
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
@@ -246,7 +250,7 @@ pub struct MessageQuery {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct MessagePage {
     /// Oldest first, including the history a fork shares with its parent.
-    pub items: Vec<Message>,
+    pub items: Vec<MessageView>,
     pub next_cursor: Option<Uuid>,
 }
 
@@ -287,8 +291,8 @@ pub async fn messages(ctx: &Ctx, p: &Principal, id: Uuid, q: MessageQuery) -> Se
         None => 0,
     };
     let rows: Vec<Message> = all.into_iter().skip(start).take(limit as usize + 1).collect();
-    let (items, next_cursor) = page(rows, limit, |r| r.id);
-    Ok(MessagePage { items, next_cursor })
+    let (rows, next_cursor) = page(rows, limit, |r| r.id);
+    Ok(MessagePage { items: rows.iter().map(Message::view).collect(), next_cursor })
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -298,7 +302,7 @@ pub struct Fork {
 }
 
 /// A new conversation sharing the history up to `at_message_id`.
-pub async fn fork(ctx: &Ctx, p: &Principal, id: Uuid, f: Fork) -> ServiceResult<Conversation> {
+pub async fn fork(ctx: &Ctx, p: &Principal, id: Uuid, f: Fork) -> ServiceResult<ConversationView> {
     p.require(Role::User, "forking conversations")?;
     let mut conn = ctx.pool.get().await?;
     let source = load(&mut conn, p.tenant_id, id).await?;
@@ -319,7 +323,9 @@ pub async fn fork(ctx: &Ctx, p: &Principal, id: Uuid, f: Fork) -> ServiceResult<
         summary_through: None,
         ..source
     };
-    Ok(diesel::insert_into(c::table).values(&row).returning(Conversation::as_returning()).get_result(&mut conn).await?)
+    let stored: Conversation =
+        diesel::insert_into(c::table).values(&row).returning(Conversation::as_returning()).get_result(&mut conn).await?;
+    Ok(stored.view())
 }
 
 /// The body of `POST /v1/conversations/{id}/messages`.
@@ -348,7 +354,7 @@ pub struct PostMessage {
 /// What `POST …/messages` answers: the stored user message and the job.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Posted {
-    pub message: Message,
+    pub message: MessageView,
     pub job: JobSummary,
 }
 

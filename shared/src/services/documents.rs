@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::tags;
 use super::Principal;
-use crate::db::models::{Document, Job};
+use crate::db::models::{Document, DocumentTag, Job};
 use crate::db::schema::{document_pages as dp, document_tags as dt, documents as d, tags as t};
 use crate::domain::{ErrorView, JobSummary, Role};
 use crate::error::{ErrorCode, ServiceError, ServiceResult};
@@ -177,7 +177,7 @@ pub async fn upload(ctx: &Ctx, p: &Principal, up: Upload) -> ServiceResult<Uploa
             let tag_ids = tags::ensure_named(conn, tenant, &up.tags).await?;
             for tag in tag_ids {
                 diesel::insert_into(dt::table)
-                    .values((dt::document_id.eq(doc.id), dt::tag_id.eq(tag)))
+                    .values(DocumentTag { document_id: doc.id, tag_id: tag })
                     .execute(conn)
                     .await?;
             }

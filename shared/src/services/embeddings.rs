@@ -94,6 +94,7 @@ pub async fn embed_cached(
     embedder: &std::sync::Arc<crate::embed::Embedder>,
     texts: &[String],
 ) -> ServiceResult<(Vec<Vec<f32>>, usize)> {
+    use crate::db::models::CachedEmbedding;
     use crate::db::schema::embedding_cache as ec;
     use diesel::prelude::*;
     use diesel_async::RunQueryDsl;
@@ -118,12 +119,10 @@ pub async fn embed_cached(
         let rows: Vec<_> = missing
             .iter()
             .zip(&fresh)
-            .map(|(i, v)| {
-                (
-                    ec::model_id.eq(embedder.model_id.clone()),
-                    ec::content_hash.eq(hashes[*i].clone()),
-                    ec::vector.eq(v.clone()),
-                )
+            .map(|(i, v)| CachedEmbedding {
+                model_id: embedder.model_id.clone(),
+                content_hash: hashes[*i].clone(),
+                vector: v.clone(),
             })
             .collect();
         let mut conn = ctx.pool.get().await?;

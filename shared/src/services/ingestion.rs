@@ -9,7 +9,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use super::documents::report;
-use crate::db::models::Document;
+use crate::db::models::{Chunk as ChunkRow, Document, DocumentPage};
 use crate::db::schema::{chunks as c, document_pages as dp, documents as d};
 use crate::error::ServiceResult;
 use crate::kinds::embed_document::EmbedDocument;
@@ -38,24 +38,22 @@ pub async fn begin(ctx: &Ctx, tenant: Uuid, id: Uuid) -> ServiceResult<Option<Do
 pub async fn store(ctx: &Ctx, doc: &Document, extracted: &Extracted, chunks: &[Chunk]) -> ServiceResult<bool> {
     let (doc_id, tenant) = (doc.id, doc.tenant_id);
     let pages = extracted.pages.len() as i32;
-    let page_rows: Vec<_> = extracted
+    let page_rows: Vec<DocumentPage> = extracted
         .pages
         .iter()
-        .map(|pg| (dp::document_id.eq(doc_id), dp::page_no.eq(pg.number as i32), dp::text.eq(pg.text())))
+        .map(|pg| DocumentPage { document_id: doc_id, page_no: pg.number as i32, text: pg.text() })
         .collect();
-    let chunk_rows: Vec<_> = chunks
+    let chunk_rows: Vec<ChunkRow> = chunks
         .iter()
-        .map(|ch| {
-            (
-                c::id.eq(super::indexing::chunk_id(doc_id, ch.ordinal as i32)),
-                c::tenant_id.eq(tenant),
-                c::document_id.eq(doc_id),
-                c::ordinal.eq(ch.ordinal as i32),
-                c::page_no.eq(ch.page as i32),
-                c::heading_path.eq(ch.heading_path.clone()),
-                c::text.eq(ch.text.clone()),
-                c::token_count.eq(ch.tokens as i32),
-            )
+        .map(|ch| ChunkRow {
+            id: super::indexing::chunk_id(doc_id, ch.ordinal as i32),
+            tenant_id: tenant,
+            document_id: doc_id,
+            ordinal: ch.ordinal as i32,
+            page_no: ch.page as i32,
+            heading_path: ch.heading_path.clone(),
+            text: ch.text.clone(),
+            token_count: ch.tokens as i32,
         })
         .collect();
     let n_chunks = chunk_rows.len() as i32;

@@ -20,6 +20,7 @@ use crate::db::schema::{llm_models as lm, llm_providers as lp};
 use crate::domain::Role;
 use crate::error::{ErrorCode, ServiceError, ServiceResult};
 use crate::Ctx;
+use crate::db::models::{LlmModel as ModelRow, LlmProvider as ProviderRow};
 
 const KINDS: &[&str] = &["openai", "anthropic", "gemini"];
 
@@ -86,30 +87,7 @@ pub struct ModelInput {
     pub fallbacks: Option<Vec<String>>,
 }
 
-#[derive(Debug, Clone, Queryable, Selectable)]
-#[diesel(table_name = lp)]
-struct ProviderRow {
-    name: String,
-    kind: String,
-    base_url: String,
-    api_key_encrypted: Option<String>,
-    api_key_hint: Option<String>,
-    timeout_ms: i64,
-    updated_at: DateTime<Utc>,
-}
 
-#[derive(Debug, Clone, Queryable, Selectable)]
-#[diesel(table_name = lm)]
-struct ModelRow {
-    alias: String,
-    provider: String,
-    name: String,
-    context_tokens: i32,
-    input_usd_per_mtok: f64,
-    output_usd_per_mtok: f64,
-    fallbacks: Vec<String>,
-    updated_at: DateTime<Utc>,
-}
 
 /// What a stored key is bound to: its tenant and provider.
 fn key_context(tenant: Uuid, provider: &str) -> String {

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
 use utoipa::ToSchema;
@@ -24,26 +24,8 @@ use crate::tools::Tool;
 use crate::kinds::mcp_discover::McpDiscover;
 use crate::kinds::JobArgs;
 use crate::Ctx;
+use crate::db::models::McpServer as Row;
 
-#[derive(Debug, Clone, Queryable, Selectable)]
-#[diesel(table_name = ms)]
-struct Row {
-    id: Uuid,
-    name: String,
-    transport: String,
-    command: Option<String>,
-    args: Vec<String>,
-    url: Option<String>,
-    timeout_ms: i64,
-    roles: Vec<String>,
-    tools: Value,
-    discovered_at: Option<DateTime<Utc>>,
-    discovery_error: Option<String>,
-    created_at: DateTime<Utc>,
-    secrets_encrypted: Option<String>,
-    env_keys: Vec<String>,
-    has_bearer_token: bool,
-}
 
 /// What a server keeps encrypted.
 #[derive(Debug, Default, Serialize, Deserialize)]

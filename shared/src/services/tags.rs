@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::Principal;
-use crate::db::models::Tag;
+use crate::db::models::{DocumentTag, Tag};
 use crate::db::schema::{document_tags as dt, documents as d, tags as t};
 use crate::domain::Role;
 use crate::error::{ErrorCode, ServiceError, ServiceResult};
@@ -214,7 +214,7 @@ pub async fn set_on_document(
     }
     if attach {
         diesel::insert_into(dt::table)
-            .values((dt::document_id.eq(document_id), dt::tag_id.eq(tag_id)))
+            .values(DocumentTag { document_id, tag_id })
             .on_conflict_do_nothing()
             .execute(&mut conn)
             .await?;

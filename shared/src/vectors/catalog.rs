@@ -16,15 +16,7 @@ use crate::config::EmbedSettings;
 use crate::db::DbPool;
 
 /// A row of `vector_collections`.
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable)]
-#[diesel(table_name = vc)]
-pub struct Collection {
-    pub name: String,
-    pub model_id: String,
-    pub dimension: i32,
-    pub state: String,
-    pub job_id: Option<Uuid>,
-}
+pub use crate::db::models::VectorCollection as Collection;
 
 /// The collection name of a model: `chunks-<model>-<dimension>`, lower
 /// case, other characters as `_`.

@@ -32,9 +32,10 @@ pub async fn upload(app: &TestApp, bytes: Vec<u8>, filename: &str, mime: &str) -
     resp.json().await.unwrap()
 }
 
-/// Waits for the document to leave `queued`/`processing`.
+/// Waits for the document to leave `queued`/`processing`/`embedding`
+/// (90 s: a long PDF is embedded by the real model on 2 shared cores).
 pub async fn settled(app: &TestApp, id: &str) -> Value {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
     loop {
         let doc: Value = app.get_json(&app.admin_key, &format!("/v1/documents/{id}")).await;
         if doc["status"] == "ingested" || doc["status"] == "failed" {

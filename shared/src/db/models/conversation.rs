@@ -1,25 +1,22 @@
-//! `conversations` and `messages`.
+//! `conversations`: a chat's settings, its fork point and its stored summary.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::db::schema::{conversations, messages};
+use crate::domain::ConversationView;
+use crate::db::schema::conversations;
 
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = conversations)]
 pub struct Conversation {
     pub id: Uuid,
-    #[serde(skip)]
     pub tenant_id: Uuid,
     pub title: String,
     pub system_prompt: String,
     /// Default model aliases (the first answers in `single` mode).
     pub models: Vec<String>,
     /// Default generation settings (`temperature`, `max_tokens`).
-    #[schema(value_type = Object)]
     pub settings: serde_json::Value,
     pub tags: Vec<String>,
     /// For a fork: the conversation and message it branched at.
@@ -33,29 +30,22 @@ pub struct Conversation {
     pub summary_through: Option<Uuid>,
 }
 
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Serialize, Deserialize, ToSchema)]
-#[diesel(table_name = messages)]
-pub struct Message {
-    pub id: Uuid,
-    pub conversation_id: Uuid,
-    #[serde(skip)]
-    pub tenant_id: Uuid,
-    /// `system`, `user` or `assistant`.
-    pub role: String,
-    pub content: String,
-    /// The user message an assistant message answers.
-    pub reply_to: Option<Uuid>,
-    /// The model alias that answered.
-    pub model: Option<String>,
-    pub job_id: Option<Uuid>,
-    #[schema(value_type = Option<Object>)]
-    pub usage: Option<serde_json::Value>,
-    /// Chunks cited by a RAG answer: `[{chunk_id, document_id, title, page}]`.
-    #[schema(value_type = Vec<Object>)]
-    pub citations: serde_json::Value,
-    /// Provider, finish reason, latency, time to first token, cache hit,
-    /// what the context strategy dropped.
-    #[schema(value_type = Object)]
-    pub meta: serde_json::Value,
-    pub created_at: DateTime<Utc>,
+impl Conversation {
+    /// What clients see of it.
+    pub fn view(&self) -> ConversationView {
+        ConversationView {
+            id: self.id.clone(),
+            title: self.title.clone(),
+            system_prompt: self.system_prompt.clone(),
+            models: self.models.clone(),
+            settings: self.settings.clone(),
+            tags: self.tags.clone(),
+            parent_id: self.parent_id.clone(),
+            fork_message_id: self.fork_message_id.clone(),
+            created_at: self.created_at.clone(),
+            updated_at: self.updated_at.clone(),
+            summary: self.summary.clone(),
+            summary_through: self.summary_through.clone(),
+        }
+    }
 }

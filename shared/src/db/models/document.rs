@@ -1,10 +1,10 @@
-//! `documents`, `document_pages`, `chunks`, `tags` and `document_tags`.
+//! `documents`: one uploaded original and its ingestion state.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use uuid::Uuid;
 
-use crate::db::schema::{documents, tags};
+use crate::db::schema::documents;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = documents)]
@@ -27,15 +27,4 @@ pub struct Document {
     pub ingest_job_id: Option<Uuid>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
-}
-
-#[derive(Debug, Clone, Queryable, Selectable)]
-#[diesel(table_name = tags)]
-pub struct Tag {
-    pub id: Uuid,
-    pub tenant_id: Uuid,
-    pub name: String,
-    pub description: String,
-    pub color: Option<String>,
-    pub created_at: DateTime<Utc>,
 }

@@ -1,17 +1,51 @@
-//! One model file per table.
+//! One model file per table: the rows as diesel reads and writes them.
+//! What clients see of a row is a view (`domain`, or the service's own
+//! type), built from the row, never the row itself.
 
+mod agent;
 mod api_key;
+mod audit_entry;
+mod cached_embedding;
+mod chunk;
 mod conversation;
 mod document;
+mod document_page;
+mod document_tag;
 mod job;
 mod job_event;
+mod llm_model;
+mod llm_usage;
+mod llm_provider;
+mod mcp_server;
+mod message;
+mod tag;
 mod tenant;
-mod webhook;
+mod tool_execution;
+mod vector_collection;
+mod webhook_attempt;
+mod webhook_delivery;
+mod webhook_endpoint;
 
+pub use agent::Agent;
 pub use api_key::{ApiKey, NewApiKey};
-pub use conversation::{Conversation, Message};
-pub use document::{Document, Tag};
+pub use audit_entry::AuditEntry;
+pub use cached_embedding::CachedEmbedding;
+pub use chunk::Chunk;
+pub use conversation::Conversation;
+pub use document::Document;
+pub use document_page::DocumentPage;
+pub use document_tag::DocumentTag;
 pub use job::{Job, NewJob};
 pub use job_event::{JobEvent, NewJobEvent};
+pub use llm_model::LlmModel;
+pub use llm_usage::NewLlmUsage;
+pub use llm_provider::LlmProvider;
+pub use mcp_server::McpServer;
+pub use message::Message;
+pub use tag::Tag;
 pub use tenant::Tenant;
-pub use webhook::{NewWebhookDelivery, WebhookAttempt, WebhookDelivery, WebhookEndpoint};
+pub use tool_execution::ToolExecution;
+pub use vector_collection::VectorCollection;
+pub use webhook_attempt::WebhookAttempt;
+pub use webhook_delivery::{NewWebhookDelivery, WebhookDelivery};
+pub use webhook_endpoint::WebhookEndpoint;

@@ -27,6 +27,7 @@ use crate::domain::Role;
 use crate::error::{ErrorCode, ServiceError, ServiceResult};
 use crate::tools::{schema::Violation, Caller, Tool, ToolError};
 use crate::Ctx;
+use crate::db::models::ToolExecution;
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ToolView {
@@ -274,8 +275,8 @@ fn cap(v: &Value, max: usize) -> (Option<Value>, bool) {
     (Some(Value::String(text[..end].to_string())), true)
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, Queryable, Selectable)]
-#[diesel(table_name = te)]
+/// A logged execution, as clients see it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ExecutionView {
     pub id: Uuid,
     pub job_id: Option<Uuid>,
@@ -291,6 +292,24 @@ pub struct ExecutionView {
     pub duration_ms: i32,
     pub cache_hit: bool,
     pub created_at: DateTime<Utc>,
+}
+
+impl From<ToolExecution> for ExecutionView {
+    fn from(r: ToolExecution) -> Self {
+        Self {
+            id: r.id,
+            job_id: r.job_id,
+            tool: r.tool,
+            arguments: r.arguments,
+            result: r.result,
+            result_truncated: r.result_truncated,
+            error_code: r.error_code,
+            error_message: r.error_message,
+            duration_ms: r.duration_ms,
+            cache_hit: r.cache_hit,
+            created_at: r.created_at,
+        }
+    }
 }
 
 /// Filters of `GET /v1/tools/executions`.
@@ -320,7 +339,7 @@ pub async fn executions(ctx: &Ctx, p: &Principal, f: ExecutionFilter) -> Service
     let limit = page_limit(&ctx.settings, f.limit)?;
     let mut q = te::table
         .filter(te::tenant_id.eq(p.tenant_id))
-        .select(ExecutionView::as_select())
+        .select(ToolExecution::as_select())
         .order(te::id.desc())
         .limit(limit + 1)
         .into_boxed();
@@ -352,7 +371,8 @@ pub async fn executions(ctx: &Ctx, p: &Principal, f: ExecutionFilter) -> Service
         q = q.filter(te::id.lt(c));
     }
     let mut conn = ctx.pool.get().await?;
-    let rows: Vec<ExecutionView> = q.load(&mut conn).await?;
+    let rows: Vec<ExecutionView> =
+        q.load::<ToolExecution>(&mut conn).await?.into_iter().map(ExecutionView::from).collect();
     let (items, next_cursor) = page(rows, limit, |r| r.id);
     Ok(ExecutionPage { items, next_cursor })
 }
@@ -363,9 +383,10 @@ pub async fn logged_for_job(ctx: &Ctx, job: Uuid) -> ServiceResult<Option<Execut
     let mut conn = ctx.pool.get().await?;
     Ok(te::table
         .filter(te::job_id.eq(job))
-        .select(ExecutionView::as_select())
+        .select(ToolExecution::as_select())
         .order(te::id.desc())
-        .first(&mut conn)
+        .first::<ToolExecution>(&mut conn)
         .await
-        .optional()?)
+        .optional()?
+        .map(ExecutionView::from))
 }
