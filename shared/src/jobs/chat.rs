@@ -32,7 +32,8 @@ use crate::config::ModelSettings;
 use crate::llm::registry::{CallOptions, Circuit, Outcome, Registry};
 use crate::llm::{modes, ChatMessage, Role};
 use crate::services::agents::Agent;
-use crate::services::chat::{self as store_of, Usage, UsageOwner};
+use crate::db::models::NewLlmUsage;
+use crate::services::chat::{self as store_of, UsageOwner};
 use crate::services::conversations;
 use crate::services::search::{self, Mode, SearchRequest};
 use crate::services::tools::agent;
@@ -397,13 +398,15 @@ async fn store(
             "estimated": r.steps.iter().any(|s| s.outcome.usage_estimated) });
         replies.push(message(&r.final_alias, &r.text, usage, meta));
     }
-    let usage: Vec<Usage> = r
+    let usage: Vec<NewLlmUsage> = r
         .steps
         .iter()
         .enumerate()
         .map(|(i, s)| {
             let o = &s.outcome;
-            Usage {
+            NewLlmUsage {
+                tenant_id: ctx.tenant_id,
+                job_id: Some(ctx.job_id),
                 message_id: replies.get(i).or(replies.last()).map(|m| m.id),
                 provider: o.provider.clone(),
                 model: o.model.clone(),

@@ -102,20 +102,6 @@ pub struct UsageOwner {
     pub job_id: Uuid,
 }
 
-/// One model call's usage, as stored.
-#[derive(Debug, Clone)]
-pub struct Usage {
-    pub message_id: Option<Uuid>,
-    pub provider: String,
-    pub model: String,
-    pub prompt_tokens: i32,
-    pub completion_tokens: i32,
-    pub cost_usd: f64,
-    pub latency_ms: i32,
-    pub ttft_ms: Option<i32>,
-    pub cache_hit: bool,
-}
-
 /// Records a failed call's usage row (best effort: the job fails anyway).
 pub async fn record_failure(ctx: &Ctx, owner: UsageOwner, message_id: Uuid, provider: &str, model: &str, code: &str) {
     let Ok(mut conn) = ctx.pool.get().await else { return };
@@ -132,32 +118,19 @@ pub async fn record_failure(ctx: &Ctx, owner: UsageOwner, message_id: Uuid, prov
         .await;
 }
 
-/// Stores the answers and their usage rows in one transaction. Answers are
-/// unique per (user message, model): when a run before this one stored
-/// them, nothing is written and the stored ones are returned.
+/// Stores the answers and their usage rows (owned by `owner`) in one
+/// transaction. Answers are unique per (user message, model): when a run
+/// before this one stored them, nothing is written and the stored ones are
+/// returned.
 pub async fn store_replies(
     ctx: &Ctx,
     owner: UsageOwner,
     reply_to: Uuid,
     replies: Vec<Message>,
-    usage: Vec<Usage>,
+    usage: Vec<NewLlmUsage>,
 ) -> ServiceResult<Vec<Message>> {
-    let rows: Vec<NewLlmUsage> = usage
-        .into_iter()
-        .map(|x| NewLlmUsage {
-            tenant_id: owner.tenant_id,
-            job_id: Some(owner.job_id),
-            message_id: x.message_id,
-            provider: x.provider,
-            model: x.model,
-            prompt_tokens: x.prompt_tokens,
-            completion_tokens: x.completion_tokens,
-            cost_usd: x.cost_usd,
-            latency_ms: x.latency_ms,
-            ttft_ms: x.ttft_ms,
-            cache_hit: x.cache_hit,
-        })
-        .collect();
+    let rows: Vec<NewLlmUsage> =
+        usage.into_iter().map(|u| NewLlmUsage { tenant_id: owner.tenant_id, job_id: Some(owner.job_id), ..u }).collect();
     let mut conn = ctx.pool.get().await?;
     let stored = (*conn)
         .transaction::<_, diesel::result::Error, _>(async move |conn: &mut AsyncPgConnection| {
