@@ -131,6 +131,23 @@ async fn rescue_once(state: &WorkerState) {
         }
         Err(e) => tracing::warn!(error = %e, "rescue failed"),
     }
+    match lifecycle::cancel_requested_waiting(&ctx.pool, &ctx.settings).await {
+        Ok(ended) => {
+            if ended.iter().any(|t| t.deliveries > 0) {
+                chorus_shared::services::jobs::dispatch_webhooks(ctx).await;
+            }
+            for t in ended {
+                tracing::warn!(job_id = %t.job.id, "cancelled a waiting job that carried a cancel request");
+                ctx.broker.publish_event(&t.event.view()).await;
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "cancel sweep failed"),
+    }
+    match chorus_shared::services::ingestion::fail_abandoned(ctx).await {
+        Ok(0) => {}
+        Ok(n) => tracing::warn!(documents = n, "marked documents failed whose ingestion job ended without them"),
+        Err(e) => tracing::warn!(error = %e.message, "document sweep failed"),
+    }
     let lost_after = Duration::from_millis(ctx.settings.dispatch.redispatch_after_ms);
     match lifecycle::redispatch_lost(&ctx.pool, lost_after).await {
         Ok(0) => {}

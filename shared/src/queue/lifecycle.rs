@@ -63,6 +63,15 @@ pub fn backoff_for(kind: Option<&Kind>, settings: &Settings, attempt: i32) -> Du
     }
 }
 
+/// What a job's new status writes in its transaction: a delivery job that
+/// ended without delivering fails its delivery (see
+/// [`outbox::delivery_job_ended`]), and the status's webhook events.
+/// Returns how many deliveries it wrote.
+pub async fn ended(conn: &mut AsyncPgConnection, settings: &Settings, job: &Job) -> QueryResult<usize> {
+    outbox::delivery_job_ended(conn, settings, job).await?;
+    outbox::for_job(conn, settings, job).await
+}
+
 /// Claims the job a message points at. `None` means the message is stale
 /// (the job finished, was cancelled, or was dispatched again since).
 pub async fn claim(pool: &DbPool, msg: &JobMessage, worker: &str) -> anyhow::Result<Option<Transition>> {
@@ -181,6 +190,19 @@ pub async fn finish(
         .transaction::<_, diesel::result::Error, _>(async move |conn: &mut AsyncPgConnection| {
             let mine =
                 j::jobs.filter(j::id.eq(id)).filter(j::dispatch_seq.eq(seq)).filter(j::status.eq(JobStatus::Running));
+            // A cancel that landed while the attempt ran wins over a retry
+            // or a hand-back: a waiting job with a cancel request is never
+            // claimed again, so it must end here.
+            let cancel_requested: Option<Option<DateTime<Utc>>> =
+                mine.select(j::cancel_requested_at).for_update().first(conn).await.optional()?;
+            let Some(cancel_requested) = cancel_requested else { return Ok(None) };
+            let outcome = match outcome {
+                Outcome::HandBack if cancel_requested.is_some() => Outcome::Cancelled,
+                Outcome::Failed(e) if e.retryable && attempts < max && cancel_requested.is_some() => {
+                    Outcome::Cancelled
+                }
+                other => other,
+            };
             let now = Utc::now();
             let none_ts = None::<DateTime<Utc>>;
             let (status, data, updated) = match outcome {
@@ -247,7 +269,7 @@ pub async fn finish(
             };
             let Some(job) = updated else { return Ok(None) };
             let event = record_event(conn, id, "state", Some(status), data).await?;
-            let deliveries = outbox::for_job(conn, settings, &job).await?;
+            let deliveries = ended(conn, settings, &job).await?;
             Ok(Some(Transition { job, event, deliveries }))
         })
         .await?)
@@ -300,8 +322,42 @@ pub async fn rescue(pool: &DbPool, settings: &Settings, stale: Duration) -> anyh
                     .await?;
                 let data = json!({"attempt": job.attempts, "code": "worker_lost", "message": message});
                 let event = record_event(conn, job.id, "state", Some(status), data).await?;
-                let deliveries = outbox::for_job(conn, settings, &updated).await?;
+                let deliveries = ended(conn, settings, &updated).await?;
                 out.push(Transition { job: updated, event, deliveries });
+            }
+            Ok(out)
+        })
+        .await?)
+}
+
+/// Ends waiting (`queued`/`retrying`) jobs that carry a cancel request as
+/// `cancelled`, with their events and deliveries. `claim` refuses such a
+/// job, so left alone it would hold a dispatch slot for good. Returns the
+/// transitions made.
+pub async fn cancel_requested_waiting(pool: &DbPool, settings: &Settings) -> anyhow::Result<Vec<Transition>> {
+    let mut conn = pool.get().await?;
+    Ok((*conn)
+        .transaction::<_, diesel::result::Error, _>(async move |conn: &mut AsyncPgConnection| {
+            let now = Utc::now();
+            let swept: Vec<Job> = diesel::update(
+                j::jobs
+                    .filter(j::status.eq_any([JobStatus::Queued, JobStatus::Retrying]))
+                    .filter(j::cancel_requested_at.is_not_null()),
+            )
+            .set((
+                j::status.eq(JobStatus::Cancelled),
+                j::finished_at.eq(now),
+                j::dispatch_seq.eq(j::dispatch_seq + 1),
+                j::dispatched_at.eq(None::<DateTime<Utc>>),
+            ))
+            .returning(Job::as_returning())
+            .get_results(conn)
+            .await?;
+            let mut out = Vec::with_capacity(swept.len());
+            for job in swept {
+                let event = record_event(conn, job.id, "state", Some(JobStatus::Cancelled), json!({"by": "sweep"})).await?;
+                let deliveries = ended(conn, settings, &job).await?;
+                out.push(Transition { job, event, deliveries });
             }
             Ok(out)
         })

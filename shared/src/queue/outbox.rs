@@ -15,6 +15,7 @@ use crate::db::schema::{webhook_deliveries as d, webhook_endpoints as e};
 use crate::db::DbPool;
 use crate::domain::JobStatus;
 use crate::kinds::webhook_delivery::{self, DeliverWebhook};
+use crate::kinds::JobArgs;
 
 /// Where one delivery goes.
 #[derive(Debug, Clone, Copy)]
@@ -181,4 +182,66 @@ pub async fn for_progress(conn: &mut AsyncPgConnection, settings: &Settings, job
 pub async fn pending_count(pool: &DbPool) -> anyhow::Result<i64> {
     let mut conn = pool.get().await?;
     Ok(d::table.filter(d::status.eq("pending")).count().get_result(&mut conn).await?)
+}
+
+/// Counts one failed delivery against endpoint `endpoint_id` and disables
+/// it when `reason` is given (e.g. a 410) or the failures in a row reach
+/// `webhooks.disable_after_failures`, recording `webhook.endpoint.disabled`.
+/// Returns the disabling's metric label (`gone` or `failures`) if it
+/// disabled the endpoint now.
+pub async fn endpoint_failed(
+    conn: &mut AsyncPgConnection,
+    settings: &Settings,
+    endpoint_id: Uuid,
+    reason: Option<String>,
+) -> QueryResult<Option<&'static str>> {
+    let (failures, url, tenant): (i32, String, Uuid) = diesel::update(e::table.find(endpoint_id))
+        .set(e::consecutive_failures.eq(e::consecutive_failures + 1))
+        .returning((e::consecutive_failures, e::url, e::tenant_id))
+        .get_result(conn)
+        .await?;
+    let limit = settings.webhooks.disable_after_failures;
+    let reason = reason.or_else(|| (failures >= limit).then(|| format!("{failures} deliveries in a row failed")));
+    let Some(reason) = reason else { return Ok(None) };
+    let label = if reason.contains("410") { "gone" } else { "failures" };
+    let disabled = diesel::update(e::table.find(endpoint_id).filter(e::enabled.eq(true)))
+        .set((e::enabled.eq(false), e::disabled_reason.eq(&reason), e::updated_at.eq(Utc::now())))
+        .execute(conn)
+        .await?;
+    if disabled == 0 {
+        return Ok(None);
+    }
+    tracing::warn!(endpoint = %endpoint_id, %reason, "webhook endpoint disabled");
+    let data = json!({ "endpoint_id": endpoint_id, "url": url, "reason": reason });
+    record(conn, settings, tenant, "webhook.endpoint.disabled", Some(endpoint_id), &data).await?;
+    Ok(Some(label))
+}
+
+/// When a `webhook_delivery` job ends `failed`, `dead` or `cancelled` (a
+/// crash, a timeout, a rescue out of attempts, a cancel) with its delivery
+/// still `pending`, the delivery is `failed` and counts toward disabling its
+/// endpoint. Call it in the transaction that ended the job; a delivery the
+/// job already settled is left alone.
+pub async fn delivery_job_ended(conn: &mut AsyncPgConnection, settings: &Settings, job: &Job) -> QueryResult<()> {
+    if job.kind != DeliverWebhook::KIND.name
+        || !matches!(job.status, JobStatus::Failed | JobStatus::Dead | JobStatus::Cancelled)
+    {
+        return Ok(());
+    }
+    let Ok(args) = serde_json::from_value::<DeliverWebhook>(job.payload.clone()) else { return Ok(()) };
+    let error = match job.status {
+        JobStatus::Cancelled => "cancelled".to_string(),
+        _ => job.error_code.clone().unwrap_or_default(),
+    };
+    let endpoint: Option<Option<Uuid>> =
+        diesel::update(d::table.find(args.delivery_id).filter(d::status.eq("pending")))
+            .set((d::status.eq("failed"), d::last_error.eq(format!("the delivery job ended {}: {error}", job.status))))
+            .returning(d::endpoint_id)
+            .get_result(conn)
+            .await
+            .optional()?;
+    if let Some(Some(endpoint)) = endpoint {
+        endpoint_failed(conn, settings, endpoint, None).await?;
+    }
+    Ok(())
 }

@@ -166,3 +166,93 @@ pub async fn finish_embedding(ctx: &Ctx, id: Uuid) -> ServiceResult<Embedded> {
     }
     Ok(Embedded::Unchanged)
 }
+
+/// Marks `failed` the documents whose ingestion ended without them: still
+/// `queued`, `processing` or `embedding`, while the newest `ingest_document`
+/// or `embed_document` job of the document ended `failed`, `dead` or
+/// `cancelled` (a crash, a timeout, a rescue out of attempts, a cancel).
+/// Each gets the job's error code (`cancelled` for a cancel) and a
+/// `document.failed` event, in one transaction. Idempotent, so every
+/// worker's maintenance may run it. Returns how many it marked.
+pub async fn fail_abandoned(ctx: &Ctx) -> ServiceResult<usize> {
+    use crate::db::schema::jobs as j;
+    use crate::domain::JobStatus;
+    use crate::kinds::ingest_document::IngestDocument;
+    use diesel::dsl::sql;
+    use diesel::sql_types::{Nullable, Text};
+    let settings = ctx.settings.clone();
+    let mut conn = ctx.pool.get().await?;
+    let marked = (*conn)
+        .transaction::<_, diesel::result::Error, _>(async move |conn: &mut AsyncPgConnection| {
+            let docs: Vec<Uuid> = d::table
+                .filter(d::status.eq_any(["queued", "processing", "embedding"]))
+                .select(d::id)
+                .order(d::updated_at)
+                .limit(200)
+                .for_update()
+                .skip_locked()
+                .load(conn)
+                .await?;
+            if docs.is_empty() {
+                return Ok(0);
+            }
+            let keys: Vec<String> = docs.iter().map(Uuid::to_string).collect();
+            let doc_of = sql::<Nullable<Text>>("payload->>'document_id'");
+            // Each document's jobs, newest last.
+            let jobs: Vec<(Option<String>, JobStatus, Option<String>, Option<String>)> = j::table
+                .filter(j::kind.eq_any([IngestDocument::KIND.name, EmbedDocument::KIND.name]))
+                .filter(sql::<diesel::sql_types::Bool>("payload->>'document_id' = ANY(")
+                    .bind::<diesel::sql_types::Array<Text>, _>(&keys)
+                    .sql(")"))
+                .order((doc_of.clone(), j::created_at, j::id))
+                .select((doc_of, j::status, j::error_code, j::error_message))
+                .load(conn)
+                .await?;
+            let mut newest: std::collections::HashMap<String, (JobStatus, Option<String>, Option<String>)> =
+                Default::default();
+            for (doc, status, code, message) in jobs {
+                if let Some(doc) = doc {
+                    newest.insert(doc, (status, code, message));
+                }
+            }
+            let mut marked = 0;
+            for (doc, (status, code, message)) in newest {
+                if !matches!(status, JobStatus::Failed | JobStatus::Dead | JobStatus::Cancelled) {
+                    continue;
+                }
+                let Ok(id) = doc.parse::<Uuid>() else { continue };
+                let code = match status {
+                    JobStatus::Cancelled => "cancelled".to_string(),
+                    _ => code.unwrap_or_else(|| "job_failed".into()),
+                };
+                let message = match status {
+                    JobStatus::Cancelled => "the document's job was cancelled".to_string(),
+                    _ => message.unwrap_or_else(|| format!("the document's job ended {status}")),
+                };
+                let doc: Option<Document> = diesel::update(
+                    d::table.find(id).filter(d::status.eq_any(["queued", "processing", "embedding"])),
+                )
+                .set((
+                    d::status.eq("failed"),
+                    d::error_code.eq(&code),
+                    d::error_message.eq(&message),
+                    d::updated_at.eq(Utc::now()),
+                ))
+                .returning(Document::as_returning())
+                .get_result(conn)
+                .await
+                .optional()?;
+                if let Some(doc) = doc {
+                    report(conn, &settings, &doc, "document.failed").await?;
+                    marked += 1;
+                }
+            }
+            Ok(marked)
+        })
+        .await?;
+    drop(conn);
+    if marked > 0 {
+        super::jobs::dispatch_webhooks(ctx).await;
+    }
+    Ok(marked)
+}

@@ -331,7 +331,7 @@ pub async fn cancel(ctx: &Ctx, principal: &Principal, id: Uuid) -> ServiceResult
                         .get_result(conn)
                         .await?;
                     let ev = record_event(conn, id, "state", Some(JobStatus::Cancelled), json!({"by": "api"})).await?;
-                    crate::queue::outbox::for_job(conn, &settings, &job).await?;
+                    crate::queue::lifecycle::ended(conn, &settings, &job).await?;
                     Ok((job, Some(ev)))
                 }
                 JobStatus::Running => {

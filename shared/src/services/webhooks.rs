@@ -432,24 +432,8 @@ pub async fn record_failed_delivery(
     ep: &WebhookEndpoint,
     reason: Option<String>,
 ) -> QueryResult<()> {
-    let failures: i32 = diesel::update(e::table.find(ep.id))
-        .set(e::consecutive_failures.eq(e::consecutive_failures + 1))
-        .returning(e::consecutive_failures)
-        .get_result(conn)
-        .await?;
-    let limit = ctx.settings.webhooks.disable_after_failures;
-    let reason = reason.or_else(|| (failures >= limit).then(|| format!("{failures} deliveries in a row failed")));
-    let Some(reason) = reason else { return Ok(()) };
-    let label = if reason.contains("410") { "gone" } else { "failures" };
-    let disabled = diesel::update(e::table.find(ep.id).filter(e::enabled.eq(true)))
-        .set((e::enabled.eq(false), e::disabled_reason.eq(&reason), e::updated_at.eq(Utc::now())))
-        .execute(conn)
-        .await?;
-    if disabled > 0 {
-        tracing::warn!(endpoint = %ep.id, %reason, "webhook endpoint disabled");
+    if let Some(label) = outbox::endpoint_failed(conn, &ctx.settings, ep.id, reason).await? {
         ctx.metrics.webhook_endpoints_disabled.with_label_values(&[label]).inc();
-        let data = json!({ "endpoint_id": ep.id, "url": ep.url, "reason": reason });
-        outbox::record(conn, &ctx.settings, ep.tenant_id, "webhook.endpoint.disabled", Some(ep.id), &data).await?;
     }
     Ok(())
 }

@@ -5,6 +5,7 @@ use std::time::Duration;
 use chorus_shared::domain::JobStatus;
 use chorus_tests::TestApp;
 use serde_json::{json, Value};
+use uuid::Uuid;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_waiting_job_is_cancelled_at_once_and_never_runs() {
@@ -37,4 +38,55 @@ async fn a_running_job_stops_soon_after_cancel() {
     let job = app.wait_for_status(id, JobStatus::Cancelled, Duration::from_secs(5)).await;
     assert_eq!(job.error.unwrap().code, "cancelled");
     assert!(job.progress.map_or(0, |p| p.done) < 60);
+}
+
+/// The claim message of a queued job, read from its row.
+async fn message_of(app: &TestApp, id: Uuid) -> chorus_shared::queue::JobMessage {
+    use chorus_shared::db::schema::jobs as j;
+    use diesel::prelude::*;
+    use diesel_async::RunQueryDsl;
+    let mut conn = app.ctx.pool.get().await.unwrap();
+    let seq: i32 = j::table.find(id).select(j::dispatch_seq).first(&mut conn).await.unwrap();
+    chorus_shared::queue::JobMessage { job_id: id, dispatch_seq: seq }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancel_that_lands_during_a_retry_or_a_hand_back_ends_the_job() {
+    use chorus_shared::queue::lifecycle::{self, Outcome};
+    use chorus_shared::queue::JobError;
+    // No worker: the test plays the worker's part.
+    let app = TestApp::spawn_with(0, |_| {}).await;
+    for outcome in [Outcome::Failed(JobError::retryable("flaky", "try again")), Outcome::HandBack] {
+        let id = app.submit(json!({"kind": "diagnostic", "payload": {"sleep_ms": 10}})).await;
+        let msg = message_of(&app, id).await;
+        let claimed = lifecycle::claim(&app.ctx.pool, &msg, "test-worker").await.unwrap().expect("claimed");
+        let resp = app.post(&app.admin_key, &format!("/v1/jobs/{id}/cancel")).send().await.unwrap();
+        assert_eq!(resp.status(), 202, "a running job is asked to stop");
+        let wait = Duration::from_millis(10);
+        let t = lifecycle::finish(&app.ctx.pool, &claimed.job, outcome.clone(), &app.settings, wait)
+            .await
+            .unwrap()
+            .expect("the attempt was still ours");
+        assert_eq!(t.job.status, JobStatus::Cancelled, "{outcome:?} with a cancel request");
+        assert_eq!(app.job(id).await.status, JobStatus::Cancelled);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiting_job_left_with_a_cancel_request_is_swept_to_cancelled() {
+    use chorus_shared::db::schema::jobs as j;
+    use diesel::prelude::*;
+    use diesel_async::RunQueryDsl;
+    let app = TestApp::spawn_with(0, |_| {}).await;
+    let id = app.submit(json!({"kind": "diagnostic", "payload": {"sleep_ms": 10}})).await;
+    // As a cancel racing a retry left such jobs before finish handled it.
+    let mut conn = app.ctx.pool.get().await.unwrap();
+    diesel::update(j::table.find(id))
+        .set((j::status.eq(JobStatus::Retrying), j::cancel_requested_at.eq(chrono::Utc::now())))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let ended = chorus_shared::queue::lifecycle::cancel_requested_waiting(&app.ctx.pool, &app.settings).await.unwrap();
+    assert_eq!(ended.iter().map(|t| t.job.id).collect::<Vec<_>>(), vec![id]);
+    assert_eq!(app.job(id).await.status, JobStatus::Cancelled);
 }

@@ -368,3 +368,29 @@ async fn tags_label_filter_and_count_documents_within_a_tenant() {
     let doc: Value = app.get_json(&viewer, &format!("/v1/documents/{a_id}")).await;
     assert_eq!(doc["tags"], json!(["q3"]));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_document_whose_ingestion_job_dies_or_is_cancelled_ends_failed_with_its_code() {
+    use chorus_shared::db::schema::documents as d;
+    use diesel::prelude::*;
+    use diesel_async::RunQueryDsl;
+    // No worker yet: both ingestions wait.
+    let mut app = TestApp::spawn_with(0, |_| {}).await;
+    let lost = upload(&app, b"an original that will be lost".to_vec(), "lost.txt", "text/plain").await;
+    let dropped = upload(&app, b"an ingestion that will be cancelled".to_vec(), "dropped.txt", "text/plain").await;
+    let (lost_id, dropped_id) = (lost["document"]["id"].as_str().unwrap(), dropped["document"]["id"].as_str().unwrap());
+    // Every attempt of the first fails (its original is gone) until the job is dead.
+    let mut conn = app.ctx.pool.get().await.unwrap();
+    let key: String = d::table.find(lost_id.parse::<uuid::Uuid>().unwrap()).select(d::blob_key).first(&mut conn).await.unwrap();
+    app.ctx.blobs.delete(&key).await.unwrap();
+    // The second's job is cancelled while it waits.
+    let job = dropped["job"]["id"].as_str().unwrap();
+    let resp = app.post(&app.admin_key, &format!("/v1/jobs/{job}/cancel")).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    app.start_worker().await;
+
+    let doc = settled(&app, lost_id).await;
+    assert_eq!((doc["status"].as_str(), doc["error"]["code"].as_str()), (Some("failed"), Some("blob_unavailable")), "{doc}");
+    let doc = settled(&app, dropped_id).await;
+    assert_eq!((doc["status"].as_str(), doc["error"]["code"].as_str()), (Some("failed"), Some("cancelled")), "{doc}");
+}

@@ -361,3 +361,30 @@ async fn repeated_failures_disable_an_endpoint_and_progress_is_opt_in_and_thrott
     assert_eq!(resp.status(), 404);
     assert_eq!(resp.json::<Value>().await.unwrap()["code"], "webhook_not_found");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivery_whose_job_is_cancelled_fails_and_counts_toward_disabling() {
+    // A minute between attempts: the delivery job waits in `retrying`.
+    let app = TestApp::spawn_with(1, |s| s.webhooks.retry_schedule_ms = vec![60_000]).await;
+    let down = Receiver::start(0).await;
+    down.answer(500);
+    let (endpoint, _) = register(&app, &down.url("/down"), &["job.succeeded"]).await;
+    let id = app.submit(json!({"kind": "diagnostic", "payload": {}})).await;
+    app.wait_for_status(id, JobStatus::Succeeded, Duration::from_secs(10)).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let delivery_job = loop {
+        let page: Value = app.get_json(&app.admin_key, "/v1/jobs?kind=webhook_delivery").await;
+        if let Some(job) = page["items"].as_array().unwrap().iter().find(|j| j["status"] == "retrying") {
+            break job["id"].as_str().unwrap().to_string();
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no delivery job retrying: {page}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let resp = app.post(&app.admin_key, &format!("/v1/jobs/{delivery_job}/cancel")).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+
+    let log: Value = app.get_json(&app.admin_key, &format!("/v1/webhooks/{endpoint}/deliveries")).await;
+    assert_eq!(log[0]["status"], "failed", "{log}");
+    let ep: Value = app.get_json(&app.admin_key, &format!("/v1/webhooks/{endpoint}")).await;
+    assert_eq!(ep["consecutive_failures"], 1, "{ep}");
+}

@@ -1,0 +1,2 @@
+DROP INDEX IF EXISTS jobs_by_document;
+DROP INDEX IF EXISTS documents_in_flight;
