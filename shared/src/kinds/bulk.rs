@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{JobArgs, Kind};
-use crate::domain::{DocumentFilter, Queue};
+use crate::domain::{DocumentFilter, Queue, Role};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -65,4 +65,8 @@ impl JobArgs for BulkPayload {
         handles_cancel: true,
         ..Kind::internal::<Self>("bulk", Queue::Knowledge, 3, Duration::from_secs(6 * 3600))
     };
+
+    fn runs_as(&self) -> Option<Role> {
+        Some(if self.needs_admin { Role::Admin } else { Role::User })
+    }
 }

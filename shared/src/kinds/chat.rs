@@ -42,6 +42,10 @@ pub struct ChatTurn {
 
 impl JobArgs for ChatTurn {
     const KIND: Kind = Kind::internal::<Self>("chat", Queue::Chat, 2, Duration::from_secs(10 * 60));
+
+    fn runs_as(&self) -> Option<Role> {
+        self.role
+    }
 }
 
 /// Generation settings, on a conversation or one message.

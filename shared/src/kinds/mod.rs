@@ -28,7 +28,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::config::Settings;
-use crate::domain::Queue;
+use crate::domain::{Queue, Role};
 use crate::error::{ErrorCode, ServiceError, ServiceResult};
 
 /// The typed arguments of one job kind.
@@ -40,6 +40,13 @@ pub trait JobArgs: Serialize + DeserializeOwned + Send + Sync + 'static {
     /// anything that parses.
     fn check(&self) -> ServiceResult<()> {
         Ok(())
+    }
+
+    /// The role the job acts with, when its arguments carry one (a chat
+    /// turn's agent tools, a tool call, a bulk operation over a filter):
+    /// retrying it needs a caller at least as privileged.
+    fn runs_as(&self) -> Option<Role> {
+        None
     }
 
     /// The arguments as stored in the job row.
@@ -79,6 +86,8 @@ pub struct Kind {
     pub backoff: Option<fn(&Settings, i32) -> Duration>,
     /// Parses and checks a payload before the job is accepted.
     pub validate: fn(&Value) -> ServiceResult<()>,
+    /// The role a stored payload acts with ([`JobArgs::runs_as`]).
+    pub runs_as: fn(&Value) -> Option<Role>,
 }
 
 impl Kind {
@@ -97,6 +106,7 @@ impl Kind {
             handles_cancel: false,
             backoff: None,
             validate: validate_as::<A>,
+            runs_as: runs_as::<A>,
         }
     }
 }
@@ -133,6 +143,11 @@ pub fn find(name: &str) -> Option<&'static Kind> {
 pub fn parse<T: DeserializeOwned>(payload: &Value) -> ServiceResult<T> {
     serde_json::from_value(payload.clone())
         .map_err(|e| ServiceError::new(ErrorCode::InvalidPayload, format!("invalid payload: {e}")))
+}
+
+/// The role a payload of `A` acts with; none when it does not parse.
+pub fn runs_as<A: JobArgs>(payload: &Value) -> Option<Role> {
+    serde_json::from_value::<A>(payload.clone()).ok().and_then(|a| a.runs_as())
 }
 
 /// Parses a payload as `A` and checks it.

@@ -19,4 +19,8 @@ pub struct ToolCall {
 impl JobArgs for ToolCall {
     // A tool may act: one attempt, unless the worker is lost before it ran.
     const KIND: Kind = Kind::internal::<Self>("tool_call", Queue::Tool, 1, Duration::from_secs(10 * 60));
+
+    fn runs_as(&self) -> Option<Role> {
+        Some(self.role)
+    }
 }

@@ -370,10 +370,29 @@ pub async fn dispatch_webhooks(ctx: &Ctx) {
     nudge(ctx, DeliverWebhook::KIND.queue.as_str()).await;
 }
 
+/// A retry runs the job again as it was: the caller needs what submitting
+/// it needed (an admin for admin-only kinds, an operator admin for
+/// operator kinds) and a role at least the one its payload acts with.
+async fn authorize_retry(ctx: &Ctx, principal: &Principal, job: &Job) -> ServiceResult<()> {
+    let Some(kind) = kinds::find(&job.kind) else { return Ok(()) };
+    let what = format!("retrying {:?} jobs", kind.name);
+    if kind.admin_only && !kind.internal {
+        principal.require(Role::Admin, &what)?;
+    }
+    if kind.operator {
+        require_operator(ctx, principal, kind.name).await?;
+    }
+    if let Some(role) = (kind.runs_as)(&job.payload) {
+        principal.require(role, &format!("{what} that act as {}", role.as_str()))?;
+    }
+    Ok(())
+}
+
 /// Runs a `failed` or `dead` job again. Attempts keep counting; a job that
 /// used all of them gets one more (River's rule).
 pub async fn retry(ctx: &Ctx, principal: &Principal, id: Uuid) -> ServiceResult<Job> {
     principal.require(Role::User, "retrying jobs")?;
+    authorize_retry(ctx, principal, &get(ctx, principal, id).await?).await?;
     let mut conn = ctx.pool.get().await?;
     let principal = *principal;
     let (job, ev) = (*conn)

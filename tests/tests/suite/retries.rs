@@ -55,3 +55,31 @@ async fn permanent_failures_and_panics_are_recorded_and_the_worker_survives() {
     let retry_ok = app.post(&app.admin_key, &format!("/v1/jobs/{after}/retry")).send().await.unwrap();
     assert_eq!(retry_ok.status(), 409, "only failed or dead jobs can be retried");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_needs_what_the_job_needed_and_the_role_it_acts_with() {
+    use chorus_shared::domain::Role;
+    let app = TestApp::spawn().await;
+    let user = app.key("acme", Role::User).await;
+    // An admin-only kind.
+    let id = app.submit(json!({"kind": "diagnostic", "payload": {"fail_permanently": true}})).await;
+    app.wait_for_status(id, JobStatus::Failed, Duration::from_secs(15)).await;
+    let resp = app.post(&user, &format!("/v1/jobs/{id}/retry")).send().await.unwrap();
+    assert_eq!(resp.status(), 403, "{}", resp.text().await.unwrap());
+    // A job that acts as admin (an admin's tool call).
+    let resp = app
+        .post(&app.admin_key, "/v1/tools/calculator/invoke")
+        .json(&json!({"arguments": {"expression": "1/0"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 202, "{}", resp.text().await.unwrap());
+    let call: serde_json::Value = resp.json().await.unwrap();
+    let call = call["id"].as_str().unwrap().parse().unwrap();
+    app.wait_for_status(call, JobStatus::Failed, Duration::from_secs(15)).await;
+    let resp = app.post(&user, &format!("/v1/jobs/{call}/retry")).send().await.unwrap();
+    assert_eq!(resp.status(), 403, "{}", resp.text().await.unwrap());
+    // The admin may.
+    let resp = app.post(&app.admin_key, &format!("/v1/jobs/{call}/retry")).send().await.unwrap();
+    assert_eq!(resp.status(), 202, "{}", resp.text().await.unwrap());
+}
