@@ -84,6 +84,20 @@ pub struct ToolSettings {
     pub mcp_timeout_ms: u64,
     /// An MCP session unused this long is closed (its stdio child ends).
     pub mcp_idle_secs: u64,
+    /// `http_fetch` and MCP servers over HTTP may use `http://` URLs.
+    pub allow_http: bool,
+    /// Internal networks (CIDRs) that `http_fetch` and MCP servers over
+    /// HTTP may reach, apart from `webhooks.allow_networks`: any user can
+    /// call `http_fetch`, so opening it is a decision of its own.
+    pub allow_networks: Vec<String>,
+}
+
+impl ToolSettings {
+    /// The SSRF guard's policy for tools: this section's `allow_http` and
+    /// `allow_networks`, nothing of the webhooks'.
+    pub fn guard(&self) -> WebhookSettings {
+        WebhookSettings { allow_http: self.allow_http, allow_networks: self.allow_networks.clone(), ..Default::default() }
+    }
 }
 
 impl Default for ToolSettings {
@@ -95,6 +109,8 @@ impl Default for ToolSettings {
             mcp_stdio_commands: Vec::new(),
             mcp_timeout_ms: 30_000,
             mcp_idle_secs: 300,
+            allow_http: false,
+            allow_networks: Vec::new(),
         }
     }
 }
@@ -534,7 +550,8 @@ impl Settings {
                     .with_list_parse_key("webhooks.retry_schedule_ms")
                     .with_list_parse_key("webhooks.allow_networks")
                     .with_list_parse_key("worker.queues")
-                    .with_list_parse_key("tools.mcp_stdio_commands"),
+                    .with_list_parse_key("tools.mcp_stdio_commands")
+                    .with_list_parse_key("tools.allow_networks"),
             )
             .build()?
             .try_deserialize()

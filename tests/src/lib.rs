@@ -89,6 +89,9 @@ pub async fn test_settings() -> Settings {
     // Test receivers listen on loopback over plain HTTP.
     s.webhooks.allow_http = true;
     s.webhooks.allow_networks = vec!["127.0.0.0/8".into()];
+    // Tools have an allowlist of their own; the suite's servers are local.
+    s.tools.allow_http = true;
+    s.tools.allow_networks = vec!["127.0.0.0/8".into()];
     s.webhooks.retry_schedule_ms = vec![200, 400, 800];
     s.webhooks.progress_throttle_ms = 200;
     let models =
@@ -272,6 +275,8 @@ impl TestApp {
             .env("CHORUS__EMBED__ORT_LIBRARY", &s.embed.ort_library)
             .env("CHORUS__WEBHOOKS__ALLOW_HTTP", s.webhooks.allow_http.to_string())
             .env("CHORUS__WEBHOOKS__ALLOW_NETWORKS", s.webhooks.allow_networks.join(","))
+            .env("CHORUS__TOOLS__ALLOW_HTTP", s.tools.allow_http.to_string())
+            .env("CHORUS__TOOLS__ALLOW_NETWORKS", s.tools.allow_networks.join(","))
             .env(
                 "CHORUS__WEBHOOKS__RETRY_SCHEDULE_MS",
                 s.webhooks.retry_schedule_ms.iter().map(u64::to_string).collect::<Vec<_>>().join(","),

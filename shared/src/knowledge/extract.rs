@@ -144,7 +144,13 @@ pub fn extract(bytes: &[u8], doc_type: DocType, limits: Limits) -> Result<Extrac
         }
         DocType::Text => Extracted { pages: vec![Page { number: 1, blocks: paragraphs(&utf8(bytes)?) }] },
         DocType::Markdown => Extracted { pages: vec![Page { number: 1, blocks: markdown(&utf8(bytes)?) }] },
-        DocType::Html => Extracted { pages: vec![Page { number: 1, blocks: html(&utf8(bytes)?) }] },
+        DocType::Html => {
+            let (blocks, too_deep) = html(&utf8(bytes)?);
+            if too_deep {
+                return Err(ExtractError::TooComplex(format!("HTML nested deeper than {MAX_HTML_DEPTH} elements")));
+            }
+            Extracted { pages: vec![Page { number: 1, blocks }] }
+        }
     };
     if out.pages.iter().all(|p| p.blocks.is_empty()) {
         return Err(if doc_type == DocType::Pdf { ExtractError::PdfNoText } else { ExtractError::Empty });
@@ -207,6 +213,7 @@ fn markdown(text: &str) -> Vec<Block> {
 /// line, without scripts, styles or markup.
 pub fn html_text(text: &str) -> String {
     let lines: Vec<String> = html(text)
+        .0
         .into_iter()
         .map(|b| match b {
             Block::Heading(level, t) => format!("{} {t}", "#".repeat(level as usize)),
@@ -216,24 +223,32 @@ pub fn html_text(text: &str) -> String {
     lines.join("\n")
 }
 
-fn html(text: &str) -> Vec<Block> {
+/// Elements nested deeper than this are not read: an upload fails
+/// `document_too_complex`, and a fetched page's text stops there.
+pub const MAX_HTML_DEPTH: usize = 512;
+
+/// The blocks of a page, and whether it nested deeper than
+/// [`MAX_HTML_DEPTH`] (what lies deeper is left out).
+fn html(text: &str) -> (Vec<Block>, bool) {
     use scraper::{ElementRef, Html, Node};
-    /// One step of the walk: visit a node, or end a block.
+    /// One step of the walk: visit a node at a depth, or end a block.
     enum Step<'a> {
-        Visit(ego_tree::NodeRef<'a, Node>),
+        Visit(ego_tree::NodeRef<'a, Node>, usize),
         EndBlock,
     }
-    /// Walks the tree in document order with an explicit stack, so no
-    /// nesting depth can overflow the thread's stack.
-    fn walk(root: ElementRef<'_>, blocks: &mut Vec<Block>, buf: &mut String) {
-        let mut stack: Vec<Step<'_>> = root.children().rev().map(Step::Visit).collect();
+    /// Walks the tree in document order with an explicit stack (so no
+    /// nesting can overflow the thread's stack), down to [`MAX_HTML_DEPTH`];
+    /// returns whether anything lay deeper.
+    fn walk(root: ElementRef<'_>, blocks: &mut Vec<Block>, buf: &mut String) -> bool {
+        let mut too_deep = false;
+        let mut stack: Vec<Step<'_>> = root.children().rev().map(|c| Step::Visit(c, 1)).collect();
         while let Some(step) = stack.pop() {
-            let child = match step {
+            let (child, depth) = match step {
                 Step::EndBlock => {
                     flush(blocks, buf);
                     continue;
                 }
-                Step::Visit(child) => child,
+                Step::Visit(child, depth) => (child, depth),
             };
             match child.value() {
                 Node::Text(t) => buf.push_str(t),
@@ -270,13 +285,16 @@ fn html(text: &str) -> Vec<Block> {
                         if !t.is_empty() {
                             blocks.push(Block::Heading(level, t));
                         }
+                    } else if depth >= MAX_HTML_DEPTH {
+                        too_deep = true;
                     } else {
-                        stack.extend(child.children().rev().map(Step::Visit));
+                        stack.extend(child.children().rev().map(|c| Step::Visit(c, depth + 1)));
                     }
                 }
                 _ => {}
             }
         }
+        too_deep
     }
     fn flush(blocks: &mut Vec<Block>, buf: &mut String) {
         let p = buf.split_whitespace().collect::<Vec<_>>().join(" ");
@@ -288,9 +306,9 @@ fn html(text: &str) -> Vec<Block> {
     let doc = Html::parse_document(text);
     let mut blocks = Vec::new();
     let mut buf = String::new();
-    walk(doc.root_element(), &mut blocks, &mut buf);
+    let too_deep = walk(doc.root_element(), &mut blocks, &mut buf);
     flush(&mut blocks, &mut buf);
-    blocks
+    (blocks, too_deep)
 }
 
 fn pdf(bytes: &[u8], limits: Limits) -> Result<Extracted, ExtractError> {
@@ -359,16 +377,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn deeply_nested_html_is_walked_without_overflowing_a_small_stack() {
-        let depth = 10_000;
-        let page = format!("<html><body>{}deep text{}</body></html>", "<div>".repeat(depth), "</div>".repeat(depth));
-        let text = std::thread::Builder::new()
+    fn deeply_nested_html_is_refused_or_cut_without_overflowing_a_small_stack() {
+        let nested = |depth: usize| {
+            format!("<html><body>top{}deep text{}</body></html>", "<div>".repeat(depth), "</div>".repeat(depth))
+        };
+        let page = nested(10_000);
+        let (text, extracted) = std::thread::Builder::new()
             .stack_size(256 * 1024)
-            .spawn(move || html_text(&page))
+            .spawn(move || (html_text(&page), extract(page.as_bytes(), DocType::Html, Limits::default())))
             .unwrap()
             .join()
             .expect("walking the page did not crash");
-        assert_eq!(text, "deep text");
+        assert_eq!(text, "top", "a fetched page's text stops at the depth cap");
+        assert_eq!(extracted.unwrap_err().code(), "document_too_complex");
+        let shallow = nested(MAX_HTML_DEPTH - 10);
+        assert_eq!(html_text(&shallow), "top\ndeep text");
     }
 
     #[test]
@@ -390,7 +413,7 @@ mod tests {
     fn html_drops_script_and_style_and_keeps_headings() {
         let html_doc = "<html><head><title>t</title><style>p{}</style></head><body><h1>Guide</h1>\
             <script>alert(1)</script><p>Hello <b>world</b>.</p><ul><li>one</li><li>two</li></ul></body></html>";
-        let blocks = html(html_doc);
+        let blocks = html(html_doc).0;
         assert_eq!(blocks[0], Block::Heading(1, "Guide".into()));
         let text: Vec<String> = blocks.iter().map(|b| format!("{b:?}")).collect();
         assert!(

@@ -106,6 +106,10 @@ impl Provider for Anthropic {
         &self.0.name
     }
 
+    fn endpoint(&self) -> &super::Endpoint {
+        &self.0
+    }
+
     async fn complete(&self, req: &ChatRequest) -> Result<ChatResponse, ProviderError> {
         let v: Value = self.send(&Self::body(req, false)).await?.json().await.map_err(ProviderError::from_reqwest)?;
         let content: String = v

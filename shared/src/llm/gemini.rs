@@ -133,6 +133,10 @@ impl Provider for Gemini {
         &self.0.name
     }
 
+    fn endpoint(&self) -> &super::Endpoint {
+        &self.0
+    }
+
     async fn complete(&self, req: &ChatRequest) -> Result<ChatResponse, ProviderError> {
         let v: Value = self.send(req, "generateContent").await?.json().await.map_err(ProviderError::from_reqwest)?;
         let (content, finish, usage) = parts(&v);

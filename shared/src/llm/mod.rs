@@ -22,6 +22,7 @@ pub mod tokens;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
 /// Who said a message.
@@ -210,6 +211,8 @@ pub type OnToken<'a> = &'a mut (dyn FnMut(&str) + Send);
 pub trait Provider: Send + Sync + std::fmt::Debug {
     /// The configured provider name.
     fn name(&self) -> &str;
+    /// Where and with which key it is reached.
+    fn endpoint(&self) -> &Endpoint;
     /// One completion, whole.
     async fn complete(&self, req: &ChatRequest) -> Result<ChatResponse, ProviderError>;
     /// One completion, calling `on_token` with each piece of text as the
@@ -228,6 +231,14 @@ pub struct Endpoint {
 }
 
 impl Endpoint {
+    /// Who answers: the base URL and a hash of the key. Two tenants'
+    /// providers of the same name are told apart by it (the answer cache
+    /// is keyed by it); the same upstream with the same key is one.
+    pub fn identity(&self) -> String {
+        let digest = Sha256::digest(format!("{}\n{}", self.base_url, self.api_key).as_bytes());
+        hex::encode(digest)
+    }
+
     pub fn new(name: &str, base_url: &str, api_key: &str, timeout: Duration) -> Self {
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())

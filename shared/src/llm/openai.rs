@@ -87,6 +87,10 @@ impl Provider for OpenAi {
         &self.0.name
     }
 
+    fn endpoint(&self) -> &super::Endpoint {
+        &self.0
+    }
+
     async fn complete(&self, req: &ChatRequest) -> Result<ChatResponse, ProviderError> {
         let v: Value = self.send(&Self::body(req, false)).await?.json().await.map_err(ProviderError::from_reqwest)?;
         let choice = v.pointer("/choices/0").ok_or_else(|| ProviderError::Decode(format!("no choices in {v}")))?;

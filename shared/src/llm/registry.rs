@@ -234,7 +234,7 @@ impl Registry {
     ) -> Result<Outcome, (ProviderError, bool)> {
         let started = Instant::now();
         let cache_key = (req.temperature == Some(0.0) && self.settings.cache_ttl_secs > 0)
-            .then(|| redis.map(|(_, ns)| cache_key(ns, provider.name(), req)))
+            .then(|| redis.map(|(_, ns)| cache_key(ns, &provider.endpoint().identity(), req)))
             .flatten();
         if let (Some(key), Some((conn, _))) = (&cache_key, redis) {
             let mut conn = conn.clone();
@@ -292,9 +292,28 @@ impl Registry {
     }
 }
 
-/// The cache key of a request: provider, model, messages and options,
-/// serialised in one fixed order and hashed.
-fn cache_key(namespace: &str, provider: &str, req: &ChatRequest) -> String {
-    let normal = serde_json::json!([provider, req.model, req.messages, req.temperature, req.max_tokens, req.tools]);
+/// The cache key of a request: the provider's identity (base URL and key,
+/// never its tenant-chosen name), model, messages and options, serialised
+/// in one fixed order and hashed.
+fn cache_key(namespace: &str, identity: &str, req: &ChatRequest) -> String {
+    let normal = serde_json::json!([identity, req.model, req.messages, req.temperature, req.max_tokens, req.tools]);
     format!("{namespace}:llm-cache:{}", hex::encode(Sha256::digest(normal.to_string().as_bytes())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::llm::Endpoint;
+
+    #[test]
+    fn providers_of_one_name_with_other_keys_or_urls_never_share_cached_answers() {
+        let t = Duration::from_secs(5);
+        let req = ChatRequest { model: "m".into(), messages: Vec::new(), temperature: Some(0.0), max_tokens: None, tools: Vec::new() };
+        let key = |e: Endpoint| cache_key("ns", &e.identity(), &req);
+        let a = key(Endpoint::new("openai", "https://a.example/v1", "key-of-tenant-a", t));
+        let b = key(Endpoint::new("openai", "https://a.example/v1", "key-of-tenant-b", t));
+        let c = key(Endpoint::new("openai", "https://c.example/v1", "key-of-tenant-a", t));
+        assert!(a != b && a != c && b != c);
+        assert_eq!(a, key(Endpoint::new("renamed", "https://a.example/v1", "key-of-tenant-a", t)));
+    }
 }

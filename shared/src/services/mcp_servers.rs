@@ -113,6 +113,7 @@ fn server_of(ctx: &Ctx, tenant: Uuid, row: &Row) -> Result<Server, String> {
         _ => Transport::Http { url: row.url.clone().unwrap_or_default(), bearer_token: secrets.bearer_token },
     };
     Ok(Server {
+        tenant_id: tenant,
         name: row.name.clone(),
         transport,
         timeout: Duration::from_millis(row.timeout_ms.max(1) as u64),
@@ -198,7 +199,7 @@ async fn check(ctx: &Ctx, i: &McpServerInput) -> ServiceResult<()> {
         }
         "http" => {
             let url = i.url.as_deref().ok_or_else(|| ServiceError::invalid_field("url", "url is required"))?;
-            crate::webhooks::guard::check(url, &ctx.settings.webhooks)
+            crate::webhooks::guard::check(url, &ctx.settings.tools.guard())
                 .await
                 .map_err(|why| crate::webhooks::refused_error("url", why))?;
             if i.command.is_some() || !i.args.is_empty() || !i.env.is_empty() {
@@ -343,7 +344,7 @@ pub async fn discover(ctx: &Ctx, tenant: Uuid, id: Uuid) -> Result<Vec<String>, 
     drop(conn);
     let server = server_of(ctx, tenant, &r)
         .map_err(|e| crate::tools::ToolError::new("mcp_secrets_unreadable", format!("the server's secrets: {e}")))?;
-    let found = crate::tools::mcp::discover(&server, &ctx.settings.webhooks).await;
+    let found = crate::tools::mcp::discover(&server, &ctx.settings.tools.guard()).await;
     let mut conn = ctx.pool.get().await.map_err(|e| crate::tools::ToolError::new("database", e.to_string()))?;
     let target = ms::table.filter(ms::id.eq(id));
     match found {

@@ -42,7 +42,7 @@ impl Tool for HttpFetch {
 
     async fn call(&self, ctx: &Ctx, _caller: Caller, args: Value) -> Result<Value, ToolError> {
         let raw = args["url"].as_str().unwrap_or_default();
-        let (url, addrs) = crate::webhooks::guard::check(raw, &ctx.settings.webhooks)
+        let (url, addrs) = crate::webhooks::guard::check(raw, &ctx.settings.tools.guard())
             .await
             .map_err(|why| ToolError::new("url_not_allowed", format!("{raw} is not allowed: {why}")))?;
         let limits = &ctx.settings.tools;

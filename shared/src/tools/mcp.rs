@@ -51,6 +51,9 @@ const INHERITED: &[&str] = &["PATH", "HOME", "LANG"];
 /// A registered server, as a call needs it.
 #[derive(Debug, Clone)]
 pub struct Server {
+    /// The tenant that registered it: sessions are never shared between
+    /// tenants, even for equal configurations.
+    pub tenant_id: uuid::Uuid,
     pub name: String,
     pub transport: Transport,
     pub timeout: Duration,
@@ -259,6 +262,6 @@ impl Tool for McpTool {
     }
 
     async fn call(&self, ctx: &Ctx, _caller: Caller, args: Value) -> Result<Value, ToolError> {
-        call(&self.server, &ctx.settings.webhooks, &self.remote, args).await
+        call(&self.server, &ctx.settings.tools.guard(), &self.remote, args).await
     }
 }

@@ -29,14 +29,15 @@ pub struct Open {
 
 static OPEN: LazyLock<Mutex<HashMap<String, Arc<Open>>>> = LazyLock::new(Default::default);
 
-/// A server's identity: everything that reaches it, secrets included (as a
-/// hash), so that a changed server never reuses an old session.
+/// A server's identity: its tenant and everything that reaches it, secrets
+/// included (as a hash), so that a changed server never reuses an old
+/// session and no tenant ever uses another's.
 fn key(server: &Server) -> String {
     let reach = match &server.transport {
         Transport::Stdio { command, args, env } => format!("stdio\n{command}\n{args:?}\n{env:?}"),
         Transport::Http { url, bearer_token } => format!("http\n{url}\n{bearer_token:?}"),
     };
-    hex::encode(Sha256::digest(format!("{}\n{reach}", server.name).as_bytes()))
+    hex::encode(Sha256::digest(format!("{}\n{}\n{reach}", server.tenant_id, server.name).as_bytes()))
 }
 
 /// The server's open session, or a new one (opened under its time limit).
@@ -95,4 +96,22 @@ pub fn close_idle(idle: Duration) -> usize {
 /// Closes every session (at shutdown).
 pub fn close_all() {
     OPEN.lock().unwrap().clear();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn equal_configurations_of_two_tenants_never_share_a_session() {
+        let server = |tenant: u128| Server {
+            tenant_id: uuid::Uuid::from_u128(tenant),
+            name: "files".into(),
+            transport: Transport::Stdio { command: "node".into(), args: vec!["server.js".into()], env: Vec::new() },
+            timeout: Duration::from_secs(5),
+            roles: Vec::new(),
+        };
+        assert_ne!(key(&server(1)), key(&server(2)));
+        assert_eq!(key(&server(1)), key(&server(1)));
+    }
 }

@@ -33,6 +33,7 @@ async fn main() -> anyhow::Result<()> {
     };
     let n: usize = n.parse()?;
     let server = Server {
+        tenant_id: uuid::Uuid::nil(),
         name: "everything".into(),
         transport: Transport::Stdio { command: node.clone(), args: vec![entry.clone(), "stdio".into()], env: vec![] },
         timeout: Duration::from_secs(30),

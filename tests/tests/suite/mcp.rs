@@ -124,6 +124,7 @@ async fn a_stdio_server_is_discovered_called_timed_out_and_survived() {
 
     // The server's own errors come back as mcp_tool_error with its text.
     let direct = Server {
+        tenant_id: uuid::Uuid::nil(),
         name: "everything".into(),
         transport: Transport::Stdio {
             command: node.clone(),
@@ -256,7 +257,7 @@ async fn the_ssrf_guard_runs_again_when_a_worker_connects() {
     // The API allows loopback; the worker's settings do not (as if the
     // name had since re-resolved to an internal address).
     let mut app = TestApp::spawn_with(0, |_| {}).await;
-    app.settings.webhooks.allow_networks = Vec::new();
+    app.settings.tools.allow_networks = Vec::new();
     app.start_worker().await;
     let server = register(
         &app,

@@ -168,3 +168,36 @@ async fn built_in_tools_validate_run_cache_and_log() {
     assert!(metrics.contains(r#"chorus_tool_cache_total{result="hit"} 1"#));
     assert!(metrics.contains("chorus_tool_seconds_bucket"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_fetch_has_its_own_allowlist_apart_from_the_webhooks() {
+    // Webhooks may reach loopback here; tools may not.
+    let app = TestApp::spawn_with(1, |s| s.tools.allow_networks = Vec::new()).await;
+    let site = MockServer::start().await;
+    Mock::given(method("GET")).respond_with(ResponseTemplate::new(200).set_body_string("hi")).mount(&site).await;
+    let (_, page) = invoke(&app, &app.admin_key, "http_fetch", json!({"url": format!("{}/page", site.uri())})).await;
+    assert_eq!(page["error"]["code"], "url_not_allowed", "{page}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_nested_20000_deep_is_fetched_and_uploaded_and_every_worker_lives() {
+    let app = TestApp::spawn().await;
+    let depth = 20_000;
+    let page = format!("<html><body><p>top</p>{}deep{}</body></html>", "<div>".repeat(depth), "</div>".repeat(depth));
+    let site = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(page.clone(), "text/html"))
+        .mount(&site)
+        .await;
+    let (_, fetched) = invoke(&app, &app.admin_key, "http_fetch", json!({"url": format!("{}/deep", site.uri())})).await;
+    assert_eq!(fetched["result"]["text"], "top", "{fetched}");
+    // The same page as an upload: refused with a code, the worker alive.
+    let up = upload_as(&app, &app.admin_key, page.into_bytes(), "deep.html", "text/html", "").await;
+    assert!(up.status().is_success());
+    let up: Value = up.json().await.unwrap();
+    let doc = settled(&app, up["document"]["id"].as_str().unwrap()).await;
+    assert_eq!((doc["status"].as_str(), doc["error"]["code"].as_str()), (Some("failed"), Some("document_too_complex")));
+    assert!(!app.workers[0].task.is_finished(), "the worker is alive");
+    let (_, sum) = invoke(&app, &app.admin_key, "calculator", json!({"expression": "2+2"})).await;
+    assert_eq!(sum["result"]["result"].as_f64(), Some(4.0), "{sum}");
+}
