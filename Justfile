@@ -18,7 +18,8 @@ default:
 # (the first owns the embedded vector store).
 up: deps
     scripts/models.sh
-    scripts/services.sh start .build/local {{pg_port}} {{redis_port}}
+    # Durable Postgres (fsync, synchronous commits): a 202 survives a power cut.
+    CHORUS_STORES=durable scripts/services.sh start .build/local {{pg_port}} {{redis_port}}
     scripts/llm.sh start .build/local {{llm_port}}
     psql -h 127.0.0.1 -p {{pg_port}} -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'chorus'" | grep -q 1 \
       || createdb -h 127.0.0.1 -p {{pg_port}} -U postgres chorus

@@ -4,6 +4,11 @@
 #
 #   scripts/services.sh start DIR PG_PORT REDIS_PORT
 #   scripts/services.sh stop  DIR
+#
+# CHORUS_STORES=durable (what `just up` uses) runs Postgres with its
+# durable defaults: fsync on, synchronous commits, so a 202 survives a power
+# cut. The default, `fast`, turns both off: for tests and benchmarks only,
+# whose data is thrown away (benchmark reports say which they used).
 set -euo pipefail
 
 cmd=${1:?usage: services.sh start|stop DIR [PG_PORT REDIS_PORT]}
@@ -27,13 +32,18 @@ start)
   pg_port=${3:?pg port}; redis_port=${4:?redis port}
   mkdir -p "$dir/pg" "$dir/redis"
   chmod 755 "$dir"
+  case "${CHORUS_STORES:-fast}" in
+    durable) sync=""; pg_fast="" ;;
+    fast) sync="--no-sync"; pg_fast="-c fsync=off -c synchronous_commit=off" ;;
+    *) echo "CHORUS_STORES is durable or fast" >&2; exit 2 ;;
+  esac
   if [ ! -f "$dir/pg/data/PG_VERSION" ]; then
     mkdir -p "$dir/pg/data"
-    as_pg "$pg_bin/initdb" -D "$dir/pg/data" -U postgres --auth=trust -E UTF8 --no-sync >"$dir/pg/initdb.log"
+    as_pg "$pg_bin/initdb" -D "$dir/pg/data" -U postgres --auth=trust -E UTF8 $sync >"$dir/pg/initdb.log"
   fi
   if ! as_pg "$pg_bin/pg_ctl" -D "$dir/pg/data" status >/dev/null 2>&1; then
     as_pg "$pg_bin/pg_ctl" -D "$dir/pg/data" -l "$dir/pg/postgres.log" -w -t 60 \
-      -o "-p $pg_port -k $dir/pg -c listen_addresses=127.0.0.1 -c max_connections=400 -c fsync=off -c synchronous_commit=off" start >/dev/null
+      -o "-p $pg_port -k $dir/pg -c listen_addresses=127.0.0.1 -c max_connections=400 $pg_fast" start >/dev/null
   fi
   if ! redis-cli -p "$redis_port" ping >/dev/null 2>&1; then
     redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$dir/redis" --daemonize yes \

@@ -378,6 +378,15 @@ pub struct DatabaseSettings {
     pub pool_size: usize,
 }
 
+impl DatabaseSettings {
+    /// Connections a worker needs: one per job it may run at once, plus
+    /// room for heartbeats, dispatch and maintenance; never fewer than
+    /// `pool_size`.
+    pub fn worker_pool_size(&self, worker: &WorkerSettings) -> usize {
+        self.pool_size.max(worker.total_concurrency() + 4)
+    }
+}
+
 impl Default for DatabaseSettings {
     fn default() -> Self {
         Self { url: "postgres://postgres@127.0.0.1:55432/chorus".into(), pool_size: 10 }
@@ -477,8 +486,16 @@ impl WorkerSettings {
     pub fn takes(&self, queue: Queue) -> bool {
         self.queues.iter().any(|q| q == queue.as_str())
     }
+    /// Jobs this worker may run at once: the concurrency of each queue it
+    /// takes, added up.
+    pub fn total_concurrency(&self) -> usize {
+        Queue::ALL.into_iter().filter(|q| self.takes(*q)).map(|q| self.concurrency_of(q)).sum()
+    }
     pub fn heartbeat(&self) -> Duration {
         Duration::from_millis(self.heartbeat_ms)
+    }
+    pub fn rescue_after(&self) -> Duration {
+        Duration::from_millis(self.rescue_after_ms)
     }
 }
 
@@ -562,5 +579,19 @@ impl Settings {
                 }
                 s
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_workers_pool_holds_a_connection_for_every_job_it_may_run() {
+        let s = Settings::default();
+        assert_eq!(s.worker.total_concurrency(), 4 * Queue::ALL.len());
+        assert_eq!(s.database.worker_pool_size(&s.worker), 4 * Queue::ALL.len() + 4);
+        let narrow = WorkerSettings { queues: vec!["webhook".into()], ..Default::default() };
+        assert_eq!(s.database.worker_pool_size(&narrow), s.database.pool_size);
     }
 }

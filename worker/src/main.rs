@@ -28,6 +28,7 @@ async fn main() -> anyhow::Result<()> {
         settings.worker.metrics_port = port;
     }
     chorus_shared::telemetry::init(&settings.telemetry);
+    settings.database.pool_size = settings.database.worker_pool_size(&settings.worker);
     let ctx = chorus_shared::Ctx::connect(settings).await?;
     let shutdown = CancellationToken::new();
     let trigger = shutdown.clone();

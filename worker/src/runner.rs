@@ -81,6 +81,7 @@ async fn run_attempt(state: &WorkerState, job: Job) {
         job.id,
         job.dispatch_seq,
         ctx.settings.worker.heartbeat(),
+        give_up_after(&ctx.settings.worker),
     ));
     let started = Instant::now();
     let handler = jobs::find(&job.kind);
@@ -174,20 +175,45 @@ fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
 
 /// Writes the heartbeat until aborted; stops the job when it was cancelled
 /// or taken over.
-async fn heartbeat_loop(pool: DbPool, inflight: crate::InFlight, job_id: Uuid, seq: i32, every: std::time::Duration) {
+/// How long an attempt may go without a written heartbeat before this
+/// worker stops it itself: `rescue_after` less a margin (a quarter of it,
+/// and at least two beats), so the attempt is gone before any rescuer may
+/// hand the job to another worker. Two copies never run at once.
+pub fn give_up_after(worker: &chorus_shared::config::WorkerSettings) -> std::time::Duration {
+    let rescue = worker.rescue_after();
+    let margin = (rescue / 4).max(worker.heartbeat() * 2);
+    rescue.saturating_sub(margin).max(worker.heartbeat())
+}
+
+async fn heartbeat_loop(
+    pool: DbPool,
+    inflight: crate::InFlight,
+    job_id: Uuid,
+    seq: i32,
+    every: std::time::Duration,
+    give_up: std::time::Duration,
+) {
     let mut tick = tokio::time::interval(every);
     tick.tick().await;
+    let mut last_written = Instant::now();
     loop {
         tick.tick().await;
-        match lifecycle::heartbeat(&pool, job_id, seq).await {
-            Ok(Beat::Alive) => {}
-            Ok(Beat::CancelRequested) => {
+        // A beat that hangs (Postgres unreachable) counts as not written.
+        match tokio::time::timeout(every, lifecycle::heartbeat(&pool, job_id, seq)).await {
+            Ok(Ok(Beat::Alive)) => last_written = Instant::now(),
+            Ok(Ok(Beat::CancelRequested)) => {
                 inflight.stop(job_id, StopReason::Cancelled);
             }
-            Ok(Beat::Lost) => {
+            Ok(Ok(Beat::Lost)) => {
                 inflight.stop(job_id, StopReason::Lost);
             }
-            Err(e) => tracing::warn!(error = %e, "heartbeat not written"),
+            Ok(Err(e)) => tracing::warn!(error = %e, "heartbeat not written"),
+            Err(_) => tracing::warn!("heartbeat timed out"),
+        }
+        if last_written.elapsed() >= give_up {
+            tracing::error!(job_id = %job_id, "no heartbeat written for {give_up:?}: stopping the attempt before it is rescued elsewhere");
+            inflight.stop(job_id, StopReason::Lost);
+            return;
         }
     }
 }

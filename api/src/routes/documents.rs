@@ -105,6 +105,10 @@ pub async fn upload(ctx: web::Data<Ctx>, auth: Auth, mut form: Multipart) -> Api
             "tags" => {
                 let raw = text_field(&mut field).await?;
                 tag_names.extend(raw.split(',').map(|t| t.trim().to_string()).filter(|t| !t.is_empty()));
+                if tag_names.len() > service::MAX_TAGS {
+                    let message = format!("at most {} tags per document", service::MAX_TAGS);
+                    return Err(api_error(ErrorCode::InvalidPayload, message));
+                }
             }
             "metadata" => {
                 let raw = text_field(&mut field).await?;

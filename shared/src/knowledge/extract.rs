@@ -381,9 +381,9 @@ mod tests {
         let nested = |depth: usize| {
             format!("<html><body>top{}deep text{}</body></html>", "<div>".repeat(depth), "</div>".repeat(depth))
         };
-        let page = nested(10_000);
+        let page = nested(5_000);
         let (text, extracted) = std::thread::Builder::new()
-            .stack_size(256 * 1024)
+            .stack_size(128 * 1024)
             .spawn(move || (html_text(&page), extract(page.as_bytes(), DocType::Html, Limits::default())))
             .unwrap()
             .join()

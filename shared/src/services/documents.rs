@@ -23,6 +23,9 @@ use crate::Ctx;
 
 pub use crate::domain::DocumentFilter;
 
+/// Most tags one upload may name (a form may repeat its `tags` field).
+pub const MAX_TAGS: usize = 100;
+
 /// A document as clients see it.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct DocumentView {
@@ -137,6 +140,9 @@ pub async fn upload(ctx: &Ctx, p: &Principal, up: Upload) -> ServiceResult<Uploa
     }
     if up.tags.iter().any(|t| t.is_empty() || t.len() > 64) {
         return Err(invalid("tags", "tag names are 1 to 64 characters"));
+    }
+    if up.tags.len() > MAX_TAGS {
+        return Err(invalid("tags", format!("at most {MAX_TAGS} tags per document")));
     }
     let mut conn = ctx.pool.get().await?;
     if let Some(existing) = find_by_hash(&mut conn, p.tenant_id, &up.sha256).await? {

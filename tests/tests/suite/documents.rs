@@ -394,3 +394,23 @@ async fn a_document_whose_ingestion_job_dies_or_is_cancelled_ends_failed_with_it
     let doc = settled(&app, dropped_id).await;
     assert_eq!((doc["status"].as_str(), doc["error"]["code"].as_str()), (Some("failed"), Some("cancelled")), "{doc}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_naming_too_many_tags_is_refused() {
+    let app = TestApp::spawn_with(0, |_| {}).await;
+    let form = |n: usize| {
+        let mut form = reqwest::multipart::Form::new()
+            .part("file", reqwest::multipart::Part::bytes(b"text".to_vec()).file_name("t.txt").mime_str("text/plain").unwrap());
+        // The field repeated, one tag each: no single field is large.
+        for i in 0..n {
+            form = form.text("tags", format!("t{i}"));
+        }
+        form
+    };
+    let resp = app.post(&app.admin_key, "/v1/documents").multipart(form(101)).send().await.unwrap();
+    assert_eq!(resp.status(), 422);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["code"], "invalid_payload", "{body}");
+    let resp = app.post(&app.admin_key, "/v1/documents").multipart(form(100)).send().await.unwrap();
+    assert!(resp.status().is_success(), "{}", resp.text().await.unwrap());
+}
