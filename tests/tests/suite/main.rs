@@ -9,6 +9,7 @@ mod chaos;
 mod chat;
 mod documents;
 mod embeddings;
+mod heartbeat;
 mod idempotency;
 mod kinds;
 mod lifecycle;
