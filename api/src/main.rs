@@ -47,6 +47,9 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Serve => {
             let ctx = chorus_shared::Ctx::connect(settings).await?;
+            chorus_shared::services::deployment::check_secrets_key(&ctx)
+                .await
+                .map_err(|e| anyhow::anyhow!(e.message))?;
             let app = chorus_api::startup::Application::build(ctx)?;
             tracing::info!(port = app.port, "API listening");
             app.server.await?;

@@ -42,6 +42,17 @@ impl Cipher {
     }
 
     /// A fresh random key, base64, as `secrets.key` takes it.
+    /// A short, one-way fingerprint of the key: what processes compare to
+    /// know they share one key, without showing it.
+    pub fn fingerprint(&self) -> String {
+        use sha2::{Digest, Sha256};
+        // A key check value: a fixed message sealed with a fixed nonce,
+        // used for nothing else, then hashed and cut.
+        let check = Payload { msg: b"chorus key fingerprint", aad: b"fingerprint" };
+        let sealed = self.0.encrypt(Nonce::from_slice(&[0; 12]), check).expect("in-memory AES-GCM cannot fail");
+        hex::encode(&Sha256::digest(&sealed)[..8])
+    }
+
     pub fn generate_key() -> String {
         B64.encode(rand::random::<[u8; 32]>())
     }
@@ -78,16 +89,29 @@ impl Cipher {
 fn create_key_file(path: &str) -> Result<String, String> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    if let Some(dir) = std::path::Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
+    let target = std::path::Path::new(path);
+    if let Some(dir) = target.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     }
+    // Written whole to a file of our own, then linked into place: the link
+    // either appears with the whole key or fails because another process's
+    // key is already there, which then wins. No reader sees a partial file.
     let key = Cipher::generate_key();
-    // create_new: two processes starting together agree on the first key.
-    match std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
-        Ok(mut f) => {
-            f.write_all(key.as_bytes()).map_err(|e| format!("cannot write {path}: {e}"))?;
-            Ok(key)
-        }
+    let tmp = format!("{path}.{}.{}", std::process::id(), rand::random::<u64>());
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)
+        .and_then(|mut f| f.write_all(key.as_bytes()).and_then(|_| f.sync_all()));
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(format!("cannot write a new secrets key next to {path}: {e}"));
+    }
+    let linked = std::fs::hard_link(&tmp, target);
+    let _ = std::fs::remove_file(&tmp);
+    match linked {
+        Ok(()) => Ok(key),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
             std::fs::read_to_string(path).map(|t| t.trim().to_string()).map_err(|e| format!("cannot read {path}: {e}"))
         }
@@ -112,6 +136,24 @@ mod tests {
         assert!(c.decrypt(&stored, "tenant/b").is_err());
         assert!(cipher().decrypt(&stored, "tenant/a").is_err(), "another key must not decrypt it");
         assert_ne!(stored, c.encrypt("sk-secret", "tenant/a"), "nonces differ");
+    }
+
+    #[test]
+    fn processes_starting_together_agree_on_one_key_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("secrets.key").display().to_string();
+        let keys: Vec<String> = (0..8)
+            .map(|_| {
+                let file = file.clone();
+                std::thread::spawn(move || create_key_file(&file).unwrap())
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|t| t.join().unwrap())
+            .collect();
+        assert!(keys.iter().all(|k| k == &keys[0] && !k.is_empty()), "{keys:?}");
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), keys[0]);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no temporary file left");
     }
 
     #[test]

@@ -130,6 +130,8 @@ pub async fn run(
         let model = model.map_err(|e| anyhow::anyhow!("embedding model unavailable: {e}"))?;
         tracing::info!(model = %model.model_id, dimension = model.dimension, "embedding model loaded");
     }
+    // A worker with another secrets key than the deployment's stops here.
+    chorus_shared::services::deployment::check_secrets_key(&ctx).await.map_err(|e| anyhow::anyhow!(e.message))?;
     // The vector store this worker may use; a broken topology stops it here.
     let vectors = chorus_shared::vectors::open_for_worker(&settings).await?;
     if let Some(v) = &vectors {

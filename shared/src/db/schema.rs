@@ -350,6 +350,14 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    deployment_facts (name) {
+        name -> Text,
+        value -> Text,
+        recorded_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(messages -> conversations (conversation_id));
 
 diesel::joinable!(api_keys -> tenants (tenant_id));

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod bulk;
 pub mod chat;
 pub mod conversations;
+pub mod deployment;
 pub mod deliveries;
 pub mod documents;
 pub mod embeddings;

@@ -102,3 +102,22 @@ async fn admins_create_list_and_revoke_keys() {
     assert_eq!(r.status(), 401);
     assert_eq!(r.json::<Value>().await.unwrap()["code"], "invalid_api_key");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_with_another_secrets_key_refuses_to_start_and_says_why() {
+    // The in-process worker records the deployment's key.
+    let app = TestApp::spawn().await;
+    let other = chorus_shared::secrets::Cipher::generate_key();
+    let mut w = app.spawn_worker_process(
+        "other-key",
+        &[("CHORUS__SECRETS__KEY", other), ("CHORUS__WORKER__QUEUES", "maintenance".into())],
+    );
+    let status = chorus_tests::wait_exit(&mut w, std::time::Duration::from_secs(30)).await;
+    assert!(!status.success(), "a worker with another key must not run");
+    // The same key starts.
+    let mut same = app.spawn_worker_process("same-key", &[("CHORUS__WORKER__QUEUES", "maintenance".into())]);
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    assert!(same.try_wait().unwrap().is_none(), "a worker with the deployment's key runs");
+    let _ = same.kill();
+    let _ = same.wait();
+}
