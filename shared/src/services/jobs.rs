@@ -14,6 +14,7 @@ use crate::db::models::{Job, NewJob};
 use crate::db::schema::jobs::dsl as j;
 use crate::domain::{JobPage, JobStatus, Role};
 use crate::error::{ErrorCode, ServiceError, ServiceResult};
+use crate::kinds::tool_call::ToolCall;
 use crate::kinds::webhook_delivery::DeliverWebhook;
 use crate::kinds::{self, JobArgs, Kind};
 use crate::queue::dispatcher;
@@ -210,17 +211,27 @@ pub async fn enqueue_with<A: JobArgs>(ctx: &Ctx, tenant: Uuid, args: &A, max_att
     Ok(queued)
 }
 
-/// One job of the caller's tenant; another tenant's job is not found.
+/// One job of the caller's tenant; another tenant's job is not found, and
+/// neither is a call of a tool the caller's role may not call.
 pub async fn get(ctx: &Ctx, principal: &Principal, id: Uuid) -> ServiceResult<Job> {
     let mut conn = ctx.pool.get().await?;
-    j::jobs
+    let job = j::jobs
         .filter(j::id.eq(id))
         .filter(j::tenant_id.eq(principal.tenant_id))
         .select(Job::as_select())
         .first(&mut conn)
         .await
         .optional()?
-        .ok_or_else(not_found)
+        .ok_or_else(not_found)?;
+    drop(conn);
+    if job.kind == ToolCall::KIND.name && principal.role != Role::Admin {
+        let tool = job.payload.get("tool").and_then(|t| t.as_str()).unwrap_or_default();
+        if !crate::services::tools::visible_to(ctx, principal.tenant_id, principal.role).await?.iter().any(|t| t == tool)
+        {
+            return Err(not_found());
+        }
+    }
+    Ok(job)
 }
 
 /// Filters of `GET /v1/jobs`.
@@ -271,6 +282,16 @@ pub async fn list(ctx: &Ctx, principal: &Principal, filter: JobFilter) -> Servic
             let internal: Vec<&str> = kinds::ALL.iter().filter(|k| k.internal).map(|k| k.name).collect();
             query = query.filter(j::kind.ne_all(internal));
         }
+    }
+    if principal.role != Role::Admin {
+        // Calls of tools the caller's role may not call are left out.
+        let visible = crate::services::tools::visible_to(ctx, principal.tenant_id, principal.role).await?;
+        let hidden = diesel::dsl::sql::<diesel::sql_types::Bool>("NOT (kind = ")
+            .bind::<diesel::sql_types::Text, _>(ToolCall::KIND.name)
+            .sql(" AND NOT (payload->>'tool' = ANY(")
+            .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(visible)
+            .sql(")))");
+        query = query.filter(hidden);
     }
     if let Some(t) = filter.created_after {
         query = query.filter(j::created_at.ge(t));

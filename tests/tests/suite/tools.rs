@@ -203,3 +203,30 @@ async fn a_page_nested_3000_deep_is_fetched_and_uploaded_and_every_worker_lives(
     let (_, sum) = invoke(&app, &app.admin_key, "calculator", json!({"expression": "2+2"})).await;
     assert_eq!(sum["result"]["result"].as_f64(), Some(4.0), "{sum}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn viewers_never_read_calls_of_tools_their_role_may_not_call() {
+    use chorus_shared::domain::Role;
+    let app = TestApp::spawn().await;
+    let viewer = app.key("acme", Role::Viewer).await;
+    let site = MockServer::start().await;
+    Mock::given(method("GET")).respond_with(ResponseTemplate::new(200).set_body_string("private page")).mount(&site).await;
+    // http_fetch is for users and admins; calculator for every role.
+    let (_, fetched) = invoke(&app, &app.admin_key, "http_fetch", json!({"url": format!("{}/p", site.uri())})).await;
+    let fetch_job = fetched["job_id"].as_str().unwrap().to_string();
+    let (_, sum) = invoke(&app, &app.admin_key, "calculator", json!({"expression": "1+1"})).await;
+    let sum_job = sum["job_id"].as_str().unwrap().to_string();
+
+    let resp = app.get(&viewer, &format!("/v1/jobs/{fetch_job}")).send().await.unwrap();
+    assert_eq!(resp.status(), 404, "a viewer does not read an http_fetch result");
+    let resp = app.get(&viewer, &format!("/v1/jobs/{sum_job}")).send().await.unwrap();
+    assert_eq!(resp.status(), 200, "but reads a calculator result");
+    let listed: Value = app.get_json(&viewer, "/v1/jobs?kind=tool_call").await;
+    let ids: Vec<&str> = listed["items"].as_array().unwrap().iter().map(|j| j["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, vec![sum_job.as_str()], "{listed}");
+    let log: Value = app.get_json(&viewer, "/v1/tools/executions").await;
+    let tools: Vec<&str> = log["items"].as_array().unwrap().iter().map(|e| e["tool"].as_str().unwrap()).collect();
+    assert_eq!(tools, vec!["calculator"], "{log}");
+    let log: Value = app.get_json(&app.admin_key, "/v1/tools/executions").await;
+    assert_eq!(log["items"].as_array().unwrap().len(), 2, "an admin reads both");
+}

@@ -334,7 +334,14 @@ pub struct ExecutionPage {
     pub next_cursor: Option<Uuid>,
 }
 
-/// The tenant's executions, newest first.
+/// The names of the tenant's tools that `role` may call: the only ones
+/// whose executions and results a key of that role may read.
+pub async fn visible_to(ctx: &Ctx, tenant: Uuid, role: Role) -> ServiceResult<Vec<String>> {
+    Ok(registry(ctx, tenant).await?.iter().filter(|t| t.spec().allows(role)).map(|t| t.spec().name.clone()).collect())
+}
+
+/// The tenant's executions, newest first: for a key below admin, only of
+/// the tools its role may call.
 pub async fn executions(ctx: &Ctx, p: &Principal, f: ExecutionFilter) -> ServiceResult<ExecutionPage> {
     let limit = page_limit(&ctx.settings, f.limit)?;
     let mut q = te::table
@@ -343,6 +350,9 @@ pub async fn executions(ctx: &Ctx, p: &Principal, f: ExecutionFilter) -> Service
         .order(te::id.desc())
         .limit(limit + 1)
         .into_boxed();
+    if p.role != Role::Admin {
+        q = q.filter(te::tool.eq_any(visible_to(ctx, p.tenant_id, p.role).await?));
+    }
     if let Some(tool) = &f.tool {
         q = q.filter(te::tool.eq(tool.clone()));
     }
