@@ -33,6 +33,9 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let settings = Settings::load()?;
     chorus_shared::telemetry::init(&settings.telemetry);
+    if !chorus_shared::secrets::protect_process() {
+        tracing::warn!("could not mark the API not dumpable");
+    }
     match cli.command.unwrap_or(Command::Serve) {
         Command::Migrate => {
             let n = chorus_shared::db::migrate(&settings.database.url).await?;

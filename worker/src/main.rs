@@ -28,6 +28,9 @@ async fn main() -> anyhow::Result<()> {
         settings.worker.metrics_port = port;
     }
     chorus_shared::telemetry::init(&settings.telemetry);
+    if !chorus_shared::secrets::protect_process() {
+        tracing::warn!("could not mark the worker not dumpable: its children may read its environment");
+    }
     settings.database.pool_size = settings.database.worker_pool_size(&settings.worker);
     let ctx = chorus_shared::Ctx::connect(settings).await?;
     let shutdown = CancellationToken::new();
