@@ -542,11 +542,14 @@ pub struct TelemetrySettings {
     pub level: String,
     /// Log lines as JSON.
     pub json: bool,
+    /// When set, `/metrics` of the API and of every worker answers only
+    /// `Authorization: Bearer <this>`. Empty: open (one machine, loopback).
+    pub metrics_token: String,
 }
 
 impl Default for TelemetrySettings {
     fn default() -> Self {
-        Self { level: "info".into(), json: false }
+        Self { level: "info".into(), json: false, metrics_token: String::new() }
     }
 }
 

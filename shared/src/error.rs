@@ -109,6 +109,14 @@ impl ServiceError {
 
 impl From<diesel::result::Error> for ServiceError {
     fn from(e: diesel::result::Error) -> Self {
+        // Text Postgres cannot store (a NUL byte in `text`, `\u0000` in
+        // `jsonb`) is the caller's input, whatever route brought it.
+        if let diesel::result::Error::DatabaseError(_, info) = &e {
+            let m = info.message();
+            if m.contains("invalid byte sequence") || m.contains("unsupported Unicode escape sequence") {
+                return Self::new(ErrorCode::InvalidPayload, "text may not contain NUL characters (\\u0000)");
+            }
+        }
         Self::internal(format!("database: {e}"))
     }
 }

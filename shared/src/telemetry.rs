@@ -16,3 +16,15 @@ pub fn init(settings: &TelemetrySettings) {
         builder.try_init()
     };
 }
+
+/// Whether a request with this `Authorization` header may read `/metrics`:
+/// always when no `telemetry.metrics_token` is set, else only with
+/// `Bearer <token>` (compared through hashes, so timing tells nothing).
+pub fn metrics_allowed(settings: &TelemetrySettings, authorization: Option<&str>) -> bool {
+    use sha2::{Digest, Sha256};
+    if settings.metrics_token.is_empty() {
+        return true;
+    }
+    let given = authorization.and_then(|h| h.strip_prefix("Bearer ")).unwrap_or_default();
+    Sha256::digest(given.as_bytes()) == Sha256::digest(settings.metrics_token.as_bytes())
+}

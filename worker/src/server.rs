@@ -6,7 +6,11 @@ use actix_web::{dev::Server, web, App, HttpResponse, HttpServer};
 
 use crate::WorkerState;
 
-async fn metrics(state: web::Data<Arc<WorkerState>>) -> HttpResponse {
+async fn metrics(state: web::Data<Arc<WorkerState>>, req: actix_web::HttpRequest) -> HttpResponse {
+    let auth = req.headers().get("authorization").and_then(|v| v.to_str().ok());
+    if !chorus_shared::telemetry::metrics_allowed(&state.ctx.settings.telemetry, auth) {
+        return HttpResponse::Unauthorized().finish();
+    }
     HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(state.ctx.metrics.render())
 }
 

@@ -33,8 +33,13 @@ pub async fn readyz(ctx: web::Data<Ctx>) -> HttpResponse {
 }
 
 /// Prometheus metrics of this API process, plus queue depth from Postgres.
-#[utoipa::path(get, path = "/metrics", tag = "health", responses((status = 200, description = "Prometheus text format")))]
-pub async fn metrics(ctx: web::Data<Ctx>, metrics: web::Data<Metrics>) -> HttpResponse {
+#[utoipa::path(get, path = "/metrics", tag = "health", responses((status = 200, description = "Prometheus text format"),
+    (status = 401, description = "`telemetry.metrics_token` is set and the request does not carry it")))]
+pub async fn metrics(ctx: web::Data<Ctx>, metrics: web::Data<Metrics>, req: actix_web::HttpRequest) -> HttpResponse {
+    let auth = req.headers().get("authorization").and_then(|v| v.to_str().ok());
+    if !chorus_shared::telemetry::metrics_allowed(&ctx.settings.telemetry, auth) {
+        return HttpResponse::Unauthorized().finish();
+    }
     chorus_shared::queue::gauges::refresh(&metrics, &ctx.pool, true).await;
     HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(metrics.render())
 }

@@ -202,3 +202,23 @@ async fn every_route_refuses_bad_input_with_a_stable_code() {
         assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()));
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nul_characters_are_refused_with_a_code_never_a_500() {
+    let app = TestApp::spawn_with(0, |_| {}).await;
+    let admin = app.admin_key.clone();
+    let conv: Value = app.post(&admin, "/v1/conversations").json(&json!({})).send().await.unwrap().json().await.unwrap();
+    let messages = format!("/v1/conversations/{}/messages", conv["id"].as_str().unwrap());
+    let cases = [
+        (messages.as_str(), json!({"content": "hi", "rag": {"enabled": true, "filters": {"tags": ["a\u{0}b"]}}})),
+        (messages.as_str(), json!({"content": "nul \u{0} inside"})),
+        ("/v1/conversations", json!({"title": "a\u{0}b"})),
+        ("/v1/tags", json!({"name": "a\u{0}b"})),
+    ];
+    for (path, body) in cases {
+        let resp = app.post(&admin, path).json(&body).send().await.unwrap();
+        let status = resp.status().as_u16();
+        let answer: Value = resp.json().await.unwrap();
+        assert_eq!((status, answer["code"].as_str()), (422, Some("invalid_payload")), "{path} {body}: {answer}");
+    }
+}

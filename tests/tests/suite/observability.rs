@@ -59,3 +59,18 @@ async fn readiness_names_the_failing_dependency() {
     assert!(body["postgres"].as_str().unwrap().starts_with("error"), "{body}");
     assert_eq!(body["redis"], "ok");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_metrics_token_metrics_answer_only_its_bearer() {
+    let app = TestApp::spawn_with(1, |s| s.telemetry.metrics_token = "m-token".into()).await;
+    let worker = format!("http://127.0.0.1:{}/metrics", app.workers[0].metrics_port);
+    for url in [app.url("/metrics"), worker] {
+        let open = app.client.get(&url).send().await.unwrap();
+        assert_eq!(open.status(), 401, "{url}");
+        let wrong = app.client.get(&url).bearer_auth("other").send().await.unwrap();
+        assert_eq!(wrong.status(), 401, "{url}");
+        let right = app.client.get(&url).bearer_auth("m-token").send().await.unwrap();
+        assert_eq!(right.status(), 200, "{url}");
+        assert!(right.text().await.unwrap().contains("chorus_"), "{url}");
+    }
+}
