@@ -84,6 +84,11 @@ pub struct Kind {
     /// The wait before the retry after attempt `n`, if the kind has its own
     /// schedule; `None` uses `retry.*`.
     pub backoff: Option<fn(&Settings, i32) -> Duration>,
+    /// After this many rescues from a lost worker (`worker_lost`), the job
+    /// is `dead` with `poison_job` instead of handed to the next worker: a
+    /// job that crashes its process must not take the cluster down one
+    /// retry at a time.
+    pub rescued_max: i32,
     /// Parses and checks a payload before the job is accepted.
     pub validate: fn(&Value) -> ServiceResult<()>,
     /// The role a stored payload acts with ([`JobArgs::runs_as`]).
@@ -91,6 +96,9 @@ pub struct Kind {
 }
 
 impl Kind {
+    /// Rescues from a lost worker a job gets unless its kind says otherwise.
+    pub const RESCUED_MAX: i32 = 3;
+
     /// An internal kind of `A` on `queue`: admin-only, not unique, no
     /// cancel handling, the default backoff. Override fields with `..`.
     pub const fn internal<A: JobArgs>(name: &'static str, queue: Queue, max_attempts: i32, timeout: Duration) -> Self {
@@ -105,6 +113,7 @@ impl Kind {
             unique: false,
             handles_cancel: false,
             backoff: None,
+            rescued_max: Self::RESCUED_MAX,
             validate: validate_as::<A>,
             runs_as: runs_as::<A>,
         }

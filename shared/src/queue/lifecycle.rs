@@ -295,11 +295,27 @@ pub async fn rescue(pool: &DbPool, settings: &Settings, stale: Duration) -> anyh
                 .await?;
             let mut out = Vec::with_capacity(stuck.len());
             for job in stuck {
-                let message = format!("worker {} stopped heartbeating", job.worker.as_deref().unwrap_or("?"));
+                let mut message = format!("worker {} stopped heartbeating", job.worker.as_deref().unwrap_or("?"));
+                let mut code = "worker_lost";
+                // A job whose attempts keep taking their worker down is
+                // poison: after its kind's `rescued_max` such rescues it is
+                // not handed to the next worker.
+                let rescued_before: i64 = crate::db::schema::job_events::table
+                    .filter(crate::db::schema::job_events::job_id.eq(job.id))
+                    .filter(diesel::dsl::sql::<diesel::sql_types::Bool>("data->>'code' = 'worker_lost'"))
+                    .count()
+                    .get_result(conn)
+                    .await?;
+                let rescued_max = crate::kinds::find(&job.kind).map_or(Kind::RESCUED_MAX, |k| k.rescued_max);
+                let poison = rescued_before + 1 >= i64::from(rescued_max);
+                if poison {
+                    code = "poison_job";
+                    message = format!("{message}: its worker was lost {} times, so it is not run again", rescued_before + 1);
+                }
                 // A job someone asked to cancel is not run again.
                 let status = if job.cancel_requested_at.is_some() {
                     JobStatus::Cancelled
-                } else if job.attempts >= job.max_attempts {
+                } else if poison || job.attempts >= job.max_attempts {
                     JobStatus::Dead
                 } else {
                     JobStatus::Retrying
@@ -314,13 +330,13 @@ pub async fn rescue(pool: &DbPool, settings: &Settings, stale: Duration) -> anyh
                         j::dispatch_seq.eq(j::dispatch_seq + 1),
                         j::dispatched_at.eq(None::<DateTime<Utc>>),
                         j::worker.eq(None::<String>),
-                        j::error_code.eq("worker_lost"),
+                        j::error_code.eq(code),
                         j::error_message.eq(&message),
                     ))
                     .returning(Job::as_returning())
                     .get_result(conn)
                     .await?;
-                let data = json!({"attempt": job.attempts, "code": "worker_lost", "message": message});
+                let data = json!({"attempt": job.attempts, "code": code, "message": message});
                 let event = record_event(conn, job.id, "state", Some(status), data).await?;
                 let deliveries = ended(conn, settings, &updated).await?;
                 out.push(Transition { job: updated, event, deliveries });

@@ -85,3 +85,27 @@ async fn a_job_cancelled_after_its_worker_died_is_not_run_again() {
     let job = app.wait_for_status(id, JobStatus::Cancelled, Duration::from_secs(20)).await;
     assert_eq!(job.attempts, 1, "not run again");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_that_keeps_killing_its_worker_is_dead_as_poison_not_run_again() {
+    let app = TestApp::spawn_with(0, |_| {}).await;
+    // Many attempts: only the poison rule can stop it.
+    let id = app
+        .submit(json!({"kind": "diagnostic", "payload": {"sleep_ms": 60000, "steps": 60}, "max_attempts": 10}))
+        .await;
+    // Three workers in turn each die running it (as a crashing job would do).
+    for (n, name) in ["first", "second", "third"].iter().enumerate() {
+        let mut w = app.spawn_worker_process(name, &[]);
+        app.wait_for(id, Duration::from_secs(30), |j| j.status == JobStatus::Running && j.attempts == n as i32 + 1)
+            .await;
+        signal(&w, Signal::SIGKILL);
+        let _ = w.wait();
+    }
+    // A fourth worker's rescuer finds it: the third loss makes it poison.
+    let mut last = app.spawn_worker_process("last", &[]);
+    let dead = app.wait_for_status(id, JobStatus::Dead, Duration::from_secs(30)).await;
+    assert_eq!(dead.error.as_ref().map(|e| e.code.as_str()), Some("poison_job"), "{dead:?}");
+    assert_eq!(dead.attempts, 3, "not run a fourth time");
+    signal(&last, Signal::SIGTERM);
+    assert!(wait_exit(&mut last, Duration::from_secs(15)).await.success());
+}
