@@ -12,3 +12,4 @@ pub mod error;
 pub mod openapi;
 pub mod routes;
 pub mod startup;
+pub mod streams;

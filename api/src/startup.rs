@@ -25,6 +25,7 @@ impl Application {
     /// Binds `api.host:api.port` (port 0 picks a free one).
     pub fn build(ctx: Ctx) -> std::io::Result<Self> {
         let metrics = web::Data::new(ctx.metrics.clone());
+        let streams = web::Data::new(crate::streams::Streams::default());
         let max_body = ctx.settings.api.max_body_bytes;
         let addr = (ctx.settings.api.host.clone(), ctx.settings.api.port);
         let ctx = web::Data::new(ctx);
@@ -33,6 +34,7 @@ impl Application {
             App::new()
                 .app_data(ctx.clone())
                 .app_data(metrics.clone())
+                .app_data(streams.clone())
                 .app_data(web::JsonConfig::default().limit(max_body).error_handler(error::json_error))
                 .app_data(web::QueryConfig::default().error_handler(error::query_error))
                 .app_data(web::PathConfig::default().error_handler(error::path_error))

@@ -422,6 +422,8 @@ pub struct ApiSettings {
     /// the kinds that act on every tenant's data (`reindex`, `reconcile`).
     /// `just up`'s bootstrap key belongs to `default`.
     pub operator_tenant: String,
+    /// Event streams (SSE) one tenant may hold open on one API process.
+    pub max_streams_per_tenant: usize,
 }
 
 impl Default for ApiSettings {
@@ -432,6 +434,7 @@ impl Default for ApiSettings {
             max_body_bytes: 1 << 20,
             default_page_size: 50,
             operator_tenant: "default".into(),
+            max_streams_per_tenant: 100,
         }
     }
 }

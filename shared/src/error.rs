@@ -70,6 +70,7 @@ error_codes! {
     UnknownModel => ("unknown_model", 422),
     InvalidArguments => ("invalid_arguments", 422),
     CommandNotAllowed => ("command_not_allowed", 422),
+    TooManyStreams => ("too_many_streams", 429),
     Internal => ("internal", 500),
     Unavailable => ("unavailable", 503),
 }

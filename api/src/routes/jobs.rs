@@ -101,10 +101,21 @@ pub async fn retry(ctx: web::Data<Ctx>, auth: Auth, id: web::Path<Uuid>) -> ApiR
 #[utoipa::path(get, path = "/v1/jobs/{id}/events", tag = "jobs",
     params(("Last-Event-ID" = Option<i64>, Header, description = "Resume after this event id")),
     responses((status = 200, description = "text/event-stream of JobEventView", body = JobEventView),
-        (status = 404, body = chorus_shared::error::ErrorBody)),
+        (status = 404, body = chorus_shared::error::ErrorBody),
+        (status = 429, description = "too_many_streams", body = chorus_shared::error::ErrorBody)),
     security(("bearer" = [])))]
-pub async fn events(ctx: web::Data<Ctx>, auth: Auth, id: web::Path<Uuid>, req: HttpRequest) -> ApiResult<HttpResponse> {
+pub async fn events(
+    ctx: web::Data<Ctx>,
+    streams: web::Data<crate::streams::Streams>,
+    auth: Auth,
+    id: web::Path<Uuid>,
+    req: HttpRequest,
+) -> ApiResult<HttpResponse> {
     let job = jobs::get(&ctx, &auth.0, *id).await?;
+    let max = ctx.settings.api.max_streams_per_tenant;
+    let slot = streams.open(auth.0.tenant_id, max).ok_or_else(|| {
+        api_error(ErrorCode::TooManyStreams, format!("at most {max} event streams per tenant are open at once"))
+    })?;
     let last = match req.headers().get("Last-Event-ID") {
         None => 0,
         Some(v) => v
@@ -113,8 +124,12 @@ pub async fn events(ctx: web::Data<Ctx>, auth: Auth, id: web::Path<Uuid>, req: H
             .and_then(|s| s.trim().parse::<i64>().ok())
             .ok_or_else(|| api_error(ErrorCode::InvalidHeader, "Last-Event-ID must be an event id"))?,
     };
-    let rx = chorus_shared::services::events::follow(&ctx, job.id, last).await?;
-    let stream = tokio_stream_from(rx).map(|ev| Ok::<_, actix_web::Error>(sse_frame(&ev)));
+    let rx = chorus_shared::services::events::follow(&ctx, job.id, last, auth.0.key_id).await?;
+    // The slot lives as long as the stream.
+    let stream = tokio_stream_from(rx).map(move |ev| {
+        let _held = &slot;
+        Ok::<_, actix_web::Error>(sse_frame(&ev))
+    });
     Ok(HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, "text/event-stream"))
         .insert_header((header::CACHE_CONTROL, "no-cache"))

@@ -48,9 +48,24 @@ fn is_final(ev: &JobEventView) -> bool {
     ev.kind == "state" && ev.status.is_some_and(|s| s.is_terminal())
 }
 
+/// Whether API key `key_id` was revoked (or deleted).
+async fn revoked(pool: &DbPool, key_id: Uuid) -> bool {
+    use crate::db::schema::api_keys as k;
+    let Ok(mut conn) = pool.get().await else { return false };
+    let row: Option<Option<chrono::DateTime<chrono::Utc>>> =
+        k::table.find(key_id).select(k::revoked_at).first(&mut conn).await.optional().unwrap_or(Some(None));
+    !matches!(row, Some(None))
+}
+
 /// Follows a job's events from after `last_event_id` until the job
-/// finishes. The caller has already checked that the job is theirs.
-pub async fn follow(ctx: &Ctx, job_id: Uuid, last_event_id: i64) -> ServiceResult<mpsc::Receiver<JobEventView>> {
+/// finishes, or until the caller's key `key_id` is revoked (checked every
+/// second). The caller has already checked that the job is theirs.
+pub async fn follow(
+    ctx: &Ctx,
+    job_id: Uuid,
+    last_event_id: i64,
+    key_id: Uuid,
+) -> ServiceResult<mpsc::Receiver<JobEventView>> {
     let mut live = ctx.broker.subscribe(&ctx.broker.job_channel(job_id)).await?.boxed();
     let (tx, rx) = mpsc::channel(64);
     let pool = ctx.pool.clone();
@@ -75,7 +90,11 @@ pub async fn follow(ctx: &Ctx, job_id: Uuid, last_event_id: i64) -> ServiceResul
             // Wait for a published event (a cue to read Postgres again) or
             // the next tick; events are only ever sent in Postgres order.
             tokio::select! {
-                _ = tick.tick() => {}
+                _ = tick.tick() => {
+                    if revoked(&pool, key_id).await {
+                        return;
+                    }
+                }
                 msg = live.next(), if live_open => {
                     live_open = msg.is_some();
                     // Streamed tokens are live only: pass them straight on.

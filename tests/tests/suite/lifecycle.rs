@@ -70,3 +70,31 @@ async fn a_job_runs_to_success_with_progress_by_polling_and_sse() {
     let none = tokio::time::timeout(Duration::from_secs(5), read_sse(after_end)).await.expect("stream ended");
     assert!(none.is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenants_open_streams_are_bounded_and_a_revoked_key_loses_its_stream() {
+    use chorus_shared::domain::Role;
+    // No worker: the job waits, so its streams stay open.
+    let app = TestApp::spawn_with(0, |s| s.api.max_streams_per_tenant = 3).await;
+    let id = app.submit(json!({"kind": "diagnostic", "payload": {}})).await;
+    let path = format!("/v1/jobs/{id}/events");
+    let user = app.key("acme", Role::User).await;
+    let _first = app.get(&app.admin_key, &path).send().await.unwrap();
+    let _second = app.get(&app.admin_key, &path).send().await.unwrap();
+    let users = app.get(&user, &path).send().await.unwrap();
+    assert_eq!(users.status(), 200);
+    let fourth = app.get(&app.admin_key, &path).send().await.unwrap();
+    assert_eq!(fourth.status(), 429);
+    let body: serde_json::Value = fourth.json().await.unwrap();
+    assert_eq!(body["code"], "too_many_streams");
+
+    // Revoking the user's key ends its stream, which frees its place.
+    let keys: serde_json::Value = app.get_json(&app.admin_key, "/v1/keys").await;
+    let key_id = keys.as_array().unwrap().iter().find(|k| k["role"] == "user").unwrap()["id"].as_str().unwrap().to_string();
+    let resp = app.client.delete(app.url(&format!("/v1/keys/{key_id}"))).bearer_auth(&app.admin_key).send().await.unwrap();
+    assert!(resp.status().is_success(), "{}", resp.status());
+    let ended = tokio::time::timeout(Duration::from_secs(10), read_sse(users)).await;
+    assert!(ended.is_ok(), "the stream of a revoked key ends");
+    let again = app.get(&app.admin_key, &path).send().await.unwrap();
+    assert_eq!(again.status(), 200, "the ended stream's place is free");
+}
