@@ -257,6 +257,20 @@ pub struct MessagePage {
 /// The conversation's whole history, oldest first: for a fork, the
 /// parent's history up to the fork point, then its own messages.
 pub async fn history(conn: &mut AsyncPgConnection, tenant: Uuid, id: Uuid) -> ServiceResult<Vec<Message>> {
+    let mut out = Vec::new();
+    for (conv, upto) in chain(conn, tenant, id).await? {
+        let mut q = m::table.filter(m::conversation_id.eq(conv)).into_boxed();
+        if let Some(at) = upto {
+            q = q.filter(m::id.le(at));
+        }
+        out.extend(q.order(m::id.asc()).select(Message::as_select()).load(conn).await?);
+    }
+    Ok(out)
+}
+
+/// The conversations whose messages make up `id`'s history, oldest
+/// ancestor first, each with the last message it contributes (`None`: all).
+async fn chain(conn: &mut AsyncPgConnection, tenant: Uuid, id: Uuid) -> ServiceResult<Vec<(Uuid, Option<Uuid>)>> {
     // (conversation, last message id to include)
     let mut chain: Vec<(Uuid, Option<Uuid>)> = vec![(id, None)];
     let mut conv = load(conn, tenant, id).await?;
@@ -270,27 +284,38 @@ pub async fn history(conn: &mut AsyncPgConnection, tenant: Uuid, id: Uuid) -> Se
             Err(_) => break,
         }
     }
-    let mut out = Vec::new();
-    for (conv, upto) in chain.into_iter().rev() {
-        let mut q = m::table.filter(m::conversation_id.eq(conv)).into_boxed();
-        if let Some(at) = upto {
-            q = q.filter(m::id.le(at));
-        }
-        out.extend(q.order(m::id.asc()).select(Message::as_select()).load(conn).await?);
-    }
-    Ok(out)
+    chain.reverse();
+    Ok(chain)
 }
 
-/// A page of the history, oldest first.
+/// A page of the history, oldest first, read in one query: the chain's
+/// messages in id order (message ids grow with time, and a fork's own
+/// messages come after the history it shares), after the cursor.
 pub async fn messages(ctx: &Ctx, p: &Principal, id: Uuid, q: MessageQuery) -> ServiceResult<MessagePage> {
     let limit = page_limit(&ctx.settings, q.limit)?;
     let mut conn = ctx.pool.get().await?;
-    let all = history(&mut conn, p.tenant_id, id).await?;
-    let start = match q.cursor {
-        Some(cur) => all.iter().position(|msg| msg.id == cur).map_or(all.len(), |i| i + 1),
-        None => 0,
+    let chain = chain(&mut conn, p.tenant_id, id).await?;
+    let in_chain = |q: m::BoxedQuery<'static, diesel::pg::Pg>| {
+        let mut q = q.filter(diesel::dsl::sql::<diesel::sql_types::Bool>("false"));
+        for (conv, upto) in &chain {
+            q = match upto {
+                Some(at) => q.or_filter(m::conversation_id.eq(*conv).and(m::id.le(*at))),
+                None => q.or_filter(m::conversation_id.eq(*conv)),
+            };
+        }
+        q
     };
-    let rows: Vec<Message> = all.into_iter().skip(start).take(limit as usize + 1).collect();
+    let mut query = in_chain(m::table.into_boxed());
+    if let Some(cur) = q.cursor {
+        // A cursor from outside this history starts past its end.
+        let known: i64 = in_chain(m::table.into_boxed()).filter(m::id.eq(cur)).count().get_result(&mut conn).await?;
+        if known == 0 {
+            return Ok(MessagePage { items: Vec::new(), next_cursor: None });
+        }
+        query = query.filter(m::id.gt(cur));
+    }
+    let rows: Vec<Message> =
+        query.order(m::id.asc()).limit(limit + 1).select(Message::as_select()).load(&mut conn).await?;
     let (rows, next_cursor) = page(rows, limit, |r| r.id);
     Ok(MessagePage { items: rows.iter().map(Message::view).collect(), next_cursor })
 }
@@ -467,4 +492,26 @@ pub async fn load_for_job(conn: &mut AsyncPgConnection, tenant: Uuid, id: Uuid) 
 /// Used by `Value`-typed callers.
 pub fn citation(hit: &crate::services::search::SearchHit) -> Value {
     json!({ "chunk_id": hit.chunk_id, "document_id": hit.document_id, "title": hit.title, "page": hit.page })
+}
+
+#[cfg(test)]
+mod tests {
+    use diesel::prelude::*;
+
+    use crate::db::schema::messages as m;
+
+    #[test]
+    fn the_cursor_applies_to_every_conversation_of_the_chain() {
+        let q = m::table
+            .into_boxed::<diesel::pg::Pg>()
+            .filter(diesel::dsl::sql::<diesel::sql_types::Bool>("false"))
+            .or_filter(m::conversation_id.eq(uuid::Uuid::nil()))
+            .or_filter(m::conversation_id.eq(uuid::Uuid::max()))
+            .filter(m::id.gt(uuid::Uuid::nil()));
+        let sql = diesel::debug_query::<diesel::pg::Pg, _>(&q).to_string();
+        let where_clause = &sql[sql.find("WHERE").unwrap()..];
+        // The alternatives are grouped, then the cursor holds for all.
+        assert!(where_clause.starts_with("WHERE (((false OR"), "{sql}");
+        assert!(where_clause.contains(r#")) AND ("messages"."id" > $3))"#), "{sql}");
+    }
 }

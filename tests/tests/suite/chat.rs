@@ -205,3 +205,42 @@ async fn cancelling_a_streaming_chat_stops_the_provider_call() {
         app.get_json(&app.admin_key, &format!("/v1/conversations/{}/messages", conv["id"].as_str().unwrap())).await;
     assert_eq!(page["items"].as_array().unwrap().len(), 1, "no answer was stored");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forks_history_pages_by_cursor_in_order() {
+    // No worker: only the user messages are stored.
+    let app = TestApp::spawn_with(0, |_| {}).await;
+    let parent = conversation(&app, json!({})).await;
+    let parent = parent["id"].as_str().unwrap();
+    let mut ids = Vec::new();
+    for text in ["one", "two", "three"] {
+        ids.push(say(&app, parent, text).await["message"]["id"].as_str().unwrap().to_string());
+    }
+    let resp = app
+        .post(&app.admin_key, &format!("/v1/conversations/{parent}/fork"))
+        .json(&json!({"at_message_id": ids[1]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    let fork: Value = resp.json().await.unwrap();
+    let fork = fork["id"].as_str().unwrap();
+    let mut expected = ids[..2].to_vec();
+    for text in ["four", "five"] {
+        expected.push(say(&app, fork, text).await["message"]["id"].as_str().unwrap().to_string());
+    }
+    let (mut seen, mut cursor) = (Vec::new(), String::new());
+    loop {
+        let page: Value =
+            app.get_json(&app.admin_key, &format!("/v1/conversations/{fork}/messages?limit=1{cursor}")).await;
+        seen.extend(page["items"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap().to_string()));
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = format!("&cursor={next}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen, expected, "the parent's history up to the fork, then the fork's own");
+    let stray = uuid::Uuid::now_v7();
+    let page: Value = app.get_json(&app.admin_key, &format!("/v1/conversations/{fork}/messages?cursor={stray}")).await;
+    assert_eq!(page["items"], json!([]), "a cursor from elsewhere starts past the end");
+}
