@@ -313,6 +313,9 @@ pub struct KnowledgeSettings {
     pub bulk_max_items: i64,
     /// How long an export zip can be downloaded.
     pub export_ttl_secs: u64,
+    /// The most bytes of originals one export zip holds; documents past it
+    /// get the item outcome `export_too_large`.
+    pub export_max_bytes: u64,
 }
 
 impl Default for KnowledgeSettings {
@@ -326,6 +329,7 @@ impl Default for KnowledgeSettings {
             max_pdf_objects: 1_000_000,
             bulk_max_items: 10_000,
             export_ttl_secs: 24 * 3600,
+            export_max_bytes: 2 * 1024 * 1024 * 1024,
         }
     }
 }

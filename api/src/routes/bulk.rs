@@ -34,12 +34,13 @@ pub async fn submit(ctx: web::Data<Ctx>, auth: Auth, body: web::Json<BulkRequest
     responses((status = 200, description = "application/zip"), (status = 404, body = ErrorBody), (status = 410, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn export(ctx: web::Data<Ctx>, auth: Auth, job_id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
-    let (bytes, filename) = bulk::export_file(&ctx, &auth.0, *job_id).await?;
+    let (zip, filename) = bulk::export_file(&ctx, &auth.0, *job_id).await?;
     let disposition = ContentDisposition {
         disposition: DispositionType::Attachment,
         parameters: vec![DispositionParam::Filename(filename)],
     };
-    Ok(HttpResponse::Ok().content_type("application/zip").insert_header(disposition).body(bytes))
+    let body = actix_web::body::SizedStream::new(zip.size, zip.chunks);
+    Ok(HttpResponse::Ok().content_type("application/zip").insert_header(disposition).body(body))
 }
 
 /// The audit log of bulk operations, newest first (admin).

@@ -160,7 +160,8 @@ pub async fn download(ctx: web::Data<Ctx>, auth: Auth, id: web::Path<Uuid>) -> A
         disposition: DispositionType::Attachment,
         parameters: vec![DispositionParam::Filename(original.filename)],
     };
-    Ok(HttpResponse::Ok().content_type(original.content_type).insert_header(disposition).body(original.bytes))
+    let body = actix_web::body::SizedStream::new(original.body.size, original.body.chunks);
+    Ok(HttpResponse::Ok().content_type(original.content_type).insert_header(disposition).body(body))
 }
 
 /// Delete a document, its chunks and its original.

@@ -28,6 +28,7 @@ async fn one(
     tag_ids: &[Uuid],
     id: Uuid,
     zip: Option<&Zip>,
+    exported_bytes: &mut u64,
 ) -> Result<Option<&'static str>, JobError> {
     let app = &ctx.ctx;
     let Some(doc) = bulk::item(app, ctx.tenant_id, id).await.map_err(JobError::database)? else {
@@ -37,7 +38,12 @@ async fn one(
         bulk::apply(app, p.op, &doc, tag_ids).await.map_err(JobError::database)?;
         return Ok(None);
     }
+    let size = doc.size_bytes.max(0) as u64;
+    if *exported_bytes + size > app.settings.knowledge.export_max_bytes {
+        return Ok(Some("export_too_large"));
+    }
     let Ok(bytes) = app.blobs.get(&doc.blob_key).await else { return Ok(Some("original_missing")) };
+    *exported_bytes += size;
     let zip = zip.expect("export has a zip").clone();
     let name = format!("{}-{}", doc.id, doc.filename.replace(['/', '\\'], "_"));
     tokio::task::spawn_blocking(move || -> std::io::Result<()> {
@@ -65,12 +71,13 @@ pub async fn run(ctx: &JobContext, p: BulkPayload) -> Result<Value, JobError> {
     let mut items = Vec::with_capacity(total);
     let mut exported = Vec::new();
     let mut cancelled = false;
+    let mut exported_bytes = 0u64;
     for (i, id) in p.ids.iter().enumerate() {
         if ctx.cancel.is_cancelled() {
             cancelled = true;
             break;
         }
-        let outcome = one(ctx, &p, &tag_ids, *id, zip.as_ref()).await?;
+        let outcome = one(ctx, &p, &tag_ids, *id, zip.as_ref(), &mut exported_bytes).await?;
         if outcome.is_none() && p.op == BulkOp::Export {
             exported.push(*id);
         }

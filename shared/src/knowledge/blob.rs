@@ -4,6 +4,14 @@
 use std::path::{Path, PathBuf};
 
 use futures::future::BoxFuture;
+use futures::stream::BoxStream;
+
+/// A blob read as a stream of chunks, with its size: served without being
+/// held in memory whole.
+pub struct BlobReader {
+    pub size: u64,
+    pub chunks: BoxStream<'static, std::io::Result<bytes::Bytes>>,
+}
 
 /// Where uploaded originals are kept, by key.
 pub trait BlobStore: Send + Sync {
@@ -12,6 +20,8 @@ pub trait BlobStore: Send + Sync {
     fn put_file<'a>(&'a self, key: &'a str, from: &'a Path) -> BoxFuture<'a, std::io::Result<()>>;
     /// The bytes under `key`.
     fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, std::io::Result<Vec<u8>>>;
+    /// The bytes under `key`, as a stream.
+    fn read<'a>(&'a self, key: &'a str) -> BoxFuture<'a, std::io::Result<BlobReader>>;
     /// Removes `key`; a missing key is not an error.
     fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, std::io::Result<()>>;
     /// A scratch directory on the same filesystem, for uploads in progress.
@@ -57,6 +67,16 @@ impl BlobStore for LocalDir {
 
     fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, std::io::Result<Vec<u8>>> {
         Box::pin(async move { tokio::fs::read(self.path(key)?).await })
+    }
+
+    fn read<'a>(&'a self, key: &'a str) -> BoxFuture<'a, std::io::Result<BlobReader>> {
+        Box::pin(async move {
+            use futures::StreamExt;
+            let file = tokio::fs::File::open(self.path(key)?).await?;
+            let size = file.metadata().await?.len();
+            let chunks = tokio_util::io::ReaderStream::with_capacity(file, 64 * 1024).boxed();
+            Ok(BlobReader { size, chunks })
+        })
     }
 
     fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, std::io::Result<()>> {

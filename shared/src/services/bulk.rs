@@ -119,8 +119,12 @@ pub async fn sweep_expired_exports(ctx: &Ctx) -> ServiceResult<usize> {
     Ok(expired.len())
 }
 
-/// An export's zip, while it has not expired.
-pub async fn export_file(ctx: &Ctx, p: &Principal, job_id: Uuid) -> ServiceResult<(Vec<u8>, String)> {
+/// An export's zip, while it has not expired, streamed.
+pub async fn export_file(
+    ctx: &Ctx,
+    p: &Principal,
+    job_id: Uuid,
+) -> ServiceResult<(crate::knowledge::blob::BlobReader, String)> {
     let mut conn = ctx.pool.get().await?;
     let job: Option<Job> = j::jobs
         .filter(j::id.eq(job_id))
@@ -147,7 +151,7 @@ pub async fn export_file(ctx: &Ctx, p: &Principal, job_id: Uuid) -> ServiceResul
     }
     let bytes = ctx
         .blobs
-        .get(&export_key(p.tenant_id, job_id))
+        .read(&export_key(p.tenant_id, job_id))
         .await
         .map_err(|_| ServiceError::new(ErrorCode::ExportExpired, "the export file is gone; run it again"))?;
     Ok((bytes, format!("export-{job_id}.zip")))

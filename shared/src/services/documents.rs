@@ -384,7 +384,8 @@ pub async fn preview(ctx: &Ctx, p: &Principal, id: Uuid, q: PreviewQuery) -> Ser
 
 /// The original bytes with what to serve them as.
 pub struct Original {
-    pub bytes: Vec<u8>,
+    /// The bytes, streamed from the blob store.
+    pub body: crate::knowledge::blob::BlobReader,
     pub filename: String,
     pub content_type: String,
 }
@@ -393,14 +394,14 @@ pub async fn download(ctx: &Ctx, p: &Principal, id: Uuid) -> ServiceResult<Origi
     let mut conn = ctx.pool.get().await?;
     let doc = load(&mut conn, p.tenant_id, id).await?;
     drop(conn);
-    let bytes = ctx
+    let body = ctx
         .blobs
-        .get(&doc.blob_key)
+        .read(&doc.blob_key)
         .await
         .map_err(|e| ServiceError::internal(format!("blob {}: {e}", doc.blob_key)))?;
     let content_type =
         DocType::parse(&doc.doc_type).map(DocType::mime).unwrap_or("application/octet-stream").to_string();
-    Ok(Original { bytes, filename: doc.filename, content_type })
+    Ok(Original { body, filename: doc.filename, content_type })
 }
 
 /// Deletes a document with its pages, chunks and tag links, then its

@@ -249,3 +249,27 @@ async fn bulk_requests_are_validated() {
         assert_eq!(resp.json::<Value>().await.unwrap()["code"], code, "{body}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_export_stops_adding_originals_at_its_size_cap_and_downloads_stream() {
+    // Room for the first original (14 bytes) and not the second.
+    let app = TestApp::spawn_with(1, |s| s.knowledge.export_max_bytes = 20).await;
+    let mut ids = Vec::new();
+    for (name, bytes) in [("a.txt", b"first original".to_vec()), ("b.txt", b"second original".to_vec())] {
+        ids.push(upload(&app, bytes, name, "text/plain").await["document"]["id"].as_str().unwrap().to_string());
+    }
+    let job = bulk_ok(&app, &app.admin_key, json!({"op": "export", "selector": {"ids": ids}})).await;
+    let result = app.wait_for_status(job, JobStatus::Succeeded, Duration::from_secs(20)).await.result.unwrap();
+    let outcomes: Vec<&str> = result["items"].as_array().unwrap().iter().map(|i| i["outcome"].as_str().unwrap()).collect();
+    assert_eq!(outcomes, vec!["ok", "export_too_large"], "{result}");
+    let resp = app.get(&app.admin_key, result["download_url"].as_str().unwrap()).send().await.unwrap();
+    let length: u64 = resp.headers()["content-length"].to_str().unwrap().parse().unwrap();
+    let bytes = resp.bytes().await.unwrap();
+    assert_eq!(bytes.len() as u64, length, "the streamed zip is whole");
+    let zip = zip::ZipArchive::new(std::io::Cursor::new(bytes.to_vec())).unwrap();
+    assert_eq!(zip.len(), 2, "one original and metadata.json");
+    // A download is streamed whole too.
+    let resp = app.get(&app.admin_key, &format!("/v1/documents/{}/download", ids[0])).send().await.unwrap();
+    assert_eq!(resp.headers()["content-length"], "14");
+    assert_eq!(&resp.bytes().await.unwrap()[..], b"first original");
+}
