@@ -102,27 +102,42 @@ pub async fn fail(ctx: &Ctx, id: Uuid, code: &str, message: &str) -> ServiceResu
     let mut conn = ctx.pool.get().await?;
     (*conn)
         .transaction::<_, diesel::result::Error, _>(async move |conn: &mut AsyncPgConnection| {
-            let doc: Option<Document> = diesel::update(d::table.find(id))
-                .set((
-                    d::status.eq("failed"),
-                    d::error_code.eq(&code),
-                    d::error_message.eq(&message),
-                    d::updated_at.eq(Utc::now()),
-                ))
-                .returning(Document::as_returning())
-                .get_result(conn)
-                .await
-                .optional()?;
-            if let Some(doc) = &doc {
-                report(conn, &settings, doc, "document.failed").await?;
-            }
-            Ok(())
+            mark_failed(conn, &settings, id, &code, &message).await.map(|_| ())
         })
         .await?;
     drop(conn);
     super::jobs::dispatch_webhooks(ctx).await;
     Ok(())
 }
+
+/// Marks a document that is still in flight `failed` with `code` and
+/// reports `document.failed`, inside the caller's transaction. `false` if
+/// it was gone or had already left the pipeline.
+async fn mark_failed(
+    conn: &mut AsyncPgConnection,
+    settings: &crate::config::Settings,
+    id: Uuid,
+    code: &str,
+    message: &str,
+) -> diesel::QueryResult<bool> {
+    let doc: Option<Document> = diesel::update(d::table.find(id).filter(d::status.eq_any(IN_FLIGHT)))
+        .set((
+            d::status.eq("failed"),
+            d::error_code.eq(code),
+            d::error_message.eq(message),
+            d::updated_at.eq(Utc::now()),
+        ))
+        .returning(Document::as_returning())
+        .get_result(conn)
+        .await
+        .optional()?;
+    let Some(doc) = doc else { return Ok(false) };
+    report(conn, settings, &doc, "document.failed").await?;
+    Ok(true)
+}
+
+/// The statuses of a document in the pipeline.
+const IN_FLIGHT: [&str; 3] = ["queued", "processing", "embedding"];
 
 /// How the embedding step ended for a document.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -185,7 +200,7 @@ pub async fn fail_abandoned(ctx: &Ctx) -> ServiceResult<usize> {
     let marked = (*conn)
         .transaction::<_, diesel::result::Error, _>(async move |conn: &mut AsyncPgConnection| {
             let docs: Vec<Uuid> = d::table
-                .filter(d::status.eq_any(["queued", "processing", "embedding"]))
+                .filter(d::status.eq_any(IN_FLIGHT))
                 .select(d::id)
                 .order(d::updated_at)
                 .limit(200)
@@ -229,21 +244,7 @@ pub async fn fail_abandoned(ctx: &Ctx) -> ServiceResult<usize> {
                     JobStatus::Cancelled => "the document's job was cancelled".to_string(),
                     _ => message.unwrap_or_else(|| format!("the document's job ended {status}")),
                 };
-                let doc: Option<Document> = diesel::update(
-                    d::table.find(id).filter(d::status.eq_any(["queued", "processing", "embedding"])),
-                )
-                .set((
-                    d::status.eq("failed"),
-                    d::error_code.eq(&code),
-                    d::error_message.eq(&message),
-                    d::updated_at.eq(Utc::now()),
-                ))
-                .returning(Document::as_returning())
-                .get_result(conn)
-                .await
-                .optional()?;
-                if let Some(doc) = doc {
-                    report(conn, &settings, &doc, "document.failed").await?;
+                if mark_failed(conn, &settings, id, &code, &message).await? {
                     marked += 1;
                 }
             }
