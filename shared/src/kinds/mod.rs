@@ -75,8 +75,10 @@ pub struct Kind {
     /// Created by Chorus itself, never submitted through the API, and
     /// reporting no webhook events of its own.
     pub internal: bool,
-    /// At most one job of the kind per tenant waits at a time: queueing
-    /// another while one is `queued` or `retrying` returns the waiting one.
+    /// At most one job of the kind per tenant is open at a time: queueing
+    /// another while one is `queued`, `retrying` or `running` returns that
+    /// one (jobs Chorus queues itself; a client's submit is not deduplicated
+    /// but by its idempotency key).
     pub unique: bool,
     /// The handler watches its cancel token itself and stops at a clean
     /// point; otherwise the runner drops the attempt when it is cancelled.
