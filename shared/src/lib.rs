@@ -1,8 +1,8 @@
 //! The Chorus library crate: everything the API and the workers share.
 //!
 //! Its modules form layers, lowest first; a module may name modules of its
-//! own layer or below, never above (`tests/tests/layers.rs` checks it, and
-//! the README's Layout section explains it):
+//! own layer or below, never above (a unit test, `layer_check.rs`, checks
+//! it, and the README's Layout section explains it):
 //!
 //! 1. [`domain`]: our own types (job status, role, queue, wire views).
 //! 2. [`config`], [`telemetry`], [`secrets`]: settings and process plumbing.
@@ -43,7 +43,7 @@ pub use context::Ctx;
 pub use error::{ErrorCode, ServiceError};
 
 /// The library's modules by layer, lowest first; a module may name modules
-/// of its own layer or below. `tests/tests/layers.rs` enforces it.
+/// of its own layer or below. The unit test in `layer_check.rs` enforces it.
 pub const LAYERS: &[&[&str]] = &[
     &["domain"],
     &["config", "telemetry", "secrets"],
