@@ -55,7 +55,10 @@ impl Application {
                 .wrap(TracingLogger::default())
                 .configure(routes::health::configure)
                 .configure(routes::configure_v1)
-                .route("/openapi.json", web::get().to(|| async { HttpResponse::Ok().json(ApiDoc::openapi()) }))
+                .service(
+                    error::resource("/openapi.json")
+                        .route(web::get().to(|| async { HttpResponse::Ok().json(ApiDoc::openapi()) })),
+                )
                 .service(Scalar::with_url("/docs", ApiDoc::openapi()))
                 .default_service(web::to(error::not_found))
         })

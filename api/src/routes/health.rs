@@ -5,10 +5,12 @@ use chorus_shared::metrics::Metrics;
 use chorus_shared::Ctx;
 use serde_json::json;
 
+use crate::error::resource;
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/healthz", web::get().to(healthz))
-        .route("/readyz", web::get().to(readyz))
-        .route("/metrics", web::get().to(metrics));
+    cfg.service(resource("/healthz").route(web::get().to(healthz)))
+        .service(resource("/readyz").route(web::get().to(readyz)))
+        .service(resource("/metrics").route(web::get().to(metrics)));
 }
 
 /// Liveness: the process answers.

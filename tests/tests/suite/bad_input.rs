@@ -222,3 +222,16 @@ async fn nul_characters_are_refused_with_a_code_never_a_500() {
         assert_eq!((status, answer["code"].as_str()), (422, Some("invalid_payload")), "{path} {body}: {answer}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn undeclared_methods_on_the_service_routes_answer_405() {
+    let app = TestApp::spawn_with(0, |_| {}).await;
+    for path in ["/healthz", "/readyz", "/metrics", "/openapi.json"] {
+        for method in [Method::POST, Method::DELETE, Method::from_bytes(b"TRACE").unwrap()] {
+            let resp = app.client.request(method.clone(), app.url(path)).send().await.unwrap();
+            let status = resp.status().as_u16();
+            let body: Value = resp.json().await.unwrap_or_default();
+            assert_eq!((status, body["code"].as_str()), (405, Some("method_not_allowed")), "{method} {path}");
+        }
+    }
+}
