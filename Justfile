@@ -23,10 +23,10 @@ up: deps
     scripts/llm.sh start .build/local {{llm_port}}
     psql -h 127.0.0.1 -p {{pg_port}} -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'chorus'" | grep -q 1 \
       || createdb -h 127.0.0.1 -p {{pg_port}} -U postgres chorus
-    # Two builds: the API is linked without the embedded vector engine
-    # (cargo feature `edge`, which only the worker turns on).
-    cargo build --release -p chorus-api
-    cargo build --release -p chorus-worker
+    # One build of both binaries (the shared dependencies compile once). The
+    # embedded vector engine is the worker's (cargo feature `edge`); the API
+    # never calls it, and `cargo build -p chorus-api` alone leaves it out.
+    cargo build --release --bins
     target/release/chorus-api migrate
     mkdir -p {{run_dir}}
     [ -s {{run_dir}}/admin-key ] || target/release/chorus-api create-key --tenant default --role admin --name bootstrap > {{run_dir}}/admin-key
