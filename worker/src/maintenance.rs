@@ -116,12 +116,9 @@ async fn rescue_once(state: &WorkerState) {
     let stale = Duration::from_millis(ctx.settings.worker.rescue_after_ms);
     match lifecycle::rescue(&ctx.pool, &ctx.settings, stale).await {
         Ok(rescued) => {
-            if rescued.iter().any(|t| t.deliveries > 0) {
-                chorus_shared::services::jobs::dispatch_webhooks(ctx).await;
-            }
-            for lifecycle::Transition { job, event, .. } in rescued {
+            publish(ctx, &rescued).await;
+            for lifecycle::Transition { job, .. } in rescued {
                 tracing::warn!(job_id = %job.id, status = %job.status, "rescued a job whose worker died");
-                ctx.broker.publish_event(&event.view()).await;
                 if job.status == JobStatus::Dead {
                     state.ctx.metrics.jobs_dead.with_label_values(&[&job.kind]).inc();
                 } else {
@@ -133,12 +130,9 @@ async fn rescue_once(state: &WorkerState) {
     }
     match lifecycle::cancel_requested_waiting(&ctx.pool, &ctx.settings).await {
         Ok(ended) => {
-            if ended.iter().any(|t| t.deliveries > 0) {
-                chorus_shared::services::jobs::dispatch_webhooks(ctx).await;
-            }
+            publish(ctx, &ended).await;
             for t in ended {
                 tracing::warn!(job_id = %t.job.id, "cancelled a waiting job that carried a cancel request");
-                ctx.broker.publish_event(&t.event.view()).await;
             }
         }
         Err(e) => tracing::warn!(error = %e, "cancel sweep failed"),
@@ -153,6 +147,17 @@ async fn rescue_once(state: &WorkerState) {
         Ok(0) => {}
         Ok(n) => tracing::warn!(jobs = n, "re-dispatched jobs whose message was not consumed"),
         Err(e) => tracing::warn!(error = %e, "redispatch failed"),
+    }
+}
+
+/// Announces transitions the maintenance made: their events on the jobs'
+/// channels, and a dispatch of the deliveries they wrote.
+async fn publish(ctx: &chorus_shared::Ctx, transitions: &[lifecycle::Transition]) {
+    if transitions.iter().any(|t| t.deliveries > 0) {
+        chorus_shared::services::jobs::dispatch_webhooks(ctx).await;
+    }
+    for t in transitions {
+        ctx.broker.publish_event(&t.event.view()).await;
     }
 }
 

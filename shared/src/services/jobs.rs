@@ -283,15 +283,15 @@ pub async fn list(ctx: &Ctx, principal: &Principal, filter: JobFilter) -> Servic
             query = query.filter(j::kind.ne_all(internal));
         }
     }
-    if principal.role != Role::Admin {
-        // Calls of tools the caller's role may not call are left out.
+    // Tool calls are listed only when asked for by kind (they are
+    // internal); then those of tools the caller's role may not call are
+    // left out.
+    if filter.kind.as_deref() == Some(ToolCall::KIND.name) && principal.role != Role::Admin {
         let visible = crate::services::tools::visible_to(ctx, principal.tenant_id, principal.role).await?;
-        let hidden = diesel::dsl::sql::<diesel::sql_types::Bool>("NOT (kind = ")
-            .bind::<diesel::sql_types::Text, _>(ToolCall::KIND.name)
-            .sql(" AND NOT (payload->>'tool' = ANY(")
+        let callable = diesel::dsl::sql::<diesel::sql_types::Bool>("payload->>'tool' = ANY(")
             .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(visible)
-            .sql(")))");
-        query = query.filter(hidden);
+            .sql(")");
+        query = query.filter(callable);
     }
     if let Some(t) = filter.created_after {
         query = query.filter(j::created_at.ge(t));
