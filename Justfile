@@ -63,6 +63,11 @@ _start name +cmd:
     if [ -f {{run_dir}}/{{name}}.pid ] && kill -0 "$(cat {{run_dir}}/{{name}}.pid)" 2>/dev/null; then echo "{{name}} already running"; else \
       nohup {{cmd}} > {{run_dir}}/{{name}}.log 2>&1 & echo $! > {{run_dir}}/{{name}}.pid; fi
 
+# Fuzz the HTTP API against its own OpenAPI document (schemathesis, every
+# check and phase; N examples per operation).
+fuzz-api examples="100":
+    scripts/fuzz-api.sh {{examples}}
+
 # Fuzz the document extractor for N seconds (cargo-fuzz; stable toolchain, no sanitizer).
 fuzz seconds="60":
     command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked

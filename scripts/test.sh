@@ -38,3 +38,8 @@ export CHORUS_TEST_MCP
 # The chaos tests run the real worker binary.
 cargo build --workspace --bins
 cargo test --workspace "$@"
+# The API contract under schemathesis, shortly (`just fuzz-api` runs it
+# longer); on the whole suite only, not on a filtered run.
+if [ $# -eq 0 ]; then
+  CHORUS_FUZZ_PG=$CHORUS_TEST_PG CHORUS_FUZZ_REDIS=$CHORUS_TEST_REDIS scripts/fuzz-api.sh 10
+fi

@@ -3,8 +3,11 @@
 //! extractor failures (bad JSON, bad query, bad path) get codes from the
 //! same table instead of actix's plain-text answers.
 
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
 use actix_web::http::StatusCode;
+use actix_web::middleware::Next;
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use chorus_shared::error::{ErrorBody, ErrorCode, ServiceError};
 use serde_json::json;
@@ -75,12 +78,39 @@ pub async fn not_found() -> ApiResult<HttpResponse> {
     Err(api_error(ErrorCode::NotFound, "no such route"))
 }
 
-/// A known route called with a method it does not serve.
-pub async fn method_not_allowed() -> ApiResult<HttpResponse> {
-    Err(api_error(ErrorCode::MethodNotAllowed, "this route does not serve that method"))
+/// A known route called with a method it does not serve; `Allow` lists
+/// the methods the OpenAPI document gives it.
+pub async fn method_not_allowed(req: HttpRequest) -> HttpResponse {
+    let err = api_error(ErrorCode::MethodNotAllowed, "this route does not serve that method");
+    let mut resp = err.error_response();
+    let pattern = req.match_pattern().unwrap_or_default();
+    let allow = match pattern.as_str() {
+        "/openapi.json" => Some("GET"),
+        p => crate::openapi::ALLOWED.get(p).map(String::as_str),
+    };
+    if let Some(allow) = allow.and_then(|a| actix_web::http::header::HeaderValue::from_str(a).ok()) {
+        resp.headers_mut().insert(actix_web::http::header::ALLOW, allow);
+    }
+    resp
 }
 
 /// A resource whose unserved methods answer `method_not_allowed`.
 pub fn resource(path: &str) -> actix_web::Resource {
     actix_web::web::resource(path).default_service(actix_web::web::to(method_not_allowed))
+}
+
+/// A NUL (`%00`) in the path or query string is refused at the edge with
+/// 400 `invalid_parameter`: Postgres cannot store it, and no name or
+/// filter holds one. (In a JSON body it is 422 `invalid_payload`.)
+pub async fn refuse_nul<B: MessageBody>(
+    req: ServiceRequest,
+    next: Next<B>,
+) -> Result<ServiceResponse<EitherBody<B>>, actix_web::Error> {
+    let uri = req.uri();
+    let has_nul = |s: &str| s.as_bytes().windows(3).any(|w| w[0] == b'%' && w[1] == b'0' && w[2] == b'0');
+    if has_nul(uri.path()) || uri.query().is_some_and(has_nul) {
+        let err = api_error(ErrorCode::InvalidParameter, "the path and query may not contain NUL (%00)");
+        return Ok(req.into_response(err.error_response()).map_into_right_body());
+    }
+    next.call(req).await.map(ServiceResponse::map_into_left_body)
 }

@@ -17,6 +17,8 @@ enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Print the OpenAPI document this configuration serves.
+    Openapi,
     /// Create an API key (and its tenant if new) and print the secret.
     CreateKey {
         #[arg(long, default_value = "default")]
@@ -37,6 +39,7 @@ async fn main() -> anyhow::Result<()> {
         tracing::warn!("could not mark the API not dumpable");
     }
     match cli.command.unwrap_or(Command::Serve) {
+        Command::Openapi => println!("{}", serde_json::to_string_pretty(&chorus_api::openapi::served(&settings))?),
         Command::Migrate => {
             let n = chorus_shared::db::migrate(&settings.database.url).await?;
             tracing::info!(applied = n, "migrations done");

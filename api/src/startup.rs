@@ -8,11 +8,9 @@ use actix_web::{web, App, HttpResponse, HttpServer};
 use chorus_shared::Ctx;
 use futures::FutureExt;
 use tracing_actix_web::TracingLogger;
-use utoipa::OpenApi;
 use utoipa_scalar::{Scalar, Servable};
 
 use crate::error;
-use crate::openapi::ApiDoc;
 use crate::routes;
 
 /// A bound, not yet running, API server.
@@ -28,41 +26,46 @@ impl Application {
         let streams = web::Data::new(crate::streams::Streams::default());
         let max_body = ctx.settings.api.max_body_bytes;
         let addr = (ctx.settings.api.host.clone(), ctx.settings.api.port);
+        let document = web::Data::new(crate::openapi::served(&ctx.settings));
+        let docs = Scalar::with_url("/docs", (**document).clone());
         let ctx = web::Data::new(ctx);
-        let server = HttpServer::new(move || {
-            let http_metrics = metrics.clone();
-            App::new()
-                .app_data(ctx.clone())
-                .app_data(metrics.clone())
-                .app_data(streams.clone())
-                .app_data(web::JsonConfig::default().limit(max_body).error_handler(error::json_error))
-                .app_data(web::QueryConfig::default().error_handler(error::query_error))
-                .app_data(web::PathConfig::default().error_handler(error::path_error))
-                .wrap_fn(move |req, srv| {
-                    let started = Instant::now();
-                    let method = req.method().to_string();
-                    let route = req.match_pattern().unwrap_or_else(|| "unmatched".into());
-                    let m = http_metrics.clone();
-                    srv.call(req).map(move |res| {
-                        let status = res.as_ref().map(|r| r.status().as_u16()).unwrap_or(500).to_string();
-                        m.http_requests.with_label_values(&[&method, &route, &status]).inc();
-                        m.http_request_seconds
-                            .with_label_values(&[&method, &route])
-                            .observe(started.elapsed().as_secs_f64());
-                        res
+        let server =
+            HttpServer::new(move || {
+                let http_metrics = metrics.clone();
+                App::new()
+                    .app_data(ctx.clone())
+                    .app_data(metrics.clone())
+                    .app_data(streams.clone())
+                    .app_data(web::JsonConfig::default().limit(max_body).error_handler(error::json_error))
+                    .app_data(web::QueryConfig::default().error_handler(error::query_error))
+                    .app_data(web::PathConfig::default().error_handler(error::path_error))
+                    .wrap(actix_web::middleware::from_fn(error::refuse_nul))
+                    .wrap_fn(move |req, srv| {
+                        let started = Instant::now();
+                        let method = req.method().to_string();
+                        let route = req.match_pattern().unwrap_or_else(|| "unmatched".into());
+                        let m = http_metrics.clone();
+                        srv.call(req).map(move |res| {
+                            let status = res.as_ref().map(|r| r.status().as_u16()).unwrap_or(500).to_string();
+                            m.http_requests.with_label_values(&[&method, &route, &status]).inc();
+                            m.http_request_seconds
+                                .with_label_values(&[&method, &route])
+                                .observe(started.elapsed().as_secs_f64());
+                            res
+                        })
                     })
-                })
-                .wrap(TracingLogger::default())
-                .configure(routes::health::configure)
-                .configure(routes::configure_v1)
-                .service(
-                    error::resource("/openapi.json")
-                        .route(web::get().to(|| async { HttpResponse::Ok().json(ApiDoc::openapi()) })),
-                )
-                .service(Scalar::with_url("/docs", ApiDoc::openapi()))
-                .default_service(web::to(error::not_found))
-        })
-        .bind(addr)?;
+                    .wrap(TracingLogger::default())
+                    .configure(routes::health::configure)
+                    .configure(routes::configure_v1)
+                    .service(error::resource("/openapi.json").app_data(document.clone()).route(
+                        web::get().to(|doc: web::Data<utoipa::openapi::OpenApi>| async move {
+                            HttpResponse::Ok().json(&**doc)
+                        }),
+                    ))
+                    .service(docs.clone())
+                    .default_service(web::to(error::not_found))
+            })
+            .bind(addr)?;
         let port = server.addrs()[0].port();
         Ok(Self { port, server: server.run() })
     }

@@ -96,7 +96,11 @@ impl ToolSettings {
     /// The SSRF guard's policy for tools: this section's `allow_http` and
     /// `allow_networks`, nothing of the webhooks'.
     pub fn guard(&self) -> WebhookSettings {
-        WebhookSettings { allow_http: self.allow_http, allow_networks: self.allow_networks.clone(), ..Default::default() }
+        WebhookSettings {
+            allow_http: self.allow_http,
+            allow_networks: self.allow_networks.clone(),
+            ..Default::default()
+        }
     }
 }
 

@@ -44,7 +44,7 @@ error_codes! {
     DeliveryNotFound => ("delivery_not_found", 404),
     DocumentNotFound => ("document_not_found", 404),
     ConversationNotFound => ("conversation_not_found", 404),
-    MessageNotFound => ("message_not_found", 404),
+    MessageNotFound => ("message_not_found", 422),
     TagNotFound => ("tag_not_found", 404),
     ExportNotFound => ("export_not_found", 404),
     ToolNotFound => ("tool_not_found", 404),

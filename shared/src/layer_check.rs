@@ -57,7 +57,8 @@ fn edges(src: &Path) -> BTreeMap<(String, String), String> {
                 continue;
             }
             let rel = path.strip_prefix(src).unwrap();
-            let top = rel.components().next().unwrap().as_os_str().to_string_lossy().trim_end_matches(".rs").to_string();
+            let top =
+                rel.components().next().unwrap().as_os_str().to_string_lossy().trim_end_matches(".rs").to_string();
             if top == "lib" || EXEMPT.contains(&top.as_str()) {
                 continue;
             }

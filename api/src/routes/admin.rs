@@ -15,6 +15,7 @@ use utoipa::ToSchema;
 use super::accepted;
 use crate::auth::Auth;
 use crate::error::{resource, ApiResult};
+use crate::json::Json;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/admin/reindex").route(web::post().to(reindex)))
@@ -26,6 +27,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 #[serde(deny_unknown_fields)]
 pub struct Reindex {
     /// The model id: the configured one, or a directory under `embed.models_dir`.
+    #[schema(pattern = r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}$")]
     pub model: String,
 }
 
@@ -40,7 +42,7 @@ async fn submit<A: JobArgs>(ctx: &Ctx, auth: &Auth, args: &A) -> ApiResult<HttpR
 #[utoipa::path(post, path = "/v1/admin/reindex", tag = "admin", request_body = Reindex,
     responses((status = 202, body = JobSummary), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
-pub async fn reindex(ctx: web::Data<Ctx>, auth: Auth, body: web::Json<Reindex>) -> ApiResult<HttpResponse> {
+pub async fn reindex(ctx: web::Data<Ctx>, auth: Auth, body: Json<Reindex>) -> ApiResult<HttpResponse> {
     submit(&ctx, &auth, &kinds::reindex::Reindex { model: body.into_inner().model }).await
 }
 

@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use crate::auth::Auth;
 use crate::error::{resource, ApiResult};
+use crate::json::Json;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/agents").route(web::post().to(create)).route(web::get().to(list))).service(
@@ -24,7 +25,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 #[utoipa::path(post, path = "/v1/agents", tag = "agents", request_body = AgentInput,
     responses((status = 201, body = Agent), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
-pub async fn create(ctx: web::Data<Ctx>, auth: Auth, body: web::Json<AgentInput>) -> ApiResult<HttpResponse> {
+pub async fn create(ctx: web::Data<Ctx>, auth: Auth, body: Json<AgentInput>) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Created().json(service::create(&ctx, &auth.0, body.into_inner()).await?))
 }
 
@@ -50,7 +51,7 @@ pub async fn update(
     ctx: web::Data<Ctx>,
     auth: Auth,
     id: web::Path<Uuid>,
-    body: web::Json<AgentInput>,
+    body: Json<AgentInput>,
 ) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(service::update(&ctx, &auth.0, *id, body.into_inner()).await?))
 }

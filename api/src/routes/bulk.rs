@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use crate::auth::Auth;
 use crate::error::{resource, ApiResult};
+use crate::json::Json;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/bulk").route(web::post().to(submit)))
@@ -24,7 +25,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 #[utoipa::path(post, path = "/v1/bulk", tag = "bulk", request_body = BulkRequest,
     responses((status = 202, body = JobSummary), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
-pub async fn submit(ctx: web::Data<Ctx>, auth: Auth, body: web::Json<BulkRequest>) -> ApiResult<HttpResponse> {
+pub async fn submit(ctx: web::Data<Ctx>, auth: Auth, body: Json<BulkRequest>) -> ApiResult<HttpResponse> {
     let job = bulk::submit(&ctx, &auth.0, body.into_inner()).await?;
     Ok(HttpResponse::Accepted().insert_header((LOCATION, format!("/v1/jobs/{}", job.id))).json(job.summary()))
 }

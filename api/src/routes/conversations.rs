@@ -16,6 +16,7 @@ use uuid::Uuid;
 
 use crate::auth::Auth;
 use crate::error::{resource, ApiResult};
+use crate::json::Json;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/conversations").route(web::post().to(create)).route(web::get().to(list)))
@@ -33,7 +34,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 /// Create a conversation.
 #[utoipa::path(post, path = "/v1/conversations", tag = "conversations", request_body = ConversationInput,
     responses((status = 201, body = ConversationView), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
-pub async fn create(ctx: web::Data<Ctx>, auth: Auth, body: web::Json<ConversationInput>) -> ApiResult<HttpResponse> {
+pub async fn create(ctx: web::Data<Ctx>, auth: Auth, body: Json<ConversationInput>) -> ApiResult<HttpResponse> {
     let conv = service::create(&ctx, &auth.0, body.into_inner()).await?;
     Ok(HttpResponse::Created().insert_header((LOCATION, format!("/v1/conversations/{}", conv.id))).json(conv))
 }
@@ -57,7 +58,7 @@ pub async fn update(
     ctx: web::Data<Ctx>,
     auth: Auth,
     id: web::Path<Uuid>,
-    body: web::Json<ConversationInput>,
+    body: Json<ConversationInput>,
 ) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(service::update(&ctx, &auth.0, *id, body.into_inner()).await?))
 }
@@ -90,7 +91,7 @@ pub async fn post(
     ctx: web::Data<Ctx>,
     auth: Auth,
     id: web::Path<Uuid>,
-    body: web::Json<PostMessage>,
+    body: Json<PostMessage>,
 ) -> ApiResult<HttpResponse> {
     let (message, job) = service::post_message(&ctx, &auth.0, *id, body.into_inner()).await?;
     let posted = Posted { message: message.view(), job: job.summary() };
@@ -100,12 +101,7 @@ pub async fn post(
 /// Branch a conversation at one of its messages.
 #[utoipa::path(post, path = "/v1/conversations/{id}/fork", tag = "conversations", request_body = Fork,
     responses((status = 201, body = ConversationView), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
-pub async fn fork(
-    ctx: web::Data<Ctx>,
-    auth: Auth,
-    id: web::Path<Uuid>,
-    body: web::Json<Fork>,
-) -> ApiResult<HttpResponse> {
+pub async fn fork(ctx: web::Data<Ctx>, auth: Auth, id: web::Path<Uuid>, body: Json<Fork>) -> ApiResult<HttpResponse> {
     let conv = service::fork(&ctx, &auth.0, *id, body.into_inner()).await?;
     Ok(HttpResponse::Created().insert_header((LOCATION, format!("/v1/conversations/{}", conv.id))).json(conv))
 }

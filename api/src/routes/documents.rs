@@ -52,12 +52,29 @@ async fn text_field(field: &mut Field) -> ApiResult<String> {
     String::from_utf8(buf).map_err(|_| api_error(ErrorCode::InvalidPayload, "form fields must be UTF-8"))
 }
 
+/// The form of an upload, for the document only: the handler reads the
+/// fields as they stream in.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+struct UploadForm {
+    /// The document's bytes (not empty).
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+    /// Defaults to the file name.
+    title: Option<String>,
+    /// Tag names, comma-separated; the field may repeat. At most 100 of 1
+    /// to 64 characters in all.
+    tags: Option<Vec<String>>,
+    /// A JSON object of at most 16 KiB.
+    metadata: Option<String>,
+}
+
 /// Upload a document (`multipart/form-data`: `file`, optional `title`,
 /// `tags` (comma-separated), `metadata` (a JSON object)). The same bytes
 /// return the existing document (200); new ones answer 202 with the
 /// document and its ingestion job.
 #[utoipa::path(post, path = "/v1/documents", tag = "documents",
-    request_body(content_type = "multipart/form-data", description = "file, title?, tags?, metadata?"),
+    request_body(content = UploadForm, content_type = "multipart/form-data"),
     responses((status = 202, body = Uploaded), (status = 200, description = "Already uploaded", body = Uploaded),
         (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]

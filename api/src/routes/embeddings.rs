@@ -5,43 +5,32 @@ use std::time::Duration;
 use actix_web::http::header::LOCATION;
 use actix_web::{web, HttpResponse};
 use chorus_shared::domain::{JobStatus, JobSummary};
-use chorus_shared::error::{ErrorBody, ErrorCode};
+use chorus_shared::error::ErrorBody;
 use chorus_shared::services::embeddings::{self as service, EmbeddingRequest};
 use chorus_shared::Ctx;
-use serde::Deserialize;
-use utoipa::IntoParams;
 
 use crate::auth::Auth;
-use crate::error::{api_error, resource, ApiResult};
+use crate::error::{resource, ApiResult};
+use crate::json::Json;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/embeddings").route(web::post().to(create)));
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct Wait {
-    /// Seconds (0..=60) to wait for the result before answering 202.
-    pub wait: Option<f64>,
-}
-
 /// Embed one text or a list of texts. With `?wait=<s>`, answers 200 with
 /// the vectors when the job finishes in time; otherwise 202 with the job
 /// (its result holds the vectors).
-#[utoipa::path(post, path = "/v1/embeddings", tag = "embeddings", request_body = EmbeddingRequest, params(Wait),
+#[utoipa::path(post, path = "/v1/embeddings", tag = "embeddings", request_body = EmbeddingRequest, params(super::Wait),
     responses((status = 200, description = "`{object, model, data: [{index, embedding}], usage, cache, job_id}`"),
         (status = 202, body = JobSummary), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn create(
     ctx: web::Data<Ctx>,
     auth: Auth,
-    q: web::Query<Wait>,
-    body: web::Json<EmbeddingRequest>,
+    q: web::Query<super::Wait>,
+    body: Json<EmbeddingRequest>,
 ) -> ApiResult<HttpResponse> {
-    let wait = q.wait.unwrap_or(0.0);
-    if !(0.0..=60.0).contains(&wait) {
-        return Err(api_error(ErrorCode::InvalidParameter, "wait must be between 0 and 60 seconds"));
-    }
+    let wait = q.seconds(0.0)?;
     let job = service::submit(&ctx, &auth.0, body.into_inner()).await?;
     let job =
         if wait > 0.0 { service::wait_for(&ctx, &auth.0, job.id, Duration::from_secs_f64(wait)).await? } else { job };

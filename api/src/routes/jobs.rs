@@ -14,6 +14,7 @@ use uuid::Uuid;
 use super::accepted;
 use crate::auth::Auth;
 use crate::error::{api_error, resource, ApiResult};
+use crate::json::Json;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/jobs").route(web::post().to(submit)).route(web::get().to(list)))
@@ -25,7 +26,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 /// Submit a job.
 #[utoipa::path(post, path = "/v1/jobs", tag = "jobs", request_body = SubmitJob,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Same key and body → same job; same key, other body → 409")),
+    params(("Idempotency-Key" = Option<String>, Header, max_length = 255,
+        pattern = r"^[\x20-\x7e]*[\x21-\x7e][\x20-\x7e]*$",
+        description = "Same key and body → same job; same key, other body → 409. 1 to 255 printable ASCII characters")),
     responses(
         (status = 202, description = "Accepted; `Location` points at the job", body = JobSummary),
         (status = 400, body = chorus_shared::error::ErrorBody), (status = 401, body = chorus_shared::error::ErrorBody),
@@ -37,7 +40,7 @@ pub async fn submit(
     metrics: web::Data<Metrics>,
     auth: Auth,
     req: HttpRequest,
-    body: web::Json<SubmitJob>,
+    body: Json<SubmitJob>,
 ) -> ApiResult<HttpResponse> {
     let key = match req.headers().get("Idempotency-Key") {
         None => None,
@@ -100,7 +103,8 @@ pub async fn retry(ctx: web::Data<Ctx>, auth: Auth, id: web::Path<Uuid>) -> ApiR
 /// when the job finishes; `Last-Event-ID` resumes after that event.
 #[utoipa::path(get, path = "/v1/jobs/{id}/events", tag = "jobs",
     params(("Last-Event-ID" = Option<i64>, Header, description = "Resume after this event id")),
-    responses((status = 200, description = "text/event-stream of JobEventView", body = JobEventView),
+    responses((status = 200, description = "Server-Sent Events: `event` is the event's kind, `data` a JobEventView",
+            content_type = "text/event-stream", body = JobEventView),
         (status = 404, body = chorus_shared::error::ErrorBody),
         (status = 429, description = "too_many_streams", body = chorus_shared::error::ErrorBody)),
     security(("bearer" = [])))]

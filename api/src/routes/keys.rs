@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use crate::auth::Auth;
 use crate::error::{resource, ApiResult};
+use crate::json::Json;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/keys").route(web::post().to(create)).route(web::get().to(list)))
@@ -20,6 +21,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateKey {
+    #[schema(min_length = 1, max_length = 100)]
     pub name: String,
     pub role: Role,
 }
@@ -29,7 +31,7 @@ pub struct CreateKey {
     responses((status = 201, description = "The secret is shown only here", body = CreatedApiKey),
         (status = 403, body = chorus_shared::error::ErrorBody)),
     security(("bearer" = [])))]
-pub async fn create(ctx: web::Data<Ctx>, auth: Auth, body: web::Json<CreateKey>) -> ApiResult<HttpResponse> {
+pub async fn create(ctx: web::Data<Ctx>, auth: Auth, body: Json<CreateKey>) -> ApiResult<HttpResponse> {
     let p = auth.require(Role::Admin, "managing API keys")?;
     let key = auth::create_key(&ctx.pool, p.tenant_id, &body.name, body.role).await?;
     Ok(HttpResponse::Created().json(key))

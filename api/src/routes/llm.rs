@@ -9,6 +9,7 @@ use chorus_shared::Ctx;
 
 use crate::auth::Auth;
 use crate::error::{resource, ApiResult};
+use crate::json::Json;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -33,11 +34,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 #[utoipa::path(post, path = "/v1/admin/llm/providers", tag = "llm", request_body = ProviderInput,
     responses((status = 201, body = ProviderView), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
-pub async fn create_provider(
-    ctx: web::Data<Ctx>,
-    auth: Auth,
-    body: web::Json<ProviderInput>,
-) -> ApiResult<HttpResponse> {
+pub async fn create_provider(ctx: web::Data<Ctx>, auth: Auth, body: Json<ProviderInput>) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Created().json(service::create_provider(&ctx, &auth.0, body.into_inner()).await?))
 }
 
@@ -63,7 +60,7 @@ pub async fn update_provider(
     ctx: web::Data<Ctx>,
     auth: Auth,
     name: web::Path<String>,
-    body: web::Json<ProviderInput>,
+    body: Json<ProviderInput>,
 ) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(service::update_provider(&ctx, &auth.0, &name, body.into_inner()).await?))
 }
@@ -81,7 +78,7 @@ pub async fn delete_provider(ctx: web::Data<Ctx>, auth: Auth, name: web::Path<St
 #[utoipa::path(post, path = "/v1/admin/llm/models", tag = "llm", request_body = ModelInput,
     responses((status = 201, body = ModelView), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
-pub async fn create_model(ctx: web::Data<Ctx>, auth: Auth, body: web::Json<ModelInput>) -> ApiResult<HttpResponse> {
+pub async fn create_model(ctx: web::Data<Ctx>, auth: Auth, body: Json<ModelInput>) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Created().json(service::create_model(&ctx, &auth.0, body.into_inner()).await?))
 }
 
@@ -107,7 +104,7 @@ pub async fn update_model(
     ctx: web::Data<Ctx>,
     auth: Auth,
     alias: web::Path<String>,
-    body: web::Json<ModelInput>,
+    body: Json<ModelInput>,
 ) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(service::update_model(&ctx, &auth.0, &alias, body.into_inner()).await?))
 }

@@ -10,6 +10,7 @@ use uuid::Uuid;
 use super::accepted;
 use crate::auth::Auth;
 use crate::error::{resource, ApiResult};
+use crate::json::Json;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/mcp/servers").route(web::post().to(create)).route(web::get().to(list)))
@@ -23,7 +24,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 #[utoipa::path(post, path = "/v1/mcp/servers", tag = "tools", request_body = McpServerInput,
     responses((status = 201, body = McpServerView), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
-pub async fn create(ctx: web::Data<Ctx>, auth: Auth, body: web::Json<McpServerInput>) -> ApiResult<HttpResponse> {
+pub async fn create(ctx: web::Data<Ctx>, auth: Auth, body: Json<McpServerInput>) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Created().json(service::create(&ctx, &auth.0, body.into_inner()).await?))
 }
 

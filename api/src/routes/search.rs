@@ -9,44 +9,33 @@ use chorus_shared::domain::{JobStatus, JobSummary};
 use chorus_shared::error::{ErrorBody, ErrorCode, ServiceError};
 use chorus_shared::services::search::{self as service, SearchRequest, SearchResponse};
 use chorus_shared::Ctx;
-use serde::Deserialize;
 use serde_json::json;
-use utoipa::IntoParams;
 
 use super::accepted;
 use crate::auth::Auth;
-use crate::error::{api_error, resource, ApiResult};
+use crate::error::{resource, ApiResult};
+use crate::json::Json;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/search").route(web::post().to(search)));
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct Wait {
-    /// Seconds (0..=60) to wait for the answer before 202; default
-    /// `vectors.search_wait_ms`.
-    pub wait: Option<f64>,
 }
 
 /// Search the knowledge base. `mode` is `hybrid` (default: vector and
 /// keyword fused with Reciprocal Rank Fusion), `vector` or `keyword`.
 /// Results carry the chunk text, document id and title, page, heading
 /// path, and each part's score and rank.
-#[utoipa::path(post, path = "/v1/search", tag = "search", request_body = SearchRequest, params(Wait),
+#[utoipa::path(post, path = "/v1/search", tag = "search", request_body = SearchRequest, params(super::Wait),
     responses((status = 200, body = SearchResponse), (status = 202, body = JobSummary),
         (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn search(
     ctx: web::Data<Ctx>,
     auth: Auth,
-    q: web::Query<Wait>,
-    body: web::Json<SearchRequest>,
+    q: web::Query<super::Wait>,
+    body: Json<SearchRequest>,
 ) -> ApiResult<HttpResponse> {
-    let wait = q.wait.unwrap_or(ctx.settings.vectors.search_wait_ms as f64 / 1000.0);
-    if !(0.0..=60.0).contains(&wait) {
-        return Err(api_error(ErrorCode::InvalidParameter, "wait must be between 0 and 60 seconds"));
-    }
+    // Search waits `vectors.search_wait_ms` by default.
+    let wait = q.seconds(ctx.settings.vectors.search_wait_ms as f64 / 1000.0)?;
     let job = service::submit_and_wait(&ctx, &auth.0, &body, Duration::from_secs_f64(wait)).await?;
     match (job.status, job.result.clone()) {
         (JobStatus::Succeeded, Some(mut result)) => {

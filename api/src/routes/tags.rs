@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use crate::auth::Auth;
 use crate::error::{resource, ApiResult};
+use crate::json::Json;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/tags").route(web::post().to(create)).route(web::get().to(list))).service(
@@ -19,7 +20,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 #[utoipa::path(post, path = "/v1/tags", tag = "tags", request_body = TagInput,
     responses((status = 201, body = TagView), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
-pub async fn create(ctx: web::Data<Ctx>, auth: Auth, body: web::Json<TagInput>) -> ApiResult<HttpResponse> {
+pub async fn create(ctx: web::Data<Ctx>, auth: Auth, body: Json<TagInput>) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Created().json(service::create(&ctx, &auth.0, body.into_inner()).await?))
 }
 
@@ -44,7 +45,7 @@ pub async fn update(
     ctx: web::Data<Ctx>,
     auth: Auth,
     id: web::Path<Uuid>,
-    body: web::Json<TagInput>,
+    body: Json<TagInput>,
 ) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(service::update(&ctx, &auth.0, *id, body.into_inner()).await?))
 }

@@ -6,13 +6,14 @@ use std::time::Duration;
 use actix_web::http::header::LOCATION;
 use actix_web::{web, HttpResponse};
 use chorus_shared::domain::{JobStatus, JobSummary};
-use chorus_shared::error::{ErrorBody, ErrorCode};
+use chorus_shared::error::ErrorBody;
 use chorus_shared::services::tools::{self as service, ExecutionFilter, ExecutionPage, InvokeRequest, ToolView};
 use chorus_shared::Ctx;
 
-use super::embeddings::Wait;
+use super::Wait;
 use crate::auth::Auth;
-use crate::error::{api_error, resource, ApiResult};
+use crate::error::{resource, ApiResult};
+use crate::json::Json;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/tools").route(web::get().to(list)))
@@ -38,7 +39,7 @@ pub async fn get(ctx: web::Data<Ctx>, auth: Auth, name: web::Path<String>) -> Ap
 /// Call a tool. Arguments are checked against its schema first (422 lists
 /// each failing path). Answers 202 with a `tool_call` job; with
 /// `?wait=<s>`, 200 with the execution when it finishes in time.
-#[utoipa::path(post, path = "/v1/tools/{name}/invoke", tag = "tools", request_body = InvokeRequest, params(Wait),
+#[utoipa::path(post, path = "/v1/tools/{name}/invoke", tag = "tools", request_body = InvokeRequest, params(super::Wait),
     responses((status = 200, description = "`{execution_id, tool, result | error, cache_hit, duration_ms, job_id}`"),
         (status = 202, body = JobSummary), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 422, body = ErrorBody)),
@@ -48,12 +49,9 @@ pub async fn invoke(
     auth: Auth,
     name: web::Path<String>,
     q: web::Query<Wait>,
-    body: web::Json<InvokeRequest>,
+    body: Json<InvokeRequest>,
 ) -> ApiResult<HttpResponse> {
-    let wait = q.wait.unwrap_or(0.0);
-    if !(0.0..=60.0).contains(&wait) {
-        return Err(api_error(ErrorCode::InvalidParameter, "wait must be between 0 and 60 seconds"));
-    }
+    let wait = q.seconds(0.0)?;
     let job = service::invoke(&ctx, &auth.0, &name, body.into_inner()).await?;
     let job = if wait > 0.0 {
         chorus_shared::services::embeddings::wait_for(&ctx, &auth.0, job.id, Duration::from_secs_f64(wait)).await?

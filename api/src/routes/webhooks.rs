@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use crate::auth::Auth;
 use crate::error::{resource, ApiResult};
+use crate::json::Json;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     // Fixed paths first: `callback-secret` and `deliveries` are not ids.
@@ -34,7 +35,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 #[utoipa::path(post, path = "/v1/webhooks", tag = "webhooks", request_body = CreateEndpoint,
     responses((status = 201, body = EndpointWithSecret), (status = 422, description = "Bad event type or refused URL (`url_not_allowed`)", body = ErrorBody)),
     security(("bearer" = [])))]
-pub async fn create(ctx: web::Data<Ctx>, auth: Auth, body: web::Json<CreateEndpoint>) -> ApiResult<HttpResponse> {
+pub async fn create(ctx: web::Data<Ctx>, auth: Auth, body: Json<CreateEndpoint>) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Created().json(service::create(&ctx, &auth.0, body.into_inner()).await?))
 }
 
@@ -60,7 +61,7 @@ pub async fn update(
     ctx: web::Data<Ctx>,
     auth: Auth,
     id: web::Path<Uuid>,
-    body: web::Json<UpdateEndpoint>,
+    body: Json<UpdateEndpoint>,
 ) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(service::update(&ctx, &auth.0, *id, body.into_inner()).await?))
 }

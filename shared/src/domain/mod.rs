@@ -4,11 +4,12 @@ mod conversation;
 mod document_filter;
 mod queue;
 mod role;
+pub mod spec;
 mod status;
 mod view;
 
 pub use conversation::{ConversationView, MessageView};
-pub use document_filter::DocumentFilter;
+pub use document_filter::{DocumentFilter, DOC_STATUSES, DOC_TYPES};
 pub use queue::Queue;
 pub use role::Role;
 pub use status::JobStatus;

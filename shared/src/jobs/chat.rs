@@ -24,15 +24,15 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use super::{JobContext, JobError};
+use crate::config::ModelSettings;
+use crate::db::models::NewLlmUsage;
 use crate::db::models::{Conversation, Message};
 use crate::domain::{JobEventView, Progress};
 use crate::kinds::chat::{ChatTurn, GenerationSettings};
 use crate::llm::context::{self, Summary};
-use crate::config::ModelSettings;
 use crate::llm::registry::{CallOptions, Circuit, Outcome, Registry};
 use crate::llm::{modes, ChatMessage, Role};
 use crate::services::agents::Agent;
-use crate::db::models::NewLlmUsage;
 use crate::services::chat::{self as store_of, UsageOwner};
 use crate::services::conversations;
 use crate::services::search::{self, Mode, SearchRequest};
@@ -45,8 +45,12 @@ const ANSWER_RESERVE: u32 = 256;
 pub async fn run(ctx: &JobContext, p: ChatTurn) -> Result<Value, JobError> {
     let done = store_of::replies_to(&ctx.ctx, p.message_id).await?;
     if !done.is_empty() {
-        let replayed =
-            modes::ModeResult { text: String::new(), final_alias: String::new(), steps: Vec::new(), route_reason: None };
+        let replayed = modes::ModeResult {
+            text: String::new(),
+            final_alias: String::new(),
+            steps: Vec::new(),
+            route_reason: None,
+        };
         return Ok(result_of(&done, &replayed));
     }
     let turn = load(ctx, &p).await?;

@@ -12,8 +12,8 @@ use serde_json::{json, Value};
 use super::{JobContext, JobError};
 use crate::domain::Progress;
 use crate::kinds::embed_document::EmbedDocument;
-use crate::services::ingestion::{self, Embedded};
 use crate::services::indexing;
+use crate::services::ingestion::{self, Embedded};
 use crate::vectors::catalog;
 
 pub async fn run(ctx: &JobContext, p: EmbedDocument) -> Result<Value, JobError> {

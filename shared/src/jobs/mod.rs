@@ -22,8 +22,8 @@ pub mod webhook_delivery;
 use futures::future::BoxFuture;
 use serde_json::Value;
 
-pub use context::{JobContext, ProgressReporter};
 pub use crate::queue::JobError;
+pub use context::{JobContext, ProgressReporter};
 
 use crate::kinds::{self, JobArgs, Kind};
 

@@ -45,6 +45,7 @@ pub struct Selector {
 pub struct BulkParams {
     /// Tag names, for `tag` and `untag`.
     #[serde(default)]
+    #[schema(schema_with = crate::domain::spec::tag_names)]
     pub tags: Vec<String>,
 }
 

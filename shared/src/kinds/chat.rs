@@ -53,8 +53,10 @@ impl JobArgs for ChatTurn {
 #[serde(deny_unknown_fields)]
 pub struct GenerationSettings {
     /// 0..=2.
+    #[schema(minimum = 0, maximum = 2)]
     pub temperature: Option<f32>,
     /// 1..=32768.
+    #[schema(minimum = 1, maximum = 32768)]
     pub max_tokens: Option<u32>,
     /// How history beyond the model's context is fitted: `sliding_window`
     /// (default: drop the oldest turns), `summary` (older turns summarised
@@ -93,6 +95,6 @@ pub struct RagOptions {
     #[serde(default)]
     pub filters: SearchFilters,
     /// Chunks to inject (1..=20, default 5).
+    #[schema(minimum = 1, maximum = 20)]
     pub top_k: Option<usize>,
 }
-

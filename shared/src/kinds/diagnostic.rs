@@ -43,7 +43,10 @@ impl JobArgs for Diagnostic {
 
     fn check(&self) -> ServiceResult<()> {
         if self.sleep_ms > MAX_SLEEP_MS {
-            return Err(ServiceError::new(ErrorCode::InvalidPayload, format!("sleep_ms must be at most {MAX_SLEEP_MS}")));
+            return Err(ServiceError::new(
+                ErrorCode::InvalidPayload,
+                format!("sleep_ms must be at most {MAX_SLEEP_MS}"),
+            ));
         }
         if self.steps > MAX_STEPS {
             return Err(ServiceError::new(ErrorCode::InvalidPayload, format!("steps must be at most {MAX_STEPS}")));

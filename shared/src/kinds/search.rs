@@ -19,6 +19,7 @@ pub const MAX_QUERY_CHARS: usize = 2_048;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = SearchMode)]
 pub enum Mode {
     Vector,
     Keyword,
@@ -32,27 +33,52 @@ pub enum Mode {
 pub struct SearchFilters {
     /// Documents with any of these tags.
     #[serde(default)]
+    #[schema(max_items = 100)]
     pub tags: Vec<String>,
     /// Only these documents.
     #[serde(default)]
+    #[schema(max_items = 1000)]
     pub document_ids: Vec<Uuid>,
     /// Documents whose metadata has each key with this value.
     #[serde(default)]
-    #[schema(value_type = Object)]
+    #[schema(schema_with = metadata_filter)]
     pub metadata: BTreeMap<String, Value>,
+}
+
+/// At most 20 keys, each naming a string, an integer (`i64`) or a boolean.
+fn metadata_filter() -> utoipa::openapi::Object {
+    use utoipa::openapi::{ObjectBuilder, OneOfBuilder, Type};
+    let scalar = OneOfBuilder::new()
+        .item(ObjectBuilder::new().schema_type(Type::String))
+        .item(ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(i64::MIN)).maximum(Some(i64::MAX)))
+        .item(ObjectBuilder::new().schema_type(Type::Boolean));
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .additional_properties(Some(utoipa::openapi::schema::AdditionalProperties::RefOr(utoipa::openapi::RefOr::T(
+            utoipa::openapi::Schema::OneOf(scalar.build()),
+        ))))
+        .property_names(Some(ObjectBuilder::new().schema_type(Type::String).min_length(Some(1))))
+        .max_properties(Some(20))
+        .build()
 }
 
 /// The body of `POST /v1/search`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SearchRequest {
+    #[schema(schema_with = query_schema)]
     pub query: String,
     #[serde(default)]
     pub mode: Mode,
     #[serde(default)]
     pub filters: SearchFilters,
     /// Results wanted (1..=100, default 10).
+    #[schema(minimum = 1, maximum = 100)]
     pub top_k: Option<usize>,
+}
+
+fn query_schema() -> utoipa::openapi::Object {
+    crate::domain::spec::nonblank(MAX_QUERY_CHARS)
 }
 
 impl JobArgs for SearchRequest {
@@ -80,7 +106,11 @@ pub fn validate(req: &SearchRequest) -> ServiceResult<()> {
             return Err(invalid("top_k", format!("top_k must be between 1 and {MAX_TOP_K}")));
         }
     }
-    let f = &req.filters;
+    validate_filters(&req.filters)
+}
+
+/// Checks filters, of a search or of a chat message's retrieval.
+pub fn validate_filters(f: &SearchFilters) -> ServiceResult<()> {
     if f.tags.len() > 100 || f.document_ids.len() > 1_000 || f.metadata.len() > 20 {
         return Err(invalid("filters", "at most 100 tags, 1000 document ids and 20 metadata keys"));
     }
@@ -95,4 +125,3 @@ pub fn validate(req: &SearchRequest) -> ServiceResult<()> {
     }
     Ok(())
 }
-

@@ -335,12 +335,33 @@ fn pdf(bytes: &[u8], limits: Limits) -> Result<Extracted, ExtractError> {
         return Err(ExtractError::TooComplex(format!("{} pages (limit {})", pages.len(), limits.max_pages)));
     }
     let mut out = Vec::with_capacity(pages.len());
+    let mut broken = None;
     for (&number, _) in pages.iter() {
-        // A page whose text cannot be decoded counts as a page without text.
-        let text = doc.extract_text(&[number]).unwrap_or_default();
+        // A page whose text cannot be decoded counts as a page without
+        // text, unless no page has any (below).
+        let text = doc.extract_text(&[number]).unwrap_or_else(|e| {
+            broken.get_or_insert_with(|| format!("page {number} cannot be read: {e}"));
+            String::new()
+        });
         out.push(Page { number, blocks: paragraphs(&text) });
     }
+    if out.iter().all(|p| p.blocks.is_empty()) {
+        // No text at all: a scan without OCR (`pdf_no_text`), unless the
+        // file is cut short or its pages point at objects it lacks.
+        if let Some(why) = broken {
+            return Err(ExtractError::PdfMalformed(why));
+        }
+        if !ends_with_eof(bytes) {
+            return Err(ExtractError::PdfMalformed("the file ends before its %%EOF marker (truncated)".into()));
+        }
+    }
     Ok(Extracted { pages: out })
+}
+
+/// A whole PDF ends with `%%EOF` within its last 1 KiB (readers accept
+/// trailing junk up to that).
+fn ends_with_eof(bytes: &[u8]) -> bool {
+    bytes[bytes.len().saturating_sub(1024)..].windows(5).any(|w| w == b"%%EOF")
 }
 
 /// The stack of a thread that extracts: chosen, not inherited, so that

@@ -308,7 +308,13 @@ mod tests {
     #[test]
     fn providers_of_one_name_with_other_keys_or_urls_never_share_cached_answers() {
         let t = Duration::from_secs(5);
-        let req = ChatRequest { model: "m".into(), messages: Vec::new(), temperature: Some(0.0), max_tokens: None, tools: Vec::new() };
+        let req = ChatRequest {
+            model: "m".into(),
+            messages: Vec::new(),
+            temperature: Some(0.0),
+            max_tokens: None,
+            tools: Vec::new(),
+        };
         let key = |e: Endpoint| cache_key("ns", &e.identity(), &req);
         let a = key(Endpoint::new("openai", "https://a.example/v1", "key-of-tenant-a", t));
         let b = key(Endpoint::new("openai", "https://a.example/v1", "key-of-tenant-b", t));

@@ -198,9 +198,7 @@ pub async fn finish(
             let Some(cancel_requested) = cancel_requested else { return Ok(None) };
             let outcome = match outcome {
                 Outcome::HandBack if cancel_requested.is_some() => Outcome::Cancelled,
-                Outcome::Failed(e) if e.retryable && attempts < max && cancel_requested.is_some() => {
-                    Outcome::Cancelled
-                }
+                Outcome::Failed(e) if e.retryable && attempts < max && cancel_requested.is_some() => Outcome::Cancelled,
                 other => other,
             };
             let now = Utc::now();
@@ -310,7 +308,8 @@ pub async fn rescue(pool: &DbPool, settings: &Settings, stale: Duration) -> anyh
                 let poison = rescued_before + 1 >= i64::from(rescued_max);
                 if poison {
                     code = "poison_job";
-                    message = format!("{message}: its worker was lost {} times, so it is not run again", rescued_before + 1);
+                    message =
+                        format!("{message}: its worker was lost {} times, so it is not run again", rescued_before + 1);
                 }
                 // A job someone asked to cancel is not run again.
                 let status = if job.cancel_requested_at.is_some() {
@@ -371,7 +370,8 @@ pub async fn cancel_requested_waiting(pool: &DbPool, settings: &Settings) -> any
             .await?;
             let mut out = Vec::with_capacity(swept.len());
             for job in swept {
-                let event = record_event(conn, job.id, "state", Some(JobStatus::Cancelled), json!({"by": "sweep"})).await?;
+                let event =
+                    record_event(conn, job.id, "state", Some(JobStatus::Cancelled), json!({"by": "sweep"})).await?;
                 let deliveries = ended(conn, settings, &job).await?;
                 out.push(Transition { job, event, deliveries });
             }

@@ -13,11 +13,11 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::Principal;
+use crate::db::models::Agent as AgentRow;
 use crate::db::schema::agents as a;
 use crate::domain::Role;
 use crate::error::{ErrorCode, ServiceError, ServiceResult};
 use crate::Ctx;
-use crate::db::models::Agent as AgentRow;
 
 const MAX_PROMPT_CHARS: usize = 20_000;
 const MAX_STEPS: i32 = 20;
@@ -57,13 +57,18 @@ impl From<AgentRow> for Agent {
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AgentInput {
+    #[schema(schema_with = crate::domain::spec::optional_name)]
     pub name: Option<String>,
+    #[schema(max_length = 20000)]
     pub system_prompt: Option<String>,
     pub model: Option<String>,
     /// 0 to 2 (default 0.2).
+    #[schema(minimum = 0, maximum = 2)]
     pub temperature: Option<f32>,
+    #[schema(min_items = 1, max_items = 32)]
     pub tools: Option<Vec<String>>,
     /// Model calls before the loop stops (1 to 20, default 5).
+    #[schema(minimum = 1, maximum = 20)]
     pub max_steps: Option<i32>,
 }
 
@@ -139,8 +144,12 @@ pub async fn create(ctx: &Ctx, p: &Principal, i: AgentInput) -> ServiceResult<Ag
 
 pub async fn list(ctx: &Ctx, p: &Principal) -> ServiceResult<Vec<Agent>> {
     let mut conn = ctx.pool.get().await?;
-    let rows: Vec<AgentRow> =
-        a::table.filter(a::tenant_id.eq(p.tenant_id)).order(a::name).select(AgentRow::as_select()).load(&mut conn).await?;
+    let rows: Vec<AgentRow> = a::table
+        .filter(a::tenant_id.eq(p.tenant_id))
+        .order(a::name)
+        .select(AgentRow::as_select())
+        .load(&mut conn)
+        .await?;
     Ok(rows.into_iter().map(Agent::from).collect())
 }
 

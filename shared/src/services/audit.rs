@@ -10,11 +10,11 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::Principal;
+use crate::db::models::AuditEntry as Row;
 use crate::db::schema::audit_log as a;
 use crate::domain::Role;
 use crate::error::{ErrorCode, ServiceError, ServiceResult};
 use crate::Ctx;
-use crate::db::models::AuditEntry as Row;
 
 /// An audit entry, as admins see it.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -75,6 +75,7 @@ pub struct AuditQuery {
     /// Entries older than this id (the previous page's last).
     pub before: Option<i64>,
     /// 1..=200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
 }
 

@@ -73,7 +73,7 @@ pub async fn ensure_tenant(pool: &DbPool, name: &str) -> ServiceResult<Tenant> {
 /// Creates a key for `tenant_id` with `role`.
 pub async fn create_key(pool: &DbPool, tenant_id: Uuid, name: &str, role: Role) -> ServiceResult<CreatedApiKey> {
     let name = name.trim();
-    if name.is_empty() || name.len() > 100 {
+    if name.is_empty() || name.chars().count() > 100 {
         return Err(ServiceError::new(ErrorCode::InvalidPayload, "name must be 1 to 100 characters"));
     }
     let mut bytes = [0u8; 20];

@@ -16,9 +16,9 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::documents::select_ids;
+use super::documents::DocumentView;
 use super::Principal;
 use crate::db::models::{Document, DocumentTag, Job};
-use super::documents::DocumentView;
 use crate::db::schema::jobs::dsl as j;
 use crate::domain::{JobStatus, Role};
 use crate::error::{ErrorCode, ServiceError, ServiceResult};
@@ -56,7 +56,7 @@ pub async fn submit(ctx: &Ctx, p: &Principal, req: BulkRequest) -> ServiceResult
     if matches!(req.op, BulkOp::Tag | BulkOp::Untag) && tags.is_empty() {
         return Err(invalid("tag and untag need params.tags").with_details(json!({"field": "params.tags"})));
     }
-    if tags.iter().any(|t| t.len() > 64 || t.contains(',')) {
+    if tags.iter().any(|t| t.chars().count() > 64 || t.contains(',')) {
         return Err(invalid("tag names are 1 to 64 characters, without commas"));
     }
     let max = ctx.settings.knowledge.bulk_max_items;

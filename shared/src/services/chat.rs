@@ -129,8 +129,10 @@ pub async fn store_replies(
     replies: Vec<Message>,
     usage: Vec<NewLlmUsage>,
 ) -> ServiceResult<Vec<Message>> {
-    let rows: Vec<NewLlmUsage> =
-        usage.into_iter().map(|u| NewLlmUsage { tenant_id: owner.tenant_id, job_id: Some(owner.job_id), ..u }).collect();
+    let rows: Vec<NewLlmUsage> = usage
+        .into_iter()
+        .map(|u| NewLlmUsage { tenant_id: owner.tenant_id, job_id: Some(owner.job_id), ..u })
+        .collect();
     let mut conn = ctx.pool.get().await?;
     let stored = (*conn)
         .transaction::<_, diesel::result::Error, _>(async move |conn: &mut AsyncPgConnection| {

@@ -20,8 +20,8 @@ use crate::domain::{ConversationView, JobSummary, MessageView, Role};
 use crate::error::{ErrorCode, ServiceError, ServiceResult};
 use crate::Ctx;
 
-pub use crate::kinds::chat::{GenerationSettings, RagOptions};
 use crate::kinds::chat::ChatTurn;
+pub use crate::kinds::chat::{GenerationSettings, RagOptions};
 use crate::kinds::JobArgs;
 
 /// Longest system prompt and message, in characters; most forks deep.
@@ -41,11 +41,15 @@ fn not_found() -> ServiceError {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConversationInput {
+    #[schema(max_length = 500)]
     pub title: Option<String>,
+    #[schema(max_length = 32000)]
     pub system_prompt: Option<String>,
     /// Model aliases from the configuration; the default model when empty.
+    #[schema(max_items = 8)]
     pub models: Option<Vec<String>>,
     pub settings: Option<GenerationSettings>,
+    #[schema(schema_with = crate::domain::spec::conversation_tags)]
     pub tags: Option<Vec<String>>,
 }
 
@@ -80,7 +84,7 @@ async fn check_input(ctx: &Ctx, tenant: Uuid, i: &ConversationInput) -> ServiceR
     if let Some(s) = &i.settings {
         s.check()?;
     }
-    if i.tags.as_ref().is_some_and(|t| t.len() > 50 || t.iter().any(|x| x.is_empty() || x.len() > 64)) {
+    if i.tags.as_ref().is_some_and(|t| t.len() > 50 || t.iter().any(|x| x.is_empty() || x.chars().count() > 64)) {
         return Err(invalid("tags", "at most 50 tags of 1 to 64 characters"));
     }
     Ok(())
@@ -117,8 +121,11 @@ pub async fn create(ctx: &Ctx, p: &Principal, i: ConversationInput) -> ServiceRe
         summary_through: None,
     };
     let mut conn = ctx.pool.get().await?;
-    let stored: Conversation =
-        diesel::insert_into(c::table).values(&row).returning(Conversation::as_returning()).get_result(&mut conn).await?;
+    let stored: Conversation = diesel::insert_into(c::table)
+        .values(&row)
+        .returning(Conversation::as_returning())
+        .get_result(&mut conn)
+        .await?;
     Ok(stored.view())
 }
 
@@ -185,6 +192,7 @@ pub struct ConversationFilter {
     pub created_after: Option<DateTime<Utc>>,
     pub created_before: Option<DateTime<Utc>>,
     pub cursor: Option<Uuid>,
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
 }
 
@@ -244,6 +252,7 @@ pub async fn list(ctx: &Ctx, p: &Principal, f: ConversationFilter) -> ServiceRes
 pub struct MessageQuery {
     /// From a previous page's `next_cursor`.
     pub cursor: Option<Uuid>,
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
 }
 
@@ -348,8 +357,11 @@ pub async fn fork(ctx: &Ctx, p: &Principal, id: Uuid, f: Fork) -> ServiceResult<
         summary_through: None,
         ..source
     };
-    let stored: Conversation =
-        diesel::insert_into(c::table).values(&row).returning(Conversation::as_returning()).get_result(&mut conn).await?;
+    let stored: Conversation = diesel::insert_into(c::table)
+        .values(&row)
+        .returning(Conversation::as_returning())
+        .get_result(&mut conn)
+        .await?;
     Ok(stored.view())
 }
 
@@ -357,6 +369,7 @@ pub async fn fork(ctx: &Ctx, p: &Principal, id: Uuid, f: Fork) -> ServiceResult<
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PostMessage {
+    #[schema(schema_with = content_schema)]
     pub content: String,
     /// `single` (default), `compare`, `consensus`, `chain`, `debate` or `router`.
     pub mode: Option<crate::llm::modes::Mode>,
@@ -367,6 +380,7 @@ pub struct PostMessage {
     /// else the first model).
     pub judge: Option<String>,
     /// Rounds of a `debate` (1..=5, default 2).
+    #[schema(minimum = 1, maximum = 5)]
     pub rounds: Option<usize>,
     pub rag: Option<RagOptions>,
     pub settings: Option<GenerationSettings>,
@@ -374,6 +388,10 @@ pub struct PostMessage {
     /// model, with its prompt, running the tool loop over its tools. Only
     /// in `single` mode, with no `models`.
     pub agent: Option<String>,
+}
+
+fn content_schema() -> utoipa::openapi::Object {
+    crate::domain::spec::nonblank(MAX_MESSAGE_CHARS)
 }
 
 /// What `POST …/messages` answers: the stored user message and the job.
@@ -408,6 +426,7 @@ pub async fn post_message(ctx: &Ctx, p: &Principal, id: Uuid, body: PostMessage)
         if r.top_k.is_some_and(|k| !(1..=20).contains(&k)) {
             return Err(invalid("rag.top_k", "rag.top_k must be between 1 and 20"));
         }
+        crate::kinds::search::validate_filters(&r.filters)?;
     }
     let agent = match &body.agent {
         None => None,

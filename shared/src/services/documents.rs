@@ -15,10 +15,10 @@ use crate::db::models::{Document, DocumentTag, Job};
 use crate::db::schema::{document_pages as dp, document_tags as dt, documents as d, tags as t};
 use crate::domain::{ErrorView, JobSummary, Role};
 use crate::error::{ErrorCode, ServiceError, ServiceResult};
-use crate::knowledge::DocType;
 use crate::kinds::ingest_document::IngestDocument;
 use crate::kinds::purge_vectors::PurgeVectors;
 use crate::kinds::JobArgs;
+use crate::knowledge::DocType;
 use crate::Ctx;
 
 pub use crate::domain::DocumentFilter;
@@ -269,7 +269,7 @@ fn filtered(tenant: Uuid, f: &DocumentFilter) -> ServiceResult<Boxed<'static>> {
         q = q.filter(d::doc_type.eq(ty.clone()));
     }
     if let Some(st) = &f.status {
-        if !["queued", "processing", "embedding", "ingested", "failed"].contains(&st.as_str()) {
+        if !crate::domain::DOC_STATUSES.contains(&st.as_str()) {
             return Err(ServiceError::invalid_parameter("status", format!("unknown status {st:?}")));
         }
         q = q.filter(d::status.eq(st.clone()));
@@ -349,8 +349,10 @@ pub struct Preview {
 #[into_params(parameter_in = Query)]
 pub struct PreviewQuery {
     /// First page (1-based), default 1.
+    #[param(minimum = 1)]
     pub page: Option<i32>,
     /// Pages per answer, 1..=50, default 10.
+    #[param(minimum = 1, maximum = 50)]
     pub limit: Option<i64>,
 }
 

@@ -31,9 +31,19 @@ pub enum Input {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EmbeddingRequest {
+    #[schema(schema_with = input_schema)]
     pub input: Input,
     /// The configured model id; the default when absent.
+    #[schema(min_length = 1)]
     pub model: Option<String>,
+}
+
+/// A non-blank text, or a list of 1 to `MAX_INPUTS` of them.
+fn input_schema() -> utoipa::openapi::Schema {
+    use crate::domain::spec::nonblank;
+    let many =
+        utoipa::openapi::ArrayBuilder::new().items(nonblank(MAX_CHARS)).min_items(Some(1)).max_items(Some(MAX_INPUTS));
+    utoipa::openapi::Schema::OneOf(utoipa::openapi::OneOfBuilder::new().item(nonblank(MAX_CHARS)).item(many).build())
 }
 
 fn invalid(message: impl Into<String>) -> ServiceError {

@@ -162,11 +162,8 @@ pub struct ChunkHome {
 /// Every chunk in Postgres, by id.
 pub async fn chunk_homes(ctx: &Ctx) -> ServiceResult<std::collections::HashMap<Uuid, ChunkHome>> {
     let mut conn = ctx.pool.get().await?;
-    let rows: Vec<(Uuid, Uuid, Uuid, String)> = c::table
-        .inner_join(d::table)
-        .select((c::id, c::document_id, c::tenant_id, d::status))
-        .load(&mut conn)
-        .await?;
+    let rows: Vec<(Uuid, Uuid, Uuid, String)> =
+        c::table.inner_join(d::table).select((c::id, c::document_id, c::tenant_id, d::status)).load(&mut conn).await?;
     Ok(rows
         .into_iter()
         .map(|(id, document_id, tenant_id, status)| {

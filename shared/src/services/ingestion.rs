@@ -216,9 +216,11 @@ pub async fn fail_abandoned(ctx: &Ctx) -> ServiceResult<usize> {
             // Each document's jobs, newest last.
             let jobs: Vec<(Option<String>, JobStatus, Option<String>, Option<String>)> = j::table
                 .filter(j::kind.eq_any([IngestDocument::KIND.name, EmbedDocument::KIND.name]))
-                .filter(sql::<diesel::sql_types::Bool>("payload->>'document_id' = ANY(")
-                    .bind::<diesel::sql_types::Array<Text>, _>(&keys)
-                    .sql(")"))
+                .filter(
+                    sql::<diesel::sql_types::Bool>("payload->>'document_id' = ANY(")
+                        .bind::<diesel::sql_types::Array<Text>, _>(&keys)
+                        .sql(")"),
+                )
                 .order((doc_of.clone(), j::created_at, j::id))
                 .select((doc_of, j::status, j::error_code, j::error_message))
                 .load(conn)

@@ -32,18 +32,27 @@ pub const MAX_IDEMPOTENCY_KEY: usize = 255;
 #[serde(deny_unknown_fields)]
 pub struct SubmitJob {
     /// The job kind, e.g. `diagnostic`.
+    #[schema(schema_with = submittable_kinds)]
     pub kind: String,
     /// The kind's payload; validated per kind.
     #[serde(default)]
     pub payload: serde_json::Value,
     /// -100..=100, higher runs first. Default 0.
+    #[schema(minimum = -100, maximum = 100)]
     pub priority: Option<i16>,
     /// Do not start before this time.
     pub run_at: Option<DateTime<Utc>>,
     /// 1..=25; the kind's default when absent.
+    #[schema(minimum = 1, maximum = 25)]
     pub max_attempts: Option<i32>,
     /// Where to POST the outcome.
     pub callback_url: Option<String>,
+}
+
+/// The kinds a client may submit by name.
+fn submittable_kinds() -> utoipa::openapi::Object {
+    let names: Vec<&str> = kinds::ALL.iter().filter(|k| !k.internal).map(|k| k.name).collect();
+    crate::domain::spec::one_of(&names)
 }
 
 /// What a submission did.
@@ -226,7 +235,10 @@ pub async fn get(ctx: &Ctx, principal: &Principal, id: Uuid) -> ServiceResult<Jo
     drop(conn);
     if job.kind == ToolCall::KIND.name && principal.role != Role::Admin {
         let tool = job.payload.get("tool").and_then(|t| t.as_str()).unwrap_or_default();
-        if !crate::services::tools::visible_to(ctx, principal.tenant_id, principal.role).await?.iter().any(|t| t == tool)
+        if !crate::services::tools::visible_to(ctx, principal.tenant_id, principal.role)
+            .await?
+            .iter()
+            .any(|t| t == tool)
         {
             return Err(not_found());
         }
@@ -239,6 +251,7 @@ pub async fn get(ctx: &Ctx, principal: &Principal, id: Uuid) -> ServiceResult<Jo
 #[into_params(parameter_in = Query)]
 pub struct JobFilter {
     /// Comma-separated statuses, e.g. `failed,dead`.
+    #[param(schema_with = status_list)]
     pub status: Option<String>,
     /// A kind; without it, jobs Chorus makes for itself (webhook
     /// deliveries) are left out.
@@ -248,8 +261,10 @@ pub struct JobFilter {
     /// Only jobs created before this time.
     pub created_before: Option<DateTime<Utc>>,
     /// From a previous page's `next_cursor`.
+    #[param(pattern = r"^-?[0-9]{1,16}_[0-9a-f]{32}$")]
     pub cursor: Option<String>,
     /// 1..=200.
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
 }
 
@@ -257,9 +272,28 @@ fn encode_cursor(job: &Job) -> String {
     format!("{}_{}", job.created_at.timestamp_micros(), job.id.simple())
 }
 
+/// The inverse of `encode_cursor`, and nothing else (the pattern in the
+/// spec says the same).
 fn decode_cursor(s: &str) -> Option<(DateTime<Utc>, Uuid)> {
     let (ts, id) = s.split_once('_')?;
+    let digits = ts.strip_prefix('-').unwrap_or(ts);
+    let plain = |s: &str, n: std::ops::RangeInclusive<usize>, ok: fn(&u8) -> bool| {
+        n.contains(&s.len()) && s.as_bytes().iter().all(ok)
+    };
+    if !plain(digits, 1..=16, u8::is_ascii_digit)
+        || !plain(id, 32..=32, |b| b.is_ascii_digit() || (b'a'..=b'f').contains(b))
+    {
+        return None;
+    }
     Some((DateTime::from_timestamp_micros(ts.parse().ok()?)?, Uuid::parse_str(id).ok()?))
+}
+
+fn status_list() -> utoipa::openapi::Object {
+    let one = JobStatus::ALL.map(|s| s.as_str()).join("|");
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::Type::String)
+        .pattern(Some(format!("^({one})(,({one}))*$")))
+        .build()
 }
 
 /// The tenant's jobs, newest first, one page at a time.
@@ -270,7 +304,7 @@ pub async fn list(ctx: &Ctx, principal: &Principal, filter: JobFilter) -> Servic
     }
     let mut query = j::jobs.filter(j::tenant_id.eq(principal.tenant_id)).select(Job::as_select()).into_boxed();
     if let Some(statuses) = &filter.status {
-        let parsed: Option<Vec<JobStatus>> = statuses.split(',').map(|s| JobStatus::parse(s.trim())).collect();
+        let parsed: Option<Vec<JobStatus>> = statuses.split(',').map(JobStatus::parse).collect();
         let parsed = parsed
             .ok_or_else(|| ServiceError::invalid_parameter("status", format!("unknown status in {statuses:?}")))?;
         query = query.filter(j::status.eq_any(parsed));

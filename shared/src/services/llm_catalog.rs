@@ -16,11 +16,11 @@ use uuid::Uuid;
 
 use super::Principal;
 use crate::config::{LlmSettings, ModelSettings, ProviderSettings};
+use crate::db::models::{LlmModel as ModelRow, LlmProvider as ProviderRow};
 use crate::db::schema::{llm_models as lm, llm_providers as lp};
 use crate::domain::Role;
 use crate::error::{ErrorCode, ServiceError, ServiceResult};
 use crate::Ctx;
-use crate::db::models::{LlmModel as ModelRow, LlmProvider as ProviderRow};
 
 const KINDS: &[&str] = &["openai", "anthropic", "gemini"];
 
@@ -53,11 +53,19 @@ pub struct ProviderView {
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProviderInput {
+    #[schema(schema_with = crate::domain::spec::optional_name)]
     pub name: Option<String>,
+    #[schema(schema_with = provider_kind)]
     pub kind: Option<String>,
     pub base_url: Option<String>,
+    #[schema(max_length = 4096)]
     pub api_key: Option<String>,
+    #[schema(minimum = 100, maximum = 600000)]
     pub timeout_ms: Option<u64>,
+}
+
+fn provider_kind() -> utoipa::openapi::Object {
+    crate::domain::spec::optional_one_of(KINDS)
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -78,16 +86,19 @@ pub struct ModelView {
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ModelInput {
+    #[schema(schema_with = crate::domain::spec::optional_name)]
     pub alias: Option<String>,
     pub provider: Option<String>,
+    #[schema(min_length = 1, max_length = 200)]
     pub name: Option<String>,
+    #[schema(minimum = 256, maximum = 10000000)]
     pub context_tokens: Option<u32>,
+    #[schema(minimum = 0)]
     pub input_usd_per_mtok: Option<f64>,
+    #[schema(minimum = 0)]
     pub output_usd_per_mtok: Option<f64>,
     pub fallbacks: Option<Vec<String>>,
 }
-
-
 
 /// What a stored key is bound to: its tenant and provider.
 fn key_context(tenant: Uuid, provider: &str) -> String {
@@ -271,8 +282,8 @@ async fn check_provider(ctx: &Ctx, i: &ProviderInput) -> ServiceResult<()> {
     if i.timeout_ms.is_some_and(|t| !(100..=600_000).contains(&t)) {
         return Err(ServiceError::invalid_field("timeout_ms", "timeout_ms is between 100 and 600000"));
     }
-    if i.api_key.as_ref().is_some_and(|k| k.len() > 4096) {
-        return Err(ServiceError::invalid_field("api_key", "api_key is at most 4096 bytes"));
+    if i.api_key.as_ref().is_some_and(|k| k.chars().count() > 4096) {
+        return Err(ServiceError::invalid_field("api_key", "api_key is at most 4096 characters"));
     }
     Ok(())
 }
@@ -399,7 +410,7 @@ pub async fn list_models(ctx: &Ctx, p: &Principal) -> ServiceResult<Vec<ModelVie
 /// Checks the parts of a model that refer to others: its provider and
 /// fallbacks must exist for this tenant.
 async fn check_model(ctx: &Ctx, conn: &mut AsyncPgConnection, tenant: Uuid, m: &ModelView) -> ServiceResult<()> {
-    if m.name.is_empty() || m.name.len() > 200 {
+    if m.name.is_empty() || m.name.chars().count() > 200 {
         return Err(ServiceError::invalid_field("name", "name is 1 to 200 characters"));
     }
     if !(256..=10_000_000).contains(&m.context_tokens) {

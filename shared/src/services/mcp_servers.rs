@@ -16,16 +16,15 @@ use uuid::Uuid;
 
 use super::Principal;
 use crate::db::models::Job;
+use crate::db::models::McpServer as Row;
 use crate::db::schema::mcp_servers as ms;
 use crate::domain::{JobSummary, Role};
 use crate::error::{ErrorCode, ServiceError, ServiceResult};
-use crate::tools::mcp::{Declared, McpTool, Server, Transport};
-use crate::tools::Tool;
 use crate::kinds::mcp_discover::McpDiscover;
 use crate::kinds::JobArgs;
+use crate::tools::mcp::{Declared, McpTool, Server, Transport};
+use crate::tools::Tool;
 use crate::Ctx;
-use crate::db::models::McpServer as Row;
-
 
 /// What a server keeps encrypted.
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -70,18 +69,22 @@ pub struct McpServerView {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct McpServerInput {
+    #[schema(pattern = r"^[a-z0-9][a-z0-9_-]{0,63}$")]
     pub name: String,
     /// `stdio` (with `command`, `args`) or `http` (with `url`).
+    #[schema(schema_with = transport_schema)]
     pub transport: String,
     pub command: Option<String>,
     #[serde(default)]
     pub args: Vec<String>,
     pub url: Option<String>,
     /// One call's limit (default `tools.mcp_timeout_ms`).
+    #[schema(minimum = 100, maximum = 600000)]
     pub timeout_ms: Option<u64>,
     /// Roles that may call its tools (default admin and user).
     pub roles: Option<Vec<Role>>,
     /// `http`: sent as `Authorization: Bearer <token>`; encrypted at rest.
+    #[schema(min_length = 1, max_length = 4096)]
     pub bearer_token: Option<String>,
     /// `stdio`: environment variables of the server (API keys and the
     /// like), encrypted at rest. The worker's own environment is not
@@ -89,6 +92,13 @@ pub struct McpServerInput {
     #[serde(default)]
     #[schema(value_type = Object)]
     pub env: std::collections::BTreeMap<String, String>,
+}
+
+fn transport_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::Type::String)
+        .enum_values(Some(["stdio", "http"]))
+        .build()
 }
 
 fn declared(row: &Row) -> Vec<Declared> {
@@ -205,8 +215,8 @@ async fn check(ctx: &Ctx, i: &McpServerInput) -> ServiceResult<()> {
             if i.command.is_some() || !i.args.is_empty() || !i.env.is_empty() {
                 return Err(ServiceError::invalid_field("command", "an http server has a url, not a command or env"));
             }
-            if i.bearer_token.as_ref().is_some_and(|t| t.is_empty() || t.len() > 4096) {
-                return Err(ServiceError::invalid_field("bearer_token", "bearer_token is 1 to 4096 bytes"));
+            if i.bearer_token.as_ref().is_some_and(|t| t.is_empty() || t.chars().count() > 4096) {
+                return Err(ServiceError::invalid_field("bearer_token", "bearer_token is 1 to 4096 characters"));
             }
         }
         _ => return Err(ServiceError::invalid_field("transport", "transport is stdio or http")),

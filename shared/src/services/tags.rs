@@ -30,15 +30,17 @@ pub struct TagView {
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TagInput {
+    #[schema(schema_with = crate::domain::spec::tag_name)]
     pub name: Option<String>,
     pub description: Option<String>,
     /// `#rrggbb`.
+    #[schema(pattern = "^#[0-9a-fA-F]{6}$")]
     pub color: Option<String>,
 }
 
 fn check(input: &TagInput) -> ServiceResult<()> {
     if let Some(name) = &input.name {
-        let ok = !name.trim().is_empty() && name.len() <= 64 && !name.contains(',');
+        let ok = !name.trim().is_empty() && name.chars().count() <= 64 && !name.contains(',');
         if !ok {
             return Err(ServiceError::new(
                 ErrorCode::InvalidPayload,

@@ -66,6 +66,7 @@ fn view(ep: &WebhookEndpoint) -> EndpointView {
 pub struct CreateEndpoint {
     pub url: String,
     /// Event types to receive, e.g. `["job.succeeded", "job.dead"]`.
+    #[schema(schema_with = event_types)]
     pub event_types: Vec<String>,
     #[serde(default)]
     pub description: String,
@@ -82,10 +83,19 @@ fn yes() -> bool {
 #[serde(deny_unknown_fields)]
 pub struct UpdateEndpoint {
     pub url: Option<String>,
+    #[schema(schema_with = event_types_nullable)]
     pub event_types: Option<Vec<String>>,
     pub description: Option<String>,
     /// Re-enabling clears the failure count and the disabled reason.
     pub enabled: Option<bool>,
+}
+
+fn event_types() -> utoipa::openapi::Array {
+    crate::domain::spec::list_of(EVENT_TYPES, false)
+}
+
+fn event_types_nullable() -> utoipa::openapi::Array {
+    crate::domain::spec::list_of(EVENT_TYPES, true)
 }
 
 fn check_types(types: &[String]) -> ServiceResult<()> {
@@ -266,16 +276,24 @@ fn delivery_view(dl: &WebhookDelivery, attempts: Vec<AttemptView>) -> DeliveryVi
     }
 }
 
+const DELIVERY_STATUSES: &[&str] = &["pending", "succeeded", "failed", "cancelled"];
+
+fn delivery_statuses() -> utoipa::openapi::Object {
+    crate::domain::spec::one_of(DELIVERY_STATUSES)
+}
+
 /// Filters of the delivery log.
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct DeliveryFilter {
     /// `pending`, `succeeded`, `failed` or `cancelled`.
+    #[param(schema_with = delivery_statuses)]
     pub status: Option<String>,
     pub event_type: Option<String>,
     /// Only deliveries created before this one (the previous page's last id).
     pub before: Option<Uuid>,
     /// 1..=200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
 }
 
@@ -287,7 +305,7 @@ pub async fn deliveries(ctx: &Ctx, p: &Principal, id: Uuid, f: DeliveryFilter) -
         return Err(ServiceError::new(ErrorCode::InvalidParameter, "limit must be between 1 and 200"));
     }
     if let Some(s) = &f.status {
-        if !["pending", "succeeded", "failed", "cancelled"].contains(&s.as_str()) {
+        if !DELIVERY_STATUSES.contains(&s.as_str()) {
             return Err(ServiceError::new(ErrorCode::InvalidParameter, format!("unknown status {s:?}")));
         }
     }

@@ -79,7 +79,13 @@ pub trait Tool: Send + Sync {
 
 /// A built-in's spec from its parts (every built-in times out in 30 s at
 /// most; `http_fetch` has its own, shorter limit too).
-pub(crate) fn spec(name: &str, description: &str, parameters: Value, cache_ttl: Option<u64>, roles: &[Role]) -> ToolSpec {
+pub(crate) fn spec(
+    name: &str,
+    description: &str,
+    parameters: Value,
+    cache_ttl: Option<u64>,
+    roles: &[Role],
+) -> ToolSpec {
     ToolSpec {
         name: name.into(),
         description: description.into(),

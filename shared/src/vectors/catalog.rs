@@ -10,10 +10,10 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use super::{Vectors, ALIAS};
-use crate::db::schema::vector_collections as vc;
-use crate::error::{ErrorCode, ServiceError, ServiceResult};
 use crate::config::EmbedSettings;
+use crate::db::schema::vector_collections as vc;
 use crate::db::DbPool;
+use crate::error::{ErrorCode, ServiceError, ServiceResult};
 
 /// A row of `vector_collections`.
 pub use crate::db::models::VectorCollection as Collection;
@@ -52,9 +52,8 @@ pub async fn ensure_live(pool: &DbPool, embed: &EmbedSettings, vectors: &Vectors
         return Ok(c);
     }
     let model_id = embed.model_id.clone();
-    let embedder = crate::embed::load_model(embed, &model_id)
-        .await
-        .map_err(|e| ServiceError::new(ErrorCode::Unavailable, e))?;
+    let embedder =
+        crate::embed::load_model(embed, &model_id).await.map_err(|e| ServiceError::new(ErrorCode::Unavailable, e))?;
     let name = collection_name(&model_id, embedder.dimension);
     vectors.create_collection(&name, embedder.dimension).await.map_err(ServiceError::internal)?;
     diesel::insert_into(vc::table)

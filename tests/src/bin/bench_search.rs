@@ -78,7 +78,8 @@ async fn main() -> anyhow::Result<()> {
     let _ = std::fs::remove_dir_all(&settings.vectors.path);
     let store: Vectors = Arc::new(EdgeStore::open(&settings.vectors).map_err(|e| anyhow::anyhow!(e))?);
     let ctx = Ctx::connect(settings).await?.with_vectors(Some(store.clone()));
-    let live = catalog::ensure_live(&ctx.pool, &ctx.settings.embed, &store).await.map_err(|e| anyhow::anyhow!(e.message))?;
+    let live =
+        catalog::ensure_live(&ctx.pool, &ctx.settings.embed, &store).await.map_err(|e| anyhow::anyhow!(e.message))?;
 
     // Corpus: Postgres rows and vectors, written for the peer too.
     let words = vocabulary();

@@ -84,6 +84,14 @@ async fn every_route_refuses_bad_input_with_a_stable_code() {
         case(M::GET, "/v1/jobs?limit=0", 400, "invalid_parameter").key(&admin),
         case(M::GET, "/v1/jobs?limit=many", 400, "invalid_parameter").key(&admin),
         case(M::GET, "/v1/jobs?cursor=garbage", 400, "invalid_parameter").key(&admin),
+        // What the document's pattern refuses, the server refuses too.
+        case(M::GET, &format!("/v1/jobs?cursor=+5_{}", uuid::Uuid::new_v4().simple()), 400, "invalid_parameter")
+            .key(&admin),
+        case(M::GET, &format!("/v1/jobs?cursor=5_{}", uuid::Uuid::new_v4()), 400, "invalid_parameter").key(&admin),
+        case(M::GET, "/v1/jobs?status=failed,%20dead", 400, "invalid_parameter").key(&admin),
+        case(M::GET, "/v1/conversations?model=a%00b", 400, "invalid_parameter").key(&admin),
+        case(M::GET, "/v1/documents?q=%00", 400, "invalid_parameter").key(&admin),
+        case(M::GET, "/v1/tools/a%00b", 400, "invalid_parameter").key(&admin),
         case(M::GET, "/v1/jobs?created_after=yesterday", 400, "invalid_parameter").key(&admin),
         case(M::GET, "/v1/jobs/not-a-uuid", 400, "invalid_parameter").key(&admin),
         case(M::GET, &format!("/v1/jobs/{}", uuid::Uuid::new_v4()), 404, "job_not_found").key(&admin),
@@ -207,7 +215,8 @@ async fn every_route_refuses_bad_input_with_a_stable_code() {
 async fn nul_characters_are_refused_with_a_code_never_a_500() {
     let app = TestApp::spawn_with(0, |_| {}).await;
     let admin = app.admin_key.clone();
-    let conv: Value = app.post(&admin, "/v1/conversations").json(&json!({})).send().await.unwrap().json().await.unwrap();
+    let conv: Value =
+        app.post(&admin, "/v1/conversations").json(&json!({})).send().await.unwrap().json().await.unwrap();
     let messages = format!("/v1/conversations/{}/messages", conv["id"].as_str().unwrap());
     let cases = [
         (messages.as_str(), json!({"content": "hi", "rag": {"enabled": true, "filters": {"tags": ["a\u{0}b"]}}})),
@@ -226,12 +235,44 @@ async fn nul_characters_are_refused_with_a_code_never_a_500() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn undeclared_methods_on_the_service_routes_answer_405() {
     let app = TestApp::spawn_with(0, |_| {}).await;
-    for path in ["/healthz", "/readyz", "/metrics", "/openapi.json"] {
-        for method in [Method::POST, Method::DELETE, Method::from_bytes(b"TRACE").unwrap()] {
-            let resp = app.client.request(method.clone(), app.url(path)).send().await.unwrap();
+    let job = format!("/v1/jobs/{}", uuid::Uuid::new_v4());
+    let paths = [("/healthz", "GET"), ("/readyz", "GET"), ("/metrics", "GET"), ("/openapi.json", "GET")];
+    let v1 = [("/v1/jobs", "GET, POST"), (job.as_str(), "GET"), ("/v1/tags/x", "GET, DELETE, PATCH")];
+    for (path, allow) in paths.into_iter().chain(v1) {
+        for method in [Method::PUT, Method::from_bytes(b"TRACE").unwrap()] {
+            let resp =
+                app.client.request(method.clone(), app.url(path)).bearer_auth(&app.admin_key).send().await.unwrap();
             let status = resp.status().as_u16();
+            // RFC 9110: a 405 lists the methods the route serves.
+            let allowed = resp.headers().get("allow").map(|v| v.to_str().unwrap().to_string());
             let body: Value = resp.json().await.unwrap_or_default();
             assert_eq!((status, body["code"].as_str()), (405, Some("method_not_allowed")), "{method} {path}");
+            assert_eq!(allowed.as_deref(), Some(allow), "{method} {path}");
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bodies_are_read_as_json_schema_reads_them() {
+    let app = TestApp::spawn_with(0, |_| {}).await;
+    let admin = app.admin_key.clone();
+    // `3.0` is an integer to JSON Schema, and so to the server.
+    let body = json!({"kind": "diagnostic", "payload": {}, "max_attempts": 3.0, "priority": -1.0});
+    let resp = app.post(&admin, "/v1/jobs").json(&body).send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 202, "{}", resp.text().await.unwrap());
+    let resp =
+        app.post(&admin, "/v1/jobs").json(&json!({"kind": "diagnostic", "max_attempts": 2.5})).send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 422);
+    // A chat message's retrieval filters follow the rules of a search's.
+    let conv: Value =
+        app.post(&admin, "/v1/conversations").json(&json!({})).send().await.unwrap().json().await.unwrap();
+    let messages = format!("/v1/conversations/{}/messages", conv["id"].as_str().unwrap());
+    let bad = json!({"content": "hi", "rag": {"enabled": false, "filters": {"metadata": {"": "x"}}}});
+    let resp = app.post(&admin, &messages).json(&bad).send().await.unwrap();
+    let answer: Value = resp.json().await.unwrap();
+    assert_eq!(answer["code"], "invalid_payload", "{answer}");
+    // Lengths are characters, as in the document: 64 of them fit a tag
+    // name even where they take more bytes.
+    let resp = app.post(&admin, "/v1/tags").json(&json!({"name": "é".repeat(64)})).send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 201, "{}", resp.text().await.unwrap());
 }

@@ -260,7 +260,8 @@ async fn an_export_stops_adding_originals_at_its_size_cap_and_downloads_stream()
     }
     let job = bulk_ok(&app, &app.admin_key, json!({"op": "export", "selector": {"ids": ids}})).await;
     let result = app.wait_for_status(job, JobStatus::Succeeded, Duration::from_secs(20)).await.result.unwrap();
-    let outcomes: Vec<&str> = result["items"].as_array().unwrap().iter().map(|i| i["outcome"].as_str().unwrap()).collect();
+    let outcomes: Vec<&str> =
+        result["items"].as_array().unwrap().iter().map(|i| i["outcome"].as_str().unwrap()).collect();
     assert_eq!(outcomes, vec!["ok", "export_too_large"], "{result}");
     let resp = app.get(&app.admin_key, result["download_url"].as_str().unwrap()).send().await.unwrap();
     let length: u64 = resp.headers()["content-length"].to_str().unwrap().parse().unwrap();

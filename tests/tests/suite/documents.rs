@@ -169,6 +169,15 @@ async fn each_bad_document_fails_with_its_code_and_the_worker_keeps_going() {
     broken_xref.truncate(at);
     broken_xref.extend_from_slice(b"xref\n0 9999\ngarbage garbage\ntrailer\n<< /Root 99 0 R >>\nstartxref\n12\n%%EOF");
     let zero_pages = pdf(&[], Flaw::None);
+    // Ghostscript writes the page tree and catalog after the pages'
+    // content and before their fonts: cut right after the catalog, the
+    // pages are found but what they need is lost. Malformed, not a scan.
+    let cut_after_tree = ps2pdf(&[&["Hello page one"], &["Second page"]]).map(|mut gs| {
+        let catalog = gs.windows(8).position(|w| w == b"/Catalog").expect("a catalog");
+        let end = catalog + gs[catalog..].windows(6).position(|w| w == b"endobj").expect("its end") + 6;
+        gs.truncate(end);
+        gs
+    });
     let png = vec![0x89, b'P', b'N', b'G', 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, b'I', b'H', b'D', b'R', 0, 0, 1, 0];
     let cases: Vec<(Vec<u8>, &str, &str, &str)> = vec![
         (pdf(&pages(2), Flaw::Encrypted), "locked.pdf", "application/pdf", "pdf_encrypted"),
@@ -190,6 +199,8 @@ async fn each_bad_document_fails_with_its_code_and_the_worker_keeps_going() {
         ),
         (pdf(&pages(25), Flaw::None), "huge.pdf", "application/pdf", "document_too_complex"),
     ];
+    let cases =
+        cases.into_iter().chain(cut_after_tree.map(|b| (b, "cut-tree.pdf", "application/pdf", "pdf_malformed")));
     for (bytes, name, mime, code) in cases {
         let up = upload(&app, bytes, name, mime).await;
         let doc = settled(&app, up["document"]["id"].as_str().unwrap()).await;
@@ -381,7 +392,8 @@ async fn a_document_whose_ingestion_job_dies_or_is_cancelled_ends_failed_with_it
     let (lost_id, dropped_id) = (lost["document"]["id"].as_str().unwrap(), dropped["document"]["id"].as_str().unwrap());
     // Every attempt of the first fails (its original is gone) until the job is dead.
     let mut conn = app.ctx.pool.get().await.unwrap();
-    let key: String = d::table.find(lost_id.parse::<uuid::Uuid>().unwrap()).select(d::blob_key).first(&mut conn).await.unwrap();
+    let key: String =
+        d::table.find(lost_id.parse::<uuid::Uuid>().unwrap()).select(d::blob_key).first(&mut conn).await.unwrap();
     app.ctx.blobs.delete(&key).await.unwrap();
     // The second's job is cancelled while it waits.
     let job = dropped["job"]["id"].as_str().unwrap();
@@ -390,7 +402,11 @@ async fn a_document_whose_ingestion_job_dies_or_is_cancelled_ends_failed_with_it
     app.start_worker().await;
 
     let doc = settled(&app, lost_id).await;
-    assert_eq!((doc["status"].as_str(), doc["error"]["code"].as_str()), (Some("failed"), Some("blob_unavailable")), "{doc}");
+    assert_eq!(
+        (doc["status"].as_str(), doc["error"]["code"].as_str()),
+        (Some("failed"), Some("blob_unavailable")),
+        "{doc}"
+    );
     let doc = settled(&app, dropped_id).await;
     assert_eq!((doc["status"].as_str(), doc["error"]["code"].as_str()), (Some("failed"), Some("cancelled")), "{doc}");
 }
@@ -399,8 +415,10 @@ async fn a_document_whose_ingestion_job_dies_or_is_cancelled_ends_failed_with_it
 async fn an_upload_naming_too_many_tags_is_refused() {
     let app = TestApp::spawn_with(0, |_| {}).await;
     let form = |n: usize| {
-        let mut form = reqwest::multipart::Form::new()
-            .part("file", reqwest::multipart::Part::bytes(b"text".to_vec()).file_name("t.txt").mime_str("text/plain").unwrap());
+        let mut form = reqwest::multipart::Form::new().part(
+            "file",
+            reqwest::multipart::Part::bytes(b"text".to_vec()).file_name("t.txt").mime_str("text/plain").unwrap(),
+        );
         // The field repeated, one tag each: no single field is large.
         for i in 0..n {
             form = form.text("tags", format!("t{i}"));

@@ -90,8 +90,10 @@ async fn a_tenants_open_streams_are_bounded_and_a_revoked_key_loses_its_stream()
 
     // Revoking the user's key ends its stream, which frees its place.
     let keys: serde_json::Value = app.get_json(&app.admin_key, "/v1/keys").await;
-    let key_id = keys.as_array().unwrap().iter().find(|k| k["role"] == "user").unwrap()["id"].as_str().unwrap().to_string();
-    let resp = app.client.delete(app.url(&format!("/v1/keys/{key_id}"))).bearer_auth(&app.admin_key).send().await.unwrap();
+    let key_id =
+        keys.as_array().unwrap().iter().find(|k| k["role"] == "user").unwrap()["id"].as_str().unwrap().to_string();
+    let resp =
+        app.client.delete(app.url(&format!("/v1/keys/{key_id}"))).bearer_auth(&app.admin_key).send().await.unwrap();
     assert!(resp.status().is_success(), "{}", resp.status());
     let ended = tokio::time::timeout(Duration::from_secs(10), read_sse(users)).await;
     assert!(ended.is_ok(), "the stream of a revoked key ends");

@@ -5,12 +5,12 @@
 use std::time::Duration;
 
 use chorus_shared::domain::{JobStatus, Role};
+use chorus_tests::provider::Answers;
 use chorus_tests::TestApp;
 use diesel_async::RunQueryDsl;
 use serde_json::{json, Value};
 use uuid::Uuid;
 use wiremock::matchers::{header, method, path};
-use chorus_tests::provider::Answers;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 /// An OpenAI-compatible server that answers only callers with `key`.

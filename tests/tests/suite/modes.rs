@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use chorus_shared::config::{ModelSettings, ProviderSettings};
 use chorus_shared::domain::JobStatus;
+use chorus_tests::provider::AsModel;
 use chorus_tests::TestApp;
 use serde_json::{json, Value};
 use uuid::Uuid;
-use chorus_tests::provider::AsModel;
 use wiremock::{matchers::method, Mock, MockServer};
 
 async fn app_with_double() -> (TestApp, MockServer) {

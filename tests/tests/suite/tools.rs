@@ -210,7 +210,10 @@ async fn viewers_never_read_calls_of_tools_their_role_may_not_call() {
     let app = TestApp::spawn().await;
     let viewer = app.key("acme", Role::Viewer).await;
     let site = MockServer::start().await;
-    Mock::given(method("GET")).respond_with(ResponseTemplate::new(200).set_body_string("private page")).mount(&site).await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("private page"))
+        .mount(&site)
+        .await;
     // http_fetch is for users and admins; calculator for every role.
     let (_, fetched) = invoke(&app, &app.admin_key, "http_fetch", json!({"url": format!("{}/p", site.uri())})).await;
     let fetch_job = fetched["job_id"].as_str().unwrap().to_string();

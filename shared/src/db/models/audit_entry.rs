@@ -3,8 +3,8 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use uuid::Uuid;
 use serde_json::Value;
+use uuid::Uuid;
 
 use crate::db::schema::audit_log;
 

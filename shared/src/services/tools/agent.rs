@@ -12,11 +12,11 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::tools::{Caller, Tool};
 use crate::llm::modes::{ModeResult, Sink, Step};
 use crate::llm::registry::{CallOptions, Registry};
 use crate::llm::{ChatMessage, ProviderError, ToolDef};
 use crate::services::agents::Agent;
+use crate::tools::{Caller, Tool};
 use crate::Ctx;
 
 /// The tool's name as models see it: `[a-zA-Z0-9_-]`, so `.` becomes `__`.

@@ -3,8 +3,8 @@
 
 use serde_json::{json, Value};
 
-use crate::tools::{spec, Caller, Tool, ToolError, ToolSpec, ALL_ROLES};
 use crate::services::search::{self, SearchFilters, SearchRequest};
+use crate::tools::{spec, Caller, Tool, ToolError, ToolSpec, ALL_ROLES};
 use crate::Ctx;
 
 pub struct KnowledgeSearch(ToolSpec);

@@ -22,12 +22,12 @@ use uuid::Uuid;
 
 use super::{page, page_limit, Principal};
 use crate::db::models::Job;
+use crate::db::models::ToolExecution;
 use crate::db::schema::tool_executions as te;
 use crate::domain::Role;
 use crate::error::{ErrorCode, ServiceError, ServiceResult};
 use crate::tools::{schema::Violation, Caller, Tool, ToolError};
 use crate::Ctx;
-use crate::db::models::ToolExecution;
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ToolView {
@@ -133,7 +133,7 @@ pub fn check_call(tool: &dyn Tool, role: Role, args: &Value) -> ServiceResult<()
 #[serde(deny_unknown_fields)]
 pub struct InvokeRequest {
     #[serde(default)]
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Object>)]
     pub arguments: Value,
 }
 
@@ -312,12 +312,17 @@ impl From<ToolExecution> for ExecutionView {
     }
 }
 
+fn outcomes() -> utoipa::openapi::Object {
+    crate::domain::spec::one_of(&["ok", "error"])
+}
+
 /// Filters of `GET /v1/tools/executions`.
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ExecutionFilter {
     pub tool: Option<String>,
     /// `ok` or `error`.
+    #[param(schema_with = outcomes)]
     pub outcome: Option<String>,
     pub error_code: Option<String>,
     pub cache_hit: Option<bool>,
@@ -325,6 +330,7 @@ pub struct ExecutionFilter {
     pub created_after: Option<DateTime<Utc>>,
     pub created_before: Option<DateTime<Utc>>,
     pub cursor: Option<Uuid>,
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
 }
 

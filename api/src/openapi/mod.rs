@@ -1,7 +1,21 @@
 //! The OpenAPI document (utoipa): every route, its bodies and its errors.
+//! Modifiers finish it: `variants` gives create and update bodies their own
+//! schemas, `sse` describes event streams, and `edge` adds the errors any
+//! route of a shape can answer.
+
+mod edge;
+mod sse;
+mod variants;
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
 
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
+
+use edge::{operations_mut, EdgeErrors};
+use sse::SseEvents;
+use variants::Variants;
 
 use crate::routes::{
     admin, agents, bulk, conversations, documents, embeddings, health, jobs, keys, llm, mcp, search, tags, tools,
@@ -35,7 +49,7 @@ Every error is `{code, message, details?}` with a code from the error table in t
         health::healthz, health::readyz, health::metrics,
     ),
     components(schemas(chorus_shared::error::ErrorBody, chorus_shared::error::ErrorCode)),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &Variants, &SseEvents, &EdgeErrors),
     tags((name = "jobs", description = "Submit and follow work"), (name = "keys", description = "API keys (admin)"),
         (name = "webhooks", description = "Signed event deliveries (admin)"),
         (name = "documents", description = "The knowledge base"), (name = "tags", description = "Document labels"),
@@ -62,3 +76,34 @@ impl Modify for BearerAuth {
         );
     }
 }
+
+/// The document, built once.
+pub static DOCUMENT: LazyLock<utoipa::openapi::OpenApi> = LazyLock::new(ApiDoc::openapi);
+
+/// The document this deployment serves: the embedding model `POST
+/// /v1/embeddings` accepts is the configured one.
+pub fn served(settings: &chorus_shared::config::Settings) -> utoipa::openapi::OpenApi {
+    use utoipa::openapi::schema::Schema;
+    let mut doc = DOCUMENT.clone();
+    let schemas = doc.components.as_mut().map(|c| &mut c.schemas);
+    if let Some(utoipa::openapi::RefOr::T(Schema::Object(req))) = schemas.and_then(|s| s.get_mut("EmbeddingRequest")) {
+        if let Some(utoipa::openapi::RefOr::T(Schema::Object(model))) = req.properties.get_mut("model") {
+            model.enum_values = Some(vec![settings.embed.model_id.clone().into(), serde_json::Value::Null]);
+        }
+    }
+    doc
+}
+
+/// Each documented path template (`/v1/jobs/{id}`) and its methods, for the
+/// `Allow` header of a 405.
+pub static ALLOWED: LazyLock<HashMap<String, String>> = LazyLock::new(|| {
+    let mut doc = DOCUMENT.clone();
+    doc.paths
+        .paths
+        .iter_mut()
+        .map(|(path, item)| {
+            let methods: Vec<&str> = operations_mut(item).into_iter().map(|(m, _)| m).collect();
+            (path.clone(), methods.join(", "))
+        })
+        .collect()
+});
