@@ -189,11 +189,21 @@ pub struct ProviderSettings {
     pub api_key: String,
     /// One request's time limit (a stream's too).
     pub timeout_ms: u64,
+    /// Registered by a tenant, not configured: every connection resolves
+    /// the host through the SSRF guard. Never read from configuration.
+    #[serde(skip)]
+    pub pinned: bool,
 }
 
 impl Default for ProviderSettings {
     fn default() -> Self {
-        Self { kind: "openai".into(), base_url: String::new(), api_key: String::new(), timeout_ms: 120_000 }
+        Self {
+            kind: "openai".into(),
+            base_url: String::new(),
+            api_key: String::new(),
+            timeout_ms: 120_000,
+            pinned: false,
+        }
     }
 }
 

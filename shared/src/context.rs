@@ -43,7 +43,9 @@ impl Ctx {
         let secrets = crate::secrets::Cipher::from_settings(&settings.secrets).map_err(|e| anyhow::anyhow!(e))?;
         Ok(Self {
             llm: Arc::new(llm),
-            llm_tenants: Default::default(),
+            llm_tenants: Arc::new(crate::llm::catalog::Tenants::new(Arc::new(
+                crate::webhooks::guard::GuardedResolver::new(&settings.webhooks),
+            ))),
             secrets,
             pool,
             broker,

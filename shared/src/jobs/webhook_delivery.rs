@@ -89,6 +89,7 @@ async fn send(
     let host = url.host_str().unwrap_or_default().to_string();
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
         .timeout(Duration::from_millis(cfg.timeout_ms))
         .resolve_to_addrs(&host, addrs)
         .user_agent("Chorus-Webhooks/1")

@@ -2,8 +2,6 @@
 //! prompt travels apart from the turns, and streams are typed events
 //! (`message_start`, `content_block_delta`, `message_delta`, `error`).
 
-use std::time::Duration;
-
 use serde_json::{json, Value};
 
 use super::{
@@ -29,8 +27,8 @@ fn finish_reason(stop: &str) -> String {
 }
 
 impl Anthropic {
-    pub fn new(name: &str, base_url: &str, api_key: &str, timeout: Duration) -> Self {
-        Self(Endpoint::new(name, base_url, api_key, timeout))
+    pub fn new(endpoint: Endpoint) -> Self {
+        Self(endpoint)
     }
 
     /// The turns in Anthropic's shape: an assistant's tool calls are

@@ -6,8 +6,6 @@
 //! with `functionCall` parts and gets `functionResponse` parts back. Gemini
 //! gives calls no ids, so Chorus names them `<function>#<n>`.
 
-use std::time::Duration;
-
 use serde_json::{json, Value};
 
 use super::{
@@ -91,8 +89,8 @@ fn parts(v: &Value) -> (String, Option<String>, Option<Usage>) {
 }
 
 impl Gemini {
-    pub fn new(name: &str, base_url: &str, api_key: &str, timeout: Duration) -> Self {
-        Self(Endpoint::new(name, base_url, api_key, timeout))
+    pub fn new(endpoint: Endpoint) -> Self {
+        Self(endpoint)
     }
 
     fn body(req: &ChatRequest) -> Value {

@@ -239,12 +239,24 @@ impl Endpoint {
         hex::encode(digest)
     }
 
-    pub fn new(name: &str, base_url: &str, api_key: &str, timeout: Duration) -> Self {
-        let http = reqwest::Client::builder()
+    /// A provider's endpoint. With `resolver` (a tenant's own provider),
+    /// every connection resolves the host through it: the SSRF guard after
+    /// DNS, each time. No proxy from the environment is ever used.
+    pub fn new(
+        name: &str,
+        base_url: &str,
+        api_key: &str,
+        timeout: Duration,
+        resolver: Option<std::sync::Arc<dyn reqwest::dns::Resolve>>,
+    ) -> Self {
+        let mut http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(Duration::from_secs(5))
-            .build()
-            .expect("http client");
+            .no_proxy()
+            .connect_timeout(Duration::from_secs(5));
+        if let Some(r) = resolver {
+            http = http.dns_resolver2(r);
+        }
+        let http = http.build().expect("http client");
         Self {
             name: name.into(),
             base_url: base_url.trim_end_matches('/').into(),

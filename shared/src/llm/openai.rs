@@ -1,8 +1,6 @@
 //! OpenAI-compatible chat completions (`POST {base}/chat/completions`):
 //! OpenAI, Groq, Together, vLLM, Ollama and the llama.cpp server.
 
-use std::time::Duration;
-
 use serde_json::{json, Value};
 
 use super::{
@@ -14,8 +12,8 @@ use super::{
 pub struct OpenAi(Endpoint);
 
 impl OpenAi {
-    pub fn new(name: &str, base_url: &str, api_key: &str, timeout: Duration) -> Self {
-        Self(Endpoint::new(name, base_url, api_key, timeout))
+    pub fn new(endpoint: Endpoint) -> Self {
+        Self(endpoint)
     }
 
     fn message(m: &ChatMessage) -> Value {

@@ -12,8 +12,8 @@ use redis::AsyncCommands;
 use sha2::{Digest, Sha256};
 
 use super::{
-    anthropic::Anthropic, gemini::Gemini, openai::OpenAi, ChatMessage, ChatRequest, ChatResponse, OnToken, Provider,
-    ProviderError, Usage,
+    anthropic::Anthropic, gemini::Gemini, openai::OpenAi, ChatMessage, ChatRequest, ChatResponse, Endpoint, OnToken,
+    Provider, ProviderError, Usage,
 };
 use crate::config::{LlmSettings, ModelSettings};
 
@@ -90,6 +90,9 @@ pub enum Circuit {
     HalfOpen,
 }
 
+/// The resolver of tenants' providers (the SSRF guard after DNS).
+pub type Pin = Arc<dyn reqwest::dns::Resolve>;
+
 /// The process's providers and breakers.
 #[derive(Debug)]
 pub struct Registry {
@@ -98,12 +101,14 @@ pub struct Registry {
     breakers: Mutex<HashMap<String, Breaker>>,
 }
 
-fn build(name: &str, p: &crate::config::ProviderSettings) -> Result<Arc<dyn Provider>, String> {
+fn build(name: &str, p: &crate::config::ProviderSettings, pin: Option<&Pin>) -> Result<Arc<dyn Provider>, String> {
     let timeout = Duration::from_millis(p.timeout_ms);
+    let resolver = if p.pinned { Some(pin.ok_or("a tenant's provider needs the guard")?.clone()) } else { None };
+    let endpoint = Endpoint::new(name, &p.base_url, &p.api_key, timeout, resolver);
     Ok(match p.kind.as_str() {
-        "openai" => Arc::new(OpenAi::new(name, &p.base_url, &p.api_key, timeout)),
-        "anthropic" => Arc::new(Anthropic::new(name, &p.base_url, &p.api_key, timeout)),
-        "gemini" => Arc::new(Gemini::new(name, &p.base_url, &p.api_key, timeout)),
+        "openai" => Arc::new(OpenAi::new(endpoint)),
+        "anthropic" => Arc::new(Anthropic::new(endpoint)),
+        "gemini" => Arc::new(Gemini::new(endpoint)),
         other => return Err(format!("provider {name}: unknown kind {other:?} (openai, anthropic or gemini)")),
     })
 }
@@ -112,9 +117,15 @@ impl Registry {
     /// Builds every configured provider; refuses unknown kinds and aliases
     /// that name a missing provider.
     pub fn new(settings: &LlmSettings) -> Result<Self, String> {
+        Self::pinned(settings, None)
+    }
+
+    /// As [`Registry::new`]; providers marked `pinned` (a tenant's own)
+    /// resolve their host through `pin` on every connection.
+    pub fn pinned(settings: &LlmSettings, pin: Option<&Pin>) -> Result<Self, String> {
         let mut providers = HashMap::new();
         for (name, p) in &settings.providers {
-            providers.insert(name.clone(), build(name, p)?);
+            providers.insert(name.clone(), build(name, p, pin)?);
         }
         for (alias, m) in &settings.models {
             if !providers.contains_key(&m.provider) {
@@ -316,10 +327,10 @@ mod tests {
             tools: Vec::new(),
         };
         let key = |e: Endpoint| cache_key("ns", &e.identity(), &req);
-        let a = key(Endpoint::new("openai", "https://a.example/v1", "key-of-tenant-a", t));
-        let b = key(Endpoint::new("openai", "https://a.example/v1", "key-of-tenant-b", t));
-        let c = key(Endpoint::new("openai", "https://c.example/v1", "key-of-tenant-a", t));
+        let a = key(Endpoint::new("openai", "https://a.example/v1", "key-of-tenant-a", t, None));
+        let b = key(Endpoint::new("openai", "https://a.example/v1", "key-of-tenant-b", t, None));
+        let c = key(Endpoint::new("openai", "https://c.example/v1", "key-of-tenant-a", t, None));
         assert!(a != b && a != c && b != c);
-        assert_eq!(a, key(Endpoint::new("renamed", "https://a.example/v1", "key-of-tenant-a", t)));
+        assert_eq!(a, key(Endpoint::new("renamed", "https://a.example/v1", "key-of-tenant-a", t, None)));
     }
 }

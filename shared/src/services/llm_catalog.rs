@@ -231,7 +231,13 @@ pub async fn tenant_settings(
                 .map_err(|e| format!("provider {}: API key: {e}", r.name))?,
             None => String::new(),
         };
-        let p = ProviderSettings { kind: r.kind, base_url: r.base_url, api_key, timeout_ms: r.timeout_ms as u64 };
+        let p = ProviderSettings {
+            kind: r.kind,
+            base_url: r.base_url,
+            api_key,
+            timeout_ms: r.timeout_ms as u64,
+            pinned: true,
+        };
         settings.providers.insert(r.name, p);
     }
     for r in models {

@@ -49,6 +49,7 @@ impl Tool for HttpFetch {
         let host = url.host_str().unwrap_or_default().to_string();
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
             .timeout(Duration::from_millis(limits.http_fetch_timeout_ms))
             .resolve_to_addrs(&host, &addrs)
             .user_agent("Chorus-Tools/1")

@@ -110,6 +110,7 @@ pub(super) async fn open(
                 .map_err(|why| ToolError::new("url_not_allowed", format!("MCP server {}: {why}", server.name)))?;
             let client = reqwest_mcp::Client::builder()
                 .redirect(reqwest_mcp::redirect::Policy::none())
+                .no_proxy()
                 .pool_max_idle_per_host(0)
                 .resolve_to_addrs(checked.host_str().unwrap_or_default(), &addrs)
                 .build()

@@ -111,6 +111,45 @@ pub async fn check(raw: &str, settings: &WebhookSettings) -> Result<(Url, Vec<So
     Ok((url, addrs))
 }
 
+/// A DNS resolver for clients that call one host many times (a tenant's
+/// LLM provider): every connection resolves the name again and keeps only
+/// the addresses the guard allows, so a name that re-resolves to an
+/// internal address (DNS rebinding) gets nowhere. No address left is an
+/// error; the connection then fails.
+#[derive(Debug, Clone)]
+pub struct GuardedResolver {
+    allow: Vec<IpNet>,
+}
+
+impl GuardedResolver {
+    pub fn new(settings: &WebhookSettings) -> Self {
+        Self { allow: allowlist(settings) }
+    }
+
+    /// `addrs` without the refused ones, or why none is left.
+    pub fn keep(&self, host: &str, addrs: impl Iterator<Item = SocketAddr>) -> Result<Vec<SocketAddr>, Refused> {
+        let all: Vec<SocketAddr> = addrs.collect();
+        let kept: Vec<SocketAddr> = all.iter().copied().filter(|a| !is_refused(a.ip(), &self.allow)).collect();
+        match (all.first(), kept.is_empty()) {
+            (None, _) => Err(Refused::Unresolvable(format!("{host}: no addresses"))),
+            (Some(a), true) => Err(Refused::Internal(a.ip())),
+            (Some(_), false) => Ok(kept),
+        }
+    }
+}
+
+impl reqwest::dns::Resolve for GuardedResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let this = self.clone();
+        Box::pin(async move {
+            let host = name.as_str().to_string();
+            let found = tokio::net::lookup_host((host.as_str(), 0)).await?;
+            let kept = this.keep(&host, found)?;
+            Ok(Box::new(kept.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -168,5 +207,19 @@ mod tests {
         let open = settings(true, &["127.0.0.0/8", "::1/128"]);
         let (_, addrs) = check("http://localhost:9/hook", &open).await.unwrap();
         assert!(addrs.iter().all(|a| a.ip().is_loopback() && a.port() == 9));
+    }
+
+    #[tokio::test]
+    async fn the_guarded_resolver_drops_internal_addresses_at_every_lookup() {
+        use reqwest::dns::Resolve;
+        let name = |s: &str| s.parse::<reqwest::dns::Name>().unwrap();
+        let closed = GuardedResolver::new(&settings(false, &[]));
+        let err = closed.resolve(name("localhost")).await.err().expect("localhost is refused");
+        assert!(err.to_string().contains("internal address"), "{err}");
+        let open = GuardedResolver::new(&settings(false, &["127.0.0.0/8", "::1/128"]));
+        let addrs: Vec<SocketAddr> = open.resolve(name("localhost")).await.unwrap().collect();
+        assert!(!addrs.is_empty() && addrs.iter().all(|a| a.ip().is_loopback()));
+        let mixed = [SocketAddr::from(([10, 0, 0, 1], 0)), SocketAddr::from(([93, 184, 215, 14], 0))];
+        assert_eq!(closed.keep("h", mixed.into_iter()).unwrap(), vec![mixed[1]]);
     }
 }

@@ -167,3 +167,45 @@ async fn provider_and_model_input_is_checked() {
     let resp = app.get(&user, "/v1/admin/llm/providers").send().await.unwrap();
     assert_eq!(resp.status(), 403);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_providers_host_that_rebinds_to_an_internal_address_is_not_called() {
+    // No internal network is open: the guard refuses loopback.
+    let app = TestApp::spawn_with(1, |s| {
+        s.webhooks.allow_http = true;
+        s.webhooks.allow_networks.clear();
+    })
+    .await;
+    let server = upstream("sk-rebind", "an internal service answered").await;
+    let admin = &app.admin_key;
+    // At registration the host is public (a literal here, as a DNS answer
+    // would have been)...
+    let resp = app
+        .post(admin, "/v1/admin/llm/providers")
+        .json(&json!({"name": "rebinder", "kind": "openai", "base_url": "http://93.184.215.14/v1",
+            "api_key": "sk-rebind", "timeout_ms": 2000}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
+    let resp = app
+        .post(admin, "/v1/admin/llm/models")
+        .json(&json!({"alias": "rebound", "provider": "rebinder", "name": "m"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
+    // ...then its name resolves to loopback, where an internal service listens.
+    let port = server.address().port();
+    let mut conn = app.ctx.pool.get().await.unwrap();
+    diesel::sql_query("UPDATE llm_providers SET base_url = $1, updated_at = now() WHERE name = 'rebinder'")
+        .bind::<diesel::sql_types::Text, _>(format!("http://localhost:{port}/v1"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    drop(conn);
+    let done = ask(&app, admin, "rebound").await;
+    assert_ne!(done.status, JobStatus::Succeeded, "{done:#?}");
+    let requests = server.received_requests().await.unwrap();
+    assert!(requests.is_empty(), "the internal service was called {} times", requests.len());
+}

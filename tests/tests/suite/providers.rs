@@ -21,6 +21,7 @@ fn settings(providers: &[(&str, &str, &str)], models: &[(&str, &str, &[&str])]) 
                 base_url: url.to_string(),
                 api_key: "k".into(),
                 timeout_ms: 1_000,
+                ..Default::default()
             };
             (name.to_string(), p)
         })
