@@ -69,7 +69,7 @@ pub async fn outgoing(ctx: &Ctx, id: Uuid) -> ServiceResult<Result<Outgoing, Ski
         return Ok(Err(Skip::Ended(delivery.status)));
     }
     let Some(id) = delivery.endpoint_id else {
-        let secrets = super::webhooks::callback_secrets(&mut conn, delivery.tenant_id).await?;
+        let secrets = super::webhooks::callback_secrets(&mut conn, &ctx.secrets, delivery.tenant_id).await?;
         let url = delivery.url.clone().unwrap_or_default();
         return Ok(Ok(Outgoing { delivery, url, secrets, endpoint: None }));
     };
@@ -79,7 +79,11 @@ pub async fn outgoing(ctx: &Ctx, id: Uuid) -> ServiceResult<Result<Outgoing, Ski
         set_status(&mut conn, delivery.id, "cancelled").await?;
         return Ok(Err(Skip::EndpointGone));
     };
-    let secrets = live_secrets(&endpoint.secret, &endpoint.previous_secret, endpoint.previous_expires_at);
+    let context = super::webhooks::endpoint_context(endpoint.id);
+    let current = super::webhooks::unseal(&ctx.secrets, &endpoint.secret, &context)?;
+    let previous =
+        endpoint.previous_secret.as_deref().map(|p| super::webhooks::unseal(&ctx.secrets, p, &context)).transpose()?;
+    let secrets = live_secrets(&current, &previous, endpoint.previous_expires_at);
     Ok(Ok(Outgoing { url: endpoint.url.clone(), delivery, secrets, endpoint: Some(endpoint) }))
 }
 

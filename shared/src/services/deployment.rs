@@ -25,6 +25,11 @@ pub async fn check_secrets_key(ctx: &Ctx) -> ServiceResult<()> {
         .await?;
     let recorded: String = f::table.find(KEY_FINGERPRINT).select(f::value).first(&mut conn).await?;
     if recorded == mine {
+        // Signing secrets from before they were sealed get sealed now.
+        let sealed = super::webhooks::seal_plain_secrets(ctx).await?;
+        if sealed > 0 {
+            tracing::info!(rows = sealed, "sealed webhook and callback signing secrets stored plainly");
+        }
         return Ok(());
     }
     let source = if ctx.settings.secrets.key.is_empty() {

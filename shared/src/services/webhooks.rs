@@ -16,6 +16,7 @@ use crate::db::schema::{tenants as t, webhook_attempts as a, webhook_deliveries 
 use crate::domain::Role;
 use crate::error::{ErrorCode, ServiceError, ServiceResult};
 use crate::queue::outbox::{self, Target};
+use crate::secrets::Cipher;
 use crate::webhooks::{guard, refused_error, signing, EVENT_TYPES, TEST_EVENT};
 use crate::Ctx;
 
@@ -134,16 +135,17 @@ pub async fn create(ctx: &Ctx, p: &Principal, req: CreateEndpoint) -> ServiceRes
     check_types(&req.event_types)?;
     check_url(ctx, &req.url).await?;
     let secret = signing::generate_secret();
+    let id = Uuid::now_v7();
     let mut conn = ctx.pool.get().await?;
     let ep: WebhookEndpoint = diesel::insert_into(e::table)
         .values((
-            e::id.eq(Uuid::now_v7()),
+            e::id.eq(id),
             e::tenant_id.eq(p.tenant_id),
             e::url.eq(&req.url),
             e::event_types.eq(&req.event_types),
             e::enabled.eq(req.enabled),
             e::description.eq(&req.description),
-            e::secret.eq(&secret),
+            e::secret.eq(seal(&ctx.secrets, &secret, &endpoint_context(id))),
         ))
         .returning(WebhookEndpoint::as_returning())
         .get_result(&mut conn)
@@ -216,11 +218,14 @@ pub async fn rotate_secret(ctx: &Ctx, p: &Principal, id: Uuid) -> ServiceResult<
     let ep = load(&mut conn, p, id).await?;
     let secret = signing::generate_secret();
     let until = Utc::now() + TimeDelta::seconds(ctx.settings.webhooks.secret_overlap_secs as i64);
+    let context = endpoint_context(ep.id);
+    // The previous secret, sealed (a row from before sealing is sealed now).
+    let previous = seal(&ctx.secrets, &unseal(&ctx.secrets, &ep.secret, &context)?, &context);
     let ep: WebhookEndpoint = diesel::update(e::table.find(ep.id))
         .set((
-            e::previous_secret.eq(Some(ep.secret)),
+            e::previous_secret.eq(Some(previous)),
             e::previous_expires_at.eq(Some(until)),
-            e::secret.eq(&secret),
+            e::secret.eq(seal(&ctx.secrets, &secret, &context)),
             e::updated_at.eq(Utc::now()),
         ))
         .returning(WebhookEndpoint::as_returning())
@@ -389,11 +394,39 @@ pub async fn send_test(ctx: &Ctx, p: &Principal, id: Uuid) -> ServiceResult<Deli
     Ok(delivery_view(&dl, Vec::new()))
 }
 
+/// Signing secrets at rest are sealed with `secrets.key` and bound to their
+/// row: `webhook:<endpoint id>`, `callback:<tenant id>`.
+pub(crate) fn endpoint_context(id: Uuid) -> String {
+    format!("webhook:{id}")
+}
+
+fn callback_context(tenant_id: Uuid) -> String {
+    format!("callback:{tenant_id}")
+}
+
+fn seal(cipher: &Cipher, secret: &str, context: &str) -> String {
+    cipher.encrypt(secret, context)
+}
+
+/// The secret in `stored`. A row written before secrets were sealed holds
+/// it plainly (`whsec_…`); `seal_plain_secrets` seals those at startup.
+pub(crate) fn unseal(cipher: &Cipher, stored: &str, context: &str) -> ServiceResult<String> {
+    if stored.starts_with(signing::SECRET_PREFIX) {
+        return Ok(stored.to_string());
+    }
+    cipher.decrypt(stored, context).map_err(|e| ServiceError::internal(format!("signing secret: {e}")))
+}
+
 /// The tenant's callback secrets (current, plus the previous one during its
 /// overlap), creating the secret on first use.
-pub async fn callback_secrets(conn: &mut AsyncPgConnection, tenant_id: Uuid) -> QueryResult<Vec<String>> {
+pub async fn callback_secrets(
+    conn: &mut AsyncPgConnection,
+    cipher: &Cipher,
+    tenant_id: Uuid,
+) -> ServiceResult<Vec<String>> {
+    let context = callback_context(tenant_id);
     diesel::update(t::table.find(tenant_id).filter(t::callback_secret.is_null()))
-        .set(t::callback_secret.eq(signing::generate_secret()))
+        .set(t::callback_secret.eq(seal(cipher, &signing::generate_secret(), &context)))
         .execute(conn)
         .await?;
     let (current, previous, until): (Option<String>, Option<String>, Option<DateTime<Utc>>) = t::table
@@ -401,7 +434,47 @@ pub async fn callback_secrets(conn: &mut AsyncPgConnection, tenant_id: Uuid) -> 
         .select((t::callback_secret, t::callback_previous_secret, t::callback_previous_expires_at))
         .first(conn)
         .await?;
-    Ok(super::deliveries::live_secrets(&current.unwrap_or_default(), &previous, until))
+    let current = unseal(cipher, &current.unwrap_or_default(), &context)?;
+    let previous = previous.map(|p| unseal(cipher, &p, &context)).transpose()?;
+    Ok(super::deliveries::live_secrets(&current, &previous, until))
+}
+
+/// Seals every signing secret still stored plainly (rows from before
+/// secrets were sealed). Idempotent; the API runs it at startup.
+pub async fn seal_plain_secrets(ctx: &Ctx) -> ServiceResult<usize> {
+    let mut conn = ctx.pool.get().await?;
+    let plain = format!("{}%", signing::SECRET_PREFIX);
+    let endpoints: Vec<(Uuid, String, Option<String>)> = e::table
+        .filter(e::secret.like(&plain).or(e::previous_secret.like(&plain)))
+        .select((e::id, e::secret, e::previous_secret))
+        .load(&mut conn)
+        .await?;
+    let tenants: Vec<(Uuid, Option<String>, Option<String>)> = t::table
+        .filter(t::callback_secret.like(&plain).or(t::callback_previous_secret.like(&plain)))
+        .select((t::id, t::callback_secret, t::callback_previous_secret))
+        .load(&mut conn)
+        .await?;
+    let reseal = |stored: &str, context: &str| -> ServiceResult<String> {
+        Ok(seal(&ctx.secrets, &unseal(&ctx.secrets, stored, context)?, context))
+    };
+    for (id, secret, previous) in &endpoints {
+        let context = endpoint_context(*id);
+        let previous = previous.as_deref().map(|p| reseal(p, &context)).transpose()?;
+        diesel::update(e::table.find(id))
+            .set((e::secret.eq(reseal(secret, &context)?), e::previous_secret.eq(previous)))
+            .execute(&mut conn)
+            .await?;
+    }
+    for (id, secret, previous) in &tenants {
+        let context = callback_context(*id);
+        let secret = secret.as_deref().map(|s| reseal(s, &context)).transpose()?;
+        let previous = previous.as_deref().map(|p| reseal(p, &context)).transpose()?;
+        diesel::update(t::table.find(id))
+            .set((t::callback_secret.eq(secret), t::callback_previous_secret.eq(previous)))
+            .execute(&mut conn)
+            .await?;
+    }
+    Ok(endpoints.len() + tenants.len())
 }
 
 /// The secret that signs this tenant's `callback_url` deliveries.
@@ -416,7 +489,7 @@ pub struct CallbackSecret {
 pub async fn callback_secret(ctx: &Ctx, p: &Principal) -> ServiceResult<CallbackSecret> {
     p.require(Role::Admin, "managing webhooks")?;
     let mut conn = ctx.pool.get().await?;
-    let secrets = callback_secrets(&mut conn, p.tenant_id).await?;
+    let secrets = callback_secrets(&mut conn, &ctx.secrets, p.tenant_id).await?;
     let until: Option<DateTime<Utc>> =
         t::table.find(p.tenant_id).select(t::callback_previous_expires_at).first(&mut conn).await?;
     Ok(CallbackSecret { secret: secrets[0].clone(), previous_secret_expires_at: until.filter(|u| *u > Utc::now()) })
@@ -426,13 +499,14 @@ pub async fn callback_secret(ctx: &Ctx, p: &Principal) -> ServiceResult<Callback
 pub async fn rotate_callback_secret(ctx: &Ctx, p: &Principal) -> ServiceResult<CallbackSecret> {
     p.require(Role::Admin, "managing webhooks")?;
     let mut conn = ctx.pool.get().await?;
-    let current = callback_secrets(&mut conn, p.tenant_id).await?.remove(0);
+    let current = callback_secrets(&mut conn, &ctx.secrets, p.tenant_id).await?.remove(0);
     let secret = signing::generate_secret();
     let until = Utc::now() + TimeDelta::seconds(ctx.settings.webhooks.secret_overlap_secs as i64);
+    let context = callback_context(p.tenant_id);
     diesel::update(t::table.find(p.tenant_id))
         .set((
-            t::callback_secret.eq(&secret),
-            t::callback_previous_secret.eq(Some(current)),
+            t::callback_secret.eq(seal(&ctx.secrets, &secret, &context)),
+            t::callback_previous_secret.eq(Some(seal(&ctx.secrets, &current, &context))),
             t::callback_previous_expires_at.eq(Some(until)),
         ))
         .execute(&mut conn)

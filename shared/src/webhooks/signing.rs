@@ -11,18 +11,19 @@ use hmac::{Hmac, Mac};
 use rand::RngCore;
 use sha2::Sha256;
 
-const PREFIX: &str = "whsec_";
+/// What every secret starts with.
+pub const SECRET_PREFIX: &str = "whsec_";
 
 /// A fresh secret.
 pub fn generate_secret() -> String {
     let mut key = [0u8; 32];
     rand::rng().fill_bytes(&mut key);
-    format!("{PREFIX}{}", STANDARD.encode(key))
+    format!("{SECRET_PREFIX}{}", STANDARD.encode(key))
 }
 
 /// The HMAC key of a `whsec_` secret; `None` if it is malformed.
 fn key_of(secret: &str) -> Option<Vec<u8>> {
-    STANDARD.decode(secret.strip_prefix(PREFIX).unwrap_or(secret)).ok()
+    STANDARD.decode(secret.strip_prefix(SECRET_PREFIX).unwrap_or(secret)).ok()
 }
 
 /// One `v1,<base64>` signature.

@@ -389,3 +389,62 @@ async fn a_delivery_whose_job_is_cancelled_fails_and_counts_toward_disabling() {
     let ep: Value = app.get_json(&app.admin_key, &format!("/v1/webhooks/{endpoint}")).await;
     assert_eq!(ep["consecutive_failures"], 1, "{ep}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signing_secrets_are_sealed_at_rest_and_plain_rows_get_sealed() {
+    use diesel_async::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct Stored {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        secret: String,
+    }
+    let app = TestApp::spawn().await;
+    let rx = Receiver::start(0).await;
+    let (endpoint, secret) = register(&app, &rx.url("/hooks"), &["job.succeeded"]).await;
+    let callback: Value = app.get_json(&app.admin_key, "/v1/webhooks/callback-secret").await;
+    let callback_secret = callback["secret"].as_str().unwrap().to_string();
+    let stored = |sql: &'static str| {
+        let pool = app.ctx.pool.clone();
+        async move {
+            let mut conn = pool.get().await.unwrap();
+            diesel::sql_query(sql)
+                .load::<Stored>(&mut conn)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|s| s.secret)
+                .collect::<Vec<_>>()
+        }
+    };
+    let at_rest = [
+        stored("SELECT secret FROM webhook_endpoints").await,
+        stored("SELECT callback_secret AS secret FROM tenants WHERE callback_secret IS NOT NULL").await,
+    ]
+    .concat();
+    assert_eq!(at_rest.len(), 2);
+    for s in &at_rest {
+        assert!(s.starts_with("v1:") && !s.contains(&secret) && !s.contains(&callback_secret), "{s}");
+    }
+
+    // A row from before secrets were sealed holds the secret plainly; the
+    // startup pass seals it, and deliveries still sign with it.
+    let mut conn = app.ctx.pool.get().await.unwrap();
+    diesel::sql_query("UPDATE webhook_endpoints SET secret = $1")
+        .bind::<diesel::sql_types::Text, _>(&secret)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    drop(conn);
+    assert_eq!(chorus_shared::services::webhooks::seal_plain_secrets(&app.ctx).await.unwrap(), 1);
+    assert_eq!(chorus_shared::services::webhooks::seal_plain_secrets(&app.ctx).await.unwrap(), 0);
+    assert!(stored("SELECT secret FROM webhook_endpoints").await[0].starts_with("v1:"));
+    let resp = app.post(&app.admin_key, &format!("/v1/webhooks/{endpoint}/test")).send().await.unwrap();
+    assert_eq!(resp.status(), 202);
+    let seen = rx.wait_until(Duration::from_secs(15), |s| !s.is_empty()).await;
+    verify(&secret, &seen[0], TOLERANCE).unwrap();
+    let id = app.submit(json!({"kind": "diagnostic", "payload": {}, "callback_url": rx.url("/callback")})).await;
+    let seen = rx.wait_until(Duration::from_secs(15), |s| s.iter().any(|c| c.path == "/callback")).await;
+    let cb = seen.iter().find(|c| c.path == "/callback").unwrap();
+    verify(&callback_secret, cb, TOLERANCE).unwrap();
+    assert_eq!(cb.json()["data"]["id"], id.to_string());
+}
