@@ -61,7 +61,20 @@ pub struct Metrics {
     pub tool_seconds: HistogramVec,
     /// Tool result cache lookups, by result (`hit`, `miss`).
     pub tool_cache: IntCounterVec,
+    /// The label values tenants name, capped.
+    named: std::sync::Arc<Named>,
 }
+
+/// Distinct label values of one kind that tenants name (providers, models,
+/// tools) that get a series of their own; later ones share [`OTHER`].
+pub const MAX_NAMED: usize = 100;
+/// The label value past [`MAX_NAMED`].
+pub const OTHER: &str = "other";
+
+/// Label values that tenants choose: the first [`MAX_NAMED`] of each kind
+/// are kept, so no tenant can grow `/metrics` without bound.
+#[derive(Debug, Default)]
+struct Named(std::sync::Mutex<std::collections::HashMap<&'static str, std::collections::HashSet<String>>>);
 
 impl Metrics {
     pub fn new() -> Self {
@@ -146,10 +159,27 @@ impl Metrics {
             queue_depth,
             jobs_in_flight,
             registry,
+            named: Default::default(),
         }
     }
 
     /// The text exposition of every metric.
+    /// `value` as a label of `kind` (`provider`, `model`, `tool`, …): itself
+    /// while fewer than [`MAX_NAMED`] values of that kind were seen, else
+    /// [`OTHER`].
+    pub fn named(&self, kind: &'static str, value: &str) -> String {
+        let mut seen = self.named.0.lock().unwrap_or_else(|e| e.into_inner());
+        let values = seen.entry(kind).or_default();
+        if values.contains(value) {
+            return value.to_string();
+        }
+        if values.len() < MAX_NAMED {
+            values.insert(value.to_string());
+            return value.to_string();
+        }
+        OTHER.to_string()
+    }
+
     pub fn render(&self) -> String {
         let mut buf = Vec::new();
         TextEncoder::new().encode(&self.registry.gather(), &mut buf).expect("text encoding");
@@ -160,5 +190,27 @@ impl Metrics {
 impl Default for Metrics {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tenant_named_labels_are_capped_per_kind() {
+        let m = Metrics::new();
+        for i in 0..MAX_NAMED {
+            assert_eq!(m.named("tool", &format!("mcp.t.{i}")), format!("mcp.t.{i}"));
+        }
+        assert_eq!(m.named("tool", "mcp.t.one-too-many"), OTHER);
+        assert_eq!(m.named("tool", "mcp.t.7"), "mcp.t.7", "a value seen before keeps its series");
+        assert_eq!(m.named("model", "gpt"), "gpt", "each kind has its own cap");
+        for i in 0..1000 {
+            let label = m.named("tool", &format!("flood-{i}"));
+            m.tool_executions.with_label_values(&[&label, "ok"]).inc();
+        }
+        let series = m.render().lines().filter(|l| l.starts_with("chorus_tool_executions_total{")).count();
+        assert_eq!(series, 1, "a thousand new names share one series");
     }
 }

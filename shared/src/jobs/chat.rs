@@ -64,7 +64,8 @@ pub async fn run(ctx: &JobContext, p: ChatTurn) -> Result<Value, JobError> {
         Ok(r) => r,
         Err(e) => {
             let (provider, model) = (&turn.model.provider, &turn.model.name);
-            ctx.ctx.metrics.llm_errors.with_label_values(&[provider, e.code()]).inc();
+            let label = ctx.ctx.metrics.named("provider", provider);
+            ctx.ctx.metrics.llm_errors.with_label_values(&[&label, e.code()]).inc();
             store_of::record_failure(&ctx.ctx, owner(ctx), p.message_id, provider, model, e.code()).await;
             let message = e.to_string();
             return Err(if e.retryable() {
@@ -307,13 +308,14 @@ impl Live {
 fn report(ctx: &JobContext, llm: &Registry, r: &modes::ModeResult) {
     let mt = &ctx.ctx.metrics;
     for o in r.steps.iter().map(|s| &s.outcome) {
-        let labels = |d: &'static str| [o.provider.clone(), o.model.clone(), d.to_string()];
+        let (provider, model) = (mt.named("provider", &o.provider), mt.named("model", &o.model));
+        let labels = |d: &'static str| [provider.clone(), model.clone(), d.to_string()];
         mt.llm_tokens.with_label_values(&labels("prompt")).inc_by(o.usage.prompt_tokens as u64);
         mt.llm_tokens.with_label_values(&labels("completion")).inc_by(o.usage.completion_tokens as u64);
         mt.llm_cost_usd.inc_by(o.cost_usd);
-        mt.llm_request_seconds.with_label_values(&[&o.provider, &o.model]).observe(o.latency.as_secs_f64());
+        mt.llm_request_seconds.with_label_values(&[&provider, &model]).observe(o.latency.as_secs_f64());
         if let Some(t) = o.time_to_first_token {
-            mt.llm_ttft_seconds.with_label_values(&[&o.provider, &o.model]).observe(t.as_secs_f64());
+            mt.llm_ttft_seconds.with_label_values(&[&provider, &model]).observe(t.as_secs_f64());
         }
         mt.llm_cache.with_label_values(&[if o.cache_hit { "hit" } else { "miss" }]).inc();
         for (provider, _) in llm.settings().providers.iter() {
@@ -322,7 +324,7 @@ fn report(ctx: &JobContext, llm: &Registry, r: &modes::ModeResult) {
                 Circuit::Open => 1,
                 Circuit::HalfOpen => 2,
             };
-            mt.llm_circuit.with_label_values(&[provider]).set(state);
+            mt.llm_circuit.with_label_values(&[&mt.named("provider", provider)]).set(state);
         }
     }
 }

@@ -230,8 +230,9 @@ pub async fn execute(
         Ok(_) => "ok".to_string(),
         Err(e) => e.code.clone(),
     };
-    ctx.metrics.tool_executions.with_label_values(&[&spec.name, &outcome]).inc();
-    ctx.metrics.tool_seconds.with_label_values(&[&spec.name]).observe(duration.as_secs_f64());
+    let (tool, outcome) = (ctx.metrics.named("tool", &spec.name), ctx.metrics.named("tool_outcome", &outcome));
+    ctx.metrics.tool_executions.with_label_values(&[&tool, &outcome]).inc();
+    ctx.metrics.tool_seconds.with_label_values(&[&tool]).observe(duration.as_secs_f64());
     let id = Uuid::now_v7();
     let (logged, truncated) = match &result {
         Ok(v) => cap(v, ctx.settings.tools.log_result_max_bytes),
