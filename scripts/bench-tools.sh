@@ -28,7 +28,13 @@ export CHORUS__REDIS__URL="redis://127.0.0.1:$redis_port"
 export CHORUS__API__PORT=$api_port RUST_LOG=warn
 export CHORUS__EMBED__MODEL_DIR="$models/all-MiniLM-L6-v2" CHORUS__EMBED__ORT_LIBRARY="$models/libonnxruntime.so"
 export CHORUS__VECTORS__PATH="$(pwd)/$dir/vectors" CHORUS__SECRETS__KEY_FILE="$(pwd)/$dir/secrets.key"
-export CHORUS__TOOLS__MCP_STDIO_COMMANDS="$node"
+# The command line stdio MCP servers may run, named `everything`.
+cat > "$dir/chorus.toml" <<TOML
+[tools.mcp_stdio.everything]
+program = "$node"
+args = ["$entry", "stdio"]
+TOML
+export CHORUS_CONFIG="$(pwd)/$dir/chorus.toml"
 target/release/chorus-api migrate
 key=$(target/release/chorus-api create-key --tenant bench --role admin)
 target/release/chorus-api serve & pids+=($!)

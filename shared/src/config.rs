@@ -65,6 +65,18 @@ impl Default for EmbedSettings {
     }
 }
 
+/// A command line an operator lets stdio MCP servers run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct StdioCommand {
+    /// The program, e.g. `/usr/bin/node`.
+    pub program: String,
+    /// Its arguments, all of them: a tenant adds none.
+    pub args: Vec<String>,
+    /// The variables a tenant may set for it (names); no others.
+    pub env: Vec<String>,
+}
+
 /// Tools: limits of the built-ins and of MCP servers.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
@@ -75,10 +87,14 @@ pub struct ToolSettings {
     /// A result is stored in the execution log up to this size (then cut,
     /// and marked so).
     pub log_result_max_bytes: usize,
-    /// Programs a stdio MCP server may be started with (e.g. `node`,
-    /// `npx`, `/opt/mcp/bin/server`). Empty: stdio servers are refused,
-    /// since registering one runs a command on the workers.
-    pub mcp_stdio_commands: Vec<String>,
+    /// The command lines stdio MCP servers may run, by name: a tenant's
+    /// server names one (`command`) and may set only the variables it
+    /// lists. Empty: stdio servers are refused, since one runs a program on
+    /// the workers.
+    pub mcp_stdio: BTreeMap<String, StdioCommand>,
+    /// Where the worker runs as root, stdio servers run as this user (its
+    /// uid, gid and home), never as root.
+    pub mcp_stdio_user: String,
     /// Time limit of one MCP call (and of opening a session), unless the
     /// server sets its own.
     pub mcp_timeout_ms: u64,
@@ -110,7 +126,8 @@ impl Default for ToolSettings {
             http_fetch_max_bytes: 1 << 20,
             http_fetch_timeout_ms: 10_000,
             log_result_max_bytes: 16 * 1024,
-            mcp_stdio_commands: Vec::new(),
+            mcp_stdio: BTreeMap::new(),
+            mcp_stdio_user: "nobody".into(),
             mcp_timeout_ms: 30_000,
             mcp_idle_secs: 300,
             allow_http: false,
@@ -591,7 +608,6 @@ impl Settings {
                     .with_list_parse_key("webhooks.retry_schedule_ms")
                     .with_list_parse_key("webhooks.allow_networks")
                     .with_list_parse_key("worker.queues")
-                    .with_list_parse_key("tools.mcp_stdio_commands")
                     .with_list_parse_key("tools.allow_networks"),
             )
             .build()?

@@ -303,7 +303,6 @@ diesel::table! {
         name -> Text,
         transport -> Text,
         command -> Nullable<Text>,
-        args -> Array<Text>,
         url -> Nullable<Text>,
         timeout_ms -> Int8,
         roles -> Array<Text>,

@@ -45,8 +45,8 @@ pub struct McpServerView {
     pub name: String,
     /// `stdio` or `http`.
     pub transport: String,
+    /// `stdio`: the name of its command line in `tools.mcp_stdio`.
     pub command: Option<String>,
-    pub args: Vec<String>,
     pub url: Option<String>,
     pub timeout_ms: u64,
     pub roles: Vec<String>,
@@ -71,12 +71,12 @@ pub struct McpServerView {
 pub struct McpServerInput {
     #[schema(pattern = r"^[a-z0-9][a-z0-9_-]{0,63}$")]
     pub name: String,
-    /// `stdio` (with `command`, `args`) or `http` (with `url`).
+    /// `stdio` (with `command`) or `http` (with `url`).
     #[schema(schema_with = transport_schema)]
     pub transport: String,
+    /// `stdio`: the name of a command line in `tools.mcp_stdio`; the
+    /// operator set its program and arguments.
     pub command: Option<String>,
-    #[serde(default)]
-    pub args: Vec<String>,
     pub url: Option<String>,
     /// One call's limit (default `tools.mcp_timeout_ms`).
     #[schema(minimum = 100, maximum = 600000)]
@@ -87,8 +87,9 @@ pub struct McpServerInput {
     #[schema(min_length = 1, max_length = 4096)]
     pub bearer_token: Option<String>,
     /// `stdio`: environment variables of the server (API keys and the
-    /// like), encrypted at rest. The worker's own environment is not
-    /// passed on, except `PATH`, `HOME` and `LANG`.
+    /// like), encrypted at rest; only the names its command line lists.
+    /// The worker's own environment is not passed on, except `PATH` and
+    /// `LANG`.
     #[serde(default)]
     #[schema(value_type = Object)]
     pub env: std::collections::BTreeMap<String, String>,
@@ -115,11 +116,19 @@ fn server_of(ctx: &Ctx, tenant: Uuid, row: &Row) -> Result<Server, String> {
         }
     };
     let transport = match row.transport.as_str() {
-        "stdio" => Transport::Stdio {
-            command: row.command.clone().unwrap_or_default(),
-            args: row.args.clone(),
-            env: secrets.env.into_iter().collect(),
-        },
+        "stdio" => {
+            // What runs is the operator's command line of that name, now.
+            let name = row.command.clone().unwrap_or_default();
+            let line = ctx
+                .settings
+                .tools
+                .mcp_stdio
+                .get(&name)
+                .ok_or_else(|| format!("command line {name:?} is not in tools.mcp_stdio"))?;
+            let env = secrets.env.into_iter().filter(|(k, _)| line.env.contains(k)).collect();
+            let user = Some(ctx.settings.tools.mcp_stdio_user.clone()).filter(|u| !u.is_empty());
+            Transport::Stdio { command: line.program.clone(), args: line.args.clone(), env, user }
+        }
         _ => Transport::Http { url: row.url.clone().unwrap_or_default(), bearer_token: secrets.bearer_token },
     };
     Ok(Server {
@@ -138,7 +147,6 @@ fn view(row: Row, job: Option<&Job>) -> McpServerView {
         name: row.name,
         transport: row.transport,
         command: row.command,
-        args: row.args,
         url: row.url,
         timeout_ms: row.timeout_ms as u64,
         roles: row.roles,
@@ -187,12 +195,20 @@ async fn check(ctx: &Ctx, i: &McpServerInput) -> ServiceResult<()> {
     match i.transport.as_str() {
         "stdio" => {
             let command = i.command.as_deref().unwrap_or_default();
-            if !ctx.settings.tools.mcp_stdio_commands.iter().any(|c| c == command) {
+            let Some(line) = ctx.settings.tools.mcp_stdio.get(command) else {
+                let allowed: Vec<&String> = ctx.settings.tools.mcp_stdio.keys().collect();
                 return Err(ServiceError::new(
                     ErrorCode::CommandNotAllowed,
-                    format!("{command:?} is not in tools.mcp_stdio_commands"),
+                    format!("{command:?} is not a command line in tools.mcp_stdio"),
                 )
-                .with_details(json!({ "field": "command", "allowed": ctx.settings.tools.mcp_stdio_commands })));
+                .with_details(json!({ "field": "command", "allowed": allowed })));
+            };
+            if let Some(k) = i.env.keys().find(|k| !line.env.contains(k)) {
+                return Err(ServiceError::new(
+                    ErrorCode::CommandNotAllowed,
+                    format!("{command:?} takes no variable {k:?} (tools.mcp_stdio.{command}.env)"),
+                )
+                .with_details(json!({ "field": "env", "allowed": line.env })));
             }
             if i.url.is_some() || i.bearer_token.is_some() {
                 return Err(ServiceError::invalid_field("url", "a stdio server has a command, not a url or token"));
@@ -212,7 +228,7 @@ async fn check(ctx: &Ctx, i: &McpServerInput) -> ServiceResult<()> {
             crate::webhooks::guard::check(url, &ctx.settings.tools.guard())
                 .await
                 .map_err(|why| crate::webhooks::refused_error("url", why))?;
-            if i.command.is_some() || !i.args.is_empty() || !i.env.is_empty() {
+            if i.command.is_some() || !i.env.is_empty() {
                 return Err(ServiceError::invalid_field("command", "an http server has a url, not a command or env"));
             }
             if i.bearer_token.as_ref().is_some_and(|t| t.is_empty() || t.chars().count() > 4096) {
@@ -220,9 +236,6 @@ async fn check(ctx: &Ctx, i: &McpServerInput) -> ServiceResult<()> {
             }
         }
         _ => return Err(ServiceError::invalid_field("transport", "transport is stdio or http")),
-    }
-    if i.args.len() > 32 || i.args.iter().any(|a| a.len() > 1024) {
-        return Err(ServiceError::invalid_field("args", "at most 32 arguments of 1024 bytes"));
     }
     if i.timeout_ms.is_some_and(|t| !(100..=600_000).contains(&t)) {
         return Err(ServiceError::invalid_field("timeout_ms", "timeout_ms is between 100 and 600000"));
@@ -261,7 +274,6 @@ pub async fn create(ctx: &Ctx, p: &Principal, i: McpServerInput) -> ServiceResul
                     ms::name.eq(&i.name),
                     ms::transport.eq(&i.transport),
                     ms::command.eq(&i.command),
-                    ms::args.eq(&i.args),
                     ms::url.eq(&i.url),
                     ms::timeout_ms.eq(timeout),
                     ms::roles.eq(&roles),

@@ -24,9 +24,11 @@ use crate::Ctx;
 /// How a server is reached.
 #[derive(Clone, PartialEq)]
 pub enum Transport {
-    /// A child process. It gets only `PATH`, `HOME` and `LANG` of the
-    /// worker's environment (never its secrets), plus `env`.
-    Stdio { command: String, args: Vec<String>, env: Vec<(String, String)> },
+    /// A child process. It gets only `PATH` and `LANG` of the worker's
+    /// environment (never its secrets), plus `env`. Where the worker runs
+    /// as root, it runs as `user` (uid, gid and `HOME` from the passwd
+    /// entry), and refuses to start if that user is unknown.
+    Stdio { command: String, args: Vec<String>, env: Vec<(String, String)>, user: Option<String> },
     /// Streamable HTTP, with `Authorization: Bearer <token>` when set.
     Http { url: String, bearer_token: Option<String> },
 }
@@ -34,9 +36,14 @@ pub enum Transport {
 impl std::fmt::Debug for Transport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::Stdio { command, args, env } => {
+            Self::Stdio { command, args, env, user } => {
                 let names: Vec<&str> = env.iter().map(|(k, _)| k.as_str()).collect();
-                f.debug_struct("Stdio").field("command", command).field("args", args).field("env", &names).finish()
+                f.debug_struct("Stdio")
+                    .field("command", command)
+                    .field("args", args)
+                    .field("env", &names)
+                    .field("user", user)
+                    .finish()
             }
             Self::Http { url, bearer_token } => {
                 f.debug_struct("Http").field("url", url).field("bearer_token", &bearer_token.is_some()).finish()
@@ -46,7 +53,32 @@ impl std::fmt::Debug for Transport {
 }
 
 /// The worker's variables a stdio server inherits.
-const INHERITED: &[&str] = &["PATH", "HOME", "LANG"];
+const INHERITED: &[&str] = &["PATH", "LANG"];
+
+/// Who a stdio child runs as: `None` (the worker's own user) unless the
+/// worker is root, then `user`'s uid, gid and home.
+fn run_as(user: &Option<String>) -> Result<Option<(u32, u32, String)>, String> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return Ok(None);
+    }
+    let name = user.as_deref().ok_or("the worker runs as root and tools.mcp_stdio_user is empty")?;
+    let c_name = std::ffi::CString::new(name).map_err(|_| "a user name has no NUL")?;
+    // SAFETY: getpwnam reads a NUL-terminated name; its result points into
+    // static storage that we copy out before returning (no other thread of
+    // ours calls getpwnam).
+    let pw = unsafe { libc::getpwnam(c_name.as_ptr()) };
+    if pw.is_null() {
+        return Err(format!("no user {name:?} (tools.mcp_stdio_user)"));
+    }
+    // SAFETY: pw is non-null and points at a passwd entry; pw_dir is a C string.
+    let (uid, gid, home) =
+        unsafe { ((*pw).pw_uid, (*pw).pw_gid, std::ffi::CStr::from_ptr((*pw).pw_dir).to_string_lossy().into_owned()) };
+    if uid == 0 {
+        return Err(format!("tools.mcp_stdio_user {name:?} is root"));
+    }
+    Ok(Some((uid, gid, home)))
+}
 
 /// A registered server, as a call needs it.
 #[derive(Debug, Clone)]
@@ -84,13 +116,17 @@ pub(super) async fn open(
     pid: &std::sync::atomic::AtomicU32,
 ) -> Result<Session, ToolError> {
     match &server.transport {
-        Transport::Stdio { command, args, env } => {
+        Transport::Stdio { command, args, env, user } => {
+            let who = run_as(user).map_err(|e| unavailable(server, e))?;
             let cmd = tokio::process::Command::new(command).configure(|c| {
                 c.args(args).kill_on_drop(true).env_clear();
                 for name in INHERITED {
                     if let Ok(v) = std::env::var(name) {
                         c.env(name, v);
                     }
+                }
+                if let Some((uid, gid, home)) = &who {
+                    c.uid(*uid).gid(*gid).env("HOME", home).current_dir("/");
                 }
                 c.envs(env.iter().map(|(k, v)| (k, v)));
             });

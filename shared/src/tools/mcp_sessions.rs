@@ -34,7 +34,7 @@ static OPEN: LazyLock<Mutex<HashMap<String, Arc<Open>>>> = LazyLock::new(Default
 /// session and no tenant ever uses another's.
 fn key(server: &Server) -> String {
     let reach = match &server.transport {
-        Transport::Stdio { command, args, env } => format!("stdio\n{command}\n{args:?}\n{env:?}"),
+        Transport::Stdio { command, args, env, user } => format!("stdio\n{command}\n{args:?}\n{env:?}\n{user:?}"),
         Transport::Http { url, bearer_token } => format!("http\n{url}\n{bearer_token:?}"),
     };
     hex::encode(Sha256::digest(format!("{}\n{}\n{reach}", server.tenant_id, server.name).as_bytes()))
@@ -107,7 +107,12 @@ mod tests {
         let server = |tenant: u128| Server {
             tenant_id: uuid::Uuid::from_u128(tenant),
             name: "files".into(),
-            transport: Transport::Stdio { command: "node".into(), args: vec!["server.js".into()], env: Vec::new() },
+            transport: Transport::Stdio {
+                command: "node".into(),
+                args: vec!["server.js".into()],
+                env: Vec::new(),
+                user: None,
+            },
             timeout: Duration::from_secs(5),
             roles: Vec::new(),
         };

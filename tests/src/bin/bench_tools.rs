@@ -35,7 +35,13 @@ async fn main() -> anyhow::Result<()> {
     let server = Server {
         tenant_id: uuid::Uuid::nil(),
         name: "everything".into(),
-        transport: Transport::Stdio { command: node.clone(), args: vec![entry.clone(), "stdio".into()], env: vec![] },
+        // As the worker runs it: as `nobody` when root.
+        transport: Transport::Stdio {
+            command: node.clone(),
+            args: vec![entry.clone(), "stdio".into()],
+            env: vec![],
+            user: Some("nobody".into()),
+        },
         timeout: Duration::from_secs(30),
         roles: vec![Role::Admin],
     };
@@ -58,7 +64,8 @@ async fn main() -> anyhow::Result<()> {
     let registered: Value = http
         .post(format!("{api}/v1/mcp/servers"))
         .bearer_auth(key)
-        .json(&json!({"name": "everything", "transport": "stdio", "command": node, "args": [entry, "stdio"]}))
+        // The operator's command line `everything` (scripts/bench-tools.sh).
+        .json(&json!({"name": "everything", "transport": "stdio", "command": "everything"}))
         .send()
         .await?
         .error_for_status()?

@@ -67,27 +67,62 @@ async fn wait_listening(port: u16) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stdio_server_is_discovered_called_timed_out_and_survived() {
     let node = node();
-    let app = TestApp::spawn_with(1, |s| s.tools.mcp_stdio_commands = vec![node.clone()]).await;
+    // Unique arguments mark this test's children for pgrep.
+    let marker = format!("stdio-{}", Uuid::new_v4().simple());
+    let hung = format!("hung-{}", Uuid::new_v4().simple());
+    let line = |args: Vec<String>| chorus_shared::config::StdioCommand {
+        program: node.clone(),
+        args,
+        env: vec!["GREETING_TOKEN".into()],
+    };
+    let lines = [
+        ("everything", line(vec![entry(), "stdio".into(), marker.clone()])),
+        ("everything-hung", line(vec![entry(), "stdio".into(), hung.clone()])),
+        ("broken", line(vec![entry(), "no-such-transport".into()])),
+    ];
+    let app = TestApp::spawn_with(1, |s| {
+        s.tools.mcp_stdio = lines.iter().map(|(n, l)| (n.to_string(), l.clone())).collect();
+    })
+    .await;
     let admin = &app.admin_key;
 
-    // Only allowlisted programs may be started.
-    let resp = app
-        .post(admin, "/v1/mcp/servers")
-        .json(&json!({"name": "shell", "transport": "stdio", "command": "/bin/sh", "args": ["-c", "id"]}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 422);
-    assert_eq!(resp.json::<Value>().await.unwrap()["code"], "command_not_allowed");
+    // Operators configure whole command lines; a tenant picks one by name,
+    // adds no arguments, and sets only the variables it lists.
+    for (body, code) in [
+        (json!({"name": "shell", "transport": "stdio", "command": "/bin/sh"}), "command_not_allowed"),
+        (json!({"name": "shell", "transport": "stdio", "command": node}), "command_not_allowed"),
+        (
+            json!({"name": "shell", "transport": "stdio", "command": "everything", "args": ["-e", "x"]}),
+            "invalid_payload",
+        ),
+        (
+            json!({"name": "shell", "transport": "stdio", "command": "everything", "env": {"NODE_OPTIONS": "--require=/tmp/x"}}),
+            "command_not_allowed",
+        ),
+    ] {
+        let resp = app.post(admin, "/v1/mcp/servers").json(&body).send().await.unwrap();
+        let answer: Value = resp.json().await.unwrap();
+        assert_eq!(answer["code"], code, "{body}: {answer}");
+    }
 
-    // A unique argument marks this test's children for pgrep.
-    let marker = format!("stdio-{}", Uuid::new_v4().simple());
     let server = register(
         &app,
-        json!({"name": "everything", "transport": "stdio", "command": node, "args": [entry(), "stdio", marker],
+        json!({"name": "everything", "transport": "stdio", "command": "everything",
             "timeout_ms": 8000, "env": {"GREETING_TOKEN": "s3cret-value"}}),
     )
     .await;
+    // Where the worker is root, the child is not.
+    if std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
+    {
+        let out = Command::new("pgrep").args(["-f", &marker]).output().unwrap();
+        let pid = String::from_utf8_lossy(&out.stdout).lines().next().expect("the child runs").to_string();
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        let uid = status.lines().find(|l| l.starts_with("Uid:")).unwrap().to_string();
+        assert!(!uid.split_whitespace().skip(1).any(|u| u == "0"), "the MCP child runs as root: {uid}");
+    }
     assert_eq!(server["env_keys"], json!(["GREETING_TOKEN"]));
     assert!(!server.to_string().contains("s3cret"), "env values are never shown: {server}");
     let tools: Vec<&str> = server["tools"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
@@ -130,6 +165,7 @@ async fn a_stdio_server_is_discovered_called_timed_out_and_survived() {
             command: node.clone(),
             args: vec![entry(), "stdio".into(), marker.clone()],
             env: Vec::new(),
+            user: Some("nobody".into()),
         },
         timeout: Duration::from_secs(8),
         roles: vec![Role::Admin],
@@ -149,11 +185,9 @@ async fn a_stdio_server_is_discovered_called_timed_out_and_survived() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 204);
-    let hung = format!("hung-{}", Uuid::new_v4().simple());
     register(
         &app,
-        json!({"name": "everything", "transport": "stdio", "command": node, "args": [entry(), "stdio", hung],
-            "timeout_ms": 3000}),
+        json!({"name": "everything", "transport": "stdio", "command": "everything-hung", "timeout_ms": 3000}),
     )
     .await;
     let (_, slow) =
@@ -170,11 +204,7 @@ async fn a_stdio_server_is_discovered_called_timed_out_and_survived() {
     assert_eq!(running(&hung), 0, "a closed session's server exits");
 
     // A server that crashes at start: discovery fails and says why; the worker lives on.
-    let broken = register(
-        &app,
-        json!({"name": "broken", "transport": "stdio", "command": node, "args": [entry(), "no-such-transport"]}),
-    )
-    .await;
+    let broken = register(&app, json!({"name": "broken", "transport": "stdio", "command": "broken"})).await;
     assert!(broken["discovery_error"].as_str().unwrap().contains("mcp_unavailable"), "{broken}");
     assert_eq!(broken["tools"], json!([]));
     let (_, calc) = invoke(&app, admin, "calculator", json!({"expression": "1 + 1"})).await;

@@ -15,7 +15,6 @@ pub struct McpServer {
     pub name: String,
     pub transport: String,
     pub command: Option<String>,
-    pub args: Vec<String>,
     pub url: Option<String>,
     pub timeout_ms: i64,
     pub roles: Vec<String>,
