@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # `just bench queue`: no-op job throughput and enqueue→start latency of
 # Chorus, BullMQ and Celery on the same Redis, in one run. Writes
-# bench/results/queue.md. Env: JOBS (2000), CLIENTS (8), CONCURRENCY (8),
-# LATENCY_JOBS (300), PACE_MS (10).
+# bench/results/queue.md, or queue-durable.md with CHORUS_STORES=durable
+# (Postgres with fsync and synchronous commits, as `just up` runs it; the
+# default is the tests' fast settings). Env: JOBS (2000), CLIENTS (8),
+# CONCURRENCY (8), LATENCY_JOBS (300), PACE_MS (10).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 JOBS=${JOBS:-2000}; CLIENTS=${CLIENTS:-8}; CONCURRENCY=${CONCURRENCY:-8}
@@ -52,5 +54,7 @@ echo "celery"
 (cd bench/queue && ../../$work/venv/bin/python celery_bench.py "$redis_port" "$JOBS" "$CLIENTS" "$CONCURRENCY") | tee -a "$results"
 (cd bench/queue && ../../$work/venv/bin/python celery_bench.py "$redis_port" "$LATENCY_JOBS" 1 "$CONCURRENCY" "$PACE_MS") | tee -a "$results"
 
-python3 bench/queue/report.py "$results" bench/results/queue.md \
+report=bench/results/queue.md
+[ "${CHORUS_STORES:-fast}" = durable ] && report=bench/results/queue-durable.md
+python3 bench/queue/report.py "$results" "$report" \
   "$JOBS no-op jobs, $CLIENTS concurrent producers, one worker process with concurrency $CONCURRENCY" "$PACE_MS"

@@ -21,7 +21,9 @@ lines = [
     "Chorus: each job is an HTTP submit (auth, Postgres insert + event, dispatch), a claim, a run and a final",
     "status in Postgres. BullMQ and Celery: a queue add, a run and a completion record in Redis.",
     "",
-    "Postgres and Redis run as `just test` starts them (no fsync, no Redis persistence) for all three.",
+    ("Postgres runs durable, as `just up` starts it (fsync on, synchronous commits); Redis without persistence, for all three."
+     if os.environ.get("CHORUS_STORES") == "durable" else
+     "Postgres and Redis run as `just test` starts them (fsync and synchronous commits off, no Redis persistence), for all three."),
     "",
     "Throughput run: producers submit as fast as they can; jobs/s is jobs ÷ (last finished − first enqueued).",
     "Latency run: one producer, one job every " + sys.argv[4] + " ms, so no backlog builds; enqueue→start per job.",
