@@ -54,6 +54,7 @@ error_codes! {
     LlmModelNotFound => ("llm_model_not_found", 404),
     MethodNotAllowed => ("method_not_allowed", 405),
     IdempotencyConflict => ("idempotency_conflict", 409),
+    BatchRejected => ("batch_rejected", 422),
     TagExists => ("tag_exists", 409),
     JobNotCancellable => ("job_not_cancellable", 409),
     JobNotRetryable => ("job_not_retryable", 409),
@@ -137,7 +138,7 @@ impl From<redis::RedisError> for ServiceError {
 }
 
 /// The wire shape of every error the API answers.
-#[derive(Debug, Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     /// A stable code from the error table.
     pub code: String,

@@ -27,7 +27,7 @@ use crate::routes::{
     info(title = "Chorus API", description = "Job-queue worker cluster for AI conversation and knowledge work. \
 Every error is `{code, message, details?}` with a code from the error table in the README."),
     paths(
-        jobs::submit, jobs::list, jobs::get, jobs::cancel, jobs::retry, jobs::events,
+        jobs::submit, jobs::batch, jobs::list, jobs::get, jobs::cancel, jobs::retry, jobs::events,
         keys::create, keys::list, keys::revoke,
         webhooks::create, webhooks::list, webhooks::get, webhooks::update, webhooks::delete,
         webhooks::rotate_secret, webhooks::test, webhooks::deliveries, webhooks::redeliver,

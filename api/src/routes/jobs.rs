@@ -6,6 +6,7 @@ use actix_web::{HttpRequest, HttpResponse};
 use chorus_shared::domain::{JobEventView, JobPage, JobStatus, JobSummary, JobView};
 use chorus_shared::error::ErrorCode;
 use chorus_shared::metrics::Metrics;
+use chorus_shared::services::job_batch::{self, BatchRequest, BatchResult};
 use chorus_shared::services::jobs::{self, JobFilter, SubmitJob};
 use chorus_shared::Ctx;
 use futures::StreamExt;
@@ -18,10 +19,27 @@ use crate::json::Json;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/jobs").route(web::post().to(submit)).route(web::get().to(list)))
+        .service(resource("/jobs/batch").route(web::post().to(batch)))
         .service(resource("/jobs/{id}").route(web::get().to(get)))
         .service(resource("/jobs/{id}/cancel").route(web::post().to(cancel)))
         .service(resource("/jobs/{id}/retry").route(web::post().to(retry)))
         .service(resource("/jobs/{id}/events").route(web::get().to(events)));
+}
+
+/// Submit up to 1,000 jobs in one request (one multi-row insert). Each item
+/// is a job as for `POST /v1/jobs`, with its own `idempotency_key`. The
+/// answer has one result per item, in order: the job (`replayed` when an
+/// earlier request made it) or the error with its code. One bad item never
+/// sinks the others, unless `atomic`: then any bad item answers 422
+/// `batch_rejected` and nothing is queued.
+#[utoipa::path(post, path = "/v1/jobs/batch", tag = "jobs", request_body = BatchRequest,
+    responses(
+        (status = 200, description = "One result per item, in order", body = BatchResult),
+        (status = 422, description = "A malformed batch, or an atomic batch with a bad item (`batch_rejected`)",
+            body = chorus_shared::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn batch(ctx: web::Data<Ctx>, auth: Auth, body: Json<BatchRequest>) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(job_batch::submit(&ctx, &auth.0, body.into_inner()).await?))
 }
 
 /// Submit a job.

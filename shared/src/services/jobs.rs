@@ -50,7 +50,7 @@ pub struct SubmitJob {
 }
 
 /// The kinds a client may submit by name.
-fn submittable_kinds() -> utoipa::openapi::Object {
+pub(super) fn submittable_kinds() -> utoipa::openapi::Object {
     let names: Vec<&str> = kinds::ALL.iter().filter(|k| !k.internal).map(|k| k.name).collect();
     crate::domain::spec::one_of(&names)
 }
@@ -67,13 +67,13 @@ fn invalid(message: impl Into<String>) -> ServiceError {
     ServiceError::new(ErrorCode::InvalidPayload, message)
 }
 
-fn request_hash(req: &SubmitJob) -> String {
+pub(super) fn request_hash(req: &SubmitJob) -> String {
     // serde_json maps are ordered, so equal requests hash equally.
     let canonical = serde_json::to_value(req).expect("request serializes").to_string();
     hex::encode(Sha256::digest(canonical.as_bytes()))
 }
 
-fn validate(principal: &Principal, req: &SubmitJob) -> ServiceResult<&'static Kind> {
+pub(super) fn validate(principal: &Principal, req: &SubmitJob) -> ServiceResult<&'static Kind> {
     let spec = kinds::find(&req.kind).ok_or_else(|| {
         let known: Vec<_> = kinds::ALL.iter().filter(|k| !k.internal).map(|k| k.name).collect();
         ServiceError::new(ErrorCode::UnknownKind, format!("unknown job kind {:?}", req.kind))
@@ -106,7 +106,7 @@ fn validate(principal: &Principal, req: &SubmitJob) -> ServiceResult<&'static Ki
 }
 
 /// Refuses a key that is not an admin of the operator tenant.
-async fn require_operator(ctx: &Ctx, principal: &Principal, kind: &str) -> ServiceResult<()> {
+pub(super) async fn require_operator(ctx: &Ctx, principal: &Principal, kind: &str) -> ServiceResult<()> {
     use crate::db::schema::tenants as t;
     let mut conn = ctx.pool.get().await?;
     let name: String = t::table.find(principal.tenant_id).select(t::name).first(&mut conn).await?;
@@ -130,9 +130,7 @@ pub async fn submit(
 ) -> ServiceResult<Submitted> {
     principal.require(Role::User, "submitting jobs")?;
     if let Some(k) = &idempotency_key {
-        if k.is_empty() || k.len() > MAX_IDEMPOTENCY_KEY {
-            return Err(ServiceError::new(ErrorCode::InvalidHeader, "Idempotency-Key must be 1 to 255 characters"));
-        }
+        check_key(k).map_err(|m| ServiceError::new(ErrorCode::InvalidHeader, format!("Idempotency-Key {m}")))?;
     }
     let spec = validate(principal, &req)?;
     if spec.operator {
@@ -199,6 +197,14 @@ pub async fn submit(
         nudge(ctx, &job.queue).await;
     }
     Ok(Submitted { job, replayed: false })
+}
+
+/// An idempotency key is 1 to 255 characters; else what is wrong.
+pub(super) fn check_key(k: &str) -> Result<(), &'static str> {
+    if k.is_empty() || k.len() > MAX_IDEMPOTENCY_KEY {
+        return Err("must be 1 to 255 characters");
+    }
+    Ok(())
 }
 
 fn not_found() -> ServiceError {

@@ -14,6 +14,7 @@ pub mod embeddings;
 pub mod events;
 pub mod indexing;
 pub mod ingestion;
+pub mod job_batch;
 pub mod jobs;
 pub mod llm_catalog;
 pub mod mcp_servers;

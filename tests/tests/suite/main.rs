@@ -3,6 +3,7 @@
 mod agents;
 mod auth;
 mod bad_input;
+mod batch;
 mod bulk;
 mod cancel;
 mod chaos;

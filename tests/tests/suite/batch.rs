@@ -1,0 +1,142 @@
+//! `POST /v1/jobs/batch`: per-item results in order, duplicates by
+//! idempotency key, bad items beside good ones, all-or-nothing batches, and
+//! every accepted job run once.
+
+use std::time::Duration;
+
+use chorus_shared::domain::{JobStatus, Role};
+use chorus_tests::TestApp;
+use diesel_async::RunQueryDsl;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+async fn batch(app: &TestApp, key: &str, body: Value) -> (u16, Value) {
+    let resp = app.post(key, "/v1/jobs/batch").json(&body).send().await.unwrap();
+    (resp.status().as_u16(), resp.json().await.unwrap())
+}
+
+async fn jobs_in_db(app: &TestApp) -> i64 {
+    #[derive(diesel::QueryableByName)]
+    struct N {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let mut conn = app.ctx.pool.get().await.unwrap();
+    diesel::sql_query("SELECT count(*) AS n FROM jobs").get_result::<N>(&mut conn).await.unwrap().n
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_answers_each_item_in_order_and_runs_every_good_job_once() {
+    let app = TestApp::spawn_with(1, |_| {}).await;
+    let admin = app.admin_key.clone();
+    let ok = |n: u64| json!({"kind": "diagnostic", "payload": {"sleep_ms": n}});
+    let body = json!({"jobs": [
+        ok(1),
+        {"kind": "teleport"},
+        {"kind": "diagnostic", "payload": {}, "priority": 500},
+        {"kind": "diagnostic", "payload": {"sleep_ms": 2}, "idempotency_key": "k-1"},
+        {"kind": "diagnostic", "payload": {"sleep_ms": 2}, "idempotency_key": "k-1"},
+        {"kind": "diagnostic", "payload": {"sleep_ms": 3}, "idempotency_key": "k-1"},
+        {"kind": "diagnostic", "payload": {}, "callback_url": "http://10.0.0.1/hook"},
+        {"kind": "diagnostic", "payload": {"bogus": true}},
+        ok(4),
+    ]});
+    let (status, answer) = batch(&app, &admin, body).await;
+    assert_eq!(status, 200, "{answer}");
+    let items = answer["items"].as_array().unwrap();
+    assert_eq!(items.len(), 9);
+    for (i, item) in items.iter().enumerate() {
+        assert_eq!(item["index"], i, "{answer}");
+    }
+    let code = |i: usize| items[i]["error"]["code"].as_str().unwrap_or("").to_string();
+    assert_eq!(
+        (1..8).map(code).collect::<Vec<_>>(),
+        ["unknown_kind", "invalid_payload", "", "", "idempotency_conflict", "url_not_allowed", "invalid_payload"]
+    );
+    // The same key and body is the same job; the first item made it.
+    assert_eq!(items[3]["job"]["id"], items[4]["job"]["id"]);
+    assert_eq!((items[3]["replayed"].as_bool(), items[4]["replayed"].as_bool()), (None, Some(true)));
+    assert_eq!(items[5]["error"]["details"]["job_id"], items[3]["job"]["id"]);
+    assert_eq!(
+        (answer["inserted"].as_u64(), answer["replayed"].as_u64(), answer["failed"].as_u64()),
+        (Some(3), Some(1), Some(5))
+    );
+    assert_eq!(jobs_in_db(&app).await, 3);
+
+    // Every accepted job runs, once.
+    let ids: Vec<Uuid> = [0, 3, 8].iter().map(|&i| items[i]["job"]["id"].as_str().unwrap().parse().unwrap()).collect();
+    for id in &ids {
+        let done = app.wait_for_status(*id, JobStatus::Succeeded, Duration::from_secs(30)).await;
+        assert_eq!(done.attempts, 1);
+    }
+
+    // The same batch again: replayed by key, nothing new for the keyed item.
+    let again = json!({"jobs": [{"kind": "diagnostic", "payload": {"sleep_ms": 2}, "idempotency_key": "k-1"}]});
+    let (_, answer) = batch(&app, &admin, again).await;
+    assert_eq!(
+        (answer["items"][0]["job"]["id"].clone(), answer["items"][0]["replayed"].as_bool()),
+        (json!(ids[1]), Some(true))
+    );
+    assert_eq!(jobs_in_db(&app).await, 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_atomic_batch_queues_all_or_nothing() {
+    let app = TestApp::spawn_with(0, |_| {}).await;
+    let admin = app.admin_key.clone();
+    // A bad item: nothing is queued, and each bad item is named.
+    let body = json!({"atomic": true, "jobs": [
+        {"kind": "diagnostic", "payload": {}},
+        {"kind": "diagnostic", "max_attempts": 99},
+        {"kind": "diagnostic", "payload": {}},
+    ]});
+    let (status, answer) = batch(&app, &admin, body).await;
+    assert_eq!((status, answer["code"].as_str()), (422, Some("batch_rejected")), "{answer}");
+    let bad = answer["details"]["items"].as_array().unwrap();
+    assert_eq!((bad.len(), bad[0]["index"].as_u64()), (1, Some(1)));
+    assert_eq!(jobs_in_db(&app).await, 0);
+
+    // A key conflict found only at insert time rolls back the rest too.
+    app.submit(json!({"kind": "diagnostic", "payload": {"sleep_ms": 1}})).await;
+    let (_, first) =
+        batch(&app, &admin, json!({"jobs": [{"kind": "diagnostic", "payload": {}, "idempotency_key": "taken"}]})).await;
+    assert_eq!(first["inserted"], 1);
+    let body = json!({"atomic": true, "jobs": [
+        {"kind": "diagnostic", "payload": {"sleep_ms": 7}},
+        {"kind": "diagnostic", "payload": {"sleep_ms": 8}, "idempotency_key": "taken"},
+    ]});
+    let (status, answer) = batch(&app, &admin, body).await;
+    assert_eq!((status, answer["code"].as_str()), (422, Some("batch_rejected")), "{answer}");
+    assert_eq!(answer["details"]["items"][0]["error"]["code"], "idempotency_conflict");
+    assert_eq!(jobs_in_db(&app).await, 2, "the good item was rolled back");
+
+    // All good: all queued.
+    let body = json!({"atomic": true, "jobs": (0..50).map(|i| json!({"kind": "diagnostic", "payload": {"sleep_ms": i}})).collect::<Vec<_>>()});
+    let (status, answer) = batch(&app, &admin, body).await;
+    assert_eq!((status, answer["inserted"].as_u64()), (200, Some(50)), "{answer}");
+    assert_eq!(jobs_in_db(&app).await, 52);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batch_limits_and_roles_hold() {
+    let app = TestApp::spawn_with(0, |_| {}).await;
+    let admin = app.admin_key.clone();
+    let (status, answer) = batch(&app, &admin, json!({"jobs": []})).await;
+    assert_eq!((status, answer["code"].as_str()), (422, Some("invalid_payload")));
+    let many: Vec<Value> = (0..1001).map(|_| json!({"kind": "diagnostic"})).collect();
+    let (status, answer) = batch(&app, &admin, json!({"jobs": many})).await;
+    assert_eq!((status, answer["code"].as_str()), (422, Some("invalid_payload")), "{answer}");
+    let (status, answer) = batch(&app, &admin, json!({"jobs": [{"kind": "diagnostic", "surprise": 1}]})).await;
+    assert_eq!((status, answer["code"].as_str()), (422, Some("invalid_payload")), "{answer}");
+    let viewer = app.key("acme", Role::Viewer).await;
+    let (status, _) = batch(&app, &viewer, json!({"jobs": [{"kind": "diagnostic", "payload": {}}]})).await;
+    assert_eq!(status, 403);
+    // An operator kind from a tenant that is not the operator's: that item only.
+    // (The suite's operator tenant is `acme`.)
+    let other = app.key("globex", Role::Admin).await;
+    let body = json!({"jobs": [{"kind": "reconcile", "payload": {}}, {"kind": "diagnostic", "payload": {}}]});
+    let (status, answer) = batch(&app, &other, body).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["items"][0]["error"]["code"], "forbidden", "{answer}");
+    assert!(answer["items"][1]["job"]["id"].is_string());
+}
