@@ -29,6 +29,7 @@ impl FromRequest for Auth {
 
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
         let ctx = req.app_data::<web::Data<Ctx>>().cloned();
+        let keys = req.app_data::<web::Data<crate::key_cache::KeyCache>>().cloned();
         let header = req.headers().get(actix_web::http::header::AUTHORIZATION).map(|h| h.to_str().map(str::to_owned));
         Box::pin(async move {
             let ctx = ctx.ok_or_else(|| api_error(ErrorCode::Internal, "no context"))?;
@@ -44,7 +45,10 @@ impl FromRequest for Auth {
             let secret = value.strip_prefix("Bearer ").map(str::trim).filter(|s| !s.is_empty()).ok_or_else(|| {
                 api_error(ErrorCode::MissingApiKey, "the Authorization header must be `Bearer <key>`")
             })?;
-            Ok(Auth(auth::authenticate(&ctx.pool, secret).await?))
+            Ok(Auth(match keys {
+                Some(keys) => keys.authenticate(&ctx, secret).await?,
+                None => auth::authenticate(&ctx.pool, secret).await?,
+            }))
         })
     }
 }

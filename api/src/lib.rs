@@ -10,6 +10,7 @@
 pub mod auth;
 pub mod error;
 pub mod json;
+pub mod key_cache;
 pub mod openapi;
 pub mod routes;
 pub mod startup;

@@ -27,6 +27,11 @@ impl Application {
         let max_body = ctx.settings.api.max_body_bytes;
         let addr = (ctx.settings.api.host.clone(), ctx.settings.api.port);
         let document = web::Data::new(crate::openapi::served(&ctx.settings));
+        let keys = web::Data::new(crate::key_cache::KeyCache::new(
+            std::time::Duration::from_millis(ctx.settings.api.key_cache_ms),
+            ctx.settings.api.key_cache_max,
+        ));
+        keys.clone().into_inner().listen(ctx.broker.clone());
         let docs = Scalar::with_url("/docs", (**document).clone());
         let ctx = web::Data::new(ctx);
         let server =
@@ -36,6 +41,7 @@ impl Application {
                     .app_data(ctx.clone())
                     .app_data(metrics.clone())
                     .app_data(streams.clone())
+                    .app_data(keys.clone())
                     .app_data(web::JsonConfig::default().limit(max_body).error_handler(error::json_error))
                     .app_data(web::QueryConfig::default().error_handler(error::query_error))
                     .app_data(web::PathConfig::default().error_handler(error::path_error))

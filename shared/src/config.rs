@@ -459,6 +459,12 @@ pub struct ApiSettings {
     pub operator_tenant: String,
     /// Event streams (SSE) one tenant may hold open on one API process.
     pub max_streams_per_tenant: usize,
+    /// How long a verified API key is trusted from memory, in ms (0: every
+    /// request reads Postgres). Revocations reach every process at once
+    /// over Redis; this bounds staleness when that message is lost.
+    pub key_cache_ms: u64,
+    /// The most keys one API process keeps in memory.
+    pub key_cache_max: usize,
 }
 
 impl Default for ApiSettings {
@@ -470,6 +476,8 @@ impl Default for ApiSettings {
             default_page_size: 50,
             operator_tenant: "default".into(),
             max_streams_per_tenant: 100,
+            key_cache_ms: 10_000,
+            key_cache_max: 10_000,
         }
     }
 }

@@ -11,6 +11,7 @@ use uuid::Uuid;
 use crate::auth::Auth;
 use crate::error::{resource, ApiResult};
 use crate::json::Json;
+use crate::key_cache::KeyCache;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/keys").route(web::post().to(create)).route(web::get().to(list)))
@@ -45,11 +46,19 @@ pub async fn list(ctx: web::Data<Ctx>, auth: Auth) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(auth::list_keys(&ctx.pool, p.tenant_id).await?))
 }
 
-/// Revoke an API key (admin). It stops working at once.
+/// Revoke an API key (admin). It stops working at once here, and on every
+/// other API process as soon as the announcement reaches it.
 #[utoipa::path(delete, path = "/v1/keys/{id}", tag = "keys",
     responses((status = 200, body = ApiKeyView), (status = 404, body = chorus_shared::error::ErrorBody)),
     security(("bearer" = [])))]
-pub async fn revoke(ctx: web::Data<Ctx>, auth: Auth, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
+pub async fn revoke(
+    ctx: web::Data<Ctx>,
+    keys: web::Data<KeyCache>,
+    auth: Auth,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
     let p = auth.require(Role::Admin, "managing API keys")?;
-    Ok(HttpResponse::Ok().json(auth::revoke_key(&ctx.pool, p.tenant_id, *id).await?))
+    let revoked = auth::revoke_key(&ctx, p.tenant_id, *id).await?;
+    keys.forget(revoked.id);
+    Ok(HttpResponse::Ok().json(revoked))
 }

@@ -97,6 +97,17 @@ impl Broker {
         format!("{}:cancel", self.namespace)
     }
 
+    /// Channel on which revoked API keys are announced to API processes.
+    pub fn keys_channel(&self) -> String {
+        format!("{}:keys:revoked", self.namespace)
+    }
+
+    /// Announces that API key `key_id` was revoked.
+    pub async fn publish_key_revoked(&self, key_id: Uuid) -> redis::RedisResult<()> {
+        let mut conn = self.conn.clone();
+        conn.publish(self.keys_channel(), key_id.to_string()).await
+    }
+
     /// Publishes a job event to its channel (best effort: SSE readers also
     /// poll Postgres, so a lost message only delays them).
     pub async fn publish_event(&self, event: &JobEventView) {

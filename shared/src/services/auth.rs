@@ -132,9 +132,11 @@ pub async fn list_keys(pool: &DbPool, tenant_id: Uuid) -> ServiceResult<Vec<ApiK
     Ok(keys.iter().map(view).collect())
 }
 
-/// Revokes a key of the tenant; revoking twice is harmless.
-pub async fn revoke_key(pool: &DbPool, tenant_id: Uuid, key_id: Uuid) -> ServiceResult<ApiKeyView> {
-    let mut conn = pool.get().await?;
+/// Revokes a key of the tenant; revoking twice is harmless. Every API
+/// process hears of it at once (Redis pub/sub) and drops the key from its
+/// cache; one that misses the message drops it when the entry expires.
+pub async fn revoke_key(ctx: &crate::Ctx, tenant_id: Uuid, key_id: Uuid) -> ServiceResult<ApiKeyView> {
+    let mut conn = ctx.pool.get().await?;
     let key: Option<ApiKey> =
         diesel::update(api_keys::table.filter(api_keys::id.eq(key_id)).filter(api_keys::tenant_id.eq(tenant_id)))
             .set(api_keys::revoked_at.eq(
@@ -146,5 +148,9 @@ pub async fn revoke_key(pool: &DbPool, tenant_id: Uuid, key_id: Uuid) -> Service
             .get_result(&mut conn)
             .await
             .optional()?;
-    key.map(|k| view(&k)).ok_or_else(|| ServiceError::new(ErrorCode::ApiKeyNotFound, "no such API key"))
+    let key = key.ok_or_else(|| ServiceError::new(ErrorCode::ApiKeyNotFound, "no such API key"))?;
+    if let Err(e) = ctx.broker.publish_key_revoked(key.id).await {
+        tracing::warn!(key_id = %key.id, error = %e, "revocation not announced; caches drop the key on expiry");
+    }
+    Ok(view(&key))
 }

@@ -121,3 +121,44 @@ async fn a_worker_with_another_secrets_key_refuses_to_start_and_says_why() {
     let _ = same.kill();
     let _ = same.wait();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_key_stops_working_on_every_api_process_within_a_second() {
+    use diesel_async::RunQueryDsl;
+    // Keys are trusted from memory for a minute: only the announcement can
+    // make the second process refuse in time.
+    let app = TestApp::spawn_with(0, |s| s.api.key_cache_ms = 60_000).await;
+    let second = chorus_api::startup::Application::build(app.ctx.clone()).unwrap();
+    let b = format!("http://127.0.0.1:{}", second.port);
+    tokio::spawn(second.server);
+    let admin = app.key("acme", Role::Admin).await;
+    let resp = app.post(&admin, "/v1/keys").json(&json!({"name": "doomed", "role": "user"})).send().await.unwrap();
+    let created: Value = resp.json().await.unwrap();
+    let (id, secret) = (created["id"].as_str().unwrap().to_string(), created["secret"].as_str().unwrap().to_string());
+    let status = |base: String, key: String| {
+        let client = app.client.clone();
+        async move { client.get(format!("{base}/v1/jobs")).bearer_auth(key).send().await.unwrap().status().as_u16() }
+    };
+    // Both processes verify the key, and keep it.
+    assert_eq!(status(app.address.clone(), secret.clone()).await, 200);
+    assert_eq!(status(b.clone(), secret.clone()).await, 200);
+    // The cache is real: a revocation written behind its back goes unseen.
+    let mut conn = app.ctx.pool.get().await.unwrap();
+    diesel::sql_query("UPDATE api_keys SET revoked_at = now() WHERE name = 'doomed'").execute(&mut conn).await.unwrap();
+    assert_eq!(status(b.clone(), secret.clone()).await, 200, "served from memory");
+    diesel::sql_query("UPDATE api_keys SET revoked_at = NULL WHERE name = 'doomed'").execute(&mut conn).await.unwrap();
+    drop(conn);
+
+    // Revoked through the first process: both refuse within a second.
+    let started = std::time::Instant::now();
+    let resp = app.client.delete(app.url(&format!("/v1/keys/{id}"))).bearer_auth(&admin).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(status(app.address.clone(), secret.clone()).await, 401, "at once where it was revoked");
+    loop {
+        if status(b.clone(), secret.clone()).await == 401 {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(1), "the second process still accepts the revoked key");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
