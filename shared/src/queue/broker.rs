@@ -73,6 +73,15 @@ impl Broker {
         self.storage(queue).push(message).await.map_err(|e| anyhow::anyhow!("push to {queue}: {e}"))
     }
 
+    /// Pushes many messages into `queue` in one round trip (apalis's batch
+    /// push script: all of them or none).
+    pub async fn push_many(&self, queue: &str, messages: Vec<JobMessage>) -> anyhow::Result<()> {
+        if messages.is_empty() {
+            return Ok(());
+        }
+        self.storage(queue).push_bulk(messages).await.map_err(|e| anyhow::anyhow!("push to {queue}: {e}"))
+    }
+
     /// Channel on which the dispatcher announces new messages in `queue`,
     /// so idle consumers fetch at once instead of at their next poll.
     pub fn wake_channel(&self, queue: &str) -> String {

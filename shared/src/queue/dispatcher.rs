@@ -84,27 +84,18 @@ pub async fn dispatch_queue(
                 .skip_locked()
                 .load(conn)
                 .await?;
-            let mut pushed = Vec::with_capacity(due.len());
-            let mut failure = None;
-            for (job_id, dispatch_seq) in due {
-                match broker.push(&queue, JobMessage { job_id, dispatch_seq }).await {
-                    Ok(()) => pushed.push(job_id),
-                    Err(e) => {
-                        failure = Some(e);
-                        break;
-                    }
-                }
+            // One round trip for all of them; all pushed or none.
+            let pushed: Vec<Uuid> = due.iter().map(|(id, _)| *id).collect();
+            let messages = due.into_iter().map(|(job_id, dispatch_seq)| JobMessage { job_id, dispatch_seq }).collect();
+            if let Err(e) = broker.push_many(&queue, messages).await {
+                tracing::warn!(queue, error = %e, jobs = pushed.len(), "dispatch deferred: redis push failed");
+                return Ok(0);
             }
             if !pushed.is_empty() {
                 diesel::update(j::jobs.filter(j::id.eq_any(&pushed)))
                     .set(j::dispatched_at.eq(chrono::Utc::now()))
                     .execute(conn)
                     .await?;
-            }
-            if let Some(e) = failure {
-                tracing::warn!(queue, error = %e, pushed = pushed.len(), "dispatch stopped: redis push failed");
-            }
-            if !pushed.is_empty() {
                 broker.wake(&queue).await;
             }
             Ok(pushed.len())
