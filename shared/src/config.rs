@@ -504,6 +504,12 @@ pub struct WorkerSettings {
     pub maintenance_ms: u64,
     /// How often an idle queue consumer asks Redis for messages.
     pub poll_ms: u64,
+    /// Succeeded attempts wait up to this long (ms) for others, then end
+    /// together in one transaction (the batch completer). Keep it far
+    /// below `rescue_after_ms`; 0 ends each alone.
+    pub complete_batch_ms: u64,
+    /// The most attempts one completer flush ends.
+    pub complete_batch_max: usize,
 }
 
 impl Default for WorkerSettings {
@@ -519,6 +525,8 @@ impl Default for WorkerSettings {
             rescue_after_ms: 10_000,
             maintenance_ms: 2_000,
             poll_ms: 50,
+            complete_batch_ms: 2,
+            complete_batch_max: 100,
         }
     }
 }

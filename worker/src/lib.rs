@@ -29,6 +29,8 @@ pub struct WorkerState {
     pub ctx: Ctx,
     pub name: String,
     pub inflight: InFlight,
+    /// Ends succeeded attempts in batches.
+    pub completer: chorus_shared::queue::completer::Completer,
 }
 
 /// This process's worker name: the configured one, or host-pid-random.
@@ -141,7 +143,9 @@ pub async fn run(
         tracing::info!(engine = v.engine(), collection = %c.name, "vector store open");
     }
     let ctx = ctx.with_vectors(vectors);
-    let state = Arc::new(WorkerState { ctx: ctx.clone(), name: name.clone(), inflight: InFlight::default() });
+    let completer = chorus_shared::queue::completer::Completer::start(ctx.pool.clone(), ctx.settings.clone());
+    let state =
+        Arc::new(WorkerState { ctx: ctx.clone(), name: name.clone(), inflight: InFlight::default(), completer });
     tracing::info!(worker = %name, "worker starting");
 
     let (server, port) = server::start(state.clone(), settings.worker.metrics_port)?;

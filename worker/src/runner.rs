@@ -143,7 +143,11 @@ async fn run_attempt(state: &WorkerState, job: Job) {
         tracing::warn!(code = %e.code, message = %e.message, "attempt failed");
     }
     let backoff = lifecycle::backoff_for(handler.map(|h| h.kind), &ctx.settings, job.attempts);
-    match lifecycle::finish(&ctx.pool, &job, outcome, &ctx.settings, backoff).await {
+    let written = match outcome {
+        Outcome::Succeeded(result) => state.completer.succeed(job.clone(), result).await,
+        other => lifecycle::finish(&ctx.pool, &job, other, &ctx.settings, backoff).await,
+    };
+    match written {
         Ok(Some(t)) => {
             let after = t.job;
             ctx.broker.publish_event(&t.event.view()).await;

@@ -19,7 +19,7 @@ use super::events::record_event;
 use super::outbox;
 use super::{JobError, JobMessage};
 use crate::config::{RetrySettings, Settings};
-use crate::db::models::{Job, JobEvent};
+use crate::db::models::{Job, JobEvent, NewJobEvent};
 use crate::db::schema::jobs::dsl as j;
 use crate::db::DbPool;
 use crate::domain::{JobStatus, Progress};
@@ -271,6 +271,66 @@ pub async fn finish(
             Ok(Some(Transition { job, event, deliveries }))
         })
         .await?)
+}
+
+/// Ends many succeeded attempts in one transaction: one `UPDATE … FROM
+/// unnest(…)` for the jobs, one insert for their events, then their webhook
+/// outbox rows. A job that is no longer running under that dispatch, or
+/// that was asked to cancel, is left alone and answered `None`: the caller
+/// ends it through [`finish`], which knows what to do with it.
+pub async fn succeed_many(
+    pool: &DbPool,
+    settings: &Settings,
+    done: &[(Uuid, i32, Value)],
+) -> anyhow::Result<Vec<Option<Transition>>> {
+    use diesel::sql_types::{Array, Int4, Jsonb};
+    let mut conn = pool.get().await?;
+    let ids: Vec<Uuid> = done.iter().map(|d| d.0).collect();
+    let seqs: Vec<i32> = done.iter().map(|d| d.1).collect();
+    let results: Vec<Value> = done.iter().map(|d| d.2.clone()).collect();
+    let mut ended: std::collections::HashMap<Uuid, Transition> = (*conn)
+        .transaction::<_, diesel::result::Error, _>(async move |conn: &mut AsyncPgConnection| {
+            let jobs: Vec<Job> = diesel::sql_query(
+                "UPDATE jobs SET status = 'succeeded', result = v.result, finished_at = now() \
+                 FROM unnest($1, $2, $3) AS v(id, seq, result) \
+                 WHERE jobs.id = v.id AND jobs.dispatch_seq = v.seq AND jobs.status = 'running' \
+                 AND jobs.cancel_requested_at IS NULL RETURNING jobs.*",
+            )
+            .bind::<Array<diesel::sql_types::Uuid>, _>(&ids)
+            .bind::<Array<Int4>, _>(&seqs)
+            .bind::<Array<Jsonb>, _>(&results)
+            .load(conn)
+            .await?;
+            let rows: Vec<NewJobEvent> = jobs
+                .iter()
+                .map(|job| NewJobEvent {
+                    job_id: job.id,
+                    kind: "state",
+                    status: Some(JobStatus::Succeeded.as_str().to_string()),
+                    data: json!({ "attempt": job.attempts }),
+                })
+                .collect();
+            let events: Vec<JobEvent> = if rows.is_empty() {
+                Vec::new()
+            } else {
+                diesel::insert_into(crate::db::schema::job_events::table)
+                    .values(&rows)
+                    .returning(JobEvent::as_returning())
+                    .get_results(conn)
+                    .await?
+            };
+            let mut events: std::collections::HashMap<Uuid, JobEvent> =
+                events.into_iter().map(|e| (e.job_id, e)).collect();
+            let mut out = std::collections::HashMap::with_capacity(jobs.len());
+            for job in jobs {
+                let deliveries = ended(conn, settings, &job).await?;
+                let event = events.remove(&job.id).expect("one event per job");
+                out.insert(job.id, Transition { job, event, deliveries });
+            }
+            Ok(out)
+        })
+        .await?;
+    Ok(done.iter().map(|(id, _, _)| ended.remove(id)).collect())
 }
 
 /// Rescues running jobs whose heartbeat is older than `stale`: they go

@@ -16,6 +16,7 @@
 //!   Redis; the rest wait in Postgres, where priority and `run_at` order them.
 
 mod broker;
+pub mod completer;
 pub mod dispatcher;
 mod error;
 mod events;

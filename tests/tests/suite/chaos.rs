@@ -109,3 +109,29 @@ async fn a_job_that_keeps_killing_its_worker_is_dead_as_poison_not_run_again() {
     signal(&last, Signal::SIGTERM);
     assert!(wait_exit(&mut last, Duration::from_secs(15)).await.success());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_success_waiting_in_the_completer_when_its_worker_is_killed_runs_again_once() {
+    let app = TestApp::spawn_with(0, |_| {}).await;
+    // This worker's completer holds successes for 30 s before it writes
+    // them: long enough to kill the worker first.
+    let hold = [("CHORUS__WORKER__COMPLETE_BATCH_MS", "30000".to_string())];
+    let mut a = app.spawn_worker_process("holder", &hold);
+    let id = app.submit(json!({"kind": "diagnostic", "payload": {"sleep_ms": 100}, "max_attempts": 3})).await;
+    app.wait_for(id, Duration::from_secs(20), |j| j.status == JobStatus::Running).await;
+    // The attempt is over well within a second; its success is in memory only.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(app.job(id).await.status, JobStatus::Running, "not written yet");
+    signal(&a, Signal::SIGKILL);
+    let _ = a.wait();
+    let mut b = app.spawn_worker_process("after", &[]);
+    let done = app.wait_for_status(id, JobStatus::Succeeded, Duration::from_secs(30)).await;
+    assert_eq!(done.attempts, 2, "the lost success made the job run again");
+    let events = app.history(id).await;
+    let succeeded = events.iter().filter(|e| e.status == Some(JobStatus::Succeeded)).count();
+    assert_eq!(succeeded, 1, "one final status");
+    let lost = events.iter().find(|e| e.status == Some(JobStatus::Retrying)).expect("a rescue");
+    assert_eq!(lost.data["code"], "worker_lost");
+    signal(&b, Signal::SIGTERM);
+    assert!(wait_exit(&mut b, Duration::from_secs(15)).await.success());
+}

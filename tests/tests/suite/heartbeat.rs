@@ -73,6 +73,13 @@ async fn a_worker_cut_off_from_postgres_stops_its_attempt_before_the_rescue() {
 
     let id = app.submit(json!({"kind": "diagnostic", "payload": {"sleep_ms": 8000, "steps": 8}})).await;
     app.wait_for_status(id, JobStatus::Running, Duration::from_secs(20)).await;
+    // The claim commits just before the attempt starts counting.
+    for _ in 0..50 {
+        if in_flight(a_port).await == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     assert_eq!(in_flight(a_port).await, 1);
     proxy.cut();
     let cut_at = tokio::time::Instant::now();

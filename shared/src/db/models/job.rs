@@ -7,7 +7,7 @@ use uuid::Uuid;
 use crate::db::schema::jobs;
 use crate::domain::{ErrorView, JobStatus, JobSummary, JobView, Progress};
 
-#[derive(Debug, Clone, Queryable, Selectable)]
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = jobs)]
 pub struct Job {
     pub id: Uuid,
