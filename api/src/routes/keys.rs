@@ -21,6 +21,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 /// The body of `POST /v1/keys`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"name": "ci", "role": "user"}))]
 pub struct CreateKey {
     #[schema(min_length = 1, max_length = 100)]
     pub name: String,

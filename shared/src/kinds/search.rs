@@ -65,6 +65,7 @@ fn metadata_filter() -> utoipa::openapi::Object {
 /// The body of `POST /v1/search`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"query": "refund policy", "mode": "hybrid", "top_k": 5}))]
 pub struct SearchRequest {
     #[schema(schema_with = query_schema)]
     pub query: String,

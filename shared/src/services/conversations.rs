@@ -368,6 +368,7 @@ pub async fn fork(ctx: &Ctx, p: &Principal, id: Uuid, f: Fork) -> ServiceResult<
 /// The body of `POST /v1/conversations/{id}/messages`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"content": "What does the handbook say about refunds?", "settings": {"max_tokens": 64}}))]
 pub struct PostMessage {
     #[schema(schema_with = content_schema)]
     pub content: String,

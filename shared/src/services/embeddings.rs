@@ -30,6 +30,7 @@ pub enum Input {
 /// The body of `POST /v1/embeddings`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"input": ["refund policy", "shipping times"]}))]
 pub struct EmbeddingRequest {
     #[schema(schema_with = input_schema)]
     pub input: Input,

@@ -85,6 +85,8 @@ impl From<diesel::result::Error> for Abort {
 /// The body of `POST /v1/jobs/batch`.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"jobs": [{"kind": "diagnostic", "payload": {}},
+    {"kind": "diagnostic", "payload": {"sleep_ms": 10}, "idempotency_key": "nightly-1"}]}))]
 pub struct BatchRequest {
     #[schema(min_items = 1, max_items = 1000)]
     pub jobs: Vec<BatchJob>,

@@ -30,6 +30,7 @@ pub const MAX_IDEMPOTENCY_KEY: usize = 255;
 /// The body of `POST /v1/jobs`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"kind": "diagnostic", "payload": {"sleep_ms": 100, "steps": 2}, "priority": 10}))]
 pub struct SubmitJob {
     /// The job kind, e.g. `diagnostic`.
     #[schema(schema_with = submittable_kinds)]

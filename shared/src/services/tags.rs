@@ -29,6 +29,7 @@ pub struct TagView {
 /// The body of `POST /v1/tags` and `PATCH /v1/tags/{id}`.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"name": "manuals", "description": "Product manuals", "color": "#1a2b3c"}))]
 pub struct TagInput {
     #[schema(schema_with = crate::domain::spec::tag_name)]
     pub name: Option<String>,
