@@ -72,45 +72,57 @@ pub async fn ended(conn: &mut AsyncPgConnection, settings: &Settings, job: &Job)
     outbox::for_job(conn, settings, job).await
 }
 
-/// Claims the job a message points at. `None` means the message is stale
-/// (the job finished, was cancelled, or was dispatched again since).
+/// A claimed job and its `running` event, from one statement.
+#[derive(QueryableByName)]
+struct Claimed {
+    #[diesel(embed)]
+    job: Job,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    event_id: i64,
+    #[diesel(sql_type = diesel::sql_types::Jsonb)]
+    event_data: Value,
+    #[diesel(sql_type = diesel::sql_types::Timestamptz)]
+    event_created_at: DateTime<Utc>,
+}
+
+/// Claims the job a message points at, and records its `running` event, in
+/// one statement (one round trip, atomic on its own). `None` means the
+/// message is stale (the job finished, was cancelled, or was dispatched
+/// again since).
 pub async fn claim(pool: &DbPool, msg: &JobMessage, worker: &str) -> anyhow::Result<Option<Transition>> {
+    use diesel::sql_types::{Int4, Text};
     let mut conn = pool.get().await?;
-    let (id, seq, worker) = (msg.job_id, msg.dispatch_seq, worker.to_string());
-    Ok((*conn)
-        .transaction::<_, diesel::result::Error, _>(async move |conn: &mut AsyncPgConnection| {
-            let now = Utc::now();
-            let job: Option<Job> = diesel::update(
-                j::jobs
-                    .filter(j::id.eq(id))
-                    .filter(j::dispatch_seq.eq(seq))
-                    .filter(j::status.eq_any([JobStatus::Queued, JobStatus::Retrying]))
-                    .filter(j::cancel_requested_at.is_null()),
-            )
-            .set((
-                j::status.eq(JobStatus::Running),
-                j::attempts.eq(j::attempts + 1),
-                j::started_at.eq(now),
-                j::heartbeat_at.eq(now),
-                j::worker.eq(&worker),
-                j::dispatched_at.eq(None::<DateTime<Utc>>),
-            ))
-            .returning(Job::as_returning())
-            .get_result(conn)
-            .await
-            .optional()?;
-            let Some(job) = job else { return Ok(None) };
-            let ev = record_event(
-                conn,
-                id,
-                "state",
-                Some(JobStatus::Running),
-                json!({ "attempt": job.attempts, "worker": worker }),
-            )
-            .await?;
-            Ok(Some(Transition { job, event: ev, deliveries: 0 }))
-        })
-        .await?)
+    let claimed: Option<Claimed> = diesel::sql_query(
+        "WITH claimed AS ( \
+           UPDATE jobs SET status = 'running', attempts = attempts + 1, started_at = now(), \
+             heartbeat_at = now(), worker = $3, dispatched_at = NULL \
+           WHERE id = $1 AND dispatch_seq = $2 AND status IN ('queued', 'retrying') \
+             AND cancel_requested_at IS NULL \
+           RETURNING *), \
+         event AS ( \
+           INSERT INTO job_events (job_id, kind, status, data) \
+           SELECT id, 'state', 'running', jsonb_build_object('attempt', attempts, 'worker', $3::text) \
+           FROM claimed RETURNING id, data, created_at) \
+         SELECT claimed.*, event.id AS event_id, event.data AS event_data, event.created_at AS event_created_at \
+         FROM claimed, event",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(msg.job_id)
+    .bind::<Int4, _>(msg.dispatch_seq)
+    .bind::<Text, _>(worker)
+    .get_result(&mut conn)
+    .await
+    .optional()?;
+    Ok(claimed.map(|c| {
+        let event = JobEvent {
+            id: c.event_id,
+            job_id: c.job.id,
+            kind: "state".into(),
+            status: Some(JobStatus::Running.as_str().into()),
+            data: c.event_data,
+            created_at: c.event_created_at,
+        };
+        Transition { job: c.job, event, deliveries: 0 }
+    }))
 }
 
 /// What a heartbeat learned.
