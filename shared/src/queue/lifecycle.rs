@@ -1,9 +1,11 @@
 //! A job's life inside a worker: claim, heartbeat, progress, finish, and
 //! the rescue of jobs whose worker died.
 //!
-//! Every transition is one `UPDATE … WHERE id = ? AND dispatch_seq = ? AND
-//! status = ?` plus its `job_events` row, in one transaction. A transition
-//! that matches no row did not happen: the job moved on without us (it was
+//! Every transition is an `UPDATE … WHERE id = ? AND dispatch_seq = ? AND
+//! status = ?` plus its `job_events` row, atomically: a claim in one
+//! statement (a CTE), successes many at a time ([`succeed_many`], for the
+//! batch completer), the rest in a transaction each. A transition that
+//! matches no row did not happen: the job moved on without us (it was
 //! cancelled, rescued or finished), and the caller drops its work.
 
 use std::time::Duration;
