@@ -58,11 +58,6 @@ pub fn optional_name() -> Object {
     string(true).pattern(Some(NAME_PATTERN)).build()
 }
 
-/// A resource name that is required.
-pub fn name() -> Object {
-    string(false).pattern(Some(NAME_PATTERN)).build()
-}
-
 /// One of `values` (a query parameter).
 pub fn one_of(values: &[&str]) -> Object {
     string(false).enum_values(Some(values.iter().copied())).build()

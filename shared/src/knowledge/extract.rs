@@ -398,6 +398,13 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_spec_names_every_document_type_and_no_other() {
+        let all = [DocType::Pdf, DocType::Text, DocType::Markdown, DocType::Html].map(DocType::as_str);
+        assert_eq!(crate::domain::DOC_TYPES, all);
+        assert!(crate::domain::DOC_TYPES.iter().all(|t| DocType::parse(t).is_some()));
+    }
+
+    #[test]
     fn deeply_nested_html_is_refused_or_cut_without_overflowing_a_small_stack() {
         let nested = |depth: usize| {
             format!("<html><body>top{}deep text{}</body></html>", "<div>".repeat(depth), "</div>".repeat(depth))

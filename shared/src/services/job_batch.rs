@@ -14,9 +14,9 @@ use serde_json::json;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::jobs::{check_key, nudge, request_hash, require_operator, validate, SubmitJob};
+use super::jobs::{check_key, is_operator, new_job, not_operator, nudge, request_hash, validate, SubmitJob};
 use super::Principal;
-use crate::db::models::{Job, NewJob};
+use crate::db::models::{Job, NewJob, NewJobEvent};
 use crate::db::schema::job_events;
 use crate::db::schema::jobs::dsl as j;
 use crate::domain::{JobStatus, JobSummary, Role};
@@ -49,8 +49,8 @@ pub struct BatchJob {
 }
 
 impl BatchJob {
-    /// The job as `POST /v1/jobs` takes it, and its key.
-    fn split(self) -> (SubmitJob, Option<String>) {
+    /// The job as `POST /v1/jobs` takes it, with its key.
+    fn into_item(self) -> Item {
         let job = SubmitJob {
             kind: self.kind,
             payload: self.payload,
@@ -59,7 +59,7 @@ impl BatchJob {
             max_attempts: self.max_attempts,
             callback_url: self.callback_url,
         };
-        (job, self.idempotency_key)
+        Item { job, idempotency_key: self.idempotency_key }
     }
 }
 
@@ -131,14 +131,13 @@ pub async fn submit(ctx: &Ctx, principal: &Principal, req: BatchRequest) -> Serv
     if req.jobs.is_empty() || req.jobs.len() > MAX_BATCH {
         return Err(ServiceError::invalid_field("jobs", format!("a batch holds 1 to {MAX_BATCH} jobs")));
     }
-    let all: Vec<Item> =
-        req.jobs.into_iter().map(BatchJob::split).map(|(job, idempotency_key)| Item { job, idempotency_key }).collect();
+    let all: Vec<Item> = req.jobs.into_iter().map(BatchJob::into_item).collect();
     let mut results: Vec<Option<BatchItem>> = vec![None; all.len()];
     let mut good: Vec<(usize, &Item, &'static crate::kinds::Kind)> = Vec::new();
-    let mut operator_ok: Option<bool> = None;
+    let mut operator: Option<bool> = None;
     let mut urls: HashMap<&str, Option<Refused>> = HashMap::new();
     for (index, item) in all.iter().enumerate() {
-        match check(ctx, principal, item, &mut operator_ok, &mut urls).await {
+        match check(ctx, principal, item, &mut operator, &mut urls).await {
             Ok(kind) => good.push((index, item, kind)),
             Err(e) => results[index] = Some(item_error(index, &e)),
         }
@@ -151,20 +150,7 @@ pub async fn submit(ctx: &Ctx, principal: &Principal, req: BatchRequest) -> Serv
     let rows: Vec<NewJob> = good
         .iter()
         .zip(&hashes)
-        .map(|((_, item, kind), hash)| NewJob {
-            id: Uuid::now_v7(),
-            tenant_id: principal.tenant_id,
-            kind: kind.name,
-            queue: kind.queue.as_str(),
-            priority: item.job.priority.unwrap_or(0),
-            status: JobStatus::Queued,
-            max_attempts: item.job.max_attempts.unwrap_or(kind.max_attempts),
-            run_at: item.job.run_at.unwrap_or(now).max(now),
-            payload: &item.job.payload,
-            idempotency_key: item.idempotency_key.as_deref(),
-            request_hash: Some(hash),
-            callback_url: item.job.callback_url.as_deref(),
-        })
+        .map(|((_, item, kind), hash)| new_job(principal, kind, &item.job, item.idempotency_key.as_deref(), hash, now))
         .collect();
     let tenant = principal.tenant_id;
     let atomic = req.atomic;
@@ -256,15 +242,13 @@ async fn insert(conn: &mut AsyncPgConnection, rows: &[NewJob<'_>]) -> QueryResul
         .returning(Job::as_returning())
         .get_results(conn)
         .await?;
-    let events: Vec<_> = jobs
+    let events: Vec<NewJobEvent> = jobs
         .iter()
-        .map(|job| {
-            (
-                job_events::job_id.eq(job.id),
-                job_events::kind.eq("state"),
-                job_events::status.eq(Some(JobStatus::Queued.as_str())),
-                job_events::data.eq(json!({})),
-            )
+        .map(|job| NewJobEvent {
+            job_id: job.id,
+            kind: "state",
+            status: Some(JobStatus::Queued.as_str().to_string()),
+            data: json!({}),
         })
         .collect();
     if !events.is_empty() {
@@ -279,7 +263,7 @@ async fn check<'a>(
     ctx: &Ctx,
     principal: &Principal,
     item: &'a Item,
-    operator_ok: &mut Option<bool>,
+    operator: &mut Option<bool>,
     urls: &mut HashMap<&'a str, Option<Refused>>,
 ) -> ServiceResult<&'static crate::kinds::Kind> {
     if let Some(k) = &item.idempotency_key {
@@ -287,12 +271,12 @@ async fn check<'a>(
     }
     let kind = validate(principal, &item.job)?;
     if kind.operator {
-        let ok = match *operator_ok {
+        let ok = match *operator {
             Some(ok) => ok,
-            None => *operator_ok.insert(require_operator(ctx, principal, kind.name).await.is_ok()),
+            None => *operator.insert(is_operator(ctx, principal).await?),
         };
         if !ok {
-            require_operator(ctx, principal, kind.name).await?;
+            return Err(not_operator(kind.name));
         }
     }
     if let Some(url) = item.job.callback_url.as_deref() {

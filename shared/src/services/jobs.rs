@@ -106,18 +106,58 @@ pub(super) fn validate(principal: &Principal, req: &SubmitJob) -> ServiceResult<
     Ok(spec)
 }
 
-/// Refuses a key that is not an admin of the operator tenant.
-pub(super) async fn require_operator(ctx: &Ctx, principal: &Principal, kind: &str) -> ServiceResult<()> {
+/// Whether the key is an admin of the operator tenant.
+pub(super) async fn is_operator(ctx: &Ctx, principal: &Principal) -> ServiceResult<bool> {
     use crate::db::schema::tenants as t;
+    if principal.role != Role::Admin {
+        return Ok(false);
+    }
     let mut conn = ctx.pool.get().await?;
     let name: String = t::table.find(principal.tenant_id).select(t::name).first(&mut conn).await?;
-    if principal.role == Role::Admin && name == ctx.settings.api.operator_tenant {
-        return Ok(());
-    }
-    Err(ServiceError::new(
+    Ok(name == ctx.settings.api.operator_tenant)
+}
+
+/// What a key that is not an operator gets for a `kind` that acts on every tenant.
+pub(super) fn not_operator(kind: &str) -> ServiceError {
+    ServiceError::new(
         ErrorCode::Forbidden,
         format!("{kind} acts on every tenant: it needs an admin key of the operator tenant (api.operator_tenant)"),
-    ))
+    )
+}
+
+/// Refuses a key that is not an admin of the operator tenant.
+pub(super) async fn require_operator(ctx: &Ctx, principal: &Principal, kind: &str) -> ServiceResult<()> {
+    if is_operator(ctx, principal).await? {
+        Ok(())
+    } else {
+        Err(not_operator(kind))
+    }
+}
+
+/// The row of a job submitted by `principal`, as `POST /v1/jobs` and the
+/// batch route insert it.
+pub(super) fn new_job<'a>(
+    principal: &Principal,
+    spec: &Kind,
+    req: &'a SubmitJob,
+    idempotency_key: Option<&'a str>,
+    hash: &'a str,
+    now: DateTime<Utc>,
+) -> NewJob<'a> {
+    NewJob {
+        id: Uuid::now_v7(),
+        tenant_id: principal.tenant_id,
+        kind: spec.name,
+        queue: spec.queue.as_str(),
+        priority: req.priority.unwrap_or(0),
+        status: JobStatus::Queued,
+        max_attempts: req.max_attempts.unwrap_or(spec.max_attempts),
+        run_at: req.run_at.unwrap_or(now).max(now),
+        payload: &req.payload,
+        idempotency_key,
+        request_hash: Some(hash),
+        callback_url: req.callback_url.as_deref(),
+    }
 }
 
 /// Records a job (and its `queued` event) in one transaction, then tries to
@@ -143,21 +183,7 @@ pub async fn submit(
             .map_err(|e| crate::webhooks::refused_error("callback_url", e))?;
     }
     let hash = request_hash(&req);
-    let now = Utc::now();
-    let new = NewJob {
-        id: Uuid::now_v7(),
-        tenant_id: principal.tenant_id,
-        kind: spec.name,
-        queue: spec.queue.as_str(),
-        priority: req.priority.unwrap_or(0),
-        status: JobStatus::Queued,
-        max_attempts: req.max_attempts.unwrap_or(spec.max_attempts),
-        run_at: req.run_at.unwrap_or(now).max(now),
-        payload: &req.payload,
-        idempotency_key: idempotency_key.as_deref(),
-        request_hash: Some(&hash),
-        callback_url: req.callback_url.as_deref(),
-    };
+    let new = new_job(principal, spec, &req, idempotency_key.as_deref(), &hash, Utc::now());
     let mut conn = ctx.pool.get().await?;
     let inserted: Option<Job> = (*conn)
         .transaction::<_, diesel::result::Error, _>(async move |conn: &mut AsyncPgConnection| {

@@ -145,7 +145,7 @@ pub async fn create(ctx: &Ctx, p: &Principal, req: CreateEndpoint) -> ServiceRes
             e::event_types.eq(&req.event_types),
             e::enabled.eq(req.enabled),
             e::description.eq(&req.description),
-            e::secret.eq(seal(&ctx.secrets, &secret, &endpoint_context(id))),
+            e::secret.eq(ctx.secrets.encrypt(&secret, &endpoint_context(id))),
         ))
         .returning(WebhookEndpoint::as_returning())
         .get_result(&mut conn)
@@ -220,12 +220,12 @@ pub async fn rotate_secret(ctx: &Ctx, p: &Principal, id: Uuid) -> ServiceResult<
     let until = Utc::now() + TimeDelta::seconds(ctx.settings.webhooks.secret_overlap_secs as i64);
     let context = endpoint_context(ep.id);
     // The previous secret, sealed (a row from before sealing is sealed now).
-    let previous = seal(&ctx.secrets, &unseal(&ctx.secrets, &ep.secret, &context)?, &context);
+    let previous = sealed(&ctx.secrets, &ep.secret, &context);
     let ep: WebhookEndpoint = diesel::update(e::table.find(ep.id))
         .set((
             e::previous_secret.eq(Some(previous)),
             e::previous_expires_at.eq(Some(until)),
-            e::secret.eq(seal(&ctx.secrets, &secret, &context)),
+            e::secret.eq(ctx.secrets.encrypt(&secret, &context)),
             e::updated_at.eq(Utc::now()),
         ))
         .returning(WebhookEndpoint::as_returning())
@@ -404,8 +404,14 @@ fn callback_context(tenant_id: Uuid) -> String {
     format!("callback:{tenant_id}")
 }
 
-fn seal(cipher: &Cipher, secret: &str, context: &str) -> String {
-    cipher.encrypt(secret, context)
+/// `stored` as it must rest: as it is when sealed already, else (a row
+/// from before secrets were sealed) sealed now.
+fn sealed(cipher: &Cipher, stored: &str, context: &str) -> String {
+    if stored.starts_with(signing::SECRET_PREFIX) {
+        cipher.encrypt(stored, context)
+    } else {
+        stored.to_string()
+    }
 }
 
 /// The secret in `stored`. A row written before secrets were sealed holds
@@ -426,7 +432,7 @@ pub async fn callback_secrets(
 ) -> ServiceResult<Vec<String>> {
     let context = callback_context(tenant_id);
     diesel::update(t::table.find(tenant_id).filter(t::callback_secret.is_null()))
-        .set(t::callback_secret.eq(seal(cipher, &signing::generate_secret(), &context)))
+        .set(t::callback_secret.eq(cipher.encrypt(&signing::generate_secret(), &context)))
         .execute(conn)
         .await?;
     let (current, previous, until): (Option<String>, Option<String>, Option<DateTime<Utc>>) = t::table
@@ -440,7 +446,7 @@ pub async fn callback_secrets(
 }
 
 /// Seals every signing secret still stored plainly (rows from before
-/// secrets were sealed). Idempotent; the API runs it at startup.
+/// secrets were sealed). Idempotent; every process runs it when it starts.
 pub async fn seal_plain_secrets(ctx: &Ctx) -> ServiceResult<usize> {
     let mut conn = ctx.pool.get().await?;
     let plain = format!("{}%", signing::SECRET_PREFIX);
@@ -454,21 +460,19 @@ pub async fn seal_plain_secrets(ctx: &Ctx) -> ServiceResult<usize> {
         .select((t::id, t::callback_secret, t::callback_previous_secret))
         .load(&mut conn)
         .await?;
-    let reseal = |stored: &str, context: &str| -> ServiceResult<String> {
-        Ok(seal(&ctx.secrets, &unseal(&ctx.secrets, stored, context)?, context))
-    };
+    let seal = |stored: &str, context: &str| sealed(&ctx.secrets, stored, context);
     for (id, secret, previous) in &endpoints {
         let context = endpoint_context(*id);
-        let previous = previous.as_deref().map(|p| reseal(p, &context)).transpose()?;
+        let previous = previous.as_deref().map(|p| seal(p, &context));
         diesel::update(e::table.find(id))
-            .set((e::secret.eq(reseal(secret, &context)?), e::previous_secret.eq(previous)))
+            .set((e::secret.eq(seal(secret, &context)), e::previous_secret.eq(previous)))
             .execute(&mut conn)
             .await?;
     }
     for (id, secret, previous) in &tenants {
         let context = callback_context(*id);
-        let secret = secret.as_deref().map(|s| reseal(s, &context)).transpose()?;
-        let previous = previous.as_deref().map(|p| reseal(p, &context)).transpose()?;
+        let secret = secret.as_deref().map(|s| seal(s, &context));
+        let previous = previous.as_deref().map(|p| seal(p, &context));
         diesel::update(t::table.find(id))
             .set((t::callback_secret.eq(secret), t::callback_previous_secret.eq(previous)))
             .execute(&mut conn)
@@ -505,8 +509,8 @@ pub async fn rotate_callback_secret(ctx: &Ctx, p: &Principal) -> ServiceResult<C
     let context = callback_context(p.tenant_id);
     diesel::update(t::table.find(p.tenant_id))
         .set((
-            t::callback_secret.eq(seal(&ctx.secrets, &secret, &context)),
-            t::callback_previous_secret.eq(Some(seal(&ctx.secrets, &current, &context))),
+            t::callback_secret.eq(ctx.secrets.encrypt(&secret, &context)),
+            t::callback_previous_secret.eq(Some(ctx.secrets.encrypt(&current, &context))),
             t::callback_previous_expires_at.eq(Some(until)),
         ))
         .execute(&mut conn)
