@@ -54,7 +54,7 @@ deps:
 test *args:
     scripts/test.sh {{args}}
 
-# Run a benchmark: `just bench queue`, `ingest`, `search`, `chat` or `tools`.
+# Run a benchmark: `just bench queue`, `load`, `ingest`, `search`, `chat` or `tools`.
 bench name="queue":
     scripts/bench-{{name}}.sh
 

@@ -1,19 +1,29 @@
 #!/usr/bin/env bash
-# `just bench queue`: no-op job throughput and enqueue→start latency of
-# Chorus, BullMQ and Celery on the same Redis, in one run. Writes
-# bench/results/queue.md, or queue-durable.md with CHORUS_STORES=durable
-# (Postgres with fsync and synchronous commits, as `just up` runs it; the
-# default is the tests' fast settings). Env: JOBS (2000), CLIENTS (8),
-# CONCURRENCY (8), LATENCY_JOBS (300), PACE_MS (10).
+# `just bench queue`: no-op job throughput, CPU per job and enqueue→start
+# latency of Chorus, BullMQ and Celery on the same Redis, in one run:
+# single submits (`POST /v1/jobs`, `add`, `delay`), batch submits
+# (`POST /v1/jobs/batch`, `addBulk`, `group`, 1,000 per request) and a
+# paced latency run. Writes bench/results/queue.md, or queue-durable.md
+# with CHORUS_STORES=durable (Postgres with fsync and synchronous commits,
+# as `just up` runs it; the default is the tests' fast settings).
+#
+# Env: CHORUS_JOBS (20000), BULLMQ_JOBS (150000), CELERY_JOBS (8000): jobs
+# per throughput run (batch runs take twice as many), enough for 20 s or
+# more here; CLIENTS (8) producers; CONCURRENCY (8) per worker;
+# LATENCY_JOBS (1000) at one every PACE_MS (10). PROFILE=1 also records
+# the API and the worker with `perf` during Chorus's single run (slower).
+# pg_stat_statements is always on: the report lists the top statements.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-JOBS=${JOBS:-2000}; CLIENTS=${CLIENTS:-8}; CONCURRENCY=${CONCURRENCY:-8}
-LATENCY_JOBS=${LATENCY_JOBS:-300}; PACE_MS=${PACE_MS:-10}
+CHORUS_JOBS=${CHORUS_JOBS:-20000}; BULLMQ_JOBS=${BULLMQ_JOBS:-150000}; CELERY_JOBS=${CELERY_JOBS:-8000}
+CLIENTS=${CLIENTS:-8}; CONCURRENCY=${CONCURRENCY:-8}
+LATENCY_JOBS=${LATENCY_JOBS:-1000}; PACE_MS=${PACE_MS:-10}
 work=bench/work; dir=.build/bench
 mkdir -p "$work" bench/results
 
 scripts/deps.sh
 command -v node >/dev/null || { apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null; }
+[ "${PROFILE:-0}" = 0 ] || command -v perf >/dev/null || { apt-get update -qq && apt-get install -y -qq linux-perf >/dev/null; }
 # Peers, from their registries, pinned.
 [ -d "$work/node/node_modules/ioredis" ] || (mkdir -p "$work/node" && cd "$work/node" && npm init -y >/dev/null && npm install --silent bullmq@6.7.0 ioredis@5.8.2)
 [ -x "$work/venv/bin/celery" ] || (python3 -m venv "$work/venv" && "$work/venv/bin/pip" install -q "celery[redis]==5.6.2")
@@ -24,37 +34,82 @@ pg_port=$(free_port); redis_port=$(free_port); api_port=$(free_port)
 scripts/services.sh stop "$dir" 2>/dev/null || true
 rm -rf "$dir"
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; scripts/services.sh stop "$dir"; }
+results=$work/queue-results.jsonl; samples=$work/queue-cpu.jsonl; profile=$work/queue-profile.md
+stop_sampler=$work/queue-cpu.stop
+cleanup() { touch "$stop_sampler"; for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; scripts/services.sh stop "$dir"; }
 trap cleanup EXIT
-scripts/services.sh start "$dir" "$pg_port" "$redis_port"
+CHORUS_PG_OPTS="-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all" \
+  scripts/services.sh start "$dir" "$pg_port" "$redis_port"
 createdb -h 127.0.0.1 -p "$pg_port" -U postgres chorus
+psql -q -h 127.0.0.1 -p "$pg_port" -U postgres chorus -c "CREATE EXTENSION pg_stat_statements"
 
+# The knobs (README "Queue"): these are the values the report's runs used.
 export CHORUS__DATABASE__URL="postgres://postgres@127.0.0.1:$pg_port/chorus"
 export CHORUS__REDIS__URL="redis://127.0.0.1:$redis_port"
 export CHORUS__API__PORT=$api_port CHORUS__WORKER__CONCURRENCY__MAINTENANCE=$CONCURRENCY
 export CHORUS__DISPATCH__WINDOW=$((CONCURRENCY * 4)) RUST_LOG=warn
+# No-op (`diagnostic`) jobs run on the maintenance queue; this worker takes
+# only that one, so it needs no embedding model.
+export CHORUS__WORKER__QUEUES=maintenance
 target/release/chorus-api migrate
 key=$(target/release/chorus-api create-key --tenant bench --role admin)
-target/release/chorus-api serve & pids+=($!)
-target/release/chorus-worker --name bench-worker --metrics-port 0 & pids+=($!)
+target/release/chorus-api serve & pids+=($!); api_pid=$!
+target/release/chorus-worker --name bench-worker --metrics-port 0 & pids+=($!); worker_pid=$!
 for _ in $(seq 100); do curl -sf "localhost:$api_port/readyz" >/dev/null && break; sleep 0.1; done
 
-results=$work/queue-results.jsonl
-: > "$results"
-echo "chorus: $JOBS jobs, $CLIENTS clients, concurrency $CONCURRENCY"
-target/release/bench_queue "http://127.0.0.1:$api_port" "$CHORUS__DATABASE__URL" "$key" "$JOBS" "$CLIENTS" | tee -a "$results"
-target/release/bench_queue "http://127.0.0.1:$api_port" "$CHORUS__DATABASE__URL" "$key" "$LATENCY_JOBS" 1 "$PACE_MS" | tee -a "$results"
-for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; pids=()
+: > "$results"; : > "$samples"; rm -f "$stop_sampler"
+python3 bench/queue/cpu.py "$samples" "$stop_sampler" & pids+=($!)
+chorus() { target/release/bench_queue "http://127.0.0.1:$api_port" "$CHORUS__DATABASE__URL" "$key" "$@" | tee -a "$results"; }
+sql() { psql -h 127.0.0.1 -p "$pg_port" -U postgres chorus "$@"; }
+# The statements Postgres ran for one Chorus run, per job (markdown).
+top_statements() {
+  echo; echo "### Postgres, Chorus $1 run: top statements by total time (pg_stat_statements)"; echo
+  echo "| calls per job | total ms | mean ms | statement |"; echo "|---|---|---|---|"
+  sql -tA -c "SELECT format('| %s | %s | %s | \`%s\` |', round(calls::numeric / $2, 3), round(total_exec_time::numeric),
+      round(mean_exec_time::numeric, 3), replace(left(regexp_replace(query, '\s+', ' ', 'g'), 120), '|', '¦'))
+      FROM pg_stat_statements WHERE query NOT LIKE '%pg_stat_statements%' ORDER BY total_exec_time DESC LIMIT 12"
+  sql -qtA -c "SELECT pg_stat_statements_reset()" >/dev/null
+}
+: > "$profile"
+echo "## Profile" >> "$profile"
+
+echo "chorus: $CHORUS_JOBS single, $((CHORUS_JOBS * 2)) batch"
+sql -qtA -c "SELECT pg_stat_statements_reset()" >/dev/null
+if [ "${PROFILE:-0}" != 0 ]; then
+  perf record -F 499 -o "$work/perf.data" -p "$api_pid,$worker_pid" 2>/dev/null & perf_pid=$!
+fi
+chorus "$CHORUS_JOBS" "$CLIENTS" single
+if [ "${PROFILE:-0}" != 0 ]; then
+  kill -TERM "$perf_pid"; wait "$perf_pid" || true
+  # This machine's perf samples a software clock; self time by process and
+  # library says where the CPU went (kernel time is mostly round trips).
+  perf_top() { perf report -i "$work/perf.data" --no-children -g none --stdio --sort "$1" 2>/dev/null \
+    | grep -E '^ +[0-9.]+%' | sed -E 's/ +$//; s/ {3,}/  /g' | cut -c1-140 | head -"$2" || true; }
+  { echo; echo "### perf: API and worker during Chorus's single run (self time)"; echo
+    echo "By process and library:"; echo; echo '```'; perf_top pid,dso 12; echo '```'; echo
+    echo "Top symbols:"; echo; echo '```'; perf_top pid,dso,symbol 20; echo '```'; } >> "$profile"
+fi
+top_statements single "$CHORUS_JOBS" >> "$profile"
+chorus "$((CHORUS_JOBS * 2))" "$CLIENTS" batch
+top_statements batch "$((CHORUS_JOBS * 2))" >> "$profile"
+chorus "$LATENCY_JOBS" 1 latency "$PACE_MS"
+for p in "$api_pid" "$worker_pid"; do kill "$p" 2>/dev/null || true; done
 
 echo "bullmq"
 cp bench/queue/bullmq.mjs "$work/node/"
-(cd "$work/node" && node bullmq.mjs "$redis_port" "$JOBS" "$CLIENTS" "$CONCURRENCY") | tee -a "$results"
-(cd "$work/node" && node bullmq.mjs "$redis_port" "$LATENCY_JOBS" 1 "$CONCURRENCY" "$PACE_MS") | tee -a "$results"
+bullmq() { (cd "$work/node" && node bullmq.mjs "$redis_port" "$@") | tee -a "$results"; }
+bullmq "$BULLMQ_JOBS" "$CLIENTS" "$CONCURRENCY" single
+bullmq "$((BULLMQ_JOBS * 2))" "$CLIENTS" "$CONCURRENCY" batch
+bullmq "$LATENCY_JOBS" 1 "$CONCURRENCY" latency "$PACE_MS"
 echo "celery"
-(cd bench/queue && ../../$work/venv/bin/python celery_bench.py "$redis_port" "$JOBS" "$CLIENTS" "$CONCURRENCY") | tee -a "$results"
-(cd bench/queue && ../../$work/venv/bin/python celery_bench.py "$redis_port" "$LATENCY_JOBS" 1 "$CONCURRENCY" "$PACE_MS") | tee -a "$results"
+celery() { (cd bench/queue && ../../$work/venv/bin/python celery_bench.py "$redis_port" "$@") | tee -a "$results"; }
+celery "$CELERY_JOBS" "$CLIENTS" "$CONCURRENCY" single
+celery "$((CELERY_JOBS * 2))" "$CLIENTS" "$CONCURRENCY" batch
+celery "$LATENCY_JOBS" 1 "$CONCURRENCY" latency "$PACE_MS"
+touch "$stop_sampler"; sleep 0.3
 
 report=bench/results/queue.md
 [ "${CHORUS_STORES:-fast}" = durable ] && report=bench/results/queue-durable.md
-python3 bench/queue/report.py "$results" "$report" \
-  "$JOBS no-op jobs, $CLIENTS concurrent producers, one worker process with concurrency $CONCURRENCY" "$PACE_MS"
+python3 bench/queue/report.py "$results" "$samples" "$report" \
+  "no-op jobs; $CLIENTS concurrent producers; one worker process (Chorus: one \`chorus-worker\`, dispatch window $CHORUS__DISPATCH__WINDOW) with concurrency $CONCURRENCY; paced run: $LATENCY_JOBS jobs, one every $PACE_MS ms" \
+  "$profile"

@@ -9,6 +9,7 @@
 # durable defaults: fsync on, synchronous commits, so a 202 survives a power
 # cut. The default, `fast`, turns both off: for tests and benchmarks only,
 # whose data is thrown away (benchmark reports say which they used).
+# CHORUS_PG_OPTS adds server options (the benchmarks load pg_stat_statements).
 set -euo pipefail
 
 cmd=${1:?usage: services.sh start|stop DIR [PG_PORT REDIS_PORT]}
@@ -43,7 +44,7 @@ start)
   fi
   if ! as_pg "$pg_bin/pg_ctl" -D "$dir/pg/data" status >/dev/null 2>&1; then
     as_pg "$pg_bin/pg_ctl" -D "$dir/pg/data" -l "$dir/pg/postgres.log" -w -t 60 \
-      -o "-p $pg_port -k $dir/pg -c listen_addresses=127.0.0.1 -c max_connections=400 $pg_fast" start >/dev/null
+      -o "-p $pg_port -k $dir/pg -c listen_addresses=127.0.0.1 -c max_connections=400 $pg_fast ${CHORUS_PG_OPTS:-}" start >/dev/null
   fi
   if ! redis-cli -p "$redis_port" ping >/dev/null 2>&1; then
     redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$dir/redis" --daemonize yes \

@@ -508,7 +508,8 @@ pub struct WorkerSettings {
     /// together in one transaction (the batch completer). Keep it far
     /// below `rescue_after_ms`; 0 ends each alone.
     pub complete_batch_ms: u64,
-    /// The most attempts one completer flush ends.
+    /// The most attempts one completer flush ends, and the most messages
+    /// one claim statement takes.
     pub complete_batch_max: usize,
 }
 

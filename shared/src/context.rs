@@ -12,6 +12,8 @@ pub struct Ctx {
     pub pool: DbPool,
     pub broker: Broker,
     pub settings: Arc<Settings>,
+    /// Asks this process's dispatch tasks to push due jobs to Redis.
+    pub nudger: crate::queue::dispatcher::Nudger,
     /// This process's metrics.
     pub metrics: crate::metrics::Metrics,
     /// Where document originals are kept.
@@ -47,6 +49,7 @@ impl Ctx {
                 crate::webhooks::guard::GuardedResolver::new(&settings.webhooks),
             ))),
             secrets,
+            nudger: crate::queue::dispatcher::Nudger::new(pool.clone(), broker.clone(), settings.dispatch.window),
             pool,
             broker,
             settings: Arc::new(settings),

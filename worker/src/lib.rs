@@ -29,6 +29,8 @@ pub struct WorkerState {
     pub ctx: Ctx,
     pub name: String,
     pub inflight: InFlight,
+    /// Claims messages in batches.
+    pub claimer: chorus_shared::queue::claimer::Claimer,
     /// Ends succeeded attempts in batches.
     pub completer: chorus_shared::queue::completer::Completer,
 }
@@ -143,9 +145,21 @@ pub async fn run(
         tracing::info!(engine = v.engine(), collection = %c.name, "vector store open");
     }
     let ctx = ctx.with_vectors(vectors);
-    let completer = chorus_shared::queue::completer::Completer::start(ctx.pool.clone(), ctx.settings.clone());
-    let state =
-        Arc::new(WorkerState { ctx: ctx.clone(), name: name.clone(), inflight: InFlight::default(), completer });
+    let completer =
+        chorus_shared::queue::completer::Completer::start(ctx.pool.clone(), ctx.broker.clone(), ctx.settings.clone());
+    let claimer = chorus_shared::queue::claimer::Claimer::start(
+        ctx.pool.clone(),
+        ctx.broker.clone(),
+        name.clone(),
+        settings.worker.complete_batch_max,
+    );
+    let state = Arc::new(WorkerState {
+        ctx: ctx.clone(),
+        name: name.clone(),
+        inflight: InFlight::default(),
+        claimer,
+        completer,
+    });
     tracing::info!(worker = %name, "worker starting");
 
     let (server, port) = server::start(state.clone(), settings.worker.metrics_port)?;

@@ -154,7 +154,7 @@ async fn rescue_once(state: &WorkerState) {
 /// channels, and a dispatch of the deliveries they wrote.
 async fn publish(ctx: &chorus_shared::Ctx, transitions: &[lifecycle::Transition]) {
     if transitions.iter().any(|t| t.deliveries > 0) {
-        chorus_shared::services::jobs::dispatch_webhooks(ctx).await;
+        chorus_shared::services::jobs::dispatch_webhooks(ctx);
     }
     for t in transitions {
         ctx.broker.publish_event(&t.event.view()).await;

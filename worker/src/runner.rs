@@ -1,6 +1,8 @@
-//! One message, one attempt: claim the job in Postgres, run it with a
-//! heartbeat, a timeout, panic catching and cancellation, record how it
-//! ended, publish the events and refill the queue.
+//! One message, one attempt: claim the job in Postgres (through the
+//! process's claimer, batched with the messages that came with it), run it
+//! with a heartbeat, a timeout, panic catching and cancellation, record how
+//! it ended (successes through the batch completer), publish the events
+//! and nudge the dispatcher to refill the queue.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -36,7 +38,7 @@ impl ProgressReporter for Reporter {
             {
                 ctx.broker.publish_event(&t.event.view()).await;
                 if t.deliveries > 0 {
-                    jobs_service::dispatch_webhooks(ctx).await;
+                    jobs_service::dispatch_webhooks(ctx);
                 }
             }
             Ok(())
@@ -47,8 +49,7 @@ impl ProgressReporter for Reporter {
 /// Handles one queue message. Never panics and never returns an error:
 /// whatever happens is recorded on the job.
 pub async fn run_message(state: &WorkerState, msg: JobMessage) {
-    let ctx = &state.ctx;
-    let claimed = match lifecycle::claim(&ctx.pool, &msg, &state.name).await {
+    let claimed = match state.claimer.claim(msg.clone()).await {
         Ok(Some(t)) => t,
         Ok(None) => {
             tracing::debug!(job_id = %msg.job_id, seq = msg.dispatch_seq, "stale message dropped");
@@ -61,7 +62,6 @@ pub async fn run_message(state: &WorkerState, msg: JobMessage) {
         }
     };
     let job = claimed.job;
-    ctx.broker.publish_event(&claimed.event.view()).await;
     let span = tracing::info_span!("job", job_id = %job.id, kind = %job.kind, attempt = job.attempts);
     run_attempt(state, job).instrument(span).await;
 }
@@ -143,16 +143,18 @@ async fn run_attempt(state: &WorkerState, job: Job) {
         tracing::warn!(code = %e.code, message = %e.message, "attempt failed");
     }
     let backoff = lifecycle::backoff_for(handler.map(|h| h.kind), &ctx.settings, job.attempts);
-    let written = match outcome {
-        Outcome::Succeeded(result) => state.completer.succeed(job.clone(), result).await,
-        other => lifecycle::finish(&ctx.pool, &job, other, &ctx.settings, backoff).await,
+    let (written, published) = match outcome {
+        Outcome::Succeeded(result) => (state.completer.succeed(job.clone(), result).await, state.completer.publishes()),
+        other => (lifecycle::finish(&ctx.pool, &job, other, &ctx.settings, backoff).await, false),
     };
     match written {
         Ok(Some(t)) => {
             let after = t.job;
-            ctx.broker.publish_event(&t.event.view()).await;
+            if !published {
+                ctx.broker.publish_event(&t.event.view()).await;
+            }
             if t.deliveries > 0 {
-                jobs_service::dispatch_webhooks(ctx).await;
+                jobs_service::dispatch_webhooks(ctx);
             }
             m.jobs_finished.with_label_values(&[&job.kind, after.status.as_str()]).inc();
             match after.status {
@@ -165,7 +167,7 @@ async fn run_attempt(state: &WorkerState, job: Job) {
         Ok(None) => tracing::warn!("job changed under us; outcome not recorded"),
         Err(e) => tracing::error!(error = %e, "outcome not recorded; the rescuer will retry the job"),
     }
-    jobs_service::nudge(ctx, &job.queue).await;
+    jobs_service::nudge(ctx, &job.queue);
 }
 
 fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {

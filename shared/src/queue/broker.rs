@@ -127,6 +127,23 @@ impl Broker {
         }
     }
 
+    /// Publishes many job events in one round trip (a pipeline), best
+    /// effort like [`Broker::publish_event`].
+    pub async fn publish_events(&self, events: &[JobEventView]) {
+        if events.is_empty() {
+            return;
+        }
+        let mut pipe = redis::pipe();
+        for event in events {
+            let body = serde_json::to_string(event).expect("event serializes");
+            pipe.publish(self.job_channel(event.job_id), body).ignore();
+        }
+        let mut conn = self.conn.clone();
+        if let Err(e) = pipe.query_async::<()>(&mut conn).await {
+            tracing::warn!(events = events.len(), error = %e, "job events not published");
+        }
+    }
+
     /// Announces that `job_id` was asked to cancel.
     pub async fn publish_cancel(&self, job_id: Uuid) -> redis::RedisResult<()> {
         let mut conn = self.conn.clone();

@@ -6,10 +6,8 @@ use chrono::Utc;
 use diesel::prelude::*;
 use diesel::sql_types::Text;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use serde_json::json;
 use uuid::Uuid;
 
-use super::events::record_event;
 use crate::db::models::{Job, NewJob};
 use crate::db::schema::jobs::dsl as j;
 use crate::domain::JobStatus;
@@ -70,7 +68,7 @@ pub async fn put<A: JobArgs>(
     .await
 }
 
-/// Inserts one job and its `queued` event.
+/// Inserts one job (no idempotency key) and its `queued` event.
 async fn insert_new(
     conn: &mut AsyncPgConnection,
     tenant: Uuid,
@@ -92,7 +90,40 @@ async fn insert_new(
         request_hash: None,
         callback_url: None,
     };
-    let job: Job = diesel::insert_into(j::jobs).values(&new).returning(Job::as_returning()).get_result(conn).await?;
-    record_event(conn, job.id, "state", Some(JobStatus::Queued), json!({})).await?;
-    Ok(job)
+    let job = insert_row(conn, &new).await?;
+    Ok(job.expect("a job without an idempotency key always inserts"))
+}
+
+/// Inserts `new` and its `queued` event in one statement (one round trip,
+/// atomic on its own). `None`: the tenant already has a job with its
+/// idempotency key (nothing was written).
+pub async fn insert_row(conn: &mut AsyncPgConnection, new: &NewJob<'_>) -> QueryResult<Option<Job>> {
+    use diesel::sql_types::{Int2, Int4, Jsonb, Nullable, Timestamptz, Uuid as SqlUuid};
+    diesel::sql_query(
+        "WITH job AS ( \
+           INSERT INTO jobs (id, tenant_id, kind, queue, priority, status, max_attempts, run_at, payload, \
+             idempotency_key, request_hash, callback_url) \
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+           ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING \
+           RETURNING *), \
+         event AS ( \
+           INSERT INTO job_events (job_id, kind, status, data) \
+           SELECT id, 'state', status, '{}'::jsonb FROM job) \
+         SELECT * FROM job",
+    )
+    .bind::<SqlUuid, _>(new.id)
+    .bind::<SqlUuid, _>(new.tenant_id)
+    .bind::<Text, _>(new.kind)
+    .bind::<Text, _>(new.queue)
+    .bind::<Int2, _>(new.priority)
+    .bind::<Text, _>(new.status.as_str())
+    .bind::<Int4, _>(new.max_attempts)
+    .bind::<Timestamptz, _>(new.run_at)
+    .bind::<Jsonb, _>(new.payload)
+    .bind::<Nullable<Text>, _>(new.idempotency_key)
+    .bind::<Nullable<Text>, _>(new.request_hash)
+    .bind::<Nullable<Text>, _>(new.callback_url)
+    .get_result(conn)
+    .await
+    .optional()
 }

@@ -2,9 +2,10 @@
 //! the rescue of jobs whose worker died.
 //!
 //! Every transition is an `UPDATE … WHERE id = ? AND dispatch_seq = ? AND
-//! status = ?` plus its `job_events` row, atomically: a claim in one
-//! statement (a CTE), successes many at a time ([`succeed_many`], for the
-//! batch completer), the rest in a transaction each. A transition that
+//! status = ?` plus its `job_events` row, atomically: claims many at a
+//! time in one statement (a CTE, [`claim_many`], for the worker's claimer),
+//! successes many at a time ([`succeed_many`], for the batch completer),
+//! the rest in a transaction each. A transition that
 //! matches no row did not happen: the job moved on without us (it was
 //! cancelled, rescued or finished), and the caller drops its work.
 
@@ -21,7 +22,7 @@ use super::events::record_event;
 use super::outbox;
 use super::{JobError, JobMessage};
 use crate::config::{RetrySettings, Settings};
-use crate::db::models::{Job, JobEvent, NewJobEvent};
+use crate::db::models::{Job, JobEvent};
 use crate::db::schema::jobs::dsl as j;
 use crate::db::DbPool;
 use crate::domain::{JobStatus, Progress};
@@ -74,9 +75,10 @@ pub async fn ended(conn: &mut AsyncPgConnection, settings: &Settings, job: &Job)
     outbox::for_job(conn, settings, job).await
 }
 
-/// A claimed job and its `running` event, from one statement.
+/// A job and the event of its new state, from one statement that changed
+/// both (a claim, a success).
 #[derive(QueryableByName)]
-struct Claimed {
+struct Changed {
     #[diesel(embed)]
     job: Job,
     #[diesel(sql_type = diesel::sql_types::BigInt)]
@@ -87,44 +89,73 @@ struct Claimed {
     event_created_at: DateTime<Utc>,
 }
 
-/// Claims the job a message points at, and records its `running` event, in
-/// one statement (one round trip, atomic on its own). `None` means the
-/// message is stale (the job finished, was cancelled, or was dispatched
-/// again since).
+impl Changed {
+    /// The transition to `status`, with no deliveries yet.
+    fn into_transition(self, status: JobStatus) -> Transition {
+        let event = JobEvent {
+            id: self.event_id,
+            job_id: self.job.id,
+            kind: "state".into(),
+            status: Some(status.as_str().into()),
+            data: self.event_data,
+            created_at: self.event_created_at,
+        };
+        Transition { job: self.job, event, deliveries: 0 }
+    }
+}
+
+/// A succeeded job, its event, and whether its tenant has endpoints that
+/// subscribe to `job.succeeded`.
+#[derive(QueryableByName)]
+struct Ended {
+    #[diesel(embed)]
+    changed: Changed,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    subscribed: bool,
+}
+
+/// Claims the job a message points at; see [`claim_many`].
 pub async fn claim(pool: &DbPool, msg: &JobMessage, worker: &str) -> anyhow::Result<Option<Transition>> {
-    use diesel::sql_types::{Int4, Text};
+    Ok(claim_many(pool, std::slice::from_ref(msg), worker).await?.pop().flatten())
+}
+
+/// Claims the jobs many messages point at, and records their `running`
+/// events, in one statement (one round trip, atomic on its own). Answers
+/// in order; `None` means the message is stale (the job finished, was
+/// cancelled, or was dispatched again since) or repeats an earlier message
+/// of the same batch.
+pub async fn claim_many(pool: &DbPool, msgs: &[JobMessage], worker: &str) -> anyhow::Result<Vec<Option<Transition>>> {
+    use diesel::sql_types::{Array, Int4, Text};
+    let ids: Vec<Uuid> = msgs.iter().map(|m| m.job_id).collect();
+    let seqs: Vec<i32> = msgs.iter().map(|m| m.dispatch_seq).collect();
     let mut conn = pool.get().await?;
-    let claimed: Option<Claimed> = diesel::sql_query(
+    let claimed: Vec<Changed> = diesel::sql_query(
         "WITH claimed AS ( \
            UPDATE jobs SET status = 'running', attempts = attempts + 1, started_at = now(), \
              heartbeat_at = now(), worker = $3, dispatched_at = NULL \
-           WHERE id = $1 AND dispatch_seq = $2 AND status IN ('queued', 'retrying') \
-             AND cancel_requested_at IS NULL \
-           RETURNING *), \
+           FROM unnest($1, $2) AS m(id, seq) \
+           WHERE jobs.id = m.id AND jobs.dispatch_seq = m.seq AND jobs.status IN ('queued', 'retrying') \
+             AND jobs.cancel_requested_at IS NULL \
+           RETURNING jobs.*), \
          event AS ( \
            INSERT INTO job_events (job_id, kind, status, data) \
            SELECT id, 'state', 'running', jsonb_build_object('attempt', attempts, 'worker', $3::text) \
-           FROM claimed RETURNING id, data, created_at) \
+           FROM claimed RETURNING id, job_id, data, created_at) \
          SELECT claimed.*, event.id AS event_id, event.data AS event_data, event.created_at AS event_created_at \
-         FROM claimed, event",
+         FROM claimed JOIN event ON event.job_id = claimed.id",
     )
-    .bind::<diesel::sql_types::Uuid, _>(msg.job_id)
-    .bind::<Int4, _>(msg.dispatch_seq)
+    .bind::<Array<diesel::sql_types::Uuid>, _>(&ids)
+    .bind::<Array<Int4>, _>(&seqs)
     .bind::<Text, _>(worker)
-    .get_result(&mut conn)
-    .await
-    .optional()?;
-    Ok(claimed.map(|c| {
-        let event = JobEvent {
-            id: c.event_id,
-            job_id: c.job.id,
-            kind: "state".into(),
-            status: Some(JobStatus::Running.as_str().into()),
-            data: c.event_data,
-            created_at: c.event_created_at,
-        };
-        Transition { job: c.job, event, deliveries: 0 }
-    }))
+    .load(&mut conn)
+    .await?;
+    let mut by_id: std::collections::HashMap<(Uuid, i32), Transition> = claimed
+        .into_iter()
+        .map(|c| ((c.job.id, c.job.dispatch_seq), c.into_transition(JobStatus::Running)))
+        .collect();
+    // A job is updated once even if two messages of the batch name it (a
+    // claim keeps the sequence): the first matching message gets it.
+    Ok(msgs.iter().map(|m| by_id.remove(&(m.job_id, m.dispatch_seq))).collect())
 }
 
 /// What a heartbeat learned.
@@ -287,11 +318,13 @@ pub async fn finish(
         .await?)
 }
 
-/// Ends many succeeded attempts in one transaction: one `UPDATE … FROM
-/// unnest(…)` for the jobs, one insert for their events, then their webhook
-/// outbox rows. A job that is no longer running under that dispatch, or
-/// that was asked to cancel, is left alone and answered `None`: the caller
-/// ends it through [`finish`], which knows what to do with it.
+/// Ends many succeeded attempts in one transaction: one statement (a CTE)
+/// updates the jobs from `unnest(…)`, inserts their events and says which
+/// tenants have endpoints subscribed to `job.succeeded`; then the outbox
+/// rows of the jobs that need them (a callback, or subscribers). A job that
+/// is no longer running under that dispatch, or that was asked to cancel,
+/// is left alone and answered `None`: the caller ends it through
+/// [`finish`], which knows what to do with it.
 pub async fn succeed_many(
     pool: &DbPool,
     settings: &Settings,
@@ -302,44 +335,41 @@ pub async fn succeed_many(
     let ids: Vec<Uuid> = done.iter().map(|d| d.0).collect();
     let seqs: Vec<i32> = done.iter().map(|d| d.1).collect();
     let results: Vec<Value> = done.iter().map(|d| d.2.clone()).collect();
+    let event_type = outbox::job_event_type(JobStatus::Succeeded).expect("a success is reported");
     let mut ended: std::collections::HashMap<Uuid, Transition> = (*conn)
         .transaction::<_, diesel::result::Error, _>(async move |conn: &mut AsyncPgConnection| {
-            let jobs: Vec<Job> = diesel::sql_query(
-                "UPDATE jobs SET status = 'succeeded', result = v.result, finished_at = now() \
-                 FROM unnest($1, $2, $3) AS v(id, seq, result) \
-                 WHERE jobs.id = v.id AND jobs.dispatch_seq = v.seq AND jobs.status = 'running' \
-                 AND jobs.cancel_requested_at IS NULL RETURNING jobs.*",
+            let rows: Vec<Ended> = diesel::sql_query(
+                "WITH done AS ( \
+                   UPDATE jobs SET status = 'succeeded', result = v.result, finished_at = now() \
+                   FROM unnest($1, $2, $3) AS v(id, seq, result) \
+                   WHERE jobs.id = v.id AND jobs.dispatch_seq = v.seq AND jobs.status = 'running' \
+                     AND jobs.cancel_requested_at IS NULL \
+                   RETURNING jobs.*), \
+                 event AS ( \
+                   INSERT INTO job_events (job_id, kind, status, data) \
+                   SELECT id, 'state', 'succeeded', jsonb_build_object('attempt', attempts) FROM done \
+                   RETURNING id, job_id, data, created_at) \
+                 SELECT done.*, event.id AS event_id, event.data AS event_data, \
+                   event.created_at AS event_created_at, \
+                   EXISTS (SELECT 1 FROM webhook_endpoints e WHERE e.tenant_id = done.tenant_id \
+                     AND e.enabled AND e.event_types @> ARRAY[$4]) AS subscribed \
+                 FROM done JOIN event ON event.job_id = done.id",
             )
             .bind::<Array<diesel::sql_types::Uuid>, _>(&ids)
             .bind::<Array<Int4>, _>(&seqs)
             .bind::<Array<Jsonb>, _>(&results)
+            .bind::<diesel::sql_types::Text, _>(event_type)
             .load(conn)
             .await?;
-            let rows: Vec<NewJobEvent> = jobs
-                .iter()
-                .map(|job| NewJobEvent {
-                    job_id: job.id,
-                    kind: "state",
-                    status: Some(JobStatus::Succeeded.as_str().to_string()),
-                    data: json!({ "attempt": job.attempts }),
-                })
-                .collect();
-            let events: Vec<JobEvent> = if rows.is_empty() {
-                Vec::new()
-            } else {
-                diesel::insert_into(crate::db::schema::job_events::table)
-                    .values(&rows)
-                    .returning(JobEvent::as_returning())
-                    .get_results(conn)
-                    .await?
-            };
-            let mut events: std::collections::HashMap<Uuid, JobEvent> =
-                events.into_iter().map(|e| (e.job_id, e)).collect();
-            let mut out = std::collections::HashMap::with_capacity(jobs.len());
-            for job in jobs {
-                let deliveries = ended(conn, settings, &job).await?;
-                let event = events.remove(&job.id).expect("one event per job");
-                out.insert(job.id, Transition { job, event, deliveries });
+            let mut out = std::collections::HashMap::with_capacity(rows.len());
+            for row in rows {
+                let mut t = row.changed.into_transition(JobStatus::Succeeded);
+                // A success ends no delivery; only a callback or
+                // subscribers make outbox rows.
+                if t.job.callback_url.is_some() || row.subscribed {
+                    t.deliveries = ended(conn, settings, &t.job).await?;
+                }
+                out.insert(t.job.id, t);
             }
             Ok(out)
         })

@@ -15,7 +15,9 @@
 //! - The dispatcher keeps at most `dispatch.window` messages per queue in
 //!   Redis; the rest wait in Postgres, where priority and `run_at` order them.
 
+mod batcher;
 mod broker;
+pub mod claimer;
 pub mod completer;
 pub mod dispatcher;
 mod error;
@@ -29,5 +31,5 @@ pub mod outbox;
 pub use broker::{Broker, QueueStorage};
 pub use error::JobError;
 pub use events::record_event;
-pub use insert::{insert, insert_with, put};
+pub use insert::{insert, insert_row, insert_with, put};
 pub use message::JobMessage;

@@ -258,7 +258,7 @@ pub async fn complete(
         })
         .await?;
     drop(conn);
-    super::jobs::dispatch_webhooks(ctx).await;
+    super::jobs::dispatch_webhooks(ctx);
     if p.op == BulkOp::Reprocess {
         super::documents::dispatch_knowledge(ctx).await;
     }

@@ -495,7 +495,7 @@ pub async fn post_message(ctx: &Ctx, p: &Principal, id: Uuid, body: PostMessage)
             Ok((stored, job))
         })
         .await?;
-    super::jobs::nudge(ctx, ChatTurn::KIND.queue.as_str()).await;
+    super::jobs::nudge(ctx, ChatTurn::KIND.queue.as_str());
     Ok((message, job))
 }
 

@@ -232,7 +232,7 @@ pub(crate) async fn queue_ingest(
 
 /// Nudges the `knowledge` queue's dispatcher.
 pub(crate) async fn dispatch_knowledge(ctx: &Ctx) {
-    super::jobs::nudge(ctx, IngestDocument::KIND.queue.as_str()).await;
+    super::jobs::nudge(ctx, IngestDocument::KIND.queue.as_str());
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -435,7 +435,7 @@ pub(crate) async fn delete_loaded(ctx: &Ctx, conn: &mut AsyncPgConnection, doc: 
             tracing::warn!(document = %id, error = %e.message, "vectors left to the purge job");
         }
     }
-    super::jobs::nudge(ctx, PurgeVectors::KIND.queue.as_str()).await;
+    super::jobs::nudge(ctx, PurgeVectors::KIND.queue.as_str());
     if let Err(e) = ctx.blobs.delete(&doc.blob_key).await {
         tracing::warn!(document = %doc.id, error = %e, "original not deleted");
     }

@@ -182,7 +182,7 @@ pub async fn schedule_reconcile(ctx: &Ctx) -> ServiceResult<bool> {
     let (_, queued) = crate::queue::put(&mut conn, tenant.id, &Reconcile {}, Reconcile::KIND.max_attempts).await?;
     drop(conn);
     if queued {
-        super::jobs::nudge(ctx, Reconcile::KIND.queue.as_str()).await;
+        super::jobs::nudge(ctx, Reconcile::KIND.queue.as_str());
     }
     Ok(queued)
 }

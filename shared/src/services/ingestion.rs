@@ -89,7 +89,7 @@ pub async fn store(ctx: &Ctx, doc: &Document, extracted: &Extracted, chunks: &[C
         .await?;
     drop(conn);
     if stored {
-        super::jobs::nudge(ctx, EmbedDocument::KIND.queue.as_str()).await;
+        super::jobs::nudge(ctx, EmbedDocument::KIND.queue.as_str());
     }
     Ok(stored)
 }
@@ -106,7 +106,7 @@ pub async fn fail(ctx: &Ctx, id: Uuid, code: &str, message: &str) -> ServiceResu
         })
         .await?;
     drop(conn);
-    super::jobs::dispatch_webhooks(ctx).await;
+    super::jobs::dispatch_webhooks(ctx);
     Ok(())
 }
 
@@ -176,7 +176,7 @@ pub async fn finish_embedding(ctx: &Ctx, id: Uuid) -> ServiceResult<Embedded> {
         return Ok(Embedded::Deleted);
     }
     if marked {
-        super::jobs::dispatch_webhooks(ctx).await;
+        super::jobs::dispatch_webhooks(ctx);
         return Ok(Embedded::Ingested);
     }
     Ok(Embedded::Unchanged)
@@ -255,7 +255,7 @@ pub async fn fail_abandoned(ctx: &Ctx) -> ServiceResult<usize> {
         .await?;
     drop(conn);
     if marked > 0 {
-        super::jobs::dispatch_webhooks(ctx).await;
+        super::jobs::dispatch_webhooks(ctx);
     }
     Ok(marked)
 }

@@ -218,7 +218,7 @@ pub async fn submit(ctx: &Ctx, principal: &Principal, req: BatchRequest) -> Serv
     }
     let due: BTreeSet<&str> = fresh.iter().filter(|j| j.run_at <= Utc::now()).map(|j| j.queue.as_str()).collect();
     for queue in due {
-        nudge(ctx, queue).await;
+        nudge(ctx, queue);
     }
     Ok(BatchResult {
         inserted: fresh.len(),

@@ -17,7 +17,6 @@ use crate::error::{ErrorCode, ServiceError, ServiceResult};
 use crate::kinds::tool_call::ToolCall;
 use crate::kinds::webhook_delivery::DeliverWebhook;
 use crate::kinds::{self, JobArgs, Kind};
-use crate::queue::dispatcher;
 use crate::Ctx;
 
 /// Priorities run from -100 (last) to 100 (first); 0 is the default.
@@ -160,9 +159,9 @@ pub(super) fn new_job<'a>(
     }
 }
 
-/// Records a job (and its `queued` event) in one transaction, then tries to
-/// dispatch it. A failed dispatch is left to the workers' dispatchers: the
-/// job is committed, so it will run.
+/// Records a job and its `queued` event (one statement), then nudges its
+/// queue's dispatcher. A failed dispatch is left to the workers'
+/// dispatchers: the job is committed, so it will run.
 pub async fn submit(
     ctx: &Ctx,
     principal: &Principal,
@@ -185,23 +184,7 @@ pub async fn submit(
     let hash = request_hash(&req);
     let new = new_job(principal, spec, &req, idempotency_key.as_deref(), &hash, Utc::now());
     let mut conn = ctx.pool.get().await?;
-    let inserted: Option<Job> = (*conn)
-        .transaction::<_, diesel::result::Error, _>(async move |conn: &mut AsyncPgConnection| {
-            let job: Option<Job> = diesel::insert_into(j::jobs)
-                .values(&new)
-                .on_conflict((j::tenant_id, j::idempotency_key))
-                .filter_target(j::idempotency_key.is_not_null())
-                .do_nothing()
-                .returning(Job::as_returning())
-                .get_result(conn)
-                .await
-                .optional()?;
-            if let Some(job) = &job {
-                record_event(conn, job.id, "state", Some(JobStatus::Queued), json!({})).await?;
-            }
-            Ok(job)
-        })
-        .await?;
+    let inserted = crate::queue::insert_row(&mut conn, &new).await?;
     let Some(job) = inserted else {
         // The idempotency key was used before: same body, same job.
         let existing: Job = j::jobs
@@ -221,7 +204,7 @@ pub async fn submit(
     };
     drop(conn);
     if job.run_at <= Utc::now() {
-        nudge(ctx, &job.queue).await;
+        nudge(ctx, &job.queue);
     }
     Ok(Submitted { job, replayed: false })
 }
@@ -249,7 +232,7 @@ pub async fn enqueue_with<A: JobArgs>(ctx: &Ctx, tenant: Uuid, args: &A, max_att
     let mut conn = ctx.pool.get().await?;
     let queued = crate::queue::insert_with(&mut conn, tenant, args, max_attempts).await?;
     drop(conn);
-    nudge(ctx, A::KIND.queue.as_str()).await;
+    nudge(ctx, A::KIND.queue.as_str());
     Ok(queued)
 }
 
@@ -437,25 +420,23 @@ pub async fn cancel(ctx: &Ctx, principal: &Principal, id: Uuid) -> ServiceResult
     match event {
         Some(ev) => {
             ctx.broker.publish_event(&ev.view()).await;
-            dispatch_webhooks(ctx).await;
+            dispatch_webhooks(ctx);
         }
         None => ctx.broker.publish_cancel(job.id).await?,
     }
     Ok(job)
 }
 
-/// Dispatches `queue` now if no other dispatcher is at it; a failure is
-/// left to the workers' dispatch loops, which run anyway.
-pub async fn nudge(ctx: &Ctx, queue: &str) {
-    let window = ctx.settings.dispatch.window;
-    if let Err(e) = dispatcher::dispatch_queue(&ctx.pool, &ctx.broker, queue, window, dispatcher::Lock::Try).await {
-        tracing::warn!(queue, error = %e, "dispatch deferred to the workers");
-    }
+/// Asks for a dispatch of `queue` without waiting for it (coalesced with
+/// other asks: see [`crate::queue::dispatcher::Nudger`]). A failed dispatch is left to
+/// the workers' dispatch loops, which run anyway.
+pub fn nudge(ctx: &Ctx, queue: &str) {
+    ctx.nudger.nudge(queue);
 }
 
 /// Nudges the `webhook` queue after deliveries were written.
-pub async fn dispatch_webhooks(ctx: &Ctx) {
-    nudge(ctx, DeliverWebhook::KIND.queue.as_str()).await;
+pub fn dispatch_webhooks(ctx: &Ctx) {
+    nudge(ctx, DeliverWebhook::KIND.queue.as_str());
 }
 
 /// A retry runs the job again as it was: the caller needs what submitting
@@ -513,6 +494,6 @@ pub async fn retry(ctx: &Ctx, principal: &Principal, id: Uuid) -> ServiceResult<
         })
         .await?;
     ctx.broker.publish_event(&ev.view()).await;
-    nudge(ctx, &job.queue).await;
+    nudge(ctx, &job.queue);
     Ok(job)
 }

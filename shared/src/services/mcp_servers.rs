@@ -295,7 +295,7 @@ pub async fn create(ctx: &Ctx, p: &Principal, i: McpServerInput) -> ServiceResul
         return Err(ServiceError::new(ErrorCode::NameTaken, "an MCP server of that name exists"));
     };
     drop(conn);
-    super::jobs::nudge(ctx, McpDiscover::KIND.queue.as_str()).await;
+    super::jobs::nudge(ctx, McpDiscover::KIND.queue.as_str());
     Ok(view(row, Some(&job)))
 }
 

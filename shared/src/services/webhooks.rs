@@ -373,7 +373,7 @@ pub async fn redeliver(ctx: &Ctx, p: &Principal, delivery_id: Uuid) -> ServiceRe
             Ok(dl)
         })
         .await?;
-    super::jobs::dispatch_webhooks(ctx).await;
+    super::jobs::dispatch_webhooks(ctx);
     Ok(delivery_view(&dl, Vec::new()))
 }
 
@@ -390,7 +390,7 @@ pub async fn send_test(ctx: &Ctx, p: &Principal, id: Uuid) -> ServiceResult<Deli
                 .await?)
         })
         .await?;
-    super::jobs::dispatch_webhooks(ctx).await;
+    super::jobs::dispatch_webhooks(ctx);
     Ok(delivery_view(&dl, Vec::new()))
 }
 
