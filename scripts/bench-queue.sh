@@ -12,6 +12,7 @@
 # more here; CLIENTS (8) producers; CONCURRENCY (8) per worker;
 # LATENCY_JOBS (1000) at one every PACE_MS (10). PROFILE=1 also records
 # the API and the worker with `perf` during Chorus's single run (slower).
+# SYSTEMS ("chorus bullmq celery") picks the peers to run (Chorus always runs).
 # pg_stat_statements is always on: the report lists the top statements.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,7 +39,7 @@ results=$work/queue-results.jsonl; samples=$work/queue-cpu.jsonl; profile=$work/
 stop_sampler=$work/queue-cpu.stop
 cleanup() { touch "$stop_sampler"; for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; scripts/services.sh stop "$dir"; }
 trap cleanup EXIT
-CHORUS_PG_OPTS="-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all" \
+CHORUS_PG_OPTS="-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all -c pg_stat_statements.track_planning=on" \
   scripts/services.sh start "$dir" "$pg_port" "$redis_port"
 createdb -h 127.0.0.1 -p "$pg_port" -U postgres chorus
 psql -q -h 127.0.0.1 -p "$pg_port" -U postgres chorus -c "CREATE EXTENSION pg_stat_statements"
@@ -64,10 +65,12 @@ sql() { psql -h 127.0.0.1 -p "$pg_port" -U postgres chorus "$@"; }
 # The statements Postgres ran for one Chorus run, per job (markdown).
 top_statements() {
   echo; echo "### Postgres, Chorus $1 run: top statements by total time (pg_stat_statements)"; echo
-  echo "| calls per job | total ms | mean ms | statement |"; echo "|---|---|---|---|"
-  sql -tA -c "SELECT format('| %s | %s | %s | \`%s\` |', round(calls::numeric / $2, 3), round(total_exec_time::numeric),
-      round(mean_exec_time::numeric, 3), replace(left(regexp_replace(query, '\s+', ' ', 'g'), 120), '|', '¦'))
-      FROM pg_stat_statements WHERE query NOT LIKE '%pg_stat_statements%' ORDER BY total_exec_time DESC LIMIT 12"
+  echo "| calls per job | total ms (plan + run) | plan ms, mean | run ms, mean | statement |"; echo "|---|---|---|---|---|"
+  sql -tA -c "SELECT format('| %s | %s | %s | %s | \`%s\` |', round(calls::numeric / $2, 3),
+      round((total_plan_time + total_exec_time)::numeric), round(mean_plan_time::numeric, 3), round(mean_exec_time::numeric, 3),
+      replace(left(regexp_replace(query, '\s+', ' ', 'g'), 120), '|', '¦'))
+      FROM pg_stat_statements WHERE query NOT LIKE '%pg_stat_statements%'
+      ORDER BY total_plan_time + total_exec_time DESC LIMIT 12"
   sql -qtA -c "SELECT pg_stat_statements_reset()" >/dev/null
 }
 : > "$profile"
@@ -95,21 +98,26 @@ top_statements batch "$((CHORUS_JOBS * 2))" >> "$profile"
 chorus "$LATENCY_JOBS" 1 latency "$PACE_MS"
 for p in "$api_pid" "$worker_pid"; do kill "$p" 2>/dev/null || true; done
 
+runs() { [[ " ${SYSTEMS:-chorus bullmq celery} " == *" $1 "* ]]; }
+if runs bullmq; then
 echo "bullmq"
 cp bench/queue/bullmq.mjs "$work/node/"
 bullmq() { (cd "$work/node" && node bullmq.mjs "$redis_port" "$@") | tee -a "$results"; }
 bullmq "$BULLMQ_JOBS" "$CLIENTS" "$CONCURRENCY" single
 bullmq "$((BULLMQ_JOBS * 2))" "$CLIENTS" "$CONCURRENCY" batch
 bullmq "$LATENCY_JOBS" 1 "$CONCURRENCY" latency "$PACE_MS"
+fi
+if runs celery; then
 echo "celery"
 celery() { (cd bench/queue && ../../$work/venv/bin/python celery_bench.py "$redis_port" "$@") | tee -a "$results"; }
 celery "$CELERY_JOBS" "$CLIENTS" "$CONCURRENCY" single
 celery "$((CELERY_JOBS * 2))" "$CLIENTS" "$CONCURRENCY" batch
 celery "$LATENCY_JOBS" 1 "$CONCURRENCY" latency "$PACE_MS"
+fi
 touch "$stop_sampler"; sleep 0.3
 
 report=bench/results/queue.md
 [ "${CHORUS_STORES:-fast}" = durable ] && report=bench/results/queue-durable.md
 python3 bench/queue/report.py "$results" "$samples" "$report" \
-  "no-op jobs; $CLIENTS concurrent producers; one worker process (Chorus: one \`chorus-worker\`, dispatch window $CHORUS__DISPATCH__WINDOW) with concurrency $CONCURRENCY; paced run: $LATENCY_JOBS jobs, one every $PACE_MS ms" \
+  "no-op jobs; $CLIENTS concurrent producers; one worker process with concurrency $CONCURRENCY; paced run: $LATENCY_JOBS jobs, one every $PACE_MS ms. Chorus's knobs: one \`chorus-api\` and one \`chorus-worker\`, \`dispatch.window\` $CHORUS__DISPATCH__WINDOW, \`worker.poll_ms\` 50, \`database.pool_size\` 10 (the worker raises it to its concurrency + 4), \`worker.complete_batch_ms\` 2 and \`complete_batch_max\` 100 (also the most messages one claim takes), defaults otherwise" \
   "$profile"

@@ -565,11 +565,16 @@ pub struct DispatchSettings {
     /// A dispatched job no worker claimed within this long is dispatched
     /// again (its message was lost); the old message becomes stale.
     pub redispatch_after_ms: u64,
+    /// After a dispatch that filled the window with jobs still due, a
+    /// process waits this long (ms) before its next dispatch of that
+    /// queue, so each one moves more jobs. Workers starve only if they
+    /// drain a whole window faster than this.
+    pub backlog_gap_ms: u64,
 }
 
 impl Default for DispatchSettings {
     fn default() -> Self {
-        Self { window: 16, interval_ms: 250, redispatch_after_ms: 60_000 }
+        Self { window: 16, interval_ms: 250, redispatch_after_ms: 60_000, backlog_gap_ms: 5 }
     }
 }
 

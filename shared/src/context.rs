@@ -49,7 +49,7 @@ impl Ctx {
                 crate::webhooks::guard::GuardedResolver::new(&settings.webhooks),
             ))),
             secrets,
-            nudger: crate::queue::dispatcher::Nudger::new(pool.clone(), broker.clone(), settings.dispatch.window),
+            nudger: crate::queue::dispatcher::Nudger::new(pool.clone(), broker.clone(), &settings.dispatch),
             pool,
             broker,
             settings: Arc::new(settings),

@@ -119,7 +119,7 @@ async fn main() -> anyhow::Result<()> {
             (left, moved) = (now, Instant::now());
         }
         anyhow::ensure!(moved.elapsed() < Duration::from_secs(60), "stalled: {left} jobs left, none finished for 60 s");
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
     }
     let done_sql = "SELECT count(*)::float8 AS n FROM jobs WHERE status = 'succeeded' AND created_at >= $1";
     let done = scalar(&mut conn, done_sql, since).await? as usize;
