@@ -7,7 +7,7 @@
 # with CHORUS_STORES=durable (Postgres with fsync and synchronous commits,
 # as `just up` runs it; the default is the tests' fast settings).
 #
-# Env: CHORUS_JOBS (20000), BULLMQ_JOBS (150000), CELERY_JOBS (8000): jobs
+# Env: CHORUS_JOBS (20000), BULLMQ_JOBS (200000), CELERY_JOBS (8000): jobs
 # per throughput run (batch runs take twice as many), enough for 20 s or
 # more here; CLIENTS (8) producers; CONCURRENCY (8) per worker;
 # LATENCY_JOBS (1000) at one every PACE_MS (10). PROFILE=1 also records
@@ -16,7 +16,7 @@
 # pg_stat_statements is always on: the report lists the top statements.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-CHORUS_JOBS=${CHORUS_JOBS:-20000}; BULLMQ_JOBS=${BULLMQ_JOBS:-150000}; CELERY_JOBS=${CELERY_JOBS:-8000}
+CHORUS_JOBS=${CHORUS_JOBS:-20000}; BULLMQ_JOBS=${BULLMQ_JOBS:-200000}; CELERY_JOBS=${CELERY_JOBS:-8000}
 CLIENTS=${CLIENTS:-8}; CONCURRENCY=${CONCURRENCY:-8}
 LATENCY_JOBS=${LATENCY_JOBS:-1000}; PACE_MS=${PACE_MS:-10}
 work=bench/work; dir=.build/bench
@@ -30,33 +30,14 @@ command -v node >/dev/null || { apt-get update -qq && apt-get install -y -qq nod
 [ -x "$work/venv/bin/celery" ] || (python3 -m venv "$work/venv" && "$work/venv/bin/pip" install -q "celery[redis]==5.6.2")
 cargo build --release --bins
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-pg_port=$(free_port); redis_port=$(free_port); api_port=$(free_port)
-scripts/services.sh stop "$dir" 2>/dev/null || true
-rm -rf "$dir"
-pids=()
+source scripts/bench-lib.sh
 results=$work/queue-results.jsonl; samples=$work/queue-cpu.jsonl; profile=$work/queue-profile.md
 stop_sampler=$work/queue-cpu.stop
-cleanup() { touch "$stop_sampler"; for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; scripts/services.sh stop "$dir"; }
-trap cleanup EXIT
-CHORUS_PG_OPTS="-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all -c pg_stat_statements.track_planning=on" \
-  scripts/services.sh start "$dir" "$pg_port" "$redis_port"
-createdb -h 127.0.0.1 -p "$pg_port" -U postgres chorus
+on_exit='touch "$stop_sampler"'
+export CHORUS_PG_OPTS="-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all -c pg_stat_statements.track_planning=on"
+bench_stores "$dir"
 psql -q -h 127.0.0.1 -p "$pg_port" -U postgres chorus -c "CREATE EXTENSION pg_stat_statements"
-
-# The knobs (README "Queue"): these are the values the report's runs used.
-export CHORUS__DATABASE__URL="postgres://postgres@127.0.0.1:$pg_port/chorus"
-export CHORUS__REDIS__URL="redis://127.0.0.1:$redis_port"
-export CHORUS__API__PORT=$api_port CHORUS__WORKER__CONCURRENCY__MAINTENANCE=$CONCURRENCY
-export CHORUS__DISPATCH__WINDOW=$((CONCURRENCY * 4)) RUST_LOG=warn
-# No-op (`diagnostic`) jobs run on the maintenance queue; this worker takes
-# only that one, so it needs no embedding model.
-export CHORUS__WORKER__QUEUES=maintenance
-target/release/chorus-api migrate
-key=$(target/release/chorus-api create-key --tenant bench --role admin)
-target/release/chorus-api serve & pids+=($!); api_pid=$!
-target/release/chorus-worker --name bench-worker --metrics-port 0 & pids+=($!); worker_pid=$!
-for _ in $(seq 100); do curl -sf "localhost:$api_port/readyz" >/dev/null && break; sleep 0.1; done
+bench_chorus bench "$CONCURRENCY"
 
 : > "$results"; : > "$samples"; rm -f "$stop_sampler"
 python3 bench/queue/cpu.py "$samples" "$stop_sampler" & pids+=($!)

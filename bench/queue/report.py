@@ -102,6 +102,8 @@ if cl:
     L.append(goal(f"enqueue→start p99 < 25 ms: {cl['latency_p99_ms']:.1f} ms", cl["latency_p99_ms"] < 25))
 if short:
     L += ["", "Runs shorter than 20 s (raise their job counts): " + ", ".join(short) + "."]
+if os.path.exists("bench/results/queue-baseline.md"):
+    L += ["", "The same benchmark before this round's batching (commit 5fe68a9, fast settings): `bench/results/queue-baseline.md`."]
 if profile and os.path.exists(profile):
     L += ["", open(profile).read().rstrip()]
 open(out, "w").write("\n".join(L) + "\n")

@@ -211,6 +211,16 @@ impl TestApp {
         resp.json().await.unwrap()
     }
 
+    /// The message that claims job `id` as it stands (its current
+    /// `dispatch_seq`), for tests that play the worker's part.
+    pub async fn message_of(&self, id: Uuid) -> chorus_shared::queue::JobMessage {
+        use chorus_shared::db::schema::jobs as j;
+        use diesel::QueryDsl;
+        let mut conn = self.ctx.pool.get().await.unwrap();
+        let seq: i32 = j::table.find(id).select(j::dispatch_seq).first(&mut conn).await.unwrap();
+        chorus_shared::queue::JobMessage { job_id: id, dispatch_seq: seq }
+    }
+
     /// Polls until the job satisfies `done`, at most `within`.
     pub async fn wait_for(&self, id: Uuid, within: Duration, done: impl Fn(&JobView) -> bool) -> JobView {
         let deadline = tokio::time::Instant::now() + within;

@@ -5,8 +5,10 @@
 //! waits: a batch is whatever queued up while the previous call ran.
 
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::time::Duration;
 
+use futures::FutureExt;
 use tokio::sync::{mpsc, oneshot};
 
 type Request<I, O> = (I, oneshot::Sender<O>);
@@ -70,7 +72,12 @@ where
         }
         let (items, replies): (Vec<I>, Vec<_>) = batch.into_iter().unzip();
         let n = items.len();
-        let answers = handle(items).await;
+        // A panicking batch answers its callers `Stopped` (their replies
+        // drop) and the task goes on with the next one.
+        let Ok(answers) = AssertUnwindSafe(handle(items)).catch_unwind().await else {
+            tracing::error!(items = n, "a batch panicked; its callers get an error");
+            continue;
+        };
         debug_assert_eq!(answers.len(), n, "one answer per item");
         for (reply, answer) in replies.into_iter().zip(answers) {
             let _ = reply.send(answer);
@@ -99,6 +106,16 @@ mod tests {
         .await;
         assert_eq!(answers, (0..10).map(|i| i * 2).collect::<Vec<_>>());
         assert_eq!(calls.load(Ordering::SeqCst), 1, "ten callers within the window make one call");
+    }
+
+    #[tokio::test]
+    async fn a_panicking_batch_fails_its_callers_and_the_next_batch_still_runs() {
+        let b: Batcher<u32, u32> = Batcher::start(Duration::ZERO, 10, |items: Vec<u32>| async move {
+            assert!(!items.contains(&13), "unlucky");
+            items
+        });
+        assert!(b.call(13).await.is_err(), "the panicking batch's caller gets an error");
+        assert_eq!(b.call(7).await.unwrap(), 7, "the task survived");
     }
 
     #[tokio::test]

@@ -57,7 +57,9 @@ impl Completer {
     pub async fn succeed(&self, job: Job, result: Value) -> Answer {
         match &self.batcher {
             Some(b) => b.call((job, result)).await?,
-            None => lifecycle::finish(&self.pool, &job, Outcome::Succeeded(result), &self.settings, Duration::ZERO).await,
+            None => {
+                lifecycle::finish(&self.pool, &job, Outcome::Succeeded(result), &self.settings, Duration::ZERO).await
+            }
         }
     }
 

@@ -29,12 +29,7 @@ use crate::domain::JobStatus;
 /// Waiting for the lock (not skipping when another process holds it)
 /// means a job committed while that dispatcher was selecting is still
 /// dispatched now, by this call.
-pub async fn dispatch_queue(
-    pool: &DbPool,
-    broker: &Broker,
-    queue: &str,
-    window: i64,
-) -> anyhow::Result<Dispatched> {
+pub async fn dispatch_queue(pool: &DbPool, broker: &Broker, queue: &str, window: i64) -> anyhow::Result<Dispatched> {
     let mut conn: DbConn = pool.get().await?;
     let (pushing, name) = (broker.clone(), queue.to_string());
     let result = (*conn)
@@ -43,12 +38,12 @@ pub async fn dispatch_queue(
                 .bind::<Text, _>(format!("dispatch:{name}"))
                 .execute(conn)
                 .await?;
-            // `due` takes at most a window (and one more, to tell a
-            // backlog) by a parameter (raw statements
-            // are planned for each call, with their values), so the planner
-            // knows the count and updates by the primary key; with the
-            // limit known only at run time (`room`) it hash-joined the whole
-            // table (36 ms instead of 1 ms with 100,000 jobs).
+            // `due` takes at most a window and one more (to tell a
+            // backlog), a limit given as a parameter: raw statements are
+            // planned on each call with their values, so the planner knows
+            // the count and updates by primary key. With the limit known
+            // only at run time (`room`) it hash-joined the whole table
+            // (36 ms instead of 1 ms with 100,000 jobs).
             let due: Vec<Due> = diesel::sql_query(
                 "WITH room AS ( \
                    SELECT $2 - count(*) AS n FROM jobs \

@@ -149,10 +149,8 @@ pub async fn claim_many(pool: &DbPool, msgs: &[JobMessage], worker: &str) -> any
     .bind::<Text, _>(worker)
     .load(&mut conn)
     .await?;
-    let mut by_id: std::collections::HashMap<(Uuid, i32), Transition> = claimed
-        .into_iter()
-        .map(|c| ((c.job.id, c.job.dispatch_seq), c.into_transition(JobStatus::Running)))
-        .collect();
+    let mut by_id: std::collections::HashMap<(Uuid, i32), Transition> =
+        claimed.into_iter().map(|c| ((c.job.id, c.job.dispatch_seq), c.into_transition(JobStatus::Running))).collect();
     // A job is updated once even if two messages of the batch name it (a
     // claim keeps the sequence): the first matching message gets it.
     Ok(msgs.iter().map(|m| by_id.remove(&(m.job_id, m.dispatch_seq))).collect())

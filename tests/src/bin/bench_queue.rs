@@ -79,7 +79,9 @@ async fn produce(
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let [_, api, db, key, jobs, clients, mode, rest @ ..] = args.as_slice() else {
-        anyhow::bail!("usage: bench_queue <api-url> <database-url> <api-key> <jobs> <clients> single|batch|latency [pace-ms]");
+        anyhow::bail!(
+            "usage: bench_queue <api-url> <database-url> <api-key> <jobs> <clients> single|batch|latency [pace-ms]"
+        );
     };
     let (jobs, mut clients): (usize, usize) = (jobs.parse()?, clients.parse()?);
     let pace = match (mode.as_str(), rest) {
@@ -108,7 +110,8 @@ async fn main() -> anyhow::Result<()> {
     // The jobs not yet finished (the benchmark's database holds only its
     // own jobs), counted through the partial indexes of waiting and running
     // jobs, so polling costs Postgres little while a backlog drains.
-    let left_sql = "SELECT ((SELECT count(*) FROM jobs WHERE status IN ('queued', 'retrying') AND dispatched_at IS NULL) \
+    let left_sql =
+        "SELECT ((SELECT count(*) FROM jobs WHERE status IN ('queued', 'retrying') AND dispatched_at IS NULL) \
         + (SELECT count(*) FROM jobs WHERE status IN ('queued', 'retrying') AND dispatched_at IS NOT NULL) \
         + (SELECT count(*) FROM jobs WHERE status = 'running'))::float8 AS n";
     let (mut left, mut moved) = (usize::MAX, Instant::now());

@@ -1,6 +1,6 @@
 //! `POST /v1/jobs/batch`: per-item results in order, duplicates by
 //! idempotency key, bad items beside good ones, all-or-nothing batches, and
-//! every accepted job run once.
+//! every accepted job run once; and the worker's batched claim.
 
 use std::time::Duration;
 
@@ -139,4 +139,61 @@ async fn batch_limits_and_roles_hold() {
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["items"][0]["error"]["code"], "forbidden", "{answer}");
     assert!(answer["items"][1]["job"]["id"].is_string());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_claim_statement_takes_many_messages_once_each_in_order() {
+    use chorus_shared::queue::{lifecycle, JobMessage};
+    // No worker: the test plays the worker's part.
+    let app = TestApp::spawn_with(0, |_| {}).await;
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        ids.push(app.submit(json!({"kind": "diagnostic", "payload": {}})).await);
+    }
+    let mut msgs = Vec::new();
+    for id in &ids {
+        msgs.push(app.message_of(*id).await);
+    }
+    let stale = JobMessage { job_id: ids[2], dispatch_seq: msgs[2].dispatch_seq + 1 };
+    // A repeated message, a stale one (another dispatch's), and one for a
+    // job that does not exist, among good ones.
+    let batch = vec![
+        msgs[0].clone(),
+        stale,
+        msgs[1].clone(),
+        msgs[0].clone(),
+        JobMessage { job_id: Uuid::now_v7(), dispatch_seq: 0 },
+        msgs[2].clone(),
+    ];
+    let answers = lifecycle::claim_many(&app.ctx.pool, &batch, "test-worker").await.unwrap();
+    let claimed: Vec<Option<Uuid>> = answers.iter().map(|a| a.as_ref().map(|t| t.job.id)).collect();
+    assert_eq!(claimed, vec![Some(ids[0]), None, Some(ids[1]), None, None, Some(ids[2])]);
+    for t in answers.iter().flatten() {
+        assert_eq!(t.job.status, JobStatus::Running);
+        assert_eq!(t.job.attempts, 1);
+        assert_eq!(t.event.job_id, t.job.id, "each answer carries its own job's event");
+        assert_eq!(t.event.data["worker"], "test-worker");
+    }
+    // Claimed once: one `running` event each, and a second claim finds nothing.
+    {
+        use chorus_shared::db::schema::job_events as e;
+        use diesel::{ExpressionMethods, QueryDsl};
+        let mut conn = app.ctx.pool.get().await.unwrap();
+        for id in &ids {
+            let running: i64 = e::table
+                .filter(e::job_id.eq(id))
+                .filter(e::status.eq("running"))
+                .count()
+                .get_result(&mut conn)
+                .await
+                .unwrap();
+            assert_eq!(running, 1, "job {id}");
+        }
+    }
+    let again = lifecycle::claim_many(&app.ctx.pool, &msgs, "test-worker").await.unwrap();
+    assert!(again.iter().all(Option::is_none), "a running job is not claimed again");
+    for t in answers.into_iter().flatten() {
+        let done = lifecycle::Outcome::Succeeded(json!({}));
+        lifecycle::finish(&app.ctx.pool, &t.job, done, &app.settings, Duration::ZERO).await.unwrap().expect("ours");
+    }
 }

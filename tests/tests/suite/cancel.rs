@@ -5,7 +5,6 @@ use std::time::Duration;
 use chorus_shared::domain::JobStatus;
 use chorus_tests::TestApp;
 use serde_json::{json, Value};
-use uuid::Uuid;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_waiting_job_is_cancelled_at_once_and_never_runs() {
@@ -40,16 +39,6 @@ async fn a_running_job_stops_soon_after_cancel() {
     assert!(job.progress.map_or(0, |p| p.done) < 60);
 }
 
-/// The claim message of a queued job, read from its row.
-async fn message_of(app: &TestApp, id: Uuid) -> chorus_shared::queue::JobMessage {
-    use chorus_shared::db::schema::jobs as j;
-    use diesel::prelude::*;
-    use diesel_async::RunQueryDsl;
-    let mut conn = app.ctx.pool.get().await.unwrap();
-    let seq: i32 = j::table.find(id).select(j::dispatch_seq).first(&mut conn).await.unwrap();
-    chorus_shared::queue::JobMessage { job_id: id, dispatch_seq: seq }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cancel_that_lands_during_a_retry_or_a_hand_back_ends_the_job() {
     use chorus_shared::queue::lifecycle::{self, Outcome};
@@ -58,7 +47,7 @@ async fn a_cancel_that_lands_during_a_retry_or_a_hand_back_ends_the_job() {
     let app = TestApp::spawn_with(0, |_| {}).await;
     for outcome in [Outcome::Failed(JobError::retryable("flaky", "try again")), Outcome::HandBack] {
         let id = app.submit(json!({"kind": "diagnostic", "payload": {"sleep_ms": 10}})).await;
-        let msg = message_of(&app, id).await;
+        let msg = app.message_of(id).await;
         let claimed = lifecycle::claim(&app.ctx.pool, &msg, "test-worker").await.unwrap().expect("claimed");
         let resp = app.post(&app.admin_key, &format!("/v1/jobs/{id}/cancel")).send().await.unwrap();
         assert_eq!(resp.status(), 202, "a running job is asked to stop");
