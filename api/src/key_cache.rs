@@ -48,7 +48,7 @@ impl KeyCache {
             }
         }
         let epoch = self.epoch.load(Ordering::SeqCst);
-        let principal = auth::authenticate(&ctx.pool, secret).await?;
+        let principal = auth::authenticate_hash(&ctx.pool, &hash).await?;
         let mut entries = self.entries();
         if self.epoch.load(Ordering::SeqCst) == epoch {
             if entries.len() >= self.max {

@@ -156,9 +156,8 @@ async fn publish(ctx: &chorus_shared::Ctx, transitions: &[lifecycle::Transition]
     if transitions.iter().any(|t| t.deliveries > 0) {
         chorus_shared::services::jobs::dispatch_webhooks(ctx);
     }
-    for t in transitions {
-        ctx.broker.publish_event(&t.event.view()).await;
-    }
+    let events: Vec<_> = transitions.iter().map(|t| t.event.view()).collect();
+    ctx.broker.publish_events(&events).await;
 }
 
 /// Follows the cancel channel, reconnecting after Redis outages.

@@ -143,16 +143,20 @@ async fn run_attempt(state: &WorkerState, job: Job) {
         tracing::warn!(code = %e.code, message = %e.message, "attempt failed");
     }
     let backoff = lifecycle::backoff_for(handler.map(|h| h.kind), &ctx.settings, job.attempts);
-    let (written, published) = match outcome {
-        Outcome::Succeeded(result) => (state.completer.succeed(job.clone(), result).await, state.completer.publishes()),
-        other => (lifecycle::finish(&ctx.pool, &job, other, &ctx.settings, backoff).await, false),
+    // Both paths publish the event they write.
+    let written = match outcome {
+        Outcome::Succeeded(result) => state.completer.succeed(job.clone(), result).await,
+        other => {
+            let written = lifecycle::finish(&ctx.pool, &job, other, &ctx.settings, backoff).await;
+            if let Ok(Some(t)) = &written {
+                ctx.broker.publish_event(&t.event.view()).await;
+            }
+            written
+        }
     };
     match written {
         Ok(Some(t)) => {
             let after = t.job;
-            if !published {
-                ctx.broker.publish_event(&t.event.view()).await;
-            }
             if t.deliveries > 0 {
                 jobs_service::dispatch_webhooks(ctx);
             }

@@ -120,15 +120,11 @@ impl Broker {
     /// Publishes a job event to its channel (best effort: SSE readers also
     /// poll Postgres, so a lost message only delays them).
     pub async fn publish_event(&self, event: &JobEventView) {
-        let body = serde_json::to_string(event).expect("event serializes");
-        let mut conn = self.conn.clone();
-        if let Err(e) = conn.publish::<_, _, ()>(self.job_channel(event.job_id), body).await {
-            tracing::warn!(job_id = %event.job_id, error = %e, "job event not published");
-        }
+        self.publish_events(std::slice::from_ref(event)).await;
     }
 
     /// Publishes many job events in one round trip (a pipeline), best
-    /// effort like [`Broker::publish_event`].
+    /// effort: SSE readers also poll Postgres.
     pub async fn publish_events(&self, events: &[JobEventView]) {
         if events.is_empty() {
             return;

@@ -27,6 +27,7 @@ type Answer = anyhow::Result<Option<Transition>>;
 pub struct Completer {
     batcher: Option<Batcher<(Job, Value), Answer>>,
     pool: DbPool,
+    broker: Broker,
     settings: Arc<Settings>,
 }
 
@@ -41,31 +42,29 @@ impl Completer {
     pub fn start(pool: DbPool, broker: Broker, settings: Arc<Settings>) -> Self {
         let window = Duration::from_millis(settings.worker.complete_batch_ms);
         if window.is_zero() {
-            return Self { batcher: None, pool, settings };
+            return Self { batcher: None, pool, broker, settings };
         }
-        let (p, s) = (pool.clone(), settings.clone());
+        let (p, b, s) = (pool.clone(), broker.clone(), settings.clone());
         let batcher = Batcher::start(window, settings.worker.complete_batch_max, move |batch| {
-            let (pool, broker, settings) = (p.clone(), broker.clone(), s.clone());
+            let (pool, broker, settings) = (p.clone(), b.clone(), s.clone());
             async move { flush(&pool, &broker, &settings, batch).await }
         });
-        Self { batcher: Some(batcher), pool, settings }
+        Self { batcher: Some(batcher), pool, broker, settings }
     }
 
     /// Records that `job`'s attempt succeeded with `result`; answers once
-    /// it is written (or why not; then the rescuer runs the job again).
-    /// A batched answer's event is already published.
+    /// it is written and its event published (or why not; then the
+    /// rescuer runs the job again).
     pub async fn succeed(&self, job: Job, result: Value) -> Answer {
-        match &self.batcher {
-            Some(b) => b.call((job, result)).await?,
-            None => {
-                lifecycle::finish(&self.pool, &job, Outcome::Succeeded(result), &self.settings, Duration::ZERO).await
+        let Some(b) = &self.batcher else {
+            let ended =
+                lifecycle::finish(&self.pool, &job, Outcome::Succeeded(result), &self.settings, Duration::ZERO).await?;
+            if let Some(t) = &ended {
+                self.broker.publish_event(&t.event.view()).await;
             }
-        }
-    }
-
-    /// Whether [`Completer::succeed`] publishes the events it writes.
-    pub fn publishes(&self) -> bool {
-        self.batcher.is_some()
+            return Ok(ended);
+        };
+        b.call((job, result)).await?
     }
 }
 

@@ -103,9 +103,14 @@ const LAST_USED_RESOLUTION: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
 
 /// Verifies a bearer secret; revoked and unknown keys are refused alike.
 pub async fn authenticate(pool: &DbPool, secret: &str) -> ServiceResult<Principal> {
+    authenticate_hash(pool, &hash_key(secret)).await
+}
+
+/// [`authenticate`] for a secret already hashed with [`hash_key`].
+pub async fn authenticate_hash(pool: &DbPool, hash: &str) -> ServiceResult<Principal> {
     let mut conn = pool.get().await?;
     let key: Option<ApiKey> = api_keys::table
-        .filter(api_keys::key_hash.eq(hash_key(secret)))
+        .filter(api_keys::key_hash.eq(hash))
         .filter(api_keys::revoked_at.is_null())
         .select(ApiKey::as_select())
         .first(&mut conn)
