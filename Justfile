@@ -15,7 +15,7 @@ default:
     @just --list
 
 # Install what is missing, start Postgres and Redis, migrate, print an admin key, start the API and two workers
-# (the first owns the embedded vector store).
+# (the first owns the embedded vector store; with QDRANT_URL both use the server).
 up: deps
     scripts/models.sh
     # Durable Postgres (fsync, synchronous commits): a 202 survives a power cut.
@@ -31,10 +31,11 @@ up: deps
     mkdir -p {{run_dir}}
     [ -s {{run_dir}}/admin-key ] || target/release/chorus-api create-key --tenant default --role admin --name bootstrap > {{run_dir}}/admin-key
     just _start api target/release/chorus-api serve
-    # Worker 1 owns the embedded vector store (all queues); worker 2 takes the
-    # queues that never touch vectors. With QDRANT_URL set, both take all.
+    # Worker 1 owns the embedded vector store (all queues); worker 2 takes
+    # every queue but `embed` and `search`: its chat and tool jobs search
+    # through `search` jobs on worker 1. With QDRANT_URL set, both take all.
     just _start worker-1 target/release/chorus-worker --name "$(hostname)-w1" --metrics-port 9101
-    queues=$([ -n "${QDRANT_URL:-}" ] && echo chat,knowledge,embed,search,tool,webhook,maintenance || echo knowledge,webhook,maintenance); \
+    queues=$([ -n "${QDRANT_URL:-}" ] && echo chat,knowledge,embed,search,tool,webhook,maintenance || echo chat,knowledge,tool,webhook,maintenance); \
       CHORUS__WORKER__QUEUES=$queues just _start worker-2 target/release/chorus-worker --name "$(hostname)-w2" --metrics-port 9102
     for _ in $(seq 50); do curl -sf localhost:8080/readyz >/dev/null && break; sleep 0.2; done
     @echo "API on http://127.0.0.1:8080 (docs at /docs); logs in {{run_dir}}"
@@ -54,7 +55,7 @@ deps:
 test *args:
     scripts/test.sh {{args}}
 
-# Run a benchmark: `just bench queue`, `load`, `ingest`, `search`, `chat` or `tools`.
+# Run a benchmark: `just bench queue`, `load`, `ingest`, `search`, `chat`, `hop` or `tools`.
 bench name="queue":
     scripts/bench-{{name}}.sh
 

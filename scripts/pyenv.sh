@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# The Python environment of the suite's reference checks: the PyPI package
-# `standardwebhooks` verifies a delivery captured from Chorus. Idempotent.
+# The Python environment of the suite's reference peers: the PyPI package
+# `standardwebhooks` verifies a delivery captured from Chorus, and `moto`'s
+# server mode is the S3-compatible store of the blob tests. Idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv=.build/pyenv
-if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import standardwebhooks' 2>/dev/null; then
+if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import standardwebhooks, moto.server' 2>/dev/null; then
   python3 -m venv "$venv"
-  "$venv/bin/pip" install -q --disable-pip-version-check standardwebhooks==1.1.0
+  "$venv/bin/pip" install -q --disable-pip-version-check standardwebhooks==1.1.0 "moto[server]==5.2.5"
 fi
 echo "$venv/bin/python"

@@ -25,6 +25,7 @@ pub struct Settings {
     pub telemetry: TelemetrySettings,
     pub webhooks: WebhookSettings,
     pub knowledge: KnowledgeSettings,
+    pub blobs: BlobSettings,
     pub embed: EmbedSettings,
     pub vectors: VectorSettings,
     pub llm: LlmSettings,
@@ -291,6 +292,9 @@ pub struct VectorSettings {
     pub url: String,
     /// API key of the Qdrant server, if it needs one.
     pub api_key: String,
+    /// Put before every collection and alias name on the Qdrant server, so
+    /// that several deployments can share one server.
+    pub prefix: String,
     /// Data directory of the embedded engine (one subdirectory per collection).
     pub path: String,
     /// How often the vector owner schedules a reconciliation; 0 never.
@@ -310,6 +314,7 @@ impl Default for VectorSettings {
         Self {
             url: String::new(),
             api_key: String::new(),
+            prefix: String::new(),
             path: ".build/vectors".into(),
             reconcile_interval_secs: 3600,
             optimize_min_points: 1_000,
@@ -327,10 +332,29 @@ impl VectorSettings {
     }
 }
 
+/// Where originals and export zips are kept ([`crate::knowledge::blob`]).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct BlobSettings {
+    /// Empty: `knowledge.blob_dir` on local disk (one host, or a shared
+    /// filesystem). `s3://bucket[/prefix]`: an S3-compatible store, which
+    /// workers on every host reach without a shared disk.
+    pub url: String,
+    /// The S3 endpoint of a store that is not AWS (MinIO, R2, Ceph, moto).
+    /// This and the keys below fall back to the `AWS_*` variables.
+    pub endpoint: String,
+    pub region: String,
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    /// Plain HTTP to the endpoint (local stores only).
+    pub allow_http: bool,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct KnowledgeSettings {
-    /// Where originals are stored (the local blob store).
+    /// Where originals are stored when `blobs.url` is empty, and the local
+    /// scratch space (`tmp/`) of uploads in progress either way.
     pub blob_dir: String,
     /// Largest upload; bigger ones answer 413.
     pub max_upload_bytes: u64,

@@ -38,8 +38,11 @@ impl Ctx {
         let broker = Broker::connect(&settings.redis.url, &settings.redis.namespace)
             .await
             .map_err(|e| anyhow::anyhow!("cannot connect to Redis at {}: {e}", settings.redis.url))?;
-        let blobs = crate::knowledge::blob::LocalDir::new(&settings.knowledge.blob_dir)
-            .map_err(|e| anyhow::anyhow!("cannot use blob directory {}: {e}", settings.knowledge.blob_dir))?;
+        let blobs =
+            crate::knowledge::blob::Blobs::open(&settings.blobs, &settings.knowledge.blob_dir).map_err(|e| {
+                let at = if settings.blobs.url.is_empty() { &settings.knowledge.blob_dir } else { &settings.blobs.url };
+                anyhow::anyhow!("cannot use the blob store at {at}: {e}")
+            })?;
         let llm = crate::llm::registry::Registry::new(&settings.llm)
             .map_err(|e| anyhow::anyhow!("invalid llm settings: {e}"))?;
         let secrets = crate::secrets::Cipher::from_settings(&settings.secrets).map_err(|e| anyhow::anyhow!(e))?;

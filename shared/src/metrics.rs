@@ -45,6 +45,10 @@ pub struct Metrics {
     pub vector_orphans: IntCounterVec,
     /// Vector searches, by mode.
     pub searches: IntCounterVec,
+    /// Searches asked from inside jobs (chat retrieval, `knowledge_search`),
+    /// by path: `direct` in a process with the vector store, `job` through
+    /// a `search` job on the owner (the hop's cost is the difference).
+    pub search_seconds: HistogramVec,
     /// Language-model calls: tokens by direction (`prompt`, `completion`),
     /// cost, latency, time to first token, errors by kind, cache results,
     /// and each provider's circuit (0 closed, 1 open, 2 half-open).
@@ -131,6 +135,7 @@ impl Metrics {
                 &["side", "action"],
             ),
             searches: counter("chorus_searches_total", "Searches run", &["mode"]),
+            search_seconds: histogram("chorus_search_seconds", "Searches from jobs, by path", &["path"]),
             llm_tokens: counter("chorus_llm_tokens_total", "Model tokens", &["provider", "model", "direction"]),
             llm_cost_usd: {
                 let c =

@@ -36,6 +36,82 @@ pub fn redis_url() -> String {
     env("CHORUS_TEST_REDIS")
 }
 
+/// The Qdrant server that `just test` started (`CHORUS_TEST_QDRANT`, its
+/// gRPC URL), if its binary was there.
+pub fn qdrant_url() -> Option<String> {
+    std::env::var("CHORUS_TEST_QDRANT").ok().filter(|u| !u.is_empty())
+}
+
+/// The vector engine a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    /// qdrant-edge in the one worker that owns `embed` and `search`.
+    Embedded,
+    /// The Qdrant server, shared by every worker.
+    Server,
+}
+
+impl Engine {
+    /// Points `s` at this engine. On the server, the test's collections
+    /// and aliases carry its Redis namespace, so tests share the server
+    /// without meeting.
+    pub fn apply(self, s: &mut Settings) {
+        if self == Self::Server {
+            s.vectors.url = qdrant_url().expect("no Qdrant server: check Engine::skipped first");
+            s.vectors.prefix = format!("{}-", s.redis.namespace);
+        }
+    }
+
+    /// Whether a test on this engine must be skipped (no server here); it
+    /// says so on stderr.
+    pub fn skipped(self, test: &str) -> bool {
+        let skip = self == Self::Server && qdrant_url().is_none();
+        if skip {
+            eprintln!("SKIPPED: {test} on the Qdrant server: no server (CHORUS_TEST_QDRANT is unset)");
+        }
+        skip
+    }
+}
+
+/// Declares `$name(engine)` as two tests, `$name::embedded` and
+/// `$name::qdrant_server`; the second reports itself skipped without a
+/// server.
+#[macro_export]
+macro_rules! on_both_engines {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn embedded() {
+                super::$name($crate::Engine::Embedded).await
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn qdrant_server() {
+                if !$crate::Engine::Server.skipped(stringify!($name)) {
+                    super::$name($crate::Engine::Server).await
+                }
+            }
+        }
+    };
+}
+
+/// A fresh bucket on the suite's S3 server (`CHORUS_TEST_S3`, PyPI moto),
+/// as blob settings.
+pub async fn s3_bucket() -> chorus_shared::config::BlobSettings {
+    let endpoint = env("CHORUS_TEST_S3");
+    let bucket = format!("t{}", &Uuid::new_v4().simple().to_string()[..12]);
+    let made = reqwest::Client::new().put(format!("{endpoint}/{bucket}")).send().await.expect("S3 server");
+    assert!(made.status().is_success(), "bucket {bucket}: {}", made.status());
+    chorus_shared::config::BlobSettings {
+        url: format!("s3://{bucket}"),
+        endpoint,
+        region: "us-east-1".into(),
+        access_key_id: "test".into(),
+        secret_access_key: "test".into(),
+        allow_http: true,
+    }
+}
+
 static TEMPLATE_READY: OnceCell<()> = OnceCell::const_new();
 
 /// Creates the migrated template once per server (an advisory lock guards
@@ -163,11 +239,28 @@ impl TestApp {
         app
     }
 
+    /// API plus `workers` in-process workers on `engine`.
+    pub async fn spawn_on(engine: Engine, workers: usize, tweak: impl FnOnce(&mut Settings)) -> Self {
+        Self::spawn_with(workers, |s| {
+            engine.apply(s);
+            tweak(s)
+        })
+        .await
+    }
+
     /// Starts one more in-process worker.
     pub async fn start_worker(&mut self) -> usize {
+        self.start_worker_with(|_| {}).await
+    }
+
+    /// Starts one more in-process worker whose settings `tweak` edits (its
+    /// queues, say).
+    pub async fn start_worker_with(&mut self, tweak: impl FnOnce(&mut Settings)) -> usize {
         let stop = CancellationToken::new();
         let (tx, rx) = tokio::sync::oneshot::channel();
-        let ctx = Ctx::connect(self.settings.clone()).await.unwrap();
+        let mut settings = self.settings.clone();
+        tweak(&mut settings);
+        let ctx = Ctx::connect(settings).await.unwrap();
         let task = tokio::spawn(chorus_worker::run(ctx, stop.clone(), Some(tx)));
         let metrics_port = rx.await.expect("worker started");
         self.workers.push(InProcessWorker { stop, metrics_port, task });
@@ -274,7 +367,15 @@ impl TestApp {
             .env("CHORUS__WORKER__MAINTENANCE_MS", s.worker.maintenance_ms.to_string())
             .env("CHORUS__DISPATCH__INTERVAL_MS", s.dispatch.interval_ms.to_string())
             .env("CHORUS__KNOWLEDGE__BLOB_DIR", &s.knowledge.blob_dir)
+            .env("CHORUS__BLOBS__URL", &s.blobs.url)
+            .env("CHORUS__BLOBS__ENDPOINT", &s.blobs.endpoint)
+            .env("CHORUS__BLOBS__REGION", &s.blobs.region)
+            .env("CHORUS__BLOBS__ACCESS_KEY_ID", &s.blobs.access_key_id)
+            .env("CHORUS__BLOBS__SECRET_ACCESS_KEY", &s.blobs.secret_access_key)
+            .env("CHORUS__BLOBS__ALLOW_HTTP", s.blobs.allow_http.to_string())
             .env("CHORUS__VECTORS__PATH", &s.vectors.path)
+            .env("CHORUS__VECTORS__URL", &s.vectors.url)
+            .env("CHORUS__VECTORS__PREFIX", &s.vectors.prefix)
             .env("CHORUS__SECRETS__KEY", &s.secrets.key)
             .env("CHORUS__LLM__PROVIDERS__LOCAL__BASE_URL", &s.llm.providers["local"].base_url)
             .env("CHORUS__VECTORS__RECONCILE_INTERVAL_SECS", "0")
@@ -302,9 +403,9 @@ impl TestApp {
 }
 
 /// The queues a worker may take beside the vector owner.
-pub const NON_VECTOR_QUEUES: [&str; 3] = {
-    let [a, b, c] = chorus_shared::domain::Queue::NON_VECTOR;
-    [a.as_str(), b.as_str(), c.as_str()]
+pub const NON_VECTOR_QUEUES: [&str; 5] = {
+    let [a, b, c, d, e] = chorus_shared::domain::Queue::NON_VECTOR;
+    [a.as_str(), b.as_str(), c.as_str(), d.as_str(), e.as_str()]
 };
 
 /// How long a finished test waits for its running jobs to end.

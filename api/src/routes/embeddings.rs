@@ -32,8 +32,11 @@ pub async fn create(
 ) -> ApiResult<HttpResponse> {
     let wait = q.seconds(0.0)?;
     let job = service::submit(&ctx, &auth.0, body.into_inner()).await?;
-    let job =
-        if wait > 0.0 { service::wait_for(&ctx, &auth.0, job.id, Duration::from_secs_f64(wait)).await? } else { job };
+    let job = if wait > 0.0 {
+        chorus_shared::services::waiting::wait_for(&ctx, &auth.0, job.id, Duration::from_secs_f64(wait)).await?
+    } else {
+        job
+    };
     if let (JobStatus::Succeeded, Some(mut result)) = (job.status, job.result.clone()) {
         result["job_id"] = serde_json::json!(job.id);
         return Ok(HttpResponse::Ok().json(result));

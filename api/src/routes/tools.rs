@@ -54,7 +54,7 @@ pub async fn invoke(
     let wait = q.seconds(0.0)?;
     let job = service::invoke(&ctx, &auth.0, &name, body.into_inner()).await?;
     let job = if wait > 0.0 {
-        chorus_shared::services::embeddings::wait_for(&ctx, &auth.0, job.id, Duration::from_secs_f64(wait)).await?
+        chorus_shared::services::waiting::wait_for(&ctx, &auth.0, job.id, Duration::from_secs_f64(wait)).await?
     } else {
         job
     };

@@ -22,12 +22,14 @@ impl Queue {
     pub const ALL: [Queue; 7] =
         [Self::Chat, Self::Knowledge, Self::Embed, Self::Search, Self::Tool, Self::Webhook, Self::Maintenance];
 
-    /// The queues whose jobs read or write the vector store. With the
-    /// embedded engine, one worker process consumes all of them or none.
-    pub const VECTOR: [Queue; 4] = [Self::Embed, Self::Search, Self::Chat, Self::Tool];
+    /// The queues whose jobs read or write the vector store directly. With
+    /// the embedded engine, one worker process consumes both or neither.
+    pub const VECTOR: [Queue; 2] = [Self::Embed, Self::Search];
 
-    /// The queues that never touch the vector store.
-    pub const NON_VECTOR: [Queue; 3] = [Self::Knowledge, Self::Webhook, Self::Maintenance];
+    /// The queues whose jobs never open the vector store: chat retrieval
+    /// and `knowledge_search` reach it through `search` jobs when their
+    /// process has no store, so these run on any number of workers.
+    pub const NON_VECTOR: [Queue; 5] = [Self::Chat, Self::Knowledge, Self::Tool, Self::Webhook, Self::Maintenance];
 
     /// The stable name.
     pub const fn as_str(self) -> &'static str {

@@ -125,15 +125,13 @@ async fn retrieve(ctx: &JobContext, p: &ChatTurn, t: &Loaded) -> Result<(String,
     };
     let Some(rag) = p.rag.as_ref().filter(|r| r.enabled) else { return Ok((system, Vec::new())) };
     ctx.report(Progress { stage: Some("retrieving".into()), done: 0, total: None, message: None }).await;
-    let app = &ctx.ctx;
-    let vectors = app.vectors()?;
     let req = SearchRequest {
         query: t.question.content.clone(),
         mode: Mode::Hybrid,
         filters: rag.filters.clone(),
         top_k: Some(rag.top_k.unwrap_or(5)),
     };
-    let found = search::run(app, vectors, ctx.tenant_id, &req).await?;
+    let found = search::find(&ctx.ctx, ctx.tenant_id, &req).await?;
     let citations = found.results.iter().map(conversations::citation).collect();
     if !found.results.is_empty() {
         system = format!("{system}\n\n{}", rag_context(&found.results)).trim().to_string();

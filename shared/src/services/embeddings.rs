@@ -2,12 +2,9 @@
 //! `embed_texts` job; with `wait`, the answer comes inline when the job
 //! finishes in time.
 
-use std::time::Duration;
-
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
-use uuid::Uuid;
 
 use super::Principal;
 use crate::db::models::Job;
@@ -73,29 +70,6 @@ pub async fn submit(ctx: &Ctx, p: &Principal, req: EmbeddingRequest) -> ServiceR
     }
     let args = crate::kinds::embed_texts::EmbedTexts { input };
     super::jobs::enqueue_with(ctx, p.tenant_id, &args, ctx.settings.retry.default_max_attempts).await
-}
-
-/// Waits up to `wait` for a job to finish; returns it as it is then. It
-/// follows the job's event channel, and re-reads the row at least every
-/// 250 ms in case a message is lost.
-pub async fn wait_for(ctx: &Ctx, p: &Principal, id: Uuid, wait: Duration) -> ServiceResult<Job> {
-    use futures::StreamExt;
-    let deadline = tokio::time::Instant::now() + wait;
-    let mut events = ctx.broker.subscribe(&ctx.broker.job_channel(id)).await.ok().map(|s| s.boxed());
-    loop {
-        let job = super::jobs::get(ctx, p, id).await?;
-        let now = tokio::time::Instant::now();
-        if job.status.is_terminal() || now >= deadline {
-            return Ok(job);
-        }
-        let pause = (deadline - now).min(Duration::from_millis(250));
-        match events.as_mut() {
-            Some(events) => {
-                let _ = tokio::time::timeout(pause, events.next()).await;
-            }
-            None => tokio::time::sleep(pause.min(Duration::from_millis(20))).await,
-        }
-    }
 }
 
 /// Vectors of `texts` under `embedder`'s model, through the Postgres cache

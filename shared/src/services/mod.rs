@@ -22,6 +22,7 @@ pub mod search;
 pub mod tags;
 pub mod tools;
 pub mod usage;
+pub mod waiting;
 pub mod webhooks;
 
 use uuid::Uuid;

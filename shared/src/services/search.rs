@@ -76,7 +76,43 @@ pub async fn submit(ctx: &Ctx, p: &Principal, req: &SearchRequest) -> ServiceRes
 /// Submits a search and waits up to `wait` for it.
 pub async fn submit_and_wait(ctx: &Ctx, p: &Principal, req: &SearchRequest, wait: Duration) -> ServiceResult<Job> {
     let job = submit(ctx, p, req).await?;
-    super::embeddings::wait_for(ctx, p, job.id, wait).await
+    super::waiting::wait_for(ctx, p, job.id, wait).await
+}
+
+/// A search asked from inside a job (chat retrieval, `knowledge_search`):
+/// run here when this process may use the vector store, else handed to
+/// the vector owner as a `search` job and waited for, at most
+/// `vectors.search_wait_ms`. That hop is what lets `chat` and `tool` run on
+/// any number of workers beside one owner of the embedded engine.
+pub async fn find(ctx: &Ctx, tenant: Uuid, req: &SearchRequest) -> ServiceResult<SearchResponse> {
+    let started = std::time::Instant::now();
+    let (path, found) = match ctx.vectors.as_ref() {
+        Some(vectors) => ("direct", run(ctx, vectors, tenant, req).await),
+        None => ("job", through_job(ctx, tenant, req).await),
+    };
+    ctx.metrics.search_seconds.with_label_values(&[path]).observe(started.elapsed().as_secs_f64());
+    found
+}
+
+/// [`find`] on a process without the store: a `search` job, waited for.
+async fn through_job(ctx: &Ctx, tenant: Uuid, req: &SearchRequest) -> ServiceResult<SearchResponse> {
+    validate(req)?;
+    let queued = super::jobs::enqueue(ctx, tenant, req).await?;
+    let wait = Duration::from_millis(ctx.settings.vectors.search_wait_ms);
+    let job = super::waiting::wait_internal(ctx, tenant, queued.id, wait).await?;
+    let unavailable = |why: String| ServiceError::new(ErrorCode::Unavailable, format!("search job {}: {why}", job.id));
+    match (job.status, job.result) {
+        (crate::domain::JobStatus::Succeeded, Some(result)) => {
+            serde_json::from_value(result).map_err(|e| unavailable(format!("unreadable result: {e}")))
+        }
+        (status, _) if !status.is_terminal() => Err(unavailable(format!("not done after {wait:?}"))),
+        (status, _) => Err(unavailable(format!(
+            "ended {}: {} {}",
+            status.as_str(),
+            job.error_code.unwrap_or_default(),
+            job.error_message.unwrap_or_default()
+        ))),
+    }
 }
 
 /// The tenant's documents that the filters allow; `None` when there are

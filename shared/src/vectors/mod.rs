@@ -2,12 +2,14 @@
 //!
 //! - [`edge`]: the embedded default, Qdrant's engine in-process
 //!   (`qdrant-edge`). One directory per collection, owned by exactly one
-//!   process: the worker that consumes the vector queues
-//!   ([`Queue::VECTOR`]). It sits behind the `edge` cargo feature, which
-//!   only the worker (and the tests) turn on: the API never opens the store.
+//!   process: the worker that consumes the vector queues `embed` and
+//!   `search` ([`Queue::VECTOR`]). Chat and tools on other workers search
+//!   through `search` jobs ([`crate::services::search::find`]). It sits
+//!   behind the `edge` cargo feature, which only the worker (and the tests)
+//!   turn on: the API never opens the store.
 //! - [`qdrant`]: a Qdrant server through `qdrant-client`, used when
-//!   `vectors.url` (or `QDRANT_URL`) is set; then any worker may consume any
-//!   queue.
+//!   `vectors.url` (or `QDRANT_URL`) is set; then every worker opens it and
+//!   may consume any queue, and chat searches without a hop.
 //!
 //! Neither engine's types leave its module. [`catalog`] keeps, in Postgres,
 //! which collection is live and which is being built by a reindex.
@@ -30,9 +32,9 @@ use crate::domain::Queue;
 /// The names of the queues whose jobs read or write vectors
 /// ([`Queue::VECTOR`]). With the embedded engine one process consumes all of
 /// them, or none.
-pub const VECTOR_QUEUES: [&str; 4] = {
-    let [a, b, c, d] = Queue::VECTOR;
-    [a.as_str(), b.as_str(), c.as_str(), d.as_str()]
+pub const VECTOR_QUEUES: [&str; 2] = {
+    let [a, b] = Queue::VECTOR;
+    [a.as_str(), b.as_str()]
 };
 
 /// The alias that names the live collection in the engine.
@@ -180,19 +182,19 @@ pub fn vector_queues_of(queues: &[String]) -> Vec<&'static str> {
     VECTOR_QUEUES.iter().copied().filter(|q| queues.iter().any(|x| x == q)).collect()
 }
 
-/// Checks a worker's topology and opens the store it may use: none if it
-/// consumes no vector queue, else the Qdrant server when one is configured,
-/// else the embedded engine (then it must consume all the vector queues). Refuses, with a
-/// message that says what to change, a worker that takes some vector
+/// Checks a worker's topology and opens the store it may use: the Qdrant
+/// server when one is configured (every worker), else the embedded engine
+/// for the worker that consumes the vector queues, else none. Refuses, with
+/// a message that says what to change, a worker that takes some vector
 /// queues but not all, or a second owner of the embedded data directory.
 pub async fn open_for_worker(settings: &Settings) -> anyhow::Result<Option<Vectors>> {
     let v = &settings.vectors;
+    if v.is_server() {
+        return Ok(Some(Arc::new(qdrant::QdrantStore::connect(v).await?)));
+    }
     let taken = vector_queues_of(&settings.worker.queues);
     if taken.is_empty() {
         return Ok(None);
-    }
-    if v.is_server() {
-        return Ok(Some(Arc::new(qdrant::QdrantStore::connect(v).await?)));
     }
     if taken.len() != VECTOR_QUEUES.len() {
         let missing: Vec<_> = VECTOR_QUEUES.iter().filter(|q| !taken.contains(q)).collect();

@@ -1,6 +1,13 @@
 //! A Qdrant server through `qdrant-client` (gRPC), used when `vectors.url`
 //! or `QDRANT_URL` is set. The server is shared, so any worker may consume
 //! any queue; Qdrant's own aliases name the live collection.
+//!
+//! Many workers start at once against one server, so every schema call is
+//! idempotent under concurrency: a collection that another worker created
+//! a moment earlier is accepted when its dimension matches, payload indexes
+//! may be created twice, and an alias is re-pointed in one call. Every
+//! collection and alias name carries `vectors.prefix`, so deployments (or
+//! test runs) can share one server.
 
 use qdrant_client::qdrant::{
     point_id::PointIdOptions, Condition, CountPointsBuilder, CreateAliasBuilder, CreateCollectionBuilder,
@@ -18,6 +25,7 @@ use crate::config::VectorSettings;
 /// A client of one Qdrant server.
 pub struct QdrantStore {
     client: Qdrant,
+    prefix: String,
 }
 
 impl std::fmt::Debug for QdrantStore {
@@ -28,6 +36,17 @@ impl std::fmt::Debug for QdrantStore {
 
 fn engine(e: impl std::fmt::Display) -> VectorError {
     VectorError::Engine(e.to_string())
+}
+
+/// A point operation's error on `collection`: the server's "not found" is
+/// [`VectorError::MissingCollection`], as on the embedded engine.
+fn on(collection: &str) -> impl FnOnce(qdrant_client::QdrantError) -> VectorError + '_ {
+    move |e| match &e {
+        qdrant_client::QdrantError::ResponseError { status } if status.code() == tonic::Code::NotFound => {
+            VectorError::MissingCollection(collection.to_string())
+        }
+        _ => engine(e),
+    }
 }
 
 fn filter(f: &Filter) -> VectorResult<qdrant_client::qdrant::Filter> {
@@ -76,7 +95,40 @@ impl QdrantStore {
         }
         let client = builder.build().map_err(|e| anyhow::anyhow!("Qdrant at {}: {e}", s.url))?;
         client.health_check().await.map_err(|e| anyhow::anyhow!("Qdrant at {} does not answer: {e}", s.url))?;
-        Ok(Self { client })
+        Ok(Self { client, prefix: s.prefix.clone() })
+    }
+
+    /// The server's name for our collection or alias `name`.
+    fn named(&self, name: &str) -> String {
+        format!("{}{name}", self.prefix)
+    }
+
+    /// The vector size of collection `name` (a server name), if it exists.
+    async fn dimension_of(&self, name: &str) -> VectorResult<Option<u64>> {
+        use qdrant_client::qdrant::vectors_config::Config;
+        if !self.client.collection_exists(name).await.map_err(engine)? {
+            return Ok(None);
+        }
+        let info = self.client.collection_info(name).await.map_err(engine)?;
+        let size = info
+            .result
+            .and_then(|r| r.config)
+            .and_then(|c| c.params)
+            .and_then(|p| p.vectors_config)
+            .and_then(|v| v.config)
+            .and_then(|c| match c {
+                Config::Params(p) => Some(p.size),
+                Config::ParamsMap(_) => None,
+            });
+        Ok(Some(size.unwrap_or_default()))
+    }
+
+    /// Accepts an existing collection of `dimension`, refuses another.
+    fn check_dimension(name: &str, found: u64, dimension: usize) -> VectorResult<()> {
+        if found == dimension as u64 {
+            return Ok(());
+        }
+        Err(engine(format!("collection {name} exists with dimension {found}, not {dimension}")))
     }
 }
 
@@ -87,16 +139,27 @@ impl VectorStore for QdrantStore {
     }
 
     async fn create_collection(&self, name: &str, dimension: usize) -> VectorResult<()> {
-        if self.client.collection_exists(name).await.map_err(engine)? {
-            return Ok(());
+        let name = &self.named(name);
+        match self.dimension_of(name).await? {
+            Some(found) => Self::check_dimension(name, found, dimension)?,
+            None => {
+                let created = self
+                    .client
+                    .create_collection(
+                        CreateCollectionBuilder::new(name)
+                            .vectors_config(VectorParamsBuilder::new(dimension as u64, Distance::Cosine)),
+                    )
+                    .await;
+                if let Err(e) = created {
+                    // Another worker created it between our check and our
+                    // call: fine if it is the same shape.
+                    let found = self.dimension_of(name).await?.ok_or_else(|| engine(e))?;
+                    Self::check_dimension(name, found, dimension)?;
+                }
+            }
         }
-        self.client
-            .create_collection(
-                CreateCollectionBuilder::new(name)
-                    .vectors_config(VectorParamsBuilder::new(dimension as u64, Distance::Cosine)),
-            )
-            .await
-            .map_err(engine)?;
+        // Creating an index that exists is a no-op on the server, so a
+        // worker that died half way through finishes the job here.
         self.client
             .create_field_index(
                 CreateFieldIndexCollectionBuilder::new(name, "tenant_id", FieldType::Keyword)
@@ -117,23 +180,32 @@ impl VectorStore for QdrantStore {
     }
 
     async fn drop_collection(&self, name: &str) -> VectorResult<()> {
-        if self.client.collection_exists(name).await.map_err(engine)? {
-            self.client.delete_collection(name).await.map_err(engine)?;
+        let name = self.named(name);
+        if self.client.collection_exists(&name).await.map_err(engine)? {
+            // Deleting a collection that is already gone answers `false`,
+            // not an error, so two workers may race here.
+            self.client.delete_collection(&name).await.map_err(engine)?;
         }
         Ok(())
     }
 
     async fn set_alias(&self, alias: &str, collection: &str) -> VectorResult<()> {
-        // Searches resolve the live collection from Postgres, so the moment
-        // between these two calls is never seen by a search.
-        let _ = self.client.delete_alias(alias).await;
-        self.client.create_alias(CreateAliasBuilder::new(collection, alias)).await.map_err(engine)?;
+        // Creating an alias that exists re-points it, atomically.
+        self.client
+            .create_alias(CreateAliasBuilder::new(self.named(collection), self.named(alias)))
+            .await
+            .map_err(engine)?;
         Ok(())
     }
 
     async fn alias(&self, alias: &str) -> VectorResult<Option<String>> {
         let all = self.client.list_aliases().await.map_err(engine)?;
-        Ok(all.aliases.into_iter().find(|a| a.alias_name == alias).map(|a| a.collection_name))
+        let alias = self.named(alias);
+        Ok(all
+            .aliases
+            .into_iter()
+            .find(|a| a.alias_name == alias)
+            .map(|a| a.collection_name.strip_prefix(&self.prefix).unwrap_or(&a.collection_name).to_string()))
     }
 
     async fn upsert(&self, collection: &str, points: Vec<Point>) -> VectorResult<()> {
@@ -147,7 +219,10 @@ impl VectorStore for QdrantStore {
                 Ok(PointStruct::new(p.id.to_string(), p.vector, payload))
             })
             .collect::<VectorResult<Vec<_>>>()?;
-        self.client.upsert_points(UpsertPointsBuilder::new(collection, points).wait(true)).await.map_err(engine)?;
+        self.client
+            .upsert_points(UpsertPointsBuilder::new(self.named(collection), points).wait(true))
+            .await
+            .map_err(on(collection))?;
         Ok(())
     }
 
@@ -161,14 +236,14 @@ impl VectorStore for QdrantStore {
         let response = self
             .client
             .query(
-                QueryPointsBuilder::new(collection)
+                QueryPointsBuilder::new(self.named(collection))
                     .query(vector)
                     .filter(filter(f)?)
                     .limit(limit as u64)
                     .with_payload(true),
             )
             .await
-            .map_err(engine)?;
+            .map_err(on(collection))?;
         Ok(response
             .result
             .into_iter()
@@ -178,9 +253,9 @@ impl VectorStore for QdrantStore {
 
     async fn delete(&self, collection: &str, f: &Filter) -> VectorResult<()> {
         self.client
-            .delete_points(DeletePointsBuilder::new(collection).points(filter(f)?).wait(true))
+            .delete_points(DeletePointsBuilder::new(self.named(collection)).points(filter(f)?).wait(true))
             .await
-            .map_err(engine)?;
+            .map_err(on(collection))?;
         Ok(())
     }
 
@@ -190,27 +265,28 @@ impl VectorStore for QdrantStore {
         }
         let ids: Vec<PointId> = ids.iter().map(|id| PointId::from(id.to_string())).collect();
         self.client
-            .delete_points(DeletePointsBuilder::new(collection).points(PointsIdsList { ids }).wait(true))
+            .delete_points(DeletePointsBuilder::new(self.named(collection)).points(PointsIdsList { ids }).wait(true))
             .await
-            .map_err(engine)?;
+            .map_err(on(collection))?;
         Ok(())
     }
 
     async fn count(&self, collection: &str, f: &Filter) -> VectorResult<usize> {
         let response = self
             .client
-            .count(CountPointsBuilder::new(collection).filter(filter(f)?).exact(true))
+            .count(CountPointsBuilder::new(self.named(collection)).filter(filter(f)?).exact(true))
             .await
-            .map_err(engine)?;
+            .map_err(on(collection))?;
         Ok(response.result.map(|r| r.count as usize).unwrap_or(0))
     }
 
     async fn scroll(&self, collection: &str, from: Option<Uuid>, limit: usize) -> VectorResult<Page> {
-        let mut request = ScrollPointsBuilder::new(collection).limit(limit.max(1) as u32).with_payload(true);
+        let mut request =
+            ScrollPointsBuilder::new(self.named(collection)).limit(limit.max(1) as u32).with_payload(true);
         if let Some(from) = from {
             request = request.offset(from.to_string());
         }
-        let response = self.client.scroll(request).await.map_err(engine)?;
+        let response = self.client.scroll(request).await.map_err(on(collection))?;
         let points =
             response.result.into_iter().filter_map(|r| Some((uuid_of(r.id)?, payload_from(r.payload)?))).collect();
         Ok(Page { points, next: uuid_of(response.next_page_offset) })

@@ -1,4 +1,5 @@
-//! Search end to end on a real model and the embedded vector store:
+//! Search end to end on a real model, on both vector engines (the embedded
+//! one, and the Qdrant server when `just test` could start it):
 //! paraphrases find the right chunk, codes win through hybrid search,
 //! deleted documents vanish from every mode, reprocessing adds no points,
 //! a reindex swaps models under live searches, the reconciler repairs both
@@ -7,7 +8,8 @@
 use std::time::Duration;
 
 use chorus_shared::domain::{JobStatus, Role};
-use chorus_tests::TestApp;
+use chorus_shared::vectors::{qdrant::QdrantStore, VectorError, VectorStore};
+use chorus_tests::{Engine, TestApp};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -94,9 +96,10 @@ pub async fn reconcile(app: &TestApp) -> Value {
     job.result.unwrap()["collections"][0].clone()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn paraphrased_questions_find_the_right_chunk_and_codes_win_through_hybrid() {
-    let app = TestApp::spawn().await;
+chorus_tests::on_both_engines!(paraphrased_questions_find_the_right_chunk_and_codes_win_through_hybrid);
+
+async fn paraphrased_questions_find_the_right_chunk_and_codes_win_through_hybrid(engine: Engine) {
+    let app = TestApp::spawn_on(engine, 1, |_| {}).await;
     let ids = corpus(&app, &app.admin_key, "").await;
     let questions = [
         ("why does molten rock come out of mountains", "volcanoes.txt"),
@@ -141,9 +144,10 @@ fn r_model(r: &Value) -> bool {
     r["model"] == "all-MiniLM-L6-v2" && r["collection"] == "chunks-all-minilm-l6-v2-384"
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn filters_deletes_and_reprocessing_keep_vectors_exact() {
-    let app = TestApp::spawn().await;
+chorus_tests::on_both_engines!(filters_deletes_and_reprocessing_keep_vectors_exact);
+
+async fn filters_deletes_and_reprocessing_keep_vectors_exact(engine: Engine) {
+    let app = TestApp::spawn_on(engine, 1, |_| {}).await;
     let ids = corpus(&app, &app.admin_key, "nature").await;
     let before = reconcile(&app).await;
     assert_eq!(before["orphan_points_deleted"], 0, "{before}");
@@ -211,9 +215,10 @@ async fn filters_deletes_and_reprocessing_keep_vectors_exact() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_reconciler_repairs_an_orphan_planted_on_each_side() {
-    let app = TestApp::spawn().await;
+chorus_tests::on_both_engines!(the_reconciler_repairs_an_orphan_planted_on_each_side);
+
+async fn the_reconciler_repairs_an_orphan_planted_on_each_side(engine: Engine) {
+    let app = TestApp::spawn_on(engine, 1, |_| {}).await;
     let ids = corpus(&app, &app.admin_key, "").await;
     let baking = id_of(&ids, "baking.txt").parse::<Uuid>().unwrap();
     let tenant = chorus_shared::services::auth::authenticate(&app.ctx.pool, &app.admin_key).await.unwrap().tenant_id;
@@ -257,9 +262,10 @@ async fn the_reconciler_repairs_an_orphan_planted_on_each_side() {
     assert!(metrics.contains(r#"chorus_vector_orphans_total{action="repaired",side="store"} 1"#), "{metrics}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn tenants_never_see_each_other_in_any_mode() {
-    let app = TestApp::spawn().await;
+chorus_tests::on_both_engines!(tenants_never_see_each_other_in_any_mode);
+
+async fn tenants_never_see_each_other_in_any_mode(engine: Engine) {
+    let app = TestApp::spawn_on(engine, 1, |_| {}).await;
     let ours = corpus(&app, &app.admin_key, "").await;
     let globex = app.key("globex", Role::Admin).await;
     let theirs = corpus(&app, &globex, "").await;
@@ -284,14 +290,15 @@ async fn tenants_never_see_each_other_in_any_mode() {
     search(&app, &viewer, json!({"query": "volcano"})).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_reindex_swaps_models_while_searches_keep_answering() {
+chorus_tests::on_both_engines!(a_reindex_swaps_models_while_searches_keep_answering);
+
+async fn a_reindex_swaps_models_while_searches_keep_answering(engine: Engine) {
     // A second model id: the same files under another name.
     let models = tempfile::tempdir().unwrap();
     let real = std::env::var("CHORUS_TEST_MODELS").unwrap();
     std::os::unix::fs::symlink(format!("{real}/all-MiniLM-L6-v2"), models.path().join("minilm-copy")).unwrap();
     let dir = models.path().display().to_string();
-    let app = TestApp::spawn_with(1, |s| s.embed.models_dir = dir).await;
+    let app = TestApp::spawn_on(engine, 1, |s| s.embed.models_dir = dir).await;
     let ids = corpus(&app, &app.admin_key, "").await;
 
     let bad = app.post(&app.admin_key, "/v1/admin/reindex").json(&json!({"model": "../etc"})).send().await.unwrap();
@@ -334,7 +341,19 @@ async fn a_reindex_swaps_models_while_searches_keep_answering() {
         (report["orphan_points_deleted"].as_u64(), report["missing_points_restored"].as_u64()),
         (Some(0), Some(0))
     );
-    assert!(!std::path::Path::new(&app.settings.vectors.path).join("chunks-all-minilm-l6-v2-384").exists());
+    // The old collection is gone from the engine.
+    match engine {
+        Engine::Embedded => {
+            assert!(!std::path::Path::new(&app.settings.vectors.path).join("chunks-all-minilm-l6-v2-384").exists())
+        }
+        Engine::Server => {
+            let store = QdrantStore::connect(&app.settings.vectors).await.unwrap();
+            let old = store.count("chunks-all-minilm-l6-v2-384", &Default::default()).await;
+            assert!(matches!(old, Err(VectorError::MissingCollection(_))), "{old:?}");
+            let live = store.alias("chunks").await.unwrap();
+            assert_eq!(live.as_deref(), Some("chunks-minilm-copy-384"));
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,6 +1,7 @@
 //! The vector store conformance suite: one set of checks for the trait,
-//! run against the embedded engine always, and against a Qdrant server
-//! when `QDRANT_URL` is set (otherwise that part reports itself skipped).
+//! run against the embedded engine always, and against the Qdrant server
+//! that `just test` starts when its binary is there (otherwise that part
+//! reports itself skipped).
 
 use std::sync::Arc;
 
@@ -124,15 +125,59 @@ async fn the_embedded_engine_conforms_and_survives_a_reopen() {
     store.drop_collection("conformance").await.unwrap();
 }
 
+/// A client of the suite's Qdrant server whose names carry a fresh prefix.
+async fn server_store() -> Option<Vectors> {
+    if chorus_tests::Engine::Server.skipped("the vector store conformance suite") {
+        return None;
+    }
+    let prefix = format!("t{}-", &Uuid::new_v4().simple().to_string()[..12]);
+    let settings = VectorSettings { url: chorus_tests::qdrant_url()?, prefix, ..VectorSettings::default() };
+    Some(Arc::new(QdrantStore::connect(&settings).await.unwrap()))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_qdrant_server_conforms_when_one_is_configured() {
-    let Ok(url) = std::env::var("QDRANT_URL") else {
-        eprintln!("SKIPPED: the Qdrant server part of the conformance suite needs QDRANT_URL (no server here)");
-        return;
-    };
-    let settings = VectorSettings { url, ..VectorSettings::default() };
-    let store: Vectors = Arc::new(QdrantStore::connect(&settings).await.unwrap());
-    let name = format!("conformance-{}", Uuid::new_v4().simple());
-    conformance(&store, &name).await;
-    store.drop_collection(&name).await.unwrap();
+async fn a_qdrant_server_conforms() {
+    let Some(store) = server_store().await else { return };
+    conformance(&store, "conformed").await;
+    let err = store.create_collection("conformed", DIM + 1).await.unwrap_err();
+    assert!(err.to_string().contains("dimension"), "{err}");
+    assert!(matches!(
+        store.count("missing", &Filter::default()).await,
+        Err(chorus_shared::vectors::VectorError::MissingCollection(_))
+    ));
+    store.drop_collection("conformed").await.unwrap();
+    store.drop_collection("conformed").await.unwrap();
+}
+
+/// Workers that start together all create the collection, its indexes and
+/// the alias at the same moment: every one of them must succeed. Another
+/// prefix is another deployment, which sees none of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schema_calls_on_a_server_are_idempotent_under_concurrency_and_prefixes_separate() {
+    let Some(store) = server_store().await else { return };
+    let racers = (0..8).map(|_| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            store.create_collection("raced", DIM).await?;
+            store.set_alias("raced-alias", "raced").await
+        })
+    });
+    for r in futures::future::join_all(racers).await {
+        r.unwrap().expect("a concurrent create is not an error");
+    }
+    assert_eq!(store.alias("raced-alias").await.unwrap().as_deref(), Some("raced"));
+    let (t, d) = (Uuid::new_v4(), Uuid::new_v4());
+    store.upsert("raced", vec![point(t, d, 0, 0, &[])]).await.unwrap();
+
+    let Some(other) = server_store().await else { return };
+    assert!(other.alias("raced-alias").await.unwrap().is_none());
+    assert!(matches!(
+        other.count("raced", &Filter::default()).await,
+        Err(chorus_shared::vectors::VectorError::MissingCollection(_))
+    ));
+    other.create_collection("raced", DIM).await.unwrap();
+    assert_eq!(other.count("raced", &Filter::default()).await.unwrap(), 0);
+    assert_eq!(store.count("raced", &Filter::default()).await.unwrap(), 1);
+    store.drop_collection("raced").await.unwrap();
+    other.drop_collection("raced").await.unwrap();
 }

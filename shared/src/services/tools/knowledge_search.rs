@@ -1,5 +1,5 @@
 //! `knowledge_search`: the knowledge base's hybrid search
-//! ([`crate::services::search::run`]), scoped to the caller's tenant.
+//! ([`crate::services::search::find`]), scoped to the caller's tenant.
 
 use serde_json::{json, Value};
 
@@ -51,10 +51,8 @@ impl Tool for KnowledgeSearch {
             top_k: args["top_k"].as_u64().map(|k| k as usize).or(Some(5)),
         };
         search::validate(&req).map_err(|e| ToolError::new(e.code.as_str(), e.message))?;
-        let vectors = ctx.vectors().map_err(|e| ToolError::new(&e.code, e.message))?;
-        let found = search::run(ctx, vectors, caller.tenant_id, &req)
-            .await
-            .map_err(|e| ToolError::new(e.code.as_str(), e.message))?;
+        let found =
+            search::find(ctx, caller.tenant_id, &req).await.map_err(|e| ToolError::new(e.code.as_str(), e.message))?;
         let hits: Vec<Value> = found
             .results
             .iter()
