@@ -55,6 +55,14 @@ deps:
 test *args:
     scripts/test.sh {{args}}
 
+# Chorus on five hosts in network namespaces; cuts a worker host off mid-run and checks the rescue (root only).
+cluster:
+    scripts/cluster.sh
+
+# The long chaos run: kills, store restarts and a receiver outage under load; figures to bench/results/chaos.md.
+chaos:
+    scripts/chaos.sh
+
 # Run a benchmark: `just bench queue`, `load`, `ingest`, `search`, `chat`, `hop` or `tools`.
 bench name="queue":
     scripts/bench-{{name}}.sh

@@ -7,6 +7,7 @@
 #   scripts/qdrant.sh start DIR HTTP_PORT GRPC_PORT   prints the gRPC URL
 #   scripts/qdrant.sh stop  DIR
 #   scripts/qdrant.sh bin                             prints the binary, or fails saying why
+# CHORUS_LISTEN (default 127.0.0.1) is the address it listens on.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,14 +26,15 @@ start)
   # Qdrant writes a .qdrant-initialized file in its working directory. Its
   # output goes to the log, so a caller's `$(…)` is not held open.
   cd "$dir"
-  QDRANT__SERVICE__HOST=127.0.0.1 QDRANT__SERVICE__HTTP_PORT=$http QDRANT__SERVICE__GRPC_PORT=$grpc \
+  listen=${CHORUS_LISTEN:-127.0.0.1}
+  QDRANT__SERVICE__HOST=$listen QDRANT__SERVICE__HTTP_PORT=$http QDRANT__SERVICE__GRPC_PORT=$grpc \
     QDRANT__STORAGE__STORAGE_PATH="$dir/storage" QDRANT__STORAGE__SNAPSHOTS_PATH="$dir/snapshots" \
     QDRANT__TELEMETRY_DISABLED=true QDRANT__LOG_LEVEL=WARN \
     nohup "$bin" > "$dir/qdrant.log" 2>&1 < /dev/null &
   echo $! > "$dir/pid"
   for _ in $(seq 150); do
-    if curl -sf "http://127.0.0.1:$http/readyz" >/dev/null 2>&1; then
-      echo "http://127.0.0.1:$grpc"; exit 0
+    if curl -sf "http://$listen:$http/readyz" >/dev/null 2>&1; then
+      echo "http://$listen:$grpc"; exit 0
     fi
     kill -0 "$(cat "$dir/pid")" 2>/dev/null || { echo "qdrant exited; see $dir/qdrant.log" >&2; exit 1; }
     sleep 0.2

@@ -4,12 +4,17 @@
 #
 #   scripts/services.sh start DIR PG_PORT REDIS_PORT
 #   scripts/services.sh stop  DIR
+#   scripts/services.sh restart-redis DIR PG_PORT REDIS_PORT   (the chaos run)
+#   scripts/services.sh restart-pg    DIR
 #
 # CHORUS_STORES=durable (what `just up` uses) runs Postgres with its
 # durable defaults: fsync on, synchronous commits, so a 202 survives a power
 # cut. The default, `fast`, turns both off: for tests and benchmarks only,
 # whose data is thrown away (benchmark reports say which they used).
 # CHORUS_PG_OPTS adds server options (the benchmarks load pg_stat_statements).
+# CHORUS_LISTEN (default 127.0.0.1) is the address both listen on, and
+# CHORUS_TRUST_NET a network Postgres trusts besides loopback (`just cluster`
+# runs them on its "data" host).
 set -euo pipefail
 
 cmd=${1:?usage: services.sh start|stop DIR [PG_PORT REDIS_PORT]}
@@ -28,6 +33,8 @@ as_pg() {
   fi
 }
 
+listen=${CHORUS_LISTEN:-127.0.0.1}
+
 case "$cmd" in
 start)
   pg_port=${3:?pg port}; redis_port=${4:?redis port}
@@ -41,17 +48,36 @@ start)
   if [ ! -f "$dir/pg/data/PG_VERSION" ]; then
     mkdir -p "$dir/pg/data"
     as_pg "$pg_bin/initdb" -D "$dir/pg/data" -U postgres --auth=trust -E UTF8 $sync >"$dir/pg/initdb.log"
+    if [ -n "${CHORUS_TRUST_NET:-}" ]; then
+      echo "host all all $CHORUS_TRUST_NET trust" >> "$dir/pg/data/pg_hba.conf"
+    fi
   fi
   if ! as_pg "$pg_bin/pg_ctl" -D "$dir/pg/data" status >/dev/null 2>&1; then
     as_pg "$pg_bin/pg_ctl" -D "$dir/pg/data" -l "$dir/pg/postgres.log" -w -t 60 \
-      -o "-p $pg_port -k $dir/pg -c listen_addresses=127.0.0.1 -c max_connections=400 $pg_fast ${CHORUS_PG_OPTS:-}" start >/dev/null
+      -o "-p $pg_port -k $dir/pg -c listen_addresses=$listen -c max_connections=400 $pg_fast ${CHORUS_PG_OPTS:-}" start >/dev/null
   fi
-  if ! redis-cli -p "$redis_port" ping >/dev/null 2>&1; then
-    redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$dir/redis" --daemonize yes \
+  if ! redis-cli -h "$listen" -p "$redis_port" ping >/dev/null 2>&1; then
+    # Off loopback (our own namespaces only) protected mode would refuse peers.
+    protected=$([ "$listen" = 127.0.0.1 ] && echo yes || echo no)
+    redis-server --port "$redis_port" --bind "$listen" --protected-mode "$protected" --dir "$dir/redis" --daemonize yes \
       --pidfile "$dir/redis/redis.pid" --logfile "$dir/redis/redis.log" --save "" --appendonly no
-    for _ in $(seq 50); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+    for _ in $(seq 50); do redis-cli -h "$listen" -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
   fi
-  echo "postgres on 127.0.0.1:$pg_port, redis on 127.0.0.1:$redis_port (data in $dir)"
+  echo "postgres on $listen:$pg_port, redis on $listen:$redis_port (data in $dir)"
+  ;;
+restart-redis)
+  # Redis keeps nothing (no snapshot, no AOF): every message it held is
+  # gone, as after a crash. Postgres, the source of truth, re-dispatches.
+  if [ -f "$dir/redis/redis.pid" ]; then
+    pid=$(cat "$dir/redis/redis.pid")
+    kill -9 "$pid" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    rm -f "$dir/redis/redis.pid"
+  fi
+  "$0" start "$dir" "${3:?pg port}" "${4:?redis port}" >/dev/null
+  ;;
+restart-pg)
+  as_pg "$pg_bin/pg_ctl" -D "$dir/pg/data" -l "$dir/pg/postgres.log" -m fast -w -t 60 restart >/dev/null
   ;;
 stop)
   if [ -f "$dir/pg/data/PG_VERSION" ]; then

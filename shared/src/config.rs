@@ -411,6 +411,9 @@ pub struct WebhookSettings {
     /// Least time between two `job.progress` deliveries of one job to one
     /// endpoint.
     pub progress_throttle_ms: u64,
+    /// Deliveries a second that a recovered endpoint's circuit releases,
+    /// oldest first.
+    pub release_per_sec: u32,
 }
 
 impl Default for WebhookSettings {
@@ -424,6 +427,7 @@ impl Default for WebhookSettings {
             allow_http: false,
             allow_networks: Vec::new(),
             progress_throttle_ms: 1_000,
+            release_per_sec: 50,
         }
     }
 }
@@ -598,7 +602,7 @@ pub struct DispatchSettings {
 
 impl Default for DispatchSettings {
     fn default() -> Self {
-        Self { window: 16, interval_ms: 250, redispatch_after_ms: 60_000, backlog_gap_ms: 5 }
+        Self { window: 16, interval_ms: 250, redispatch_after_ms: 15_000, backlog_gap_ms: 5 }
     }
 }
 

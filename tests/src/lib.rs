@@ -4,6 +4,7 @@
 //! `just test` starts (`CHORUS_TEST_PG`, `CHORUS_TEST_REDIS`). The API runs
 //! in-process on a free port; workers run in-process or as real processes.
 
+pub mod chaos;
 pub mod pdf;
 pub mod provider;
 pub mod receiver;
@@ -148,10 +149,17 @@ pub async fn fresh_database() -> String {
 
 /// Settings for tests: fresh database and namespace, fast timers.
 pub async fn test_settings() -> Settings {
+    settings_on(fresh_database().await, redis_url())
+}
+
+/// The suite's settings (fast timers, loopback allowed, a fresh Redis
+/// namespace, vector and blob directories of their own) on `database` and
+/// `redis`.
+pub fn settings_on(database: String, redis: String) -> Settings {
     let mut s = Settings::default();
-    s.database.url = fresh_database().await;
+    s.database.url = database;
     s.database.pool_size = 5;
-    s.redis.url = redis_url();
+    s.redis.url = redis;
     s.redis.namespace = format!("t{}", &Uuid::new_v4().simple().to_string()[..12]);
     s.api.port = 0;
     s.worker.metrics_port = 0;
@@ -352,54 +360,60 @@ impl TestApp {
 
     /// Starts the real `chorus-worker` binary against this app's stores.
     pub fn spawn_worker_process(&self, name: &str, extra_env: &[(&str, String)]) -> Child {
-        let s = &self.settings;
-        let mut cmd = Command::new(binary("chorus-worker"));
-        cmd.arg("--name")
-            .arg(name)
-            .arg("--metrics-port")
-            .arg("0")
-            .env("CHORUS__DATABASE__URL", &s.database.url)
-            .env("CHORUS__DATABASE__POOL_SIZE", "4")
-            .env("CHORUS__REDIS__URL", &s.redis.url)
-            .env("CHORUS__REDIS__NAMESPACE", &s.redis.namespace)
-            .env("CHORUS__WORKER__HEARTBEAT_MS", s.worker.heartbeat_ms.to_string())
-            .env("CHORUS__WORKER__RESCUE_AFTER_MS", s.worker.rescue_after_ms.to_string())
-            .env("CHORUS__WORKER__MAINTENANCE_MS", s.worker.maintenance_ms.to_string())
-            .env("CHORUS__DISPATCH__INTERVAL_MS", s.dispatch.interval_ms.to_string())
-            .env("CHORUS__KNOWLEDGE__BLOB_DIR", &s.knowledge.blob_dir)
-            .env("CHORUS__BLOBS__URL", &s.blobs.url)
-            .env("CHORUS__BLOBS__ENDPOINT", &s.blobs.endpoint)
-            .env("CHORUS__BLOBS__REGION", &s.blobs.region)
-            .env("CHORUS__BLOBS__ACCESS_KEY_ID", &s.blobs.access_key_id)
-            .env("CHORUS__BLOBS__SECRET_ACCESS_KEY", &s.blobs.secret_access_key)
-            .env("CHORUS__BLOBS__ALLOW_HTTP", s.blobs.allow_http.to_string())
-            .env("CHORUS__VECTORS__PATH", &s.vectors.path)
-            .env("CHORUS__VECTORS__URL", &s.vectors.url)
-            .env("CHORUS__VECTORS__PREFIX", &s.vectors.prefix)
-            .env("CHORUS__SECRETS__KEY", &s.secrets.key)
-            .env("CHORUS__LLM__PROVIDERS__LOCAL__BASE_URL", &s.llm.providers["local"].base_url)
-            .env("CHORUS__VECTORS__RECONCILE_INTERVAL_SECS", "0")
-            // The in-process worker owns the embedded vector store; extra
-            // processes take the other queues unless a test says otherwise.
-            .env("CHORUS__WORKER__QUEUES", NON_VECTOR_QUEUES.join(","))
-            .env("CHORUS__EMBED__MODEL_DIR", &s.embed.model_dir)
-            .env("CHORUS__EMBED__ORT_LIBRARY", &s.embed.ort_library)
-            .env("CHORUS__WEBHOOKS__ALLOW_HTTP", s.webhooks.allow_http.to_string())
-            .env("CHORUS__WEBHOOKS__ALLOW_NETWORKS", s.webhooks.allow_networks.join(","))
-            .env("CHORUS__TOOLS__ALLOW_HTTP", s.tools.allow_http.to_string())
-            .env("CHORUS__TOOLS__ALLOW_NETWORKS", s.tools.allow_networks.join(","))
-            .env(
-                "CHORUS__WEBHOOKS__RETRY_SCHEDULE_MS",
-                s.webhooks.retry_schedule_ms.iter().map(u64::to_string).collect::<Vec<_>>().join(","),
-            )
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit());
+        let mut cmd = worker_command(&self.settings, name);
         for (k, v) in extra_env {
             cmd.env(k, v);
         }
         cmd.spawn().expect("start chorus-worker (run `cargo build --bins` first)")
     }
+}
+
+/// The real `chorus-worker` binary, named `name`, set up with `s`'s stores
+/// and timers; by default it takes the queues beside the vector owner.
+pub fn worker_command(s: &Settings, name: &str) -> Command {
+    let mut cmd = Command::new(binary("chorus-worker"));
+    cmd.arg("--name")
+        .arg(name)
+        .arg("--metrics-port")
+        .arg("0")
+        .env("CHORUS__DATABASE__URL", &s.database.url)
+        .env("CHORUS__DATABASE__POOL_SIZE", "4")
+        .env("CHORUS__REDIS__URL", &s.redis.url)
+        .env("CHORUS__REDIS__NAMESPACE", &s.redis.namespace)
+        .env("CHORUS__WORKER__HEARTBEAT_MS", s.worker.heartbeat_ms.to_string())
+        .env("CHORUS__WORKER__RESCUE_AFTER_MS", s.worker.rescue_after_ms.to_string())
+        .env("CHORUS__WORKER__MAINTENANCE_MS", s.worker.maintenance_ms.to_string())
+        .env("CHORUS__DISPATCH__INTERVAL_MS", s.dispatch.interval_ms.to_string())
+        .env("CHORUS__KNOWLEDGE__BLOB_DIR", &s.knowledge.blob_dir)
+        .env("CHORUS__BLOBS__URL", &s.blobs.url)
+        .env("CHORUS__BLOBS__ENDPOINT", &s.blobs.endpoint)
+        .env("CHORUS__BLOBS__REGION", &s.blobs.region)
+        .env("CHORUS__BLOBS__ACCESS_KEY_ID", &s.blobs.access_key_id)
+        .env("CHORUS__BLOBS__SECRET_ACCESS_KEY", &s.blobs.secret_access_key)
+        .env("CHORUS__BLOBS__ALLOW_HTTP", s.blobs.allow_http.to_string())
+        .env("CHORUS__VECTORS__PATH", &s.vectors.path)
+        .env("CHORUS__VECTORS__URL", &s.vectors.url)
+        .env("CHORUS__VECTORS__PREFIX", &s.vectors.prefix)
+        .env("CHORUS__SECRETS__KEY", &s.secrets.key)
+        .env("CHORUS__LLM__PROVIDERS__LOCAL__BASE_URL", &s.llm.providers["local"].base_url)
+        .env("CHORUS__VECTORS__RECONCILE_INTERVAL_SECS", "0")
+        // The in-process worker owns the embedded vector store; extra
+        // processes take the other queues unless a test says otherwise.
+        .env("CHORUS__WORKER__QUEUES", NON_VECTOR_QUEUES.join(","))
+        .env("CHORUS__EMBED__MODEL_DIR", &s.embed.model_dir)
+        .env("CHORUS__EMBED__ORT_LIBRARY", &s.embed.ort_library)
+        .env("CHORUS__WEBHOOKS__ALLOW_HTTP", s.webhooks.allow_http.to_string())
+        .env("CHORUS__WEBHOOKS__ALLOW_NETWORKS", s.webhooks.allow_networks.join(","))
+        .env("CHORUS__TOOLS__ALLOW_HTTP", s.tools.allow_http.to_string())
+        .env("CHORUS__TOOLS__ALLOW_NETWORKS", s.tools.allow_networks.join(","))
+        .env(
+            "CHORUS__WEBHOOKS__RETRY_SCHEDULE_MS",
+            s.webhooks.retry_schedule_ms.iter().map(u64::to_string).collect::<Vec<_>>().join(","),
+        )
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit());
+    cmd
 }
 
 /// The queues a worker may take beside the vector owner.
@@ -488,11 +502,11 @@ pub async fn wait_exit(child: &mut Child, within: Duration) -> std::process::Exi
     }
 }
 
-/// Path of a workspace binary next to the test executable.
+/// Path of a workspace binary of the same profile: beside this executable
+/// (a binary of ours) or one directory up (a test, under `deps/`).
 pub fn binary(name: &str) -> std::path::PathBuf {
     let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().unwrap().parent().unwrap();
-    let path = dir.join(name);
-    assert!(path.exists(), "{} not built: run `cargo build --bins`", path.display());
-    path
+    let here = exe.parent().unwrap();
+    let path = [here.join(name), here.parent().unwrap().join(name)].into_iter().find(|p| p.exists());
+    path.unwrap_or_else(|| panic!("{name} not built next to {}: run `cargo build --bins`", here.display()))
 }

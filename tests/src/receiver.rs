@@ -20,6 +20,8 @@ pub struct Captured {
     pub timestamp: String,
     pub signature: String,
     pub body: String,
+    /// When it arrived, as seconds since the epoch.
+    pub received_at: f64,
 }
 
 impl Captured {
@@ -48,6 +50,10 @@ async fn capture(state: web::Data<State>, req: HttpRequest, body: String) -> Htt
         timestamp: h("webhook-timestamp"),
         signature: h("webhook-signature"),
         body,
+        received_at: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs_f64(),
     });
     let status = state.status.load(Ordering::SeqCst);
     HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap()).body("received, thanks")
@@ -77,6 +83,11 @@ impl Receiver {
     /// What every following request is answered with.
     pub fn answer(&self, status: u16) {
         self.state.status.store(status, Ordering::SeqCst);
+    }
+
+    /// What it saw, still readable after [`Receiver::stop`].
+    pub fn seen_handle(&self) -> Arc<Mutex<Vec<Captured>>> {
+        self.state.seen.clone()
     }
 
     pub fn seen(&self) -> Vec<Captured> {

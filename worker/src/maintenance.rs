@@ -142,7 +142,12 @@ async fn rescue_once(state: &WorkerState) {
         Ok(n) => tracing::warn!(documents = n, "marked documents failed whose ingestion job ended without them"),
         Err(e) => tracing::warn!(error = %e.message, "document sweep failed"),
     }
-    let lost_after = Duration::from_millis(ctx.settings.dispatch.redispatch_after_ms);
+    // Messages unclaimed for `redispatch_after_ms` were lost; when Redis
+    // itself lost its data, every message in transit was, at once.
+    let lost_after = match ctx.broker.lost_data().await {
+        Ok(true) => Duration::ZERO,
+        _ => Duration::from_millis(ctx.settings.dispatch.redispatch_after_ms),
+    };
     match lifecycle::redispatch_lost(&ctx.pool, lost_after).await {
         Ok(0) => {}
         Ok(n) => tracing::warn!(jobs = n, "re-dispatched jobs whose message was not consumed"),

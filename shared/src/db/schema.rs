@@ -82,6 +82,8 @@ diesel::table! {
         disabled_reason -> Nullable<Text>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        circuit_opened_at -> Nullable<Timestamptz>,
+        probe_delivery_id -> Nullable<Uuid>,
     }
 }
 

@@ -16,6 +16,7 @@ use serde_json::{json, Value};
 use super::{JobContext, JobError};
 use crate::config::Settings;
 use crate::kinds::webhook_delivery::DeliverWebhook;
+use crate::kinds::JobArgs;
 use crate::services::deliveries::{self, Attempt, Skip};
 use crate::webhooks::{guard, signing};
 
@@ -26,6 +27,7 @@ pub async fn run(ctx: &JobContext, p: DeliverWebhook) -> Result<Value, JobError>
         Ok(out) => out,
         Err(Skip::Ended(status)) => return Ok(json!({ "skipped": status })),
         Err(Skip::EndpointGone) => return Ok(json!({ "skipped": "endpoint disabled or deleted" })),
+        Err(Skip::Held) => return Ok(json!({ "held": "the endpoint is failing; released when it recovers" })),
     };
     let attempt = match guard::check(&out.url, &settings.webhooks).await {
         Err(why) => Attempt {
@@ -54,10 +56,18 @@ pub async fn run(ctx: &JobContext, p: DeliverWebhook) -> Result<Value, JobError>
     deliveries::log_attempt(app, &out.delivery, &attempt).await.map_err(JobError::database)?;
 
     if ok {
-        deliveries::delivered(app, &out).await.map_err(JobError::database)?;
-        return Ok(json!({ "status": attempt.status }));
+        let released = deliveries::delivered(app, &out).await.map_err(JobError::database)?;
+        if released > 0 {
+            crate::services::jobs::nudge(app, DeliverWebhook::KIND.queue.as_str());
+        }
+        return Ok(json!({ "status": attempt.status, "released": released }));
     }
     let what = attempt.error.clone().unwrap_or_else(|| format!("HTTP {}", attempt.status.unwrap_or(0)));
+    // A failure that a retry could mend waits behind the endpoint's probe
+    // (even on its last attempt: the endpoint is known to be down).
+    if !gone && !refused && deliveries::held_after_failure(app, &out).await.map_err(JobError::database)? {
+        return Ok(json!({ "held": "the endpoint is failing; released when it recovers", "error": what }));
+    }
     if gone || refused || last_try {
         let reason = if gone { Some("the receiver answered 410 Gone".to_string()) } else { None };
         deliveries::failed(app, &out, reason).await.map_err(JobError::database)?;

@@ -169,6 +169,18 @@ impl Broker {
         Ok(removed)
     }
 
+    /// Whether Redis lost what Chorus gave it since the last call (a restart
+    /// without persistence, a failover to an empty replica, a flush): every
+    /// message in transit went with it. A marker key is set when missing,
+    /// so the first call on a fresh Redis also answers `true`, and of
+    /// processes that ask at once only one hears it.
+    pub async fn lost_data(&self) -> redis::RedisResult<bool> {
+        let mut conn = self.conn.clone();
+        let set: Option<String> =
+            redis::cmd("SET").arg(format!("{}:epoch", self.namespace)).arg(1).arg("NX").query_async(&mut conn).await?;
+        Ok(set.is_some())
+    }
+
     /// Liveness of Redis, for `/readyz`.
     pub async fn ping(&self) -> redis::RedisResult<()> {
         let mut conn = self.conn.clone();

@@ -17,6 +17,7 @@
 
 mod batcher;
 mod broker;
+pub mod circuit;
 pub mod claimer;
 pub mod completer;
 pub mod dispatcher;

@@ -181,7 +181,7 @@ pub async fn for_progress(conn: &mut AsyncPgConnection, settings: &Settings, job
 /// Deliveries not yet delivered, for the pending gauge.
 pub async fn pending_count(pool: &DbPool) -> anyhow::Result<i64> {
     let mut conn = pool.get().await?;
-    Ok(d::table.filter(d::status.eq("pending")).count().get_result(&mut conn).await?)
+    Ok(d::table.filter(d::status.eq_any(["pending", "held"])).count().get_result(&mut conn).await?)
 }
 
 /// Counts one failed delivery against endpoint `endpoint_id` and disables
@@ -242,6 +242,7 @@ pub async fn delivery_job_ended(conn: &mut AsyncPgConnection, settings: &Setting
             .optional()?;
     if let Some(Some(endpoint)) = endpoint {
         endpoint_failed(conn, settings, endpoint, None).await?;
+        super::circuit::delivery_failed(conn, settings, endpoint, args.delivery_id).await?;
     }
     Ok(())
 }

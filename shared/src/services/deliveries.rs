@@ -1,16 +1,18 @@
 //! One webhook delivery's state: where it goes and with which secrets, the
-//! attempt log, and its end (delivered, or failed, which counts toward
-//! disabling its endpoint). The `webhook_delivery` handler sends it and
-//! calls these for every write.
+//! attempt log, its place in its endpoint's circuit
+//! ([`crate::queue::circuit`]), and its end (delivered, or failed, which
+//! counts toward disabling its endpoint). The `webhook_delivery` handler
+//! sends it and calls these for every write.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::RunQueryDsl;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use crate::db::models::{WebhookDelivery, WebhookEndpoint};
 use crate::db::schema::{webhook_attempts as a, webhook_deliveries as d, webhook_endpoints as e};
 use crate::error::{ErrorCode, ServiceError, ServiceResult};
+use crate::queue::circuit;
 use crate::Ctx;
 
 /// A pending delivery, ready to send.
@@ -32,6 +34,9 @@ pub enum Skip {
     Ended(String),
     /// Its endpoint was disabled or deleted (the delivery is now `cancelled`).
     EndpointGone,
+    /// Its endpoint's circuit is open and another delivery probes: it is
+    /// now `held` until the endpoint recovers.
+    Held,
 }
 
 /// What one HTTP attempt came to.
@@ -73,12 +78,22 @@ pub async fn outgoing(ctx: &Ctx, id: Uuid) -> ServiceResult<Result<Outgoing, Ski
         let url = delivery.url.clone().unwrap_or_default();
         return Ok(Ok(Outgoing { delivery, url, secrets, endpoint: None }));
     };
-    let endpoint: Option<WebhookEndpoint> =
-        e::table.find(id).select(WebhookEndpoint::as_select()).first(&mut conn).await.optional()?;
-    let Some(endpoint) = endpoint.filter(|ep| ep.enabled) else {
+    let endpoint: Option<(WebhookEndpoint, Option<Uuid>)> = e::table
+        .find(id)
+        .select((WebhookEndpoint::as_select(), e::probe_delivery_id))
+        .first(&mut conn)
+        .await
+        .optional()?;
+    let Some((endpoint, probe)) = endpoint.filter(|(ep, _)| ep.enabled) else {
         set_status(&mut conn, delivery.id, "cancelled").await?;
+        circuit::endpoint_disabled(&mut conn, id).await?;
         return Ok(Err(Skip::EndpointGone));
     };
+    // Another delivery probes a failing endpoint: wait behind it (the hold
+    // checks again under the endpoint's lock).
+    if probe.is_some_and(|p| p != delivery.id) && circuit::hold(&mut conn, endpoint.id, delivery.id).await? {
+        return Ok(Err(Skip::Held));
+    }
     let context = super::webhooks::endpoint_context(endpoint.id);
     let current = super::webhooks::unseal(&ctx.secrets, &endpoint.secret, &context)?;
     let previous =
@@ -115,26 +130,55 @@ pub async fn log_attempt(ctx: &Ctx, delivery: &WebhookDelivery, at: &Attempt) ->
     Ok(())
 }
 
-/// Marks the delivery `succeeded` and resets its endpoint's failure count.
-pub async fn delivered(ctx: &Ctx, out: &Outgoing) -> ServiceResult<()> {
+/// Marks the delivery `succeeded`; on an endpoint, resets its failure
+/// count and releases the next delivery its circuit held (see
+/// [`circuit::succeeded`]). Returns how many it released.
+pub async fn delivered(ctx: &Ctx, out: &Outgoing) -> ServiceResult<usize> {
     let mut conn = ctx.pool.get().await?;
-    diesel::update(d::table.find(out.delivery.id))
-        .set((d::status.eq("succeeded"), d::delivered_at.eq(Utc::now())))
-        .execute(&mut conn)
+    let (id, endpoint, settings) = (out.delivery.id, out.endpoint.as_ref().map(|ep| ep.id), ctx.settings.clone());
+    let released = (*conn)
+        .transaction::<_, diesel::result::Error, _>(async move |conn: &mut AsyncPgConnection| {
+            diesel::update(d::table.find(id))
+                .set((d::status.eq("succeeded"), d::delivered_at.eq(Utc::now())))
+                .execute(conn)
+                .await?;
+            match endpoint {
+                Some(ep) => circuit::succeeded(conn, &settings, ep).await,
+                None => Ok(0),
+            }
+        })
         .await?;
-    if let Some(ep) = &out.endpoint {
-        diesel::update(e::table.find(ep.id)).set(e::consecutive_failures.eq(0)).execute(&mut conn).await?;
+    Ok(released)
+}
+
+/// After a failed attempt that will be retried: whether the delivery is now
+/// `held` behind another delivery probing its endpoint (then it ends
+/// quietly); otherwise it is the probe, or has no endpoint, and retries.
+pub async fn held_after_failure(ctx: &Ctx, out: &Outgoing) -> ServiceResult<bool> {
+    let Some(ep) = &out.endpoint else { return Ok(false) };
+    let mut conn = ctx.pool.get().await?;
+    if circuit::failed_attempt(&mut conn, ep.id, out.delivery.id).await? {
+        return Ok(false);
     }
-    Ok(())
+    Ok(circuit::hold(&mut conn, ep.id, out.delivery.id).await?)
 }
 
 /// Marks the delivery `failed` for good; on an endpoint it counts toward
-/// disabling it (`reason` disables it at once, e.g. a 410).
+/// disabling it (`reason` disables it at once, e.g. a 410), and the
+/// endpoint's circuit moves on (see [`circuit::delivery_failed`]).
 pub async fn failed(ctx: &Ctx, out: &Outgoing, reason: Option<String>) -> ServiceResult<()> {
     let mut conn = ctx.pool.get().await?;
-    set_status(&mut conn, out.delivery.id, "failed").await?;
-    if let Some(ep) = &out.endpoint {
-        super::webhooks::record_failed_delivery(&mut conn, ctx, ep, reason).await?;
-    }
+    let Some(ep) = out.endpoint.clone() else {
+        set_status(&mut conn, out.delivery.id, "failed").await?;
+        return Ok(());
+    };
+    let id = out.delivery.id;
+    (*conn)
+        .transaction::<_, diesel::result::Error, _>(async move |conn: &mut AsyncPgConnection| {
+            set_status(conn, id, "failed").await?;
+            super::webhooks::record_failed_delivery(conn, ctx, &ep, reason).await?;
+            circuit::delivery_failed(conn, &ctx.settings, ep.id, id).await
+        })
+        .await?;
     Ok(())
 }

@@ -195,6 +195,7 @@ pub async fn update(ctx: &Ctx, p: &Principal, id: Uuid, req: UpdateEndpoint) -> 
         .returning(WebhookEndpoint::as_returning())
         .get_result(&mut conn)
         .await?;
+    crate::queue::circuit::endpoint_disabled(&mut conn, ep.id).await?;
     Ok(view(&ep))
 }
 
@@ -281,7 +282,7 @@ fn delivery_view(dl: &WebhookDelivery, attempts: Vec<AttemptView>) -> DeliveryVi
     }
 }
 
-const DELIVERY_STATUSES: &[&str] = &["pending", "succeeded", "failed", "cancelled"];
+const DELIVERY_STATUSES: &[&str] = &["pending", "held", "succeeded", "failed", "cancelled"];
 
 fn delivery_statuses() -> utoipa::openapi::Object {
     crate::domain::spec::one_of(DELIVERY_STATUSES)
@@ -291,7 +292,8 @@ fn delivery_statuses() -> utoipa::openapi::Object {
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct DeliveryFilter {
-    /// `pending`, `succeeded`, `failed` or `cancelled`.
+    /// `pending`, `held` (behind its endpoint's open circuit), `succeeded`,
+    /// `failed` or `cancelled`.
     #[param(schema_with = delivery_statuses)]
     pub status: Option<String>,
     pub event_type: Option<String>,

@@ -135,3 +135,13 @@ async fn a_success_waiting_in_the_completer_when_its_worker_is_killed_runs_again
     signal(&b, Signal::SIGTERM);
     assert!(wait_exit(&mut b, Duration::from_secs(15)).await.success());
 }
+
+/// The short chaos run (`just chaos` runs the long one): nothing lost,
+/// stuck or done twice, every delivery received and signed, the vector
+/// store consistent, and every killed job re-run within 30 s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_short_chaos_run_loses_nothing_and_does_nothing_twice() {
+    let report = chorus_tests::chaos::run(&chorus_tests::chaos::Plan::short()).await;
+    eprintln!("{}", report.markdown("the test machine"));
+    assert!(report.clean(), "{report:#?}");
+}

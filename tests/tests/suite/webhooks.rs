@@ -1,6 +1,7 @@
-//! Webhooks: signed per Standard Webhooks, retried until the receiver is
-//! back, delivered once per `webhook-id`, disabled on 410, rotated with an
-//! overlap, refused for internal addresses, and never lost to a crash.
+//! Webhooks: signed per Standard Webhooks, held behind one probe while the
+//! receiver is down and released in order when it is back, delivered once
+//! per `webhook-id`, disabled on 410, rotated with an overlap, refused for
+//! internal addresses, and never lost to a crash.
 
 use std::time::Duration;
 
@@ -79,19 +80,28 @@ async fn a_receiver_that_was_down_gets_every_delivery_exactly_once() {
     for _ in 0..5 {
         jobs.push(app.submit(json!({"kind": "diagnostic", "payload": {}})).await);
     }
-    // Every delivery has failed at least once against the closed port.
+    // The endpoint's circuit opens: one delivery probes on the retry
+    // schedule, the others wait `held`, with one attempt at most (those
+    // already sending when the first failure came back).
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
+    let probe = loop {
         let log: Value = app.get_json(&app.admin_key, &format!("/v1/webhooks/{endpoint}/deliveries")).await;
         let items = log.as_array().unwrap();
-        if items.len() == 5 && items.iter().all(|d| d["attempts"].as_i64().unwrap() >= 1) {
-            assert!(items
-                .iter()
-                .all(|d| d["status"] == "pending" && d["log"][0]["error"].as_str().unwrap().contains("connection")));
-            break;
+        let held = items.iter().filter(|d| d["status"] == "held").count();
+        let probing: Vec<&Value> =
+            items.iter().filter(|d| d["status"] == "pending" && d["attempts"].as_i64().unwrap() >= 3).collect();
+        if items.len() == 5 && held == 4 && probing.len() == 1 {
+            assert!(probing[0]["log"][0]["error"].as_str().unwrap().contains("connection"), "{log}");
+            break probing[0]["id"].as_str().unwrap().to_string();
         }
-        assert!(tokio::time::Instant::now() < deadline, "deliveries did not fail yet: {log}");
+        assert!(tokio::time::Instant::now() < deadline, "no probe behind an open circuit: {log}");
         tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    // While the probe keeps failing, the held deliveries are not retried.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let log: Value = app.get_json(&app.admin_key, &format!("/v1/webhooks/{endpoint}/deliveries")).await;
+    for d in log.as_array().unwrap().iter().filter(|d| d["id"] != probe.as_str()) {
+        assert!(d["status"] == "held" && d["attempts"].as_i64().unwrap() <= 1, "{d}");
     }
     let rx = Receiver::start(port).await;
     rx.wait_until(Duration::from_secs(20), |s| {
@@ -99,6 +109,20 @@ async fn a_receiver_that_was_down_gets_every_delivery_exactly_once() {
     })
     .await;
     tokio::time::sleep(Duration::from_secs(1)).await;
+    // The probe's success released the held ones, oldest first.
+    let delivered: Vec<String> = rx.seen().iter().map(|c| c.id.clone()).collect();
+    let log: Value = app.get_json(&app.admin_key, &format!("/v1/webhooks/{endpoint}/deliveries")).await;
+    let mut released: Vec<(String, String)> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["id"] != probe.as_str())
+        .map(|d| (d["id"].as_str().unwrap().to_string(), d["webhook_id"].as_str().unwrap().to_string()))
+        .collect();
+    released.sort();
+    let order: Vec<&String> = released.iter().map(|(_, w)| w).collect();
+    assert_eq!(delivered[1..].iter().collect::<Vec<_>>(), order, "released in order after the probe");
+    assert!(log.as_array().unwrap().iter().all(|d| d["status"] == "succeeded"), "{log}");
     let seen = rx.seen();
     let mut reported: Vec<String> = seen.iter().map(|c| c.json()["data"]["id"].as_str().unwrap().to_string()).collect();
     reported.sort();
@@ -342,11 +366,14 @@ async fn repeated_failures_disable_an_endpoint_and_progress_is_opt_in_and_thrott
     // Progress: 20 reports over 2 s, throttled to at most one per 300 ms.
     let before = watcher.seen().len();
     let id = app.submit(json!({"kind": "diagnostic", "payload": {"sleep_ms": 2000, "steps": 20}})).await;
-    app.wait_for_status(id, JobStatus::Succeeded, Duration::from_secs(15)).await;
+    let done = app.wait_for_status(id, JobStatus::Succeeded, Duration::from_secs(15)).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let progress: Vec<_> =
         watcher.seen()[before..].iter().filter(|c| c.json()["type"] == "job.progress").cloned().collect();
-    assert!((2..=8).contains(&progress.len()), "{} progress deliveries", progress.len());
+    // At most one per 300 ms of the run (which a loaded machine stretches).
+    let ran = (done.finished_at.unwrap() - done.started_at.unwrap()).num_milliseconds();
+    let most = (ran / 300 + 2) as usize;
+    assert!((2..=most.min(19)).contains(&progress.len()), "{} progress deliveries in {ran} ms", progress.len());
     assert!(progress.iter().all(|c| c.json()["data"]["id"] == id.to_string()));
 
     // Deleting an endpoint removes it.
