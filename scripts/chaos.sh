@@ -2,7 +2,8 @@
 # `just chaos`: the long chaos run (tests/src/chaos). Starts what the suite
 # starts (the model, the local LLM, the Python peers, the Qdrant server when
 # its binary is here); the run itself brings up its own Postgres and Redis,
-# since it restarts them. Writes bench/results/chaos.md and chaos.json.
+# since it restarts them. Writes bench/results/chaos.md and chaos.json, then
+# runs the Sentinel scenario (scripts/sentinel.sh, chaos-sentinel.md).
 #   CHAOS_JOBS (10000) and CHAOS_DOCUMENTS (200) override the sizes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,4 +30,8 @@ fi
 export TMPDIR="$(pwd)/$dir/tmp"
 export CHAOS_MACHINE="$(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), shared and noisy"
 cargo build --release --bins
-target/release/chaos
+status=0
+target/release/chaos || status=$?
+# The second scenario: Redis under Sentinel, its primary killed.
+scripts/sentinel.sh || status=$?
+exit $status
