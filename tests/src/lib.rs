@@ -298,6 +298,12 @@ impl TestApp {
         self.client.post(self.url(path)).bearer_auth(key)
     }
 
+    /// POSTs `body` to `path` as `key` and parses the JSON answer, whatever
+    /// the status.
+    pub async fn post_json(&self, key: &str, path: &str, body: &Value) -> Value {
+        self.post(key, path).json(body).send().await.unwrap().json().await.unwrap()
+    }
+
     /// Submits a job as admin; panics unless it is accepted.
     pub async fn submit(&self, body: Value) -> Uuid {
         let resp = self.post(&self.admin_key, "/v1/jobs").json(&body).send().await.unwrap();

@@ -56,6 +56,11 @@ pub async fn run(ctx: &JobContext, p: DeliverWebhook) -> Result<Value, JobError>
     deliveries::log_attempt(app, &out.delivery, &attempt).await.map_err(JobError::database)?;
 
     if ok {
+        if out.circuit_open {
+            // Draining a backlog: at most `release_per_sec` a second.
+            let per_sec = u64::from(settings.webhooks.release_per_sec.max(1));
+            tokio::time::sleep(Duration::from_micros(1_000_000 / per_sec)).await;
+        }
         let released = deliveries::delivered(app, &out).await.map_err(JobError::database)?;
         if released > 0 {
             crate::services::jobs::nudge(app, DeliverWebhook::KIND.queue.as_str());

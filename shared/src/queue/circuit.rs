@@ -2,16 +2,16 @@
 //! deliveries (the probe) keeps retrying on the retry schedule, and every
 //! other delivery to it waits as `held`: no job, no attempt. Each success
 //! releases the oldest held delivery as the next probe, at most
-//! `webhooks.release_per_sec`, until none is held and the circuit closes:
+//! `webhooks.release_per_sec` a second, until none is held and the circuit
+//! closes:
 //! the backlog drains in order, one in flight, and stops again at the first
 //! failure. So a receiver that is down for hours costs one retry chain, not
 //! one per delivery, and loses nothing.
 //!
-//! Holding and releasing both lock the endpoint row first, so a delivery is
-//! never held after the release that should have taken it.
+//! Holding, and replacing or clearing the probe, both lock the endpoint row
+//! first, so a delivery is never held once no probe stands before it.
 
-use chrono::{TimeDelta, Utc};
-use diesel::sql_types::{BigInt, Nullable, Uuid as SqlUuid};
+use diesel::sql_types::{Nullable, Uuid as SqlUuid};
 use diesel::OptionalExtension;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
@@ -68,8 +68,8 @@ pub async fn hold(conn: &mut AsyncPgConnection, endpoint: Uuid, delivery: Uuid) 
 
 /// After a success on `endpoint`: resets its failure count and drains
 /// what it held, one delivery at a time: the oldest held delivery is
-/// released as the next probe, due `1 / release_per_sec` from now, so held
-/// deliveries go out in order and new ones keep waiting behind them. With
+/// released as the next probe, so held deliveries go out in order and new
+/// ones keep waiting behind them. With
 /// nothing held the circuit closes. Call it in a transaction; returns how
 /// many it released (0 or 1).
 pub async fn succeeded(
@@ -77,28 +77,21 @@ pub async fn succeeded(
     settings: &Settings,
     endpoint: Uuid,
 ) -> diesel::QueryResult<usize> {
-    let next: Vec<Uuid> = release(conn, settings, endpoint, 1).await?;
-    diesel::sql_query(
-        "UPDATE webhook_endpoints SET consecutive_failures = 0, probe_delivery_id = $2, \
-         circuit_opened_at = CASE WHEN $2 IS NULL THEN NULL ELSE circuit_opened_at END WHERE id = $1",
-    )
-    .bind::<SqlUuid, _>(endpoint)
-    .bind::<Nullable<SqlUuid>, _>(next.iter().next().copied())
-    .execute(conn)
-    .await?;
-    Ok(next.len())
+    lock(conn, endpoint).await?;
+    advance(conn, settings, endpoint, true).await
 }
 
 /// After `delivery` failed for good: on a disabled endpoint the held
 /// deliveries are cancelled; otherwise, if it was the probe, the oldest held
-/// delivery is released to probe next (or the circuit closes when none is
-/// held). Call it in a transaction.
+/// delivery is released as the next probe (or the circuit closes when none
+/// is held). Call it in a transaction.
 pub async fn delivery_failed(
     conn: &mut AsyncPgConnection,
     settings: &Settings,
     endpoint: Uuid,
     delivery: Uuid,
 ) -> diesel::QueryResult<()> {
+    lock(conn, endpoint).await?;
     endpoint_disabled(conn, endpoint).await?;
     let was_probe = diesel::sql_query(
         "UPDATE webhook_endpoints SET probe_delivery_id = NULL WHERE id = $1 AND probe_delivery_id = $2",
@@ -107,13 +100,43 @@ pub async fn delivery_failed(
     .bind::<SqlUuid, _>(delivery)
     .execute(conn)
     .await?;
-    if was_probe > 0 && release(conn, settings, endpoint, 1).await?.is_empty() {
-        diesel::sql_query("UPDATE webhook_endpoints SET circuit_opened_at = NULL WHERE id = $1")
-            .bind::<SqlUuid, _>(endpoint)
-            .execute(conn)
-            .await?;
+    if was_probe > 0 {
+        advance(conn, settings, endpoint, false).await?;
     }
     Ok(())
+}
+
+/// Locks `endpoint`'s row until the transaction ends, so that no delivery
+/// is held behind a probe this transaction is replacing ([`hold`] locks it
+/// too, and re-reads it once it may).
+async fn lock(conn: &mut AsyncPgConnection, endpoint: Uuid) -> diesel::QueryResult<()> {
+    diesel::sql_query("SELECT 1 FROM webhook_endpoints WHERE id = $1 FOR UPDATE")
+        .bind::<SqlUuid, _>(endpoint)
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
+/// Releases the oldest held delivery as `endpoint`'s probe, or closes the
+/// circuit when none is held; resets the failure count when `reset`.
+async fn advance(
+    conn: &mut AsyncPgConnection,
+    settings: &Settings,
+    endpoint: Uuid,
+    reset: bool,
+) -> diesel::QueryResult<usize> {
+    let next = release_next(conn, settings, endpoint).await?;
+    diesel::sql_query(
+        "UPDATE webhook_endpoints SET probe_delivery_id = $2, \
+         circuit_opened_at = CASE WHEN $2 IS NULL THEN NULL ELSE circuit_opened_at END, \
+         consecutive_failures = CASE WHEN $3 THEN 0 ELSE consecutive_failures END WHERE id = $1",
+    )
+    .bind::<SqlUuid, _>(endpoint)
+    .bind::<Nullable<SqlUuid>, _>(next)
+    .bind::<diesel::sql_types::Bool, _>(reset)
+    .execute(conn)
+    .await?;
+    Ok(usize::from(next.is_some()))
 }
 
 /// On a disabled endpoint: cancels its held deliveries (they would wait
@@ -131,33 +154,28 @@ pub async fn endpoint_disabled(conn: &mut AsyncPgConnection, endpoint: Uuid) -> 
     .await
 }
 
-/// Makes up to `limit` held deliveries of `endpoint` pending again, oldest
-/// first, each with a job due `1 / release_per_sec` after the one before;
-/// returns their ids.
-async fn release(
+/// Makes the oldest held delivery of `endpoint` pending again, with a job
+/// due now; returns its id. (The rate of a drain is bounded by the
+/// handler, which waits `1 / webhooks.release_per_sec` before recording a
+/// success while the circuit is open.)
+async fn release_next(
     conn: &mut AsyncPgConnection,
     settings: &Settings,
     endpoint: Uuid,
-    limit: i64,
-) -> diesel::QueryResult<Vec<Uuid>> {
-    let mut released: Vec<Released> = diesel::sql_query(
-        "UPDATE webhook_deliveries SET status = 'pending' WHERE id IN ( \
+) -> diesel::QueryResult<Option<Uuid>> {
+    let released: Option<Released> = diesel::sql_query(
+        "UPDATE webhook_deliveries SET status = 'pending' WHERE id = ( \
            SELECT id FROM webhook_deliveries WHERE endpoint_id = $1 AND status = 'held' \
-           ORDER BY id LIMIT $2 FOR UPDATE) \
+           ORDER BY id LIMIT 1 FOR UPDATE) \
          RETURNING id, tenant_id",
     )
     .bind::<SqlUuid, _>(endpoint)
-    .bind::<BigInt, _>(limit)
-    .load(conn)
-    .await?;
-    // Delivery ids are UUIDv7: their order is their creation order.
-    released.sort_by_key(|r| r.id);
-    let gap = TimeDelta::microseconds(1_000_000 / i64::from(settings.webhooks.release_per_sec.max(1)));
-    let now = Utc::now();
-    let attempts = webhook_delivery::attempts(settings);
-    for (i, r) in released.iter().enumerate() {
-        let due = now + gap * (i as i32 + 1);
-        super::insert::insert_due(conn, r.tenant_id, &DeliverWebhook { delivery_id: r.id }, attempts, due).await?;
-    }
-    Ok(released.iter().map(|r| r.id).collect())
+    .get_result(conn)
+    .await
+    .optional()?;
+    let Some(r) = released else { return Ok(None) };
+    // Delivery ids are UUIDv7: the oldest is the one created first.
+    let job = DeliverWebhook { delivery_id: r.id };
+    super::insert::insert_with(conn, r.tenant_id, &job, webhook_delivery::attempts(settings)).await?;
+    Ok(Some(r.id))
 }

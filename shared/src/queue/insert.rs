@@ -68,38 +68,13 @@ pub async fn put<A: JobArgs>(
     .await
 }
 
-/// Inserts a job of `A` (a kind that is not unique) for `tenant`, due at
-/// `run_at`, with `max_attempts`, and its `queued` event.
-pub async fn insert_due<A: JobArgs>(
-    conn: &mut AsyncPgConnection,
-    tenant: Uuid,
-    args: &A,
-    max_attempts: i32,
-    run_at: chrono::DateTime<Utc>,
-) -> QueryResult<Job> {
-    debug_assert!(!A::KIND.unique, "a unique kind goes through put");
-    insert_new_at(conn, tenant, &A::KIND, &args.to_payload(), max_attempts, run_at).await
-}
-
-/// Inserts one job due now (no idempotency key) and its `queued` event.
+/// Inserts one job (no idempotency key) and its `queued` event.
 async fn insert_new(
     conn: &mut AsyncPgConnection,
     tenant: Uuid,
     kind: &Kind,
     payload: &serde_json::Value,
     max_attempts: i32,
-) -> QueryResult<Job> {
-    insert_new_at(conn, tenant, kind, payload, max_attempts, Utc::now()).await
-}
-
-/// Inserts one job due at `run_at` (no idempotency key) and its `queued` event.
-async fn insert_new_at(
-    conn: &mut AsyncPgConnection,
-    tenant: Uuid,
-    kind: &Kind,
-    payload: &serde_json::Value,
-    max_attempts: i32,
-    run_at: chrono::DateTime<Utc>,
 ) -> QueryResult<Job> {
     let new = NewJob {
         id: Uuid::now_v7(),
@@ -109,7 +84,7 @@ async fn insert_new_at(
         priority: 0,
         status: JobStatus::Queued,
         max_attempts,
-        run_at,
+        run_at: Utc::now(),
         payload,
         idempotency_key: None,
         request_hash: None,

@@ -25,6 +25,8 @@ pub struct Outgoing {
     pub secrets: Vec<String>,
     /// Its endpoint; `None` for a job's `callback_url`.
     pub endpoint: Option<WebhookEndpoint>,
+    /// Whether the endpoint's circuit was open when the delivery was loaded.
+    pub circuit_open: bool,
 }
 
 /// Why a delivery is not sent.
@@ -76,7 +78,7 @@ pub async fn outgoing(ctx: &Ctx, id: Uuid) -> ServiceResult<Result<Outgoing, Ski
     let Some(id) = delivery.endpoint_id else {
         let secrets = super::webhooks::callback_secrets(&mut conn, &ctx.secrets, delivery.tenant_id).await?;
         let url = delivery.url.clone().unwrap_or_default();
-        return Ok(Ok(Outgoing { delivery, url, secrets, endpoint: None }));
+        return Ok(Ok(Outgoing { delivery, url, secrets, endpoint: None, circuit_open: false }));
     };
     let endpoint: Option<(WebhookEndpoint, Option<Uuid>)> = e::table
         .find(id)
@@ -99,7 +101,8 @@ pub async fn outgoing(ctx: &Ctx, id: Uuid) -> ServiceResult<Result<Outgoing, Ski
     let previous =
         endpoint.previous_secret.as_deref().map(|p| super::webhooks::unseal(&ctx.secrets, p, &context)).transpose()?;
     let secrets = live_secrets(&current, &previous, endpoint.previous_expires_at);
-    Ok(Ok(Outgoing { url: endpoint.url.clone(), delivery, secrets, endpoint: Some(endpoint) }))
+    let circuit_open = probe.is_some();
+    Ok(Ok(Outgoing { url: endpoint.url.clone(), delivery, secrets, endpoint: Some(endpoint), circuit_open }))
 }
 
 async fn set_status(conn: &mut diesel_async::AsyncPgConnection, id: Uuid, status: &str) -> QueryResult<()> {
@@ -130,22 +133,27 @@ pub async fn log_attempt(ctx: &Ctx, delivery: &WebhookDelivery, at: &Attempt) ->
     Ok(())
 }
 
-/// Marks the delivery `succeeded`; on an endpoint, resets its failure
-/// count and releases the next delivery its circuit held (see
-/// [`circuit::succeeded`]). Returns how many it released.
+/// Marks the delivery `succeeded`. On an endpoint whose circuit was open,
+/// resets its failure count and releases the next delivery the circuit held
+/// ([`circuit::succeeded`]); on one that was closed it only resets the
+/// failure count, if any (the common case is one statement). Returns how
+/// many it released.
 pub async fn delivered(ctx: &Ctx, out: &Outgoing) -> ServiceResult<usize> {
     let mut conn = ctx.pool.get().await?;
-    let (id, endpoint, settings) = (out.delivery.id, out.endpoint.as_ref().map(|ep| ep.id), ctx.settings.clone());
+    let mark =
+        diesel::update(d::table.find(out.delivery.id)).set((d::status.eq("succeeded"), d::delivered_at.eq(Utc::now())));
+    let Some(ep) = out.endpoint.as_ref().filter(|_| out.circuit_open) else {
+        mark.execute(&mut conn).await?;
+        if let Some(ep) = out.endpoint.as_ref().filter(|ep| ep.consecutive_failures > 0) {
+            diesel::update(e::table.find(ep.id)).set(e::consecutive_failures.eq(0)).execute(&mut conn).await?;
+        }
+        return Ok(0);
+    };
+    let (endpoint, settings) = (ep.id, ctx.settings.clone());
     let released = (*conn)
         .transaction::<_, diesel::result::Error, _>(async move |conn: &mut AsyncPgConnection| {
-            diesel::update(d::table.find(id))
-                .set((d::status.eq("succeeded"), d::delivered_at.eq(Utc::now())))
-                .execute(conn)
-                .await?;
-            match endpoint {
-                Some(ep) => circuit::succeeded(conn, &settings, ep).await,
-                None => Ok(0),
-            }
+            mark.execute(conn).await?;
+            circuit::succeeded(conn, &settings, endpoint).await
         })
         .await?;
     Ok(released)

@@ -99,6 +99,11 @@ impl Client {
         resp.expect("API").json().await.expect("JSON")
     }
 
+    async fn get(&self, path: &str) -> Value {
+        let resp = self.http.get(format!("{}{path}", self.base)).bearer_auth(&self.key).send().await;
+        resp.expect("API").json().await.expect("JSON")
+    }
+
     async fn upload(&self, i: usize) -> Uuid {
         let text = format!("Chaos document {i}. It describes item {i} of the run, so that every upload is new.");
         let part = reqwest::multipart::Part::bytes(text.into_bytes()).file_name(format!("doc-{i}.txt"));
@@ -118,7 +123,8 @@ pub async fn run(plan: &Plan) -> Report {
     let stores = Stores::start(dir.path()).await;
     let mut settings = crate::settings_on(stores.database_url(), stores.redis_url());
     settings.database.pool_size = 10;
-    settings.webhooks.retry_schedule_ms = vec![500, 1_000, 2_000, 4_000, 8_000, 8_000, 8_000, 8_000, 8_000, 8_000];
+    // Retries that outlast the receiver's outage (about 3 minutes in all).
+    settings.webhooks.retry_schedule_ms = vec![500, 1_000, 2_000, 4_000, 8_000, 15_000, 30_000, 30_000, 30_000, 60_000];
     settings.webhooks.release_per_sec = 200;
     settings.webhooks.disable_after_failures = 1_000;
     let server = crate::qdrant_url().is_some();
@@ -227,16 +233,7 @@ pub async fn run(plan: &Plan) -> Report {
     let reconcile = client.post("/v1/admin/reconcile", json!({})).await;
     let reconcile_id: Uuid = reconcile["id"].as_str().expect("a reconcile job").parse().unwrap();
     let reconciled = loop {
-        let job: Value = client
-            .http
-            .get(format!("{}/v1/jobs/{reconcile_id}", client.base))
-            .bearer_auth(&client.key)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let job = client.get(&format!("/v1/jobs/{reconcile_id}")).await;
         if job["status"] == "succeeded" || job["status"] == "dead" || now() > deadline + 60.0 {
             break job["result"]["collections"][0].clone();
         }

@@ -72,19 +72,11 @@ async fn chat_and_tools_search_through_the_owner_from_a_worker_without_the_store
     assert_eq!(ran_on(&app, searches[0]).await, "owner");
 
     // A RAG chat turn, the same way.
-    let conv: Value = app
-        .post(&app.admin_key, "/v1/conversations")
-        .json(&json!({"system_prompt": "Be brief."}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let conv = app.post_json(&app.admin_key, "/v1/conversations", &json!({"system_prompt": "Be brief."})).await;
     let path = format!("/v1/conversations/{}/messages", conv["id"].as_str().unwrap());
     let body = json!({"content": "How is the Zorblat reactor cooled?", "models": ["alpha"],
         "rag": {"enabled": true, "filters": {"tags": ["ops"]}, "top_k": 3}});
-    let posted: Value = app.post(&app.admin_key, &path).json(&body).send().await.unwrap().json().await.unwrap();
+    let posted = app.post_json(&app.admin_key, &path, &body).await;
     let job: Uuid = posted["job"]["id"].as_str().unwrap().parse().unwrap();
     let done = app.wait_for_status(job, JobStatus::Succeeded, Duration::from_secs(60)).await;
     assert_eq!(done.result.unwrap()["citations"][0]["document_id"], doc);
@@ -134,7 +126,7 @@ async fn three_workers_start_together_on_an_empty_server_and_each_takes_every_qu
 
     let search = async || {
         let body = json!({"query": "how is the reactor cooled", "mode": "vector"});
-        let r: Value = app.post(&app.admin_key, "/v1/search").json(&body).send().await.unwrap().json().await.unwrap();
+        let r = app.post_json(&app.admin_key, "/v1/search", &body).await;
         assert_eq!(r["results"][0]["document_id"], doc, "{r}");
     };
     until_every_worker_ran(&app, "search", &names, search).await;
