@@ -602,7 +602,7 @@ pub struct DispatchSettings {
 
 impl Default for DispatchSettings {
     fn default() -> Self {
-        Self { window: 16, interval_ms: 250, redispatch_after_ms: 15_000, backlog_gap_ms: 5 }
+        Self { window: 16, interval_ms: 250, redispatch_after_ms: 10_000, backlog_gap_ms: 5 }
     }
 }
 
