@@ -5,8 +5,10 @@
 //! Idempotent: the store step replaces the document's pages and chunks in
 //! one transaction, so running it twice (a retry, a reprocess, a rescue)
 //! leaves one copy; chunk ids derive from (document, position), so the
-//! embedding step replaces points rather than adding copies. A document
-//! deleted meanwhile is skipped.
+//! embedding step replaces points rather than adding copies. A run whose
+//! document was deleted, handed to a newer ingestion job, or already stored
+//! by an earlier run of this job (a rescue after the store committed) does
+//! nothing, so the document is not reported `ingested` twice.
 
 use serde_json::{json, Value};
 
@@ -25,8 +27,8 @@ async fn stage(ctx: &JobContext, name: &str, done: u64, total: Option<u64>) {
 pub async fn run(ctx: &JobContext, p: IngestDocument) -> Result<Value, JobError> {
     let app = &ctx.ctx;
     let k = &app.settings.knowledge;
-    let Some(doc) = ingestion::begin(app, ctx.tenant_id, p.document_id).await? else {
-        return Ok(json!({ "skipped": "document deleted" }));
+    let Some(doc) = ingestion::begin(app, ctx.tenant_id, p.document_id, ctx.job_id).await? else {
+        return Ok(json!({ "skipped": "document deleted, reprocessed by another job, or already stored by this one" }));
     };
 
     stage(ctx, "extracting", 0, None).await;

@@ -18,16 +18,26 @@ use crate::knowledge::chunk::Chunk;
 use crate::knowledge::extract::Extracted;
 use crate::Ctx;
 
-/// Loads the tenant's document and marks it `processing`; `None` if it was
-/// deleted meanwhile.
-pub async fn begin(ctx: &Ctx, tenant: Uuid, id: Uuid) -> ServiceResult<Option<Document>> {
+/// Marks document `id` `processing` for ingestion job `job`, if that job
+/// is still the document's ingestion and has not stored it yet (`queued`,
+/// or `processing` after an attempt that stopped early). `None`: the
+/// document was deleted, a reprocess replaced this job, or an earlier run
+/// of this job already stored it (a rescued or repeated attempt must not
+/// ingest it, and report it, a second time).
+pub async fn begin(ctx: &Ctx, tenant: Uuid, id: Uuid, job: Uuid) -> ServiceResult<Option<Document>> {
     let mut conn = ctx.pool.get().await?;
-    let doc: Option<Document> = diesel::update(d::table.filter(d::id.eq(id)).filter(d::tenant_id.eq(tenant)))
-        .set((d::status.eq("processing"), d::updated_at.eq(Utc::now())))
-        .returning(Document::as_returning())
-        .get_result(&mut conn)
-        .await
-        .optional()?;
+    let doc: Option<Document> = diesel::update(
+        d::table
+            .filter(d::id.eq(id))
+            .filter(d::tenant_id.eq(tenant))
+            .filter(d::ingest_job_id.eq(job))
+            .filter(d::status.eq_any(["queued", "processing"])),
+    )
+    .set((d::status.eq("processing"), d::updated_at.eq(Utc::now())))
+    .returning(Document::as_returning())
+    .get_result(&mut conn)
+    .await
+    .optional()?;
     Ok(doc)
 }
 
