@@ -102,6 +102,8 @@ pub struct Duplicates {
     /// `webhook-id`s the receiver got more than once (a receiver that
     /// de-duplicates, as Standard Webhooks asks, processes each once).
     pub receipts: i64,
+    /// The repeated outbox rows, as `event_type ×count` (to tell why).
+    pub repeated_events: Vec<String>,
 }
 
 pub async fn duplicates(conn: &mut AsyncPgConnection, seen: &[Captured]) -> Duplicates {
@@ -130,6 +132,22 @@ pub async fn duplicates(conn: &mut AsyncPgConnection, seen: &[Captured]) -> Dupl
         )
         .await,
         receipts: per_id.values().filter(|n| **n > 1).count() as i64,
+        repeated_events: {
+            #[derive(QueryableByName)]
+            struct Line {
+                #[diesel(sql_type = Text)]
+                line: String,
+            }
+            let lines: Vec<Line> = diesel::sql_query(
+                "SELECT event_type || ' x' || count(*) AS line FROM webhook_deliveries \
+                 WHERE event_type <> 'job.progress' GROUP BY endpoint_id, event_type, subject_id \
+                 HAVING count(*) > 1 LIMIT 20",
+            )
+            .load(conn)
+            .await
+            .unwrap_or_default();
+            lines.into_iter().map(|l| l.line).collect()
+        },
     }
 }
 
