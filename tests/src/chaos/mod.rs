@@ -239,7 +239,12 @@ pub async fn run(plan: &Plan) -> Report {
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
-    let mut conn = ctx.pool.get().await.expect("postgres after the chaos");
+    // A connection of its own, not the pool's (whose idle connections may
+    // date from before the Postgres restart).
+    let mut conn = {
+        use diesel_async::AsyncConnection;
+        diesel_async::AsyncPgConnection::establish(&stores.database_url()).await.expect("postgres after the chaos")
+    };
     // No more kills: let the webhook backlog drain.
     let mut quiet = 0;
     let drained = loop {
