@@ -70,6 +70,7 @@ impl Report {
             && self.stuck_running == 0
             && (d.job_successes, d.chunks, d.messages, d.deliveries) == (0, 0, 0, 0)
             && self.unreceived == 0
+            && Some(&self.delivered) == self.deliveries.get("succeeded")
             && self.stragglers.is_empty()
             && self.signatures.1 == 0
             && self.reconcile["orphan_points_deleted"] == 0
