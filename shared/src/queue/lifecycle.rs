@@ -376,8 +376,10 @@ pub async fn succeed_many(
 }
 
 /// Rescues running jobs whose heartbeat is older than `stale`: they go
-/// back to `retrying` (due now) or, with no attempts left, to `dead`, with
-/// code `worker_lost`; one that was asked to cancel goes to `cancelled`.
+/// back to `retrying` or, with no attempts left, to `dead`, with code
+/// `worker_lost`; one that was asked to cancel goes to `cancelled`. A
+/// rescued job keeps its `run_at`: its turn came already, so it runs again
+/// at once, ahead of the jobs queued after it, not behind a backlog.
 /// Returns the transitions made.
 pub async fn rescue(pool: &DbPool, settings: &Settings, stale: Duration) -> anyhow::Result<Vec<Transition>> {
     let mut conn = pool.get().await?;
@@ -421,12 +423,10 @@ pub async fn rescue(pool: &DbPool, settings: &Settings, stale: Duration) -> anyh
                 } else {
                     JobStatus::Retrying
                 };
-                let now = Utc::now();
-                let finished = status.is_terminal().then_some(now);
+                let finished = status.is_terminal().then(Utc::now);
                 let updated: Job = diesel::update(j::jobs.find(job.id))
                     .set((
                         j::status.eq(status),
-                        j::run_at.eq(now),
                         j::finished_at.eq(finished),
                         j::dispatch_seq.eq(j::dispatch_seq + 1),
                         j::dispatched_at.eq(None::<DateTime<Utc>>),
