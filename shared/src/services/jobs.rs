@@ -236,19 +236,22 @@ pub async fn enqueue_with<A: JobArgs>(ctx: &Ctx, tenant: Uuid, args: &A, max_att
     Ok(queued)
 }
 
-/// One job of the caller's tenant; another tenant's job is not found, and
-/// neither is a call of a tool the caller's role may not call.
-pub async fn get(ctx: &Ctx, principal: &Principal, id: Uuid) -> ServiceResult<Job> {
+/// Job `id` if it belongs to `tenant`.
+pub async fn of_tenant(ctx: &Ctx, tenant: Uuid, id: Uuid) -> ServiceResult<Option<Job>> {
     let mut conn = ctx.pool.get().await?;
-    let job = j::jobs
+    Ok(j::jobs
         .filter(j::id.eq(id))
-        .filter(j::tenant_id.eq(principal.tenant_id))
+        .filter(j::tenant_id.eq(tenant))
         .select(Job::as_select())
         .first(&mut conn)
         .await
-        .optional()?
-        .ok_or_else(not_found)?;
-    drop(conn);
+        .optional()?)
+}
+
+/// One job of the caller's tenant; another tenant's job is not found, and
+/// neither is a call of a tool the caller's role may not call.
+pub async fn get(ctx: &Ctx, principal: &Principal, id: Uuid) -> ServiceResult<Job> {
+    let job = of_tenant(ctx, principal.tenant_id, id).await?.ok_or_else(not_found)?;
     if job.kind == ToolCall::KIND.name && principal.role != Role::Admin {
         let tool = job.payload.get("tool").and_then(|t| t.as_str()).unwrap_or_default();
         if !crate::services::tools::visible_to(ctx, principal.tenant_id, principal.role)

@@ -10,7 +10,6 @@ use uuid::Uuid;
 
 use super::Principal;
 use crate::db::models::Job;
-use crate::db::schema::jobs as j;
 use crate::error::{ServiceError, ServiceResult};
 use crate::Ctx;
 
@@ -25,21 +24,12 @@ enum Reader<'a> {
 
 impl Reader<'_> {
     async fn read(self, ctx: &Ctx, id: Uuid) -> ServiceResult<Job> {
-        use diesel::prelude::*;
-        use diesel_async::RunQueryDsl;
-        let tenant = match self {
-            Self::Caller(p) => return super::jobs::get(ctx, p, id).await,
-            Self::Tenant(t) => t,
-        };
-        let mut conn = ctx.pool.get().await?;
-        let job = j::table
-            .filter(j::id.eq(id))
-            .filter(j::tenant_id.eq(tenant))
-            .select(Job::as_select())
-            .first(&mut conn)
-            .await
-            .optional()?;
-        job.ok_or_else(|| ServiceError::internal(format!("job {id} is gone")))
+        match self {
+            Self::Caller(p) => super::jobs::get(ctx, p, id).await,
+            Self::Tenant(t) => super::jobs::of_tenant(ctx, t, id)
+                .await?
+                .ok_or_else(|| ServiceError::internal(format!("job {id} is gone"))),
+        }
     }
 }
 

@@ -106,10 +106,11 @@ impl QdrantStore {
     /// The vector size of collection `name` (a server name), if it exists.
     async fn dimension_of(&self, name: &str) -> VectorResult<Option<u64>> {
         use qdrant_client::qdrant::vectors_config::Config;
-        if !self.client.collection_exists(name).await.map_err(engine)? {
-            return Ok(None);
-        }
-        let info = self.client.collection_info(name).await.map_err(engine)?;
+        let info = match self.client.collection_info(name).await.map_err(on(name)) {
+            Ok(info) => info,
+            Err(VectorError::MissingCollection(_)) => return Ok(None),
+            Err(e) => return Err(e),
+        };
         let size = info
             .result
             .and_then(|r| r.config)
