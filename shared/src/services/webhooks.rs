@@ -243,7 +243,8 @@ pub struct DeliveryView {
     pub webhook_id: String,
     pub endpoint_id: Option<Uuid>,
     pub event_type: String,
-    /// `pending`, `succeeded`, `failed` or `cancelled`.
+    /// `pending`, `held` (waiting behind its endpoint's probe while the
+    /// endpoint fails), `succeeded`, `failed` or `cancelled`.
     pub status: String,
     pub attempts: i32,
     pub last_status: Option<i32>,
