@@ -31,6 +31,7 @@ pub struct Settings {
     pub llm: LlmSettings,
     pub secrets: SecretsSettings,
     pub tools: ToolSettings,
+    pub schedules: ScheduleSettings,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -603,6 +604,25 @@ pub struct DispatchSettings {
 impl Default for DispatchSettings {
     fn default() -> Self {
         Self { window: 16, interval_ms: 250, redispatch_after_ms: 10_000, backlog_gap_ms: 5 }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ScheduleSettings {
+    /// How often each worker looks for due schedules (ms). A fire is made
+    /// at most about this long after its time.
+    pub tick_ms: u64,
+    /// A fire older than this when a worker gets to it was missed (no
+    /// worker ran): the schedule's misfire policy decides what it becomes.
+    pub misfire_grace_ms: u64,
+    /// The most schedules one tenant may have.
+    pub max_per_tenant: i64,
+}
+
+impl Default for ScheduleSettings {
+    fn default() -> Self {
+        Self { tick_ms: 500, misfire_grace_ms: 5_000, max_per_tenant: 1_000 }
     }
 }
 

@@ -65,6 +65,8 @@ pub struct Metrics {
     pub tool_seconds: HistogramVec,
     /// Tool result cache lookups, by result (`hit`, `miss`).
     pub tool_cache: IntCounterVec,
+    /// Jobs made by schedules, by `timing` (`on_time`, `misfired`).
+    pub schedule_fires: IntCounterVec,
     /// The label values tenants name, capped.
     named: std::sync::Arc<Named>,
 }
@@ -159,6 +161,7 @@ impl Metrics {
             tool_executions: counter("chorus_tool_executions_total", "Tool executions", &["tool", "outcome"]),
             tool_seconds: histogram("chorus_tool_seconds", "Tool execution time", &["tool"]),
             tool_cache: counter("chorus_tool_cache_total", "Tool result cache lookups", &["result"]),
+            schedule_fires: counter("chorus_schedule_fires_total", "Jobs made by schedules", &["timing"]),
             webhook_delivery_seconds,
             webhook_pending,
             queue_depth,

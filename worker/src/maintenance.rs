@@ -7,6 +7,7 @@
 //! - rescuer: re-queues running jobs whose worker stopped heartbeating, and
 //!   re-dispatches jobs whose message was lost;
 //! - cancel listener: stops local jobs the moment a cancel is published;
+//! - scheduler: makes the fires of due schedules (`schedules.tick_ms`);
 //! - vacuum: deletes finished messages' data from Redis and the files of
 //!   expired exports, and closes idle MCP sessions.
 
@@ -84,7 +85,18 @@ pub fn spawn(state: Arc<WorkerState>, stop: CancellationToken) -> Vec<JoinHandle
             }
         })
     };
-    let mut loops = vec![dispatch, rescue, vacuum];
+    let schedules = {
+        let state = state.clone();
+        every(stop.clone(), Duration::from_millis(s.schedules.tick_ms), move || {
+            let state = state.clone();
+            async move {
+                if let Err(e) = chorus_shared::services::scheduler::fire_due(&state.ctx).await {
+                    tracing::warn!(error = %e.message, "schedules not fired this tick");
+                }
+            }
+        })
+    };
+    let mut loops = vec![dispatch, rescue, vacuum, schedules];
     if let Some(vectors) = state.ctx.vectors.clone() {
         // The vector owner: index upkeep between writes, and reconciliation.
         loops.push(every(stop.clone(), Duration::from_millis(s.worker.maintenance_ms), move || {

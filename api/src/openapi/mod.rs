@@ -18,8 +18,8 @@ use sse::SseEvents;
 use variants::Variants;
 
 use crate::routes::{
-    admin, agents, bulk, conversations, documents, embeddings, health, jobs, keys, llm, mcp, search, tags, tools,
-    webhooks,
+    admin, agents, bulk, conversations, documents, embeddings, health, jobs, keys, llm, mcp, schedules, search, tags,
+    tools, webhooks,
 };
 
 #[derive(OpenApi)]
@@ -46,6 +46,7 @@ Every error is `{code, message, details?}` with a code from the error table in t
         tools::list, tools::get, tools::invoke, tools::executions,
         mcp::create, mcp::list, mcp::get, mcp::discover, mcp::delete,
         agents::create, agents::list, agents::get, agents::update, agents::delete,
+        schedules::create, schedules::list, schedules::get, schedules::update, schedules::delete,
         health::healthz, health::readyz, health::metrics,
     ),
     components(schemas(chorus_shared::error::ErrorBody, chorus_shared::error::ErrorCode)),
@@ -59,6 +60,7 @@ Every error is `{code, message, details?}` with a code from the error table in t
         (name = "conversations", description = "Chat: conversations, messages, forks and usage"),
         (name = "tools", description = "Tools: registry, invocation, executions, MCP servers"),
         (name = "agents", description = "Agent profiles for the chat tool loop"),
+        (name = "schedules", description = "Recurring jobs: cron in a time zone"),
         (name = "llm", description = "The tenant's own language-model providers and models (admin)"),
         (name = "admin", description = "Vector maintenance: reindex and reconcile (admin)"),
         (name = "health", description = "Liveness, readiness and metrics"))

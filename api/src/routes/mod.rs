@@ -11,6 +11,7 @@ pub mod jobs;
 pub mod keys;
 pub mod llm;
 pub mod mcp;
+pub mod schedules;
 pub mod search;
 pub mod tags;
 pub mod tools;
@@ -37,7 +38,8 @@ pub fn configure_v1(cfg: &mut web::ServiceConfig) {
             .configure(llm::configure)
             .configure(tools::configure)
             .configure(mcp::configure)
-            .configure(agents::configure),
+            .configure(agents::configure)
+            .configure(schedules::configure),
     );
 }
 

@@ -373,3 +373,34 @@ diesel::joinable!(document_tags -> documents (document_id));
 diesel::joinable!(document_tags -> tags (tag_id));
 diesel::allow_tables_to_appear_in_same_query!(documents, document_tags, tags, chunks);
 diesel::allow_tables_to_appear_in_same_query!(conversations, messages);
+
+diesel::table! {
+    schedules (id) {
+        id -> Uuid,
+        tenant_id -> Uuid,
+        cron -> Text,
+        time_zone -> Text,
+        kind -> Text,
+        payload -> Jsonb,
+        priority -> Int2,
+        max_attempts -> Nullable<Int4>,
+        callback_url -> Nullable<Text>,
+        enabled -> Bool,
+        misfire -> Text,
+        misfire_cap -> Int4,
+        ends_at -> Nullable<Timestamptz>,
+        next_fire_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    schedule_fires (schedule_id, fire_at) {
+        schedule_id -> Uuid,
+        fire_at -> Timestamptz,
+        job_id -> Uuid,
+        misfired -> Bool,
+        created_at -> Timestamptz,
+    }
+}

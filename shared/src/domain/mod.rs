@@ -1,6 +1,7 @@
 //! Our own domain types. The queue library's types never appear here.
 
 mod conversation;
+pub mod cron;
 mod document_filter;
 mod queue;
 mod role;

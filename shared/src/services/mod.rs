@@ -18,6 +18,8 @@ pub mod job_batch;
 pub mod jobs;
 pub mod llm_catalog;
 pub mod mcp_servers;
+pub mod scheduler;
+pub mod schedules;
 pub mod search;
 pub mod tags;
 pub mod tools;

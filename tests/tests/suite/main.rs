@@ -22,6 +22,7 @@ mod observability;
 mod outage;
 mod providers;
 mod retries;
+mod schedules;
 mod scheduling;
 mod search;
 mod tools;
