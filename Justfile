@@ -55,6 +55,10 @@ deps:
 test *args:
     scripts/test.sh {{args}}
 
+# Validate the Kubernetes manifests (docker/k8s/) strictly, offline once installed; `just test` runs it too.
+k8s:
+    scripts/k8s.sh check
+
 # Chorus on five hosts in network namespaces; cuts a worker host off mid-run and checks the rescue (root only).
 cluster:
     scripts/cluster.sh

@@ -52,7 +52,9 @@ cargo build --workspace --bins
 cargo test --workspace "$@"
 [ -n "${CHORUS_TEST_QDRANT:-}" ] || echo "test: the Qdrant server part was SKIPPED: $qdrant_bin" >&2
 # The API contract under schemathesis, shortly (`just fuzz-api` runs it
-# longer); on the whole suite only, not on a filtered run.
+# longer), and the Kubernetes manifests, strictly; on the whole suite only,
+# not on a filtered run.
 if [ $# -eq 0 ]; then
+  scripts/k8s.sh check
   CHORUS_FUZZ_PG=$CHORUS_TEST_PG CHORUS_FUZZ_REDIS=$CHORUS_TEST_REDIS scripts/fuzz-api.sh 10
 fi

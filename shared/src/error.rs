@@ -70,6 +70,8 @@ error_codes! {
     UnknownKind => ("unknown_kind", 422),
     InvalidPayload => ("invalid_payload", 422),
     InvalidSchedule => ("invalid_schedule", 422),
+    UnknownDependency => ("unknown_dependency", 422),
+    DependencyFailed => ("dependency_failed", 422),
     UrlNotAllowed => ("url_not_allowed", 422),
     UnknownModel => ("unknown_model", 422),
     InvalidArguments => ("invalid_arguments", 422),

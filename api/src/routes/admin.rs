@@ -33,7 +33,7 @@ pub struct Reindex {
 
 async fn submit<A: JobArgs>(ctx: &Ctx, auth: &Auth, args: &A) -> ApiResult<HttpResponse> {
     let (kind, payload) = (A::KIND.name.into(), args.to_payload());
-    let req = SubmitJob { kind, payload, priority: None, run_at: None, max_attempts: None, callback_url: None };
+    let req = SubmitJob { kind, payload, ..Default::default() };
     let done = jobs::submit(ctx, &auth.0, req, None).await?;
     Ok(accepted(done.job.summary()))
 }

@@ -93,7 +93,7 @@ pub async fn list(ctx: web::Data<Ctx>, auth: Auth, filter: web::Query<JobFilter>
     responses((status = 200, body = JobView), (status = 404, body = chorus_shared::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn get(ctx: web::Data<Ctx>, auth: Auth, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
-    Ok(HttpResponse::Ok().json(jobs::get(&ctx, &auth.0, *id).await?.view()))
+    Ok(HttpResponse::Ok().json(jobs::view(&ctx, &auth.0, *id).await?))
 }
 
 /// Cancel a job: at once if waiting, within a second if running.

@@ -404,3 +404,36 @@ diesel::table! {
         created_at -> Timestamptz,
     }
 }
+
+diesel::table! {
+    job_dependencies (job_id, depends_on) {
+        job_id -> Uuid,
+        depends_on -> Uuid,
+        run_on_failure -> Bool,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(jobs, job_dependencies);
+
+diesel::table! {
+    job_batches (id) {
+        id -> Uuid,
+        tenant_id -> Uuid,
+        callback_url -> Nullable<Text>,
+        on_complete -> Nullable<Jsonb>,
+        total -> Int4,
+        counts -> Nullable<Jsonb>,
+        on_complete_job_id -> Nullable<Uuid>,
+        completed_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    job_batch_members (batch_id, job_id) {
+        batch_id -> Uuid,
+        job_id -> Uuid,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(jobs, job_batch_members);

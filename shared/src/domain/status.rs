@@ -13,12 +13,15 @@ use serde::{Deserialize, Serialize};
 /// goes to `retrying` (waiting for its backoff), and with none left to `dead`.
 /// `failed` is a permanent failure that retrying cannot fix (bad input).
 /// `cancelled` is final. An admin or user may retry `failed` and `dead` jobs.
+/// A job submitted with `depends_on` starts as `waiting_dependencies` and
+/// is `queued` once its dependencies have ended.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, AsExpression, FromSqlRow, utoipa::ToSchema,
 )]
 #[diesel(sql_type = Text)]
 #[serde(rename_all = "snake_case")]
 pub enum JobStatus {
+    WaitingDependencies,
     Queued,
     Running,
     Retrying,
@@ -29,11 +32,20 @@ pub enum JobStatus {
 }
 
 impl JobStatus {
-    pub const ALL: [JobStatus; 7] =
-        [Self::Queued, Self::Running, Self::Retrying, Self::Succeeded, Self::Failed, Self::Cancelled, Self::Dead];
+    pub const ALL: [JobStatus; 8] = [
+        Self::WaitingDependencies,
+        Self::Queued,
+        Self::Running,
+        Self::Retrying,
+        Self::Succeeded,
+        Self::Failed,
+        Self::Cancelled,
+        Self::Dead,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
+            Self::WaitingDependencies => "waiting_dependencies",
             Self::Queued => "queued",
             Self::Running => "running",
             Self::Retrying => "retrying",

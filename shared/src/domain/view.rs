@@ -62,6 +62,12 @@ pub struct JobView {
     pub started_at: Option<DateTime<Utc>>,
     pub heartbeat_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
+    /// The jobs this one waits for (on `GET /v1/jobs/{id}` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub depends_on: Option<Vec<Uuid>>,
+    /// The jobs that wait for this one (on `GET /v1/jobs/{id}` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dependents: Option<Vec<Uuid>>,
 }
 
 /// One entry of a job's history.

@@ -68,11 +68,16 @@ pub fn backoff_for(kind: Option<&Kind>, settings: &Settings, attempt: i32) -> Du
 
 /// What a job's new status writes in its transaction: a delivery job that
 /// ended without delivering fails its delivery (see
-/// [`outbox::delivery_job_ended`]), and the status's webhook events.
-/// Returns how many deliveries it wrote.
+/// [`outbox::delivery_job_ended`]), the status's webhook events, and, for
+/// a final status, the settling of the jobs that wait for it
+/// ([`super::dependencies::settle`]). Returns how many deliveries it wrote.
 pub async fn ended(conn: &mut AsyncPgConnection, settings: &Settings, job: &Job) -> QueryResult<usize> {
     outbox::delivery_job_ended(conn, settings, job).await?;
-    outbox::for_job(conn, settings, job).await
+    let mut deliveries = outbox::for_job(conn, settings, job).await?;
+    if job.status.is_terminal() {
+        deliveries += super::dependencies::settle(conn, settings, job).await?;
+    }
+    Ok(deliveries)
 }
 
 /// A job and the event of its new state, from one statement that changed
@@ -112,6 +117,9 @@ struct Ended {
     changed: Changed,
     #[diesel(sql_type = diesel::sql_types::Bool)]
     subscribed: bool,
+    /// Other jobs depend on it.
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    waited_for: bool,
 }
 
 /// Claims the job a message points at; see [`claim_many`].
@@ -350,7 +358,8 @@ pub async fn succeed_many(
                  SELECT done.*, event.id AS event_id, event.data AS event_data, \
                    event.created_at AS event_created_at, \
                    EXISTS (SELECT 1 FROM webhook_endpoints e WHERE e.tenant_id = done.tenant_id \
-                     AND e.enabled AND e.event_types @> ARRAY[$4]) AS subscribed \
+                     AND e.enabled AND e.event_types @> ARRAY[$4]) AS subscribed, \
+                   EXISTS (SELECT 1 FROM job_dependencies d WHERE d.depends_on = done.id) AS waited_for \
                  FROM done JOIN event ON event.job_id = done.id",
             )
             .bind::<Array<diesel::sql_types::Uuid>, _>(&ids)
@@ -363,9 +372,11 @@ pub async fn succeed_many(
             for row in rows {
                 let mut t = row.changed.into_transition(JobStatus::Succeeded);
                 // A success ends no delivery; only a callback or
-                // subscribers make outbox rows.
+                // subscribers make outbox rows, and only dependents wait.
                 if t.job.callback_url.is_some() || row.subscribed {
                     t.deliveries = ended(conn, settings, &t.job).await?;
+                } else if row.waited_for {
+                    t.deliveries = super::dependencies::settle(conn, settings, &t.job).await?;
                 }
                 out.insert(t.job.id, t);
             }

@@ -1,7 +1,8 @@
 //! The job machinery, below the services: the Redis side (broker,
 //! dispatcher, messages), a job's life in Postgres (insert, claim,
 //! heartbeat, progress, finish, rescue), its event history, the webhook
-//! outbox written with each state change, and how an attempt fails.
+//! outbox written with each state change, job dependencies, and how an
+//! attempt fails.
 //!
 //! Consistency, in short (the README has the long form):
 //! - The API commits the job row first, then asks the dispatcher to push a
@@ -20,6 +21,7 @@ mod broker;
 pub mod circuit;
 pub mod claimer;
 pub mod completer;
+pub mod dependencies;
 pub mod dispatcher;
 mod error;
 mod events;

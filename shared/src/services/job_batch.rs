@@ -58,6 +58,7 @@ impl BatchJob {
             run_at: self.run_at,
             max_attempts: self.max_attempts,
             callback_url: self.callback_url,
+            ..Default::default()
         };
         Item { job, idempotency_key: self.idempotency_key }
     }

@@ -27,7 +27,7 @@ pub const MAX_ATTEMPTS_RANGE: std::ops::RangeInclusive<i32> = 1..=25;
 pub const MAX_IDEMPOTENCY_KEY: usize = 255;
 
 /// The body of `POST /v1/jobs`.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"kind": "diagnostic", "payload": {"sleep_ms": 100, "steps": 2}, "priority": 10}))]
 pub struct SubmitJob {
@@ -47,6 +47,48 @@ pub struct SubmitJob {
     pub max_attempts: Option<i32>,
     /// Where to POST the outcome.
     pub callback_url: Option<String>,
+    /// Jobs of your tenant that must end first (at most 100). The job
+    /// waits as `waiting_dependencies` until every one has succeeded; if one
+    /// fails, dies or is cancelled, it is cancelled with `dependency_failed`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(max_items = 100)]
+    pub depends_on: Vec<Uuid>,
+    /// Run once every dependency has ended, whatever its outcome.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub run_on_failure: bool,
+}
+
+/// A job to submit later: by a schedule at each fire, by a batch when
+/// its last job has finished. Checked as `POST /v1/jobs` checks a job.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct JobTemplate {
+    #[schema(schema_with = submittable_kinds)]
+    pub kind: String,
+    #[serde(default)]
+    pub payload: serde_json::Value,
+    /// -100..=100, higher runs first. Default 0.
+    #[schema(minimum = -100, maximum = 100)]
+    pub priority: Option<i16>,
+    /// 1..=25; the kind's default when absent.
+    #[schema(minimum = 1, maximum = 25)]
+    pub max_attempts: Option<i32>,
+    /// Where to POST each job's outcome.
+    pub callback_url: Option<String>,
+}
+
+impl JobTemplate {
+    pub(super) fn as_submission(&self) -> SubmitJob {
+        SubmitJob {
+            kind: self.kind.clone(),
+            payload: self.payload.clone(),
+            priority: self.priority,
+            run_at: None,
+            max_attempts: self.max_attempts,
+            callback_url: self.callback_url.clone(),
+            ..Default::default()
+        }
+    }
 }
 
 /// The kinds a client may submit by name.
@@ -181,10 +223,17 @@ pub async fn submit(
             .await
             .map_err(|e| crate::webhooks::refused_error("callback_url", e))?;
     }
+    if req.depends_on.len() > crate::queue::dependencies::MAX_DEPENDENCIES {
+        return Err(invalid("depends_on names at most 100 jobs").with_details(json!({"field": "depends_on"})));
+    }
     let hash = request_hash(&req);
-    let new = new_job(principal, spec, &req, idempotency_key.as_deref(), &hash, Utc::now());
+    let mut new = new_job(principal, spec, &req, idempotency_key.as_deref(), &hash, Utc::now());
     let mut conn = ctx.pool.get().await?;
-    let inserted = crate::queue::insert_row(&mut conn, &new).await?;
+    let inserted = if req.depends_on.is_empty() {
+        crate::queue::insert_row(&mut conn, &new).await?
+    } else {
+        insert_dependent(&mut conn, &mut new, &req).await?
+    };
     let Some(job) = inserted else {
         // The idempotency key was used before: same body, same job.
         let existing: Job = j::jobs
@@ -203,10 +252,54 @@ pub async fn submit(
         return Ok(Submitted { job: existing, replayed: true });
     };
     drop(conn);
-    if job.run_at <= Utc::now() {
+    if job.run_at <= Utc::now() && job.status == JobStatus::Queued {
         nudge(ctx, &job.queue);
     }
     Ok(Submitted { job, replayed: false })
+}
+
+/// Inserts a job with dependencies and records them, in one transaction
+/// that holds its dependencies' rows (`FOR SHARE`), so none can end between
+/// the check and the record without settling this job. Unknown ids (or
+/// another tenant's) are refused, and so is a dependency that has already
+/// failed unless `run_on_failure`. Cycles cannot form: a job can only name
+/// jobs that exist before it.
+async fn insert_dependent(
+    conn: &mut AsyncPgConnection,
+    new: &mut NewJob<'_>,
+    req: &SubmitJob,
+) -> ServiceResult<Option<Job>> {
+    conn.transaction::<_, ServiceError, _>(async move |conn: &mut AsyncPgConnection| {
+        let found: Vec<(Uuid, JobStatus)> = j::jobs
+            .filter(j::id.eq_any(&req.depends_on))
+            .filter(j::tenant_id.eq(new.tenant_id))
+            .select((j::id, j::status))
+            .for_share()
+            .load(conn)
+            .await?;
+        let missing: Vec<&Uuid> = req.depends_on.iter().filter(|d| !found.iter().any(|f| f.0 == **d)).collect();
+        if !missing.is_empty() {
+            return Err(ServiceError::new(
+                ErrorCode::UnknownDependency,
+                "depends_on names jobs your tenant does not have",
+            )
+            .with_details(json!({"field": "depends_on", "missing": missing})));
+        }
+        let failed = found.iter().find(|(_, st)| st.is_terminal() && *st != JobStatus::Succeeded);
+        if let (Some((id, st)), false) = (failed, req.run_on_failure) {
+            return Err(ServiceError::new(ErrorCode::DependencyFailed, format!("dependency {id} already ended {st}"))
+                .with_details(json!({"dependency": id, "status": st})));
+        }
+        if !found.iter().all(|(_, st)| st.is_terminal()) {
+            new.status = JobStatus::WaitingDependencies;
+        }
+        let job = crate::queue::insert_row(conn, new).await?;
+        if let Some(job) = &job {
+            crate::queue::dependencies::record(conn, job.id, &req.depends_on, req.run_on_failure).await?;
+        }
+        Ok(job)
+    })
+    .await
 }
 
 /// An idempotency key is 1 to 255 characters; else what is wrong.
@@ -263,6 +356,15 @@ pub async fn get(ctx: &Ctx, principal: &Principal, id: Uuid) -> ServiceResult<Jo
         }
     }
     Ok(job)
+}
+
+/// [`get`]'s job as clients see it, with its dependencies and dependents.
+pub async fn view(ctx: &Ctx, principal: &Principal, id: Uuid) -> ServiceResult<crate::domain::JobView> {
+    let mut view = get(ctx, principal, id).await?.view();
+    let mut conn = ctx.pool.get().await?;
+    let (on, by) = crate::queue::dependencies::of(&mut conn, id).await?;
+    (view.depends_on, view.dependents) = (Some(on), Some(by));
+    Ok(view)
 }
 
 /// Filters of `GET /v1/jobs`.
@@ -392,7 +494,7 @@ pub async fn cancel(ctx: &Ctx, principal: &Principal, id: Uuid) -> ServiceResult
         .transaction::<_, ServiceError, _>(async move |conn: &mut AsyncPgConnection| {
             let job = lock_job(conn, &principal, id).await?;
             match job.status {
-                JobStatus::Queued | JobStatus::Retrying => {
+                JobStatus::WaitingDependencies | JobStatus::Queued | JobStatus::Retrying => {
                     let job: Job = diesel::update(j::jobs.find(id))
                         .set((
                             j::status.eq(JobStatus::Cancelled),

@@ -13,7 +13,7 @@ use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::jobs::{require_operator, validate, SubmitJob};
+use super::jobs::{require_operator, validate, JobTemplate};
 use super::{page, page_limit, Principal};
 use crate::db::models::{Schedule, ScheduleFire};
 use crate::db::schema::{schedule_fires as f, schedules as s};
@@ -26,37 +26,6 @@ use crate::Ctx;
 const SHOWN_FIRES: usize = 5;
 const MAX_EXPRESSION: usize = 200;
 const MAX_MISFIRE_CAP: i32 = 1_000;
-
-/// The job a schedule submits at each fire.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ScheduledJob {
-    #[schema(schema_with = super::jobs::submittable_kinds)]
-    pub kind: String,
-    #[serde(default)]
-    pub payload: serde_json::Value,
-    /// -100..=100, higher runs first. Default 0.
-    #[schema(minimum = -100, maximum = 100)]
-    pub priority: Option<i16>,
-    /// 1..=25; the kind's default when absent.
-    #[schema(minimum = 1, maximum = 25)]
-    pub max_attempts: Option<i32>,
-    /// Where to POST each job's outcome.
-    pub callback_url: Option<String>,
-}
-
-impl ScheduledJob {
-    fn as_submission(&self) -> SubmitJob {
-        SubmitJob {
-            kind: self.kind.clone(),
-            payload: self.payload.clone(),
-            priority: self.priority,
-            run_at: None,
-            max_attempts: self.max_attempts,
-            callback_url: self.callback_url.clone(),
-        }
-    }
-}
 
 /// The body of `POST /v1/schedules` (`cron` and `job` required) and
 /// `PATCH /v1/schedules/{id}` (any field).
@@ -72,7 +41,7 @@ pub struct ScheduleInput {
     /// times follow its daylight-saving rules.
     #[schema(max_length = 64)]
     pub time_zone: Option<String>,
-    pub job: Option<ScheduledJob>,
+    pub job: Option<JobTemplate>,
     /// A paused schedule makes no fires (default true). Resuming makes the
     /// next fire after now, not the ones paused over.
     pub enabled: Option<bool>,
@@ -98,7 +67,7 @@ pub struct ScheduleView {
     pub id: Uuid,
     pub cron: String,
     pub time_zone: String,
-    pub job: ScheduledJob,
+    pub job: JobTemplate,
     pub enabled: bool,
     pub misfire: String,
     pub misfire_cap: i32,
@@ -186,8 +155,8 @@ async fn check(ctx: &Ctx, p: &Principal, row: &Schedule) -> ServiceResult<CronSc
     Ok(cron)
 }
 
-fn view_job(row: &Schedule) -> ScheduledJob {
-    ScheduledJob {
+fn view_job(row: &Schedule) -> JobTemplate {
+    JobTemplate {
         kind: row.kind.clone(),
         payload: row.payload.clone(),
         priority: Some(row.priority),

@@ -82,7 +82,7 @@ async fn a_schedule_is_checked_like_a_job_and_readable_by_viewers_of_its_tenant_
             json!({"cron": "* * * * *", "job": {"kind": "diagnostic", "payload": {"sleep_ms": "x"}}}),
             422,
             "invalid_payload",
-            json!("job.sleep_ms"),
+            json!("job.payload"),
         ),
         (
             json!({"cron": "* * * * *", "job": {"kind": "diagnostic", "priority": 500}}),

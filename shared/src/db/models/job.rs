@@ -92,6 +92,8 @@ impl Job {
             started_at: self.started_at,
             heartbeat_at: self.heartbeat_at,
             finished_at: self.finished_at,
+            depends_on: None,
+            dependents: None,
         }
     }
 }
