@@ -24,6 +24,7 @@ const VARIANTS: &[Variant] = &[
     Variant { schema: "ProviderInput", required: &["name", "kind", "base_url"], fixed: &["name"] },
     Variant { schema: "ModelInput", required: &["alias", "provider", "name"], fixed: &["alias"] },
     Variant { schema: "TagInput", required: &["name"], fixed: &[] },
+    Variant { schema: "ScheduleInput", required: &["cron", "job"], fixed: &[] },
 ];
 
 pub(super) struct Variants;

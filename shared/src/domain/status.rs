@@ -56,9 +56,12 @@ impl JobStatus {
         }
     }
 
+    /// The statuses a job ends in.
+    pub const TERMINAL: [JobStatus; 4] = [Self::Succeeded, Self::Failed, Self::Cancelled, Self::Dead];
+
     /// A finished job never changes again, except by an explicit retry.
     pub fn is_terminal(self) -> bool {
-        matches!(self, Self::Succeeded | Self::Failed | Self::Cancelled | Self::Dead)
+        Self::TERMINAL.contains(&self)
     }
 
     pub fn parse(s: &str) -> Option<Self> {

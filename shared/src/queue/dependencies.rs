@@ -24,9 +24,6 @@ use crate::domain::JobStatus;
 /// The most jobs one job may depend on.
 pub const MAX_DEPENDENCIES: usize = 100;
 
-/// Statuses a dependency has ended in.
-const ENDED: [JobStatus; 4] = [JobStatus::Succeeded, JobStatus::Failed, JobStatus::Cancelled, JobStatus::Dead];
-
 /// Records that `job` depends on each of `on`, inside the transaction that
 /// inserts it.
 pub async fn record(conn: &mut AsyncPgConnection, job: Uuid, on: &[Uuid], run_on_failure: bool) -> QueryResult<()> {
@@ -71,7 +68,7 @@ pub fn settle<'a>(
             let open: i64 = d::table
                 .inner_join(j::jobs.on(j::id.eq(d::depends_on)))
                 .filter(d::job_id.eq(dependent))
-                .filter(j::status.ne_all(ENDED))
+                .filter(j::status.ne_all(JobStatus::TERMINAL))
                 .count()
                 .get_result(conn)
                 .await?;

@@ -69,15 +69,22 @@ pub fn backoff_for(kind: Option<&Kind>, settings: &Settings, attempt: i32) -> Du
 /// What a job's new status writes in its transaction: a delivery job that
 /// ended without delivering fails its delivery (see
 /// [`outbox::delivery_job_ended`]), the status's webhook events, and, for
-/// a final status, the settling of the jobs that wait for it
-/// ([`super::dependencies::settle`]). Returns how many deliveries it wrote.
+/// a final status, what waits for it ([`settle_waiters`]). Returns how
+/// many deliveries it wrote.
 pub async fn ended(conn: &mut AsyncPgConnection, settings: &Settings, job: &Job) -> QueryResult<usize> {
     outbox::delivery_job_ended(conn, settings, job).await?;
     let mut deliveries = outbox::for_job(conn, settings, job).await?;
     if job.status.is_terminal() {
-        deliveries += super::dependencies::settle(conn, settings, job).await?;
+        deliveries += settle_waiters(conn, settings, job).await?;
     }
     Ok(deliveries)
+}
+
+/// What waits for `job`, which has just ended: the jobs that depend on it
+/// ([`super::dependencies::settle`]) and the batches it may complete
+/// ([`super::batches::settle`]). Returns the deliveries written.
+async fn settle_waiters(conn: &mut AsyncPgConnection, settings: &Settings, job: &Job) -> QueryResult<usize> {
+    Ok(super::dependencies::settle(conn, settings, job).await? + super::batches::settle(conn, settings, job).await?)
 }
 
 /// A job and the event of its new state, from one statement that changed
@@ -117,7 +124,7 @@ struct Ended {
     changed: Changed,
     #[diesel(sql_type = diesel::sql_types::Bool)]
     subscribed: bool,
-    /// Other jobs depend on it.
+    /// Other jobs depend on it, or it belongs to a batch.
     #[diesel(sql_type = diesel::sql_types::Bool)]
     waited_for: bool,
 }
@@ -359,7 +366,8 @@ pub async fn succeed_many(
                    event.created_at AS event_created_at, \
                    EXISTS (SELECT 1 FROM webhook_endpoints e WHERE e.tenant_id = done.tenant_id \
                      AND e.enabled AND e.event_types @> ARRAY[$4]) AS subscribed, \
-                   EXISTS (SELECT 1 FROM job_dependencies d WHERE d.depends_on = done.id) AS waited_for \
+                   (EXISTS (SELECT 1 FROM job_dependencies d WHERE d.depends_on = done.id) \
+                     OR EXISTS (SELECT 1 FROM job_batch_members m WHERE m.job_id = done.id)) AS waited_for \
                  FROM done JOIN event ON event.job_id = done.id",
             )
             .bind::<Array<diesel::sql_types::Uuid>, _>(&ids)
@@ -376,7 +384,7 @@ pub async fn succeed_many(
                 if t.job.callback_url.is_some() || row.subscribed {
                     t.deliveries = ended(conn, settings, &t.job).await?;
                 } else if row.waited_for {
-                    t.deliveries = super::dependencies::settle(conn, settings, &t.job).await?;
+                    t.deliveries = settle_waiters(conn, settings, &t.job).await?;
                 }
                 out.insert(t.job.id, t);
             }

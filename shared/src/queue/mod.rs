@@ -1,8 +1,8 @@
 //! The job machinery, below the services: the Redis side (broker,
 //! dispatcher, messages), a job's life in Postgres (insert, claim,
 //! heartbeat, progress, finish, rescue), its event history, the webhook
-//! outbox written with each state change, job dependencies, and how an
-//! attempt fails.
+//! outbox written with each state change, job dependencies and batch
+//! callbacks, and how an attempt fails.
 //!
 //! Consistency, in short (the README has the long form):
 //! - The API commits the job row first, then asks the dispatcher to push a
@@ -17,6 +17,7 @@
 //!   Redis; the rest wait in Postgres, where priority and `run_at` order them.
 
 mod batcher;
+pub mod batches;
 mod broker;
 pub mod circuit;
 pub mod claimer;

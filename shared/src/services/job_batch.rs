@@ -14,13 +14,17 @@ use serde_json::json;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::jobs::{check_key, is_operator, new_job, not_operator, nudge, request_hash, validate, SubmitJob};
+use super::jobs::{
+    check_key, check_template, dispatch_webhooks, is_operator, new_job, not_operator, nudge, request_hash, validate,
+    JobTemplate, SubmitJob,
+};
 use super::Principal;
 use crate::db::models::{Job, NewJob, NewJobEvent};
 use crate::db::schema::job_events;
 use crate::db::schema::jobs::dsl as j;
 use crate::domain::{JobStatus, JobSummary, Role};
 use crate::error::{ErrorBody, ErrorCode, ServiceError, ServiceResult};
+use crate::queue::batches::{self, NewBatch};
 use crate::webhooks::guard::Refused;
 use crate::Ctx;
 
@@ -95,6 +99,13 @@ pub struct BatchRequest {
     /// `batch_rejected`, each item's error in `details.items`).
     #[serde(default)]
     pub atomic: bool,
+    /// A job to submit once every job of the batch has ended, whatever
+    /// its outcome (Sidekiq's batch callback).
+    pub on_complete: Option<JobTemplate>,
+    /// Where to POST `batch.completed` (counts by status) once every job of
+    /// the batch has ended. Endpoints subscribed to `batch.completed` get it
+    /// too.
+    pub callback_url: Option<String>,
 }
 
 /// What became of one item: `job` (and whether an earlier request made
@@ -119,6 +130,10 @@ pub struct BatchResult {
     pub replayed: usize,
     pub failed: usize,
     pub items: Vec<BatchItem>,
+    /// The batch that `on_complete` and `callback_url` follow (absent
+    /// without either, or when no item made a job).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub batch_id: Option<Uuid>,
 }
 
 fn item_error(index: usize, e: &ServiceError) -> BatchItem {
@@ -132,6 +147,10 @@ pub async fn submit(ctx: &Ctx, principal: &Principal, req: BatchRequest) -> Serv
     if req.jobs.is_empty() || req.jobs.len() > MAX_BATCH {
         return Err(ServiceError::invalid_field("jobs", format!("a batch holds 1 to {MAX_BATCH} jobs")));
     }
+    check_follow_up(ctx, principal, &req).await?;
+    let follow_up = (req.on_complete.is_some() || req.callback_url.is_some()).then(Uuid::now_v7);
+    let on_complete = req.on_complete.as_ref().map(|t| serde_json::to_value(t).expect("a template serializes"));
+    let batch_callback = req.callback_url.clone();
     let all: Vec<Item> = req.jobs.into_iter().map(BatchJob::into_item).collect();
     let mut results: Vec<Option<BatchItem>> = vec![None; all.len()];
     let mut good: Vec<(usize, &Item, &'static crate::kinds::Kind)> = Vec::new();
@@ -155,6 +174,7 @@ pub async fn submit(ctx: &Ctx, principal: &Principal, req: BatchRequest) -> Serv
         .collect();
     let tenant = principal.tenant_id;
     let atomic = req.atomic;
+    let settings = ctx.settings.clone();
     let mut conn = ctx.pool.get().await?;
     let outcome = (*conn)
         .transaction::<_, Abort, _>(async move |conn: &mut AsyncPgConnection| {
@@ -194,13 +214,25 @@ pub async fn submit(ctx: &Ctx, principal: &Principal, req: BatchRequest) -> Serv
                 // Rolls the inserts back; the caller reports each item.
                 return Err(Abort::Rejected(items));
             }
-            Ok(items)
+            let members: Vec<Uuid> = items.iter().flatten().map(|(job, _)| job.id).collect();
+            let (mut batch, mut deliveries) = (None, 0);
+            if let (Some(id), false) = (follow_up, members.is_empty()) {
+                let new = NewBatch { id, tenant_id: tenant, callback_url: batch_callback.as_deref(), on_complete };
+                deliveries = batches::record(conn, &settings, new, &members).await?;
+                batch = Some(id);
+            }
+            Ok((items, batch, deliveries))
         })
         .await;
     drop(conn);
-    let (committed, items) = match outcome {
-        Ok(items) => (true, items),
-        Err(Abort::Rejected(items)) => (false, items),
+    let (committed, items, batch_id) = match outcome {
+        Ok((items, batch, deliveries)) => {
+            if deliveries > 0 {
+                dispatch_webhooks(ctx);
+            }
+            (true, items, batch)
+        }
+        Err(Abort::Rejected(items)) => (false, items, None),
         Err(Abort::Failed(e)) => return Err(e),
     };
     for ((index, _, _), item) in good.iter().zip(items) {
@@ -226,7 +258,23 @@ pub async fn submit(ctx: &Ctx, principal: &Principal, req: BatchRequest) -> Serv
         replayed: items.iter().filter(|i| i.replayed).count(),
         failed: items.iter().filter(|i| i.error.is_some()).count(),
         items,
+        batch_id,
     })
+}
+
+/// Checks a batch's `on_complete` job as `POST /v1/jobs` checks a job, and
+/// its `callback_url` with the webhook guard; either failing refuses the
+/// whole request.
+async fn check_follow_up(ctx: &Ctx, principal: &Principal, req: &BatchRequest) -> ServiceResult<()> {
+    if let Some(template) = &req.on_complete {
+        check_template(ctx, principal, template, "on_complete").await?;
+    }
+    if let Some(url) = &req.callback_url {
+        crate::webhooks::guard::check(url, &ctx.settings.webhooks)
+            .await
+            .map_err(|e| crate::webhooks::refused_error("callback_url", e))?;
+    }
+    Ok(())
 }
 
 /// One statement for the jobs (a key already held skips its row), one for

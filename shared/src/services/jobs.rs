@@ -78,7 +78,7 @@ pub struct JobTemplate {
 }
 
 impl JobTemplate {
-    pub(super) fn as_submission(&self) -> SubmitJob {
+    fn as_submission(&self) -> SubmitJob {
         SubmitJob {
             kind: self.kind.clone(),
             payload: self.payload.clone(),
@@ -144,6 +144,30 @@ pub(super) fn validate(principal: &Principal, req: &SubmitJob) -> ServiceResult<
         let details = e.details.clone().unwrap_or_else(|| json!({"field": "payload"}));
         e.with_details(details)
     })?;
+    Ok(spec)
+}
+
+/// Checks a job to submit later as `POST /v1/jobs` checks a job; errors
+/// name their field under `field` (`job.payload`, say).
+pub(super) async fn check_template(
+    ctx: &Ctx,
+    principal: &Principal,
+    template: &JobTemplate,
+    field: &str,
+) -> ServiceResult<&'static Kind> {
+    let spec = validate(principal, &template.as_submission()).map_err(|e| {
+        let inner = e.details.as_ref().and_then(|d| d.get("field")).and_then(|f| f.as_str()).unwrap_or("payload");
+        let details = json!({ "field": format!("{field}.{inner}") });
+        ServiceError { details: Some(details), ..e }
+    })?;
+    if spec.operator {
+        require_operator(ctx, principal, spec.name).await?;
+    }
+    if let Some(url) = &template.callback_url {
+        crate::webhooks::guard::check(url, &ctx.settings.webhooks)
+            .await
+            .map_err(|e| crate::webhooks::refused_error(&format!("{field}.callback_url"), e))?;
+    }
     Ok(spec)
 }
 

@@ -13,7 +13,7 @@ use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::jobs::{require_operator, validate, JobTemplate};
+use super::jobs::{check_template, JobTemplate};
 use super::{page, page_limit, Principal};
 use crate::db::models::{Schedule, ScheduleFire};
 use crate::db::schema::{schedule_fires as f, schedules as s};
@@ -138,20 +138,7 @@ async fn check(ctx: &Ctx, p: &Principal, row: &Schedule) -> ServiceResult<CronSc
     if !(1..=MAX_MISFIRE_CAP).contains(&row.misfire_cap) {
         return Err(refused("misfire_cap", format!("misfire_cap is between 1 and {MAX_MISFIRE_CAP}")));
     }
-    let job = view_job(row).as_submission();
-    let spec = validate(p, &job).map_err(|e| {
-        let field = e.details.as_ref().and_then(|d| d.get("field")).and_then(|f| f.as_str()).unwrap_or("payload");
-        let details = json!({ "field": format!("job.{field}") });
-        ServiceError { details: Some(details), ..e }
-    })?;
-    if spec.operator {
-        require_operator(ctx, p, spec.name).await?;
-    }
-    if let Some(url) = &row.callback_url {
-        crate::webhooks::guard::check(url, &ctx.settings.webhooks)
-            .await
-            .map_err(|e| crate::webhooks::refused_error("job.callback_url", e))?;
-    }
+    check_template(ctx, p, &view_job(row), "job").await?;
     Ok(cron)
 }
 

@@ -16,6 +16,7 @@ pub const EVENT_TYPES: &[&str] = &[
     "document.ingested",
     "document.failed",
     "bulk.completed",
+    "batch.completed",
     "webhook.endpoint.disabled",
 ];
 

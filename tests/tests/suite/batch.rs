@@ -197,3 +197,52 @@ async fn one_claim_statement_takes_many_messages_once_each_in_order() {
         lifecycle::finish(&app.ctx.pool, &t.job, done, &app.settings, Duration::ZERO).await.unwrap().expect("ours");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_calls_back_once_when_its_last_job_ends_whatever_the_outcomes() {
+    use chorus_tests::receiver::Receiver;
+    let app = TestApp::spawn_with(1, |s| {
+        s.worker.concurrency.insert("maintenance".into(), 8);
+    })
+    .await;
+    let rx = Receiver::start(0).await;
+    let mut jobs: Vec<Value> =
+        (0..6).map(|i| json!({"kind": "diagnostic", "payload": {"sleep_ms": 300 + i * 50}})).collect();
+    jobs.push(json!({"kind": "diagnostic", "payload": {"fail_permanently": true}}));
+    jobs.push(json!({"kind": "teleport"}));
+    let body = json!({
+        "jobs": jobs,
+        "callback_url": rx.url("/batch"),
+        "on_complete": {"kind": "diagnostic", "payload": {"sleep_ms": 1}},
+    });
+    let (status, result) = batch(&app, &app.admin_key, body).await;
+    assert_eq!(status, 200, "{result}");
+    assert_eq!((result["inserted"].as_u64(), result["failed"].as_u64()), (Some(7), Some(1)), "{result}");
+    let batch_id = result["batch_id"].as_str().expect("a batch id").to_string();
+
+    let seen = rx.wait_until(Duration::from_secs(30), |s| !s.is_empty()).await;
+    let event = seen[0].json();
+    assert_eq!(event["type"], "batch.completed", "{event}");
+    assert_eq!(event["data"]["batch_id"], batch_id);
+    assert_eq!(event["data"]["total"], 7, "the bad item made no job");
+    assert_eq!(event["data"]["counts"], json!({"succeeded": 6, "failed": 1}), "{event}");
+    // Every job had ended when it was sent.
+    for item in result["items"].as_array().unwrap().iter().filter(|i| i["job"].is_object()) {
+        let id: Uuid = item["job"]["id"].as_str().unwrap().parse().unwrap();
+        assert!(app.job(id).await.status.is_terminal());
+    }
+    let follow_up: Uuid = event["data"]["on_complete_job_id"].as_str().expect("on_complete ran").parse().unwrap();
+    app.wait_for_status(follow_up, JobStatus::Succeeded, Duration::from_secs(20)).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(rx.seen().len(), 1, "one callback");
+    let follow_ups = app.get_json(&app.admin_key, "/v1/jobs?kind=diagnostic&limit=200").await;
+    assert_eq!(follow_ups["items"].as_array().unwrap().len(), 8, "seven jobs and one on_complete job");
+
+    // Bad follow-ups refuse the whole request.
+    let job = json!({"kind": "diagnostic", "payload": {}});
+    let (status, body) = batch(&app, &app.admin_key, json!({"jobs": [job], "on_complete": {"kind": "teleport"}})).await;
+    assert_eq!((status, body["code"].as_str()), (422, Some("unknown_kind")), "{body}");
+    let bad = json!({"jobs": [job], "callback_url": "http://10.0.0.1/hook"});
+    let (status, body) = batch(&app, &app.admin_key, bad).await;
+    assert_eq!((status, body["code"].as_str()), (422, Some("url_not_allowed")), "{body}");
+}
