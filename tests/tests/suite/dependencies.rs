@@ -89,15 +89,7 @@ async fn dependencies_are_checked_when_the_job_is_submitted() {
 
     // Another tenant's job is unknown here.
     let other = app.key("globex", Role::Admin).await;
-    let theirs: Value = app
-        .post(&other, "/v1/jobs")
-        .json(&json!({"kind": "diagnostic", "payload": {}}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let theirs = app.post_json(&other, "/v1/jobs", &json!({"kind": "diagnostic", "payload": {}})).await;
     let (status, body) = submit(&app, json!({"kind": "diagnostic", "payload": {}, "depends_on": [theirs["id"]]})).await;
     assert_eq!((status, body["code"].as_str()), (422, Some("unknown_dependency")), "{body}");
 
