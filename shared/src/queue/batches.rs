@@ -59,10 +59,15 @@ pub async fn record(
     complete_if_done(conn, settings, batch.id).await
 }
 
-/// Completes every open batch `job` belongs to whose members have all
-/// ended. Returns the deliveries written.
-pub async fn settle(conn: &mut AsyncPgConnection, settings: &Settings, job: &Job) -> QueryResult<usize> {
-    let batches: Vec<Uuid> = m::table.filter(m::job_id.eq(job.id)).select(m::batch_id).load(conn).await?;
+/// Completes every open batch `jobs` belong to whose members have all
+/// ended, taking the batches in id order. Returns the deliveries written.
+pub async fn settle(conn: &mut AsyncPgConnection, settings: &Settings, jobs: &[Job]) -> QueryResult<usize> {
+    if jobs.is_empty() {
+        return Ok(0);
+    }
+    let ids: Vec<Uuid> = jobs.iter().map(|j| j.id).collect();
+    let batches: Vec<Uuid> =
+        m::table.filter(m::job_id.eq_any(&ids)).select(m::batch_id).distinct().order(m::batch_id).load(conn).await?;
     let mut deliveries = 0;
     for batch in batches {
         deliveries += complete_if_done(conn, settings, batch).await?;

@@ -73,8 +73,11 @@ async fn flush(pool: &DbPool, broker: &Broker, settings: &Settings, batch: Vec<(
     let ended = match lifecycle::succeed_many(pool, settings, &done).await {
         Ok(ended) => ended,
         Err(e) => {
-            let message = e.to_string();
-            return batch.iter().map(|_| Err(anyhow::anyhow!("batch completion failed: {message}"))).collect();
+            // The flush wrote nothing (a deadlock, a lost connection): each
+            // job ends on its own instead, and only a job whose own end
+            // fails is left to the rescuer.
+            tracing::warn!(error = %e, jobs = batch.len(), "batch completion failed; ending each job alone");
+            batch.iter().map(|_| None).collect()
         }
     };
     let mut answers = Vec::with_capacity(batch.len());

@@ -42,59 +42,82 @@ pub async fn of(conn: &mut AsyncPgConnection, job: Uuid) -> QueryResult<(Vec<Uui
     Ok((on, by))
 }
 
-/// Settles the waiting dependents of `job`, which has just ended. Returns
-/// how many webhook deliveries the dependents it cancelled wrote.
-pub fn settle<'a>(
-    conn: &'a mut AsyncPgConnection,
-    settings: &'a Settings,
-    job: &'a Job,
-) -> futures::future::BoxFuture<'a, QueryResult<usize>> {
-    Box::pin(async move {
-        let waiting: Vec<(Uuid, bool)> = d::table
-            .inner_join(j::jobs.on(j::id.eq(d::job_id)))
-            .filter(d::depends_on.eq(job.id))
-            .filter(j::status.eq(JobStatus::WaitingDependencies))
-            .select((d::job_id, d::run_on_failure))
-            .order(d::job_id)
-            .for_update()
-            .load(conn)
-            .await?;
-        let mut deliveries = 0;
-        for (dependent, run_on_failure) in waiting {
-            if job.status != JobStatus::Succeeded && !run_on_failure {
-                deliveries += cancel(conn, settings, dependent, job).await?;
-                continue;
-            }
-            let open: i64 = d::table
-                .inner_join(j::jobs.on(j::id.eq(d::depends_on)))
-                .filter(d::job_id.eq(dependent))
-                .filter(j::status.ne_all(JobStatus::TERMINAL))
-                .count()
-                .get_result(conn)
-                .await?;
-            if open == 0 {
-                diesel::update(j::jobs.find(dependent))
-                    .set((
-                        j::status.eq(JobStatus::Queued),
-                        j::run_at.eq(diesel::dsl::sql::<diesel::sql_types::Timestamptz>("greatest(run_at, now())")),
-                    ))
-                    .execute(conn)
-                    .await?;
-                record_event(conn, dependent, "state", Some(JobStatus::Queued), json!({"dependencies": "met"})).await?;
-            }
-        }
-        Ok(deliveries)
-    })
+/// Settles the waiting dependents of `jobs`, which have just ended. A
+/// dependent cancelled here has ended too, so its own dependents are
+/// settled in the next round: a loop, not recursion, so a chain of any
+/// length cannot exhaust the stack. Returns how many webhook deliveries the
+/// cancelled dependents wrote.
+pub async fn settle(conn: &mut AsyncPgConnection, settings: &Settings, jobs: &[Job]) -> QueryResult<usize> {
+    let (mut ended, mut deliveries) = (jobs.to_vec(), 0);
+    while !ended.is_empty() {
+        let (cancelled, written) = settle_round(conn, settings, &ended).await?;
+        deliveries += written;
+        ended = cancelled;
+    }
+    Ok(deliveries)
 }
 
-/// Cancels `dependent` because `dependency` ended without success, and
-/// settles what depends on it.
+/// One round: locks every waiting dependent of `ended` at once, in id
+/// order, then queues those whose dependencies have all ended and cancels
+/// those a failed dependency sinks. Returns the cancelled ones.
+async fn settle_round(
+    conn: &mut AsyncPgConnection,
+    settings: &Settings,
+    ended: &[Job],
+) -> QueryResult<(Vec<Job>, usize)> {
+    let ids: Vec<Uuid> = ended.iter().map(|j| j.id).collect();
+    let waiting: Vec<(Uuid, Uuid, bool)> = d::table
+        .inner_join(j::jobs.on(j::id.eq(d::job_id)))
+        .filter(d::depends_on.eq_any(&ids))
+        .filter(j::status.eq(JobStatus::WaitingDependencies))
+        .select((d::job_id, d::depends_on, d::run_on_failure))
+        .order((d::job_id, d::depends_on))
+        .for_update()
+        .load(conn)
+        .await?;
+    let (mut cancelled, mut deliveries) = (Vec::new(), 0);
+    for rows in waiting.chunk_by(|a, b| a.0 == b.0) {
+        let dependent = rows[0].0;
+        let failed = rows.iter().find_map(|(_, dep, run_on_failure)| {
+            let dep = ended.iter().find(|j| j.id == *dep)?;
+            (dep.status != JobStatus::Succeeded && !run_on_failure).then_some(dep)
+        });
+        if let Some(dependency) = failed {
+            let (job, written) = cancel(conn, settings, dependent, dependency).await?;
+            deliveries += written;
+            cancelled.push(job);
+            continue;
+        }
+        let open: i64 = d::table
+            .inner_join(j::jobs.on(j::id.eq(d::depends_on)))
+            .filter(d::job_id.eq(dependent))
+            .filter(j::status.ne_all(JobStatus::TERMINAL))
+            .count()
+            .get_result(conn)
+            .await?;
+        if open == 0 {
+            diesel::update(j::jobs.find(dependent))
+                .set((
+                    j::status.eq(JobStatus::Queued),
+                    j::run_at.eq(diesel::dsl::sql::<diesel::sql_types::Timestamptz>("greatest(run_at, now())")),
+                ))
+                .execute(conn)
+                .await?;
+            record_event(conn, dependent, "state", Some(JobStatus::Queued), json!({"dependencies": "met"})).await?;
+        }
+    }
+    Ok((cancelled, deliveries))
+}
+
+/// Cancels `dependent` because `dependency` ended without success, with
+/// its event, its webhook events and the batches it may complete. Returns
+/// it, and the deliveries written.
 async fn cancel(
     conn: &mut AsyncPgConnection,
     settings: &Settings,
     dependent: Uuid,
     dependency: &Job,
-) -> QueryResult<usize> {
+) -> QueryResult<(Job, usize)> {
     let message = format!("dependency {} ended {}", dependency.id, dependency.status);
     let cancelled: Job = diesel::update(j::jobs.find(dependent))
         .set((
@@ -108,5 +131,7 @@ async fn cancel(
         .await?;
     let data = json!({"dependency": dependency.id, "dependency_status": dependency.status});
     record_event(conn, dependent, "state", Some(JobStatus::Cancelled), data).await?;
-    super::lifecycle::ended(conn, settings, &cancelled).await
+    let written = super::outbox::for_job(conn, settings, &cancelled).await?
+        + super::batches::settle(conn, settings, std::slice::from_ref(&cancelled)).await?;
+    Ok((cancelled, written))
 }

@@ -75,16 +75,18 @@ pub async fn ended(conn: &mut AsyncPgConnection, settings: &Settings, job: &Job)
     outbox::delivery_job_ended(conn, settings, job).await?;
     let mut deliveries = outbox::for_job(conn, settings, job).await?;
     if job.status.is_terminal() {
-        deliveries += settle_waiters(conn, settings, job).await?;
+        deliveries += settle_waiters(conn, settings, std::slice::from_ref(job)).await?;
     }
     Ok(deliveries)
 }
 
-/// What waits for `job`, which has just ended: the jobs that depend on it
-/// ([`super::dependencies::settle`]) and the batches it may complete
-/// ([`super::batches::settle`]). Returns the deliveries written.
-async fn settle_waiters(conn: &mut AsyncPgConnection, settings: &Settings, job: &Job) -> QueryResult<usize> {
-    Ok(super::dependencies::settle(conn, settings, job).await? + super::batches::settle(conn, settings, job).await?)
+/// What waits for `jobs`, which have just ended together: the jobs that
+/// depend on them ([`super::dependencies::settle`]) and the batches they
+/// may complete ([`super::batches::settle`]), each locked in id order, so
+/// two transactions settling overlapping sets cannot deadlock. Returns the
+/// deliveries written.
+async fn settle_waiters(conn: &mut AsyncPgConnection, settings: &Settings, jobs: &[Job]) -> QueryResult<usize> {
+    Ok(super::dependencies::settle(conn, settings, jobs).await? + super::batches::settle(conn, settings, jobs).await?)
 }
 
 /// A job and the event of its new state, from one statement that changed
@@ -377,16 +379,24 @@ pub async fn succeed_many(
             .load(conn)
             .await?;
             let mut out = std::collections::HashMap::with_capacity(rows.len());
+            let mut waited_for = Vec::new();
             for row in rows {
                 let mut t = row.changed.into_transition(JobStatus::Succeeded);
                 // A success ends no delivery; only a callback or
-                // subscribers make outbox rows, and only dependents wait.
+                // subscribers make outbox rows, and only some jobs have
+                // dependents or a batch.
                 if t.job.callback_url.is_some() || row.subscribed {
-                    t.deliveries = ended(conn, settings, &t.job).await?;
-                } else if row.waited_for {
-                    t.deliveries = settle_waiters(conn, settings, &t.job).await?;
+                    t.deliveries = outbox::for_job(conn, settings, &t.job).await?;
+                }
+                if row.waited_for {
+                    waited_for.push(t.job.clone());
                 }
                 out.insert(t.job.id, t);
+            }
+            let settled = settle_waiters(conn, settings, &waited_for).await?;
+            if let Some(t) = waited_for.iter().next().and_then(|j| out.get_mut(&j.id)) {
+                // What settling wrote counts once, on any of the jobs.
+                t.deliveries += settled;
             }
             Ok(out)
         })

@@ -7,7 +7,7 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::RunQueryDsl;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
@@ -16,7 +16,7 @@ use uuid::Uuid;
 use super::jobs::{check_template, JobTemplate};
 use super::{page, page_limit, Principal};
 use crate::db::models::{Schedule, ScheduleFire};
-use crate::db::schema::{schedule_fires as f, schedules as s};
+use crate::db::schema::{schedule_fires as f, schedules as s, tenants as t};
 use crate::domain::cron::{CronProblem, CronSchedule, Misfire};
 use crate::domain::Role;
 use crate::error::{ErrorCode, ServiceError, ServiceResult};
@@ -222,15 +222,22 @@ pub async fn create(ctx: &Ctx, p: &Principal, i: ScheduleInput) -> ServiceResult
     apply(&mut row, i)?;
     let cron = check(ctx, p, &row).await?;
     row.next_fire_at = first_fire(&row, &cron, now)?;
+    let max = ctx.settings.schedules.max_per_tenant;
     let mut conn = ctx.pool.get().await?;
-    let count: i64 = s::table.filter(s::tenant_id.eq(p.tenant_id)).count().get_result(&mut conn).await?;
-    if count >= ctx.settings.schedules.max_per_tenant {
-        return Err(ServiceError::new(
-            ErrorCode::TooManySchedules,
-            format!("a tenant has at most {} schedules", ctx.settings.schedules.max_per_tenant),
-        ));
-    }
-    diesel::insert_into(s::table).values(&row).execute(&mut conn).await?;
+    let row = (*conn)
+        .transaction::<_, ServiceError, _>(async move |conn: &mut AsyncPgConnection| {
+            // The tenant's row is locked so that concurrent creates count
+            // each other.
+            t::table.find(row.tenant_id).select(t::id).for_update().first::<Uuid>(conn).await?;
+            let count: i64 = s::table.filter(s::tenant_id.eq(row.tenant_id)).count().get_result(conn).await?;
+            if count >= max {
+                let message = format!("a tenant has at most {max} schedules");
+                return Err(ServiceError::new(ErrorCode::TooManySchedules, message));
+            }
+            diesel::insert_into(s::table).values(&row).execute(conn).await?;
+            Ok(row)
+        })
+        .await?;
     Ok(view(row, Vec::new()))
 }
 

@@ -123,3 +123,23 @@ async fn dependencies_are_checked_when_the_job_is_submitted() {
     let v = app.job(id(&waiting)).await;
     assert_eq!((v.status, v.attempts), (JobStatus::Cancelled, 0));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_chain_is_cancelled_to_its_end_in_one_go_when_its_root_is() {
+    let app = TestApp::spawn().await;
+    let root = app.submit(json!({"kind": "diagnostic", "payload": {"sleep_ms": 60000}})).await;
+    app.wait_for_status(root, JobStatus::Running, Duration::from_secs(20)).await;
+    let mut last = root;
+    for _ in 0..400 {
+        let (status, body) = submit(&app, json!({"kind": "diagnostic", "payload": {}, "depends_on": [last]})).await;
+        assert_eq!(status, 202, "{body}");
+        last = id(&body);
+    }
+    let resp = app.post(&app.admin_key, &format!("/v1/jobs/{root}/cancel")).send().await.unwrap();
+    assert_eq!(resp.status(), 202, "the root was running");
+    app.wait_for_status(root, JobStatus::Cancelled, Duration::from_secs(20)).await;
+    let end = app.wait_for_status(last, JobStatus::Cancelled, Duration::from_secs(20)).await;
+    assert_eq!(end.error.unwrap().code, "dependency_failed");
+    let page = app.get_json(&app.admin_key, "/v1/jobs?status=waiting_dependencies&limit=10").await;
+    assert_eq!(page["items"], json!([]), "none of the 400 is left waiting");
+}

@@ -47,7 +47,7 @@ fn second_of(t: DateTime<Utc>) -> DateTime<Utc> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_schedule_is_checked_like_a_job_and_readable_by_viewers_of_its_tenant_only() {
-    let app = TestApp::spawn_with(0, |_| {}).await;
+    let app = TestApp::spawn_with(0, |s| s.schedules.max_per_tenant = 2).await;
     let refused = |body: Value| {
         let app = &app;
         async move {
@@ -140,6 +140,15 @@ async fn a_schedule_is_checked_like_a_job_and_readable_by_viewers_of_its_tenant_
     let del = app.client.delete(app.url(&format!("/v1/schedules/{id}"))).bearer_auth(&user).send().await.unwrap();
     assert_eq!(del.status(), 204);
     assert_eq!(app.get(&user, &format!("/v1/schedules/{id}")).send().await.unwrap().status(), 404);
+
+    // At most `schedules.max_per_tenant` (2 here) per tenant.
+    for _ in 0..2 {
+        create(&app, json!({"cron": "0 3 * * *", "job": job})).await;
+    }
+    let third =
+        app.post(&app.admin_key, "/v1/schedules").json(&json!({"cron": "0 3 * * *", "job": job})).send().await.unwrap();
+    assert_eq!(third.status(), 409);
+    assert_eq!(third.json::<Value>().await.unwrap()["code"], "too_many_schedules");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -191,7 +200,8 @@ async fn one_job_per_fire_across_three_processes(kill: bool) {
     let app = TestApp::spawn_with(0, |_| {}).await;
     let env = [("CHORUS__SCHEDULES__TICK_MS", "200".to_string())];
     let mut children: Vec<_> = ["s1", "s2", "s3"].iter().map(|n| app.spawn_worker_process(n, &env)).collect();
-    let ends_at = second_of(Utc::now()) + chrono::Duration::seconds(31);
+    let before = second_of(Utc::now());
+    let ends_at = before + chrono::Duration::seconds(30);
     let body = json!({"cron": "* * * * * *", "ends_at": ends_at, "job": {"kind": "diagnostic", "payload": {}}});
     let schedule = create(&app, body).await;
     let (id, created) = (id_of(&schedule), time(&schedule["created_at"]));
@@ -207,7 +217,9 @@ async fn one_job_per_fire_across_three_processes(kill: bool) {
     let expected: Vec<DateTime<Utc>> = (1..=(ends_at - second_of(created)).num_seconds())
         .map(|s| second_of(created) + chrono::Duration::seconds(s))
         .collect();
-    assert!(expected.len() >= 29, "the schedule spans 30 s: {}", expected.len());
+    // Every second of the 30 s (one less if the create crossed into the next second).
+    let crossed = (second_of(created) - before).num_seconds() as usize;
+    assert_eq!(expected.len(), 30 - crossed, "the schedule spans 30 s");
     let times: Vec<DateTime<Utc>> = made.iter().map(|m| m.0).collect();
     assert_eq!(times, expected, "one fire per second, none missing, none twice");
     assert!(made.iter().all(|m| !m.2), "no fire was late enough to count as missed");
