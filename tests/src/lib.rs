@@ -221,6 +221,9 @@ pub struct TestApp {
     pub admin_key: String,
     pub client: reqwest::Client,
     pub workers: Vec<InProcessWorker>,
+    /// Worker processes this app started; any still running when it is
+    /// dropped (a test that failed before stopping them) are killed.
+    processes: std::sync::Mutex<Vec<u32>>,
 }
 
 impl TestApp {
@@ -240,7 +243,9 @@ impl TestApp {
         let tenant = chorus_shared::services::auth::ensure_tenant(&ctx.pool, "acme").await.unwrap();
         let admin_key =
             chorus_shared::services::auth::create_key(&ctx.pool, tenant.id, "admin", Role::Admin).await.unwrap().secret;
-        let mut app = Self { settings, address, ctx, admin_key, client: reqwest::Client::new(), workers: Vec::new() };
+        let client = reqwest::Client::new();
+        let mut app =
+            Self { settings, address, ctx, admin_key, client, workers: Vec::new(), processes: Default::default() };
         for _ in 0..workers {
             app.start_worker().await;
         }
@@ -370,7 +375,9 @@ impl TestApp {
         for (k, v) in extra_env {
             cmd.env(k, v);
         }
-        cmd.spawn().expect("start chorus-worker (run `cargo build --bins` first)")
+        let child = cmd.spawn().expect("start chorus-worker (run `cargo build --bins` first)");
+        self.processes.lock().unwrap_or_else(|e| e.into_inner()).push(child.id());
+        child
     }
 }
 
@@ -490,6 +497,11 @@ impl Drop for TestApp {
         };
         for w in &self.workers {
             w.stop.cancel();
+        }
+        // `kill -9` on a process that already ended (and was waited for)
+        // finds nothing; one a failed test left behind is stopped here.
+        for pid in self.processes.lock().unwrap_or_else(|e| e.into_inner()).drain(..) {
+            let _ = Command::new("kill").arg("-9").arg(pid.to_string()).stderr(Stdio::null()).status();
         }
         drop_database(&url);
         assert!(left.is_empty(), "jobs left running after the test: {left:?}");
