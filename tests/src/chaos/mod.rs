@@ -178,7 +178,9 @@ pub async fn run(plan: &Plan) -> Report {
     }
     let ours: Vec<Uuid> = jobs.iter().chain(&chats).copied().collect();
 
-    let (mut seen, mut receiver_down, mut receiver_back) = (Vec::<Captured>::new(), None, None);
+    // What each receiver instance saw: read once the run is over, as a
+    // stopped instance may still finish a request it had begun.
+    let (mut logs, mut receiver_down, mut receiver_back) = (Vec::new(), None, None);
     let (mut redis_done, mut pg_done) = (false, false);
     let mut next_kill = started + plan.kill_every.as_secs_f64();
     let deadline = at(plan.within);
@@ -198,11 +200,9 @@ pub async fn run(plan: &Plan) -> Report {
             pg_done = true;
         }
         if receiver_down.is_none() && t >= at(plan.receiver_down_at) {
-            // Stopped first, so that nothing it answered is missed.
             let r = receiver.take().unwrap();
-            let state = r.seen_handle();
+            logs.push(r.seen_handle());
             r.stop().await;
-            seen.extend(state.lock().unwrap().drain(..));
             receiver_down = Some(t);
         }
         if receiver.is_none() && t >= at(plan.receiver_down_at + plan.receiver_down_for) {
@@ -263,10 +263,11 @@ pub async fn run(plan: &Plan) -> Report {
     };
     tokio::time::sleep(Duration::from_millis(500)).await;
     if let Some(r) = receiver.take() {
-        let state = r.seen_handle();
+        logs.push(r.seen_handle());
         r.stop().await;
-        seen.extend(state.lock().unwrap().drain(..));
     }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let seen: Vec<Captured> = logs.iter().flat_map(|log| log.lock().unwrap().drain(..).collect::<Vec<_>>()).collect();
 
     let all_up = workers.all_up();
     let reruns = checks::rerun_latencies(&mut conn, &workers.kills).await;
