@@ -270,9 +270,7 @@ async fn check_follow_up(ctx: &Ctx, principal: &Principal, req: &BatchRequest) -
         check_template(ctx, principal, template, "on_complete").await?;
     }
     if let Some(url) = &req.callback_url {
-        crate::webhooks::guard::check(url, &ctx.settings.webhooks)
-            .await
-            .map_err(|e| crate::webhooks::refused_error("callback_url", e))?;
+        crate::webhooks::check_url(url, &ctx.settings.webhooks, "callback_url").await?;
     }
     Ok(())
 }

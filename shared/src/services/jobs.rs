@@ -164,9 +164,7 @@ pub(super) async fn check_template(
         require_operator(ctx, principal, spec.name).await?;
     }
     if let Some(url) = &template.callback_url {
-        crate::webhooks::guard::check(url, &ctx.settings.webhooks)
-            .await
-            .map_err(|e| crate::webhooks::refused_error(&format!("{field}.callback_url"), e))?;
+        crate::webhooks::check_url(url, &ctx.settings.webhooks, &format!("{field}.callback_url")).await?;
     }
     Ok(spec)
 }
@@ -243,9 +241,7 @@ pub async fn submit(
         require_operator(ctx, principal, spec.name).await?;
     }
     if let Some(url) = &req.callback_url {
-        crate::webhooks::guard::check(url, &ctx.settings.webhooks)
-            .await
-            .map_err(|e| crate::webhooks::refused_error("callback_url", e))?;
+        crate::webhooks::check_url(url, &ctx.settings.webhooks, "callback_url").await?;
     }
     if req.depends_on.len() > crate::queue::dependencies::MAX_DEPENDENCIES {
         return Err(invalid("depends_on names at most 100 jobs").with_details(json!({"field": "depends_on"})));

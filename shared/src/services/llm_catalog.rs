@@ -281,9 +281,7 @@ async fn check_provider(ctx: &Ctx, i: &ProviderInput) -> ServiceResult<()> {
         }
     }
     if let Some(url) = &i.base_url {
-        crate::webhooks::guard::check(url, &ctx.settings.webhooks)
-            .await
-            .map_err(|why| crate::webhooks::refused_error("base_url", why))?;
+        crate::webhooks::check_url(url, &ctx.settings.webhooks, "base_url").await?;
     }
     if i.timeout_ms.is_some_and(|t| !(100..=600_000).contains(&t)) {
         return Err(ServiceError::invalid_field("timeout_ms", "timeout_ms is between 100 and 600000"));

@@ -225,9 +225,7 @@ async fn check(ctx: &Ctx, i: &McpServerInput) -> ServiceResult<()> {
         }
         "http" => {
             let url = i.url.as_deref().ok_or_else(|| ServiceError::invalid_field("url", "url is required"))?;
-            crate::webhooks::guard::check(url, &ctx.settings.tools.guard())
-                .await
-                .map_err(|why| crate::webhooks::refused_error("url", why))?;
+            crate::webhooks::check_url(url, &ctx.settings.tools.guard(), "url").await?;
             if i.command.is_some() || !i.env.is_empty() {
                 return Err(ServiceError::invalid_field("command", "an http server has a url, not a command or env"));
             }

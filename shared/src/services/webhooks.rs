@@ -17,7 +17,7 @@ use crate::domain::Role;
 use crate::error::{ErrorCode, ServiceError, ServiceResult};
 use crate::queue::outbox::{self, Target};
 use crate::secrets::Cipher;
-use crate::webhooks::{guard, refused_error, signing, EVENT_TYPES, TEST_EVENT};
+use crate::webhooks::{check_url, signing, EVENT_TYPES, TEST_EVENT};
 use crate::Ctx;
 
 /// An endpoint as shown (never its secret, except on creation and rotation).
@@ -110,10 +110,6 @@ fn check_types(types: &[String]) -> ServiceResult<()> {
     Ok(())
 }
 
-async fn check_url(ctx: &Ctx, url: &str) -> ServiceResult<()> {
-    guard::check(url, &ctx.settings.webhooks).await.map(|_| ()).map_err(|e| refused_error("url", e))
-}
-
 fn not_found() -> ServiceError {
     ServiceError::new(ErrorCode::WebhookNotFound, "no such webhook endpoint")
 }
@@ -133,7 +129,7 @@ async fn load(conn: &mut AsyncPgConnection, p: &Principal, id: Uuid) -> ServiceR
 pub async fn create(ctx: &Ctx, p: &Principal, req: CreateEndpoint) -> ServiceResult<EndpointWithSecret> {
     p.require(Role::Admin, "managing webhooks")?;
     check_types(&req.event_types)?;
-    check_url(ctx, &req.url).await?;
+    check_url(&req.url, &ctx.settings.webhooks, "url").await?;
     let secret = signing::generate_secret();
     let id = Uuid::now_v7();
     let mut conn = ctx.pool.get().await?;
@@ -177,7 +173,7 @@ pub async fn update(ctx: &Ctx, p: &Principal, id: Uuid, req: UpdateEndpoint) -> 
         check_types(types)?;
     }
     if let Some(url) = &req.url {
-        check_url(ctx, url).await?;
+        check_url(url, &ctx.settings.webhooks, "url").await?;
     }
     let mut conn = ctx.pool.get().await?;
     let ep = load(&mut conn, p, id).await?;

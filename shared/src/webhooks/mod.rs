@@ -24,6 +24,16 @@ pub const EVENT_TYPES: &[&str] = &[
 /// subscribes to.
 pub const TEST_EVENT: &str = "webhook.test";
 
+/// Checks `url` with the guard under `settings`; a refusal is the API error
+/// naming `field`.
+pub async fn check_url(
+    url: &str,
+    settings: &crate::config::WebhookSettings,
+    field: &str,
+) -> crate::error::ServiceResult<()> {
+    guard::check(url, settings).await.map(|_| ()).map_err(|why| refused_error(field, why))
+}
+
 /// The API error for a refused URL, naming the field.
 pub fn refused_error(field: &str, why: guard::Refused) -> crate::ServiceError {
     crate::ServiceError::new(crate::ErrorCode::UrlNotAllowed, format!("{field} is not allowed: {why}"))
