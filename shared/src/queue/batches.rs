@@ -142,18 +142,10 @@ async fn queue_follow_up(conn: &mut AsyncPgConnection, tenant: Uuid, template: &
     let int = |field: &str| template.get(field).and_then(Value::as_i64);
     let payload = template.get("payload").cloned().unwrap_or_else(|| json!({}));
     let job = NewJob {
-        id: Uuid::now_v7(),
-        tenant_id: tenant,
-        kind: kind.name,
-        queue: kind.queue.as_str(),
         priority: int("priority").unwrap_or(0) as i16,
-        status: JobStatus::Queued,
         max_attempts: int("max_attempts").map_or(kind.max_attempts, |n| n as i32),
-        run_at: Utc::now(),
-        payload: &payload,
-        idempotency_key: None,
-        request_hash: None,
         callback_url: template.get("callback_url").and_then(Value::as_str),
+        ..super::queued(tenant, kind, &payload)
     };
     Ok(super::insert_row(conn, &job).await?.map(|j| j.id))
 }

@@ -76,22 +76,29 @@ async fn insert_new(
     payload: &serde_json::Value,
     max_attempts: i32,
 ) -> QueryResult<Job> {
-    let new = NewJob {
+    let new = NewJob { max_attempts, ..queued(tenant, kind, payload) };
+    // Without an idempotency key nothing conflicts, so a row comes back.
+    insert_row(conn, &new).await?.ok_or(diesel::result::Error::NotFound)
+}
+
+/// A job of `kind` for `tenant`, due now, with the kind's attempts,
+/// priority 0, no callback and no idempotency key: the row jobs Chorus
+/// makes itself start from (`..queued(…)`).
+pub fn queued<'a>(tenant: Uuid, kind: &Kind, payload: &'a serde_json::Value) -> NewJob<'a> {
+    NewJob {
         id: Uuid::now_v7(),
         tenant_id: tenant,
         kind: kind.name,
         queue: kind.queue.as_str(),
         priority: 0,
         status: JobStatus::Queued,
-        max_attempts,
+        max_attempts: kind.max_attempts,
         run_at: Utc::now(),
         payload,
         idempotency_key: None,
         request_hash: None,
         callback_url: None,
-    };
-    // Without an idempotency key nothing conflicts, so a row comes back.
-    insert_row(conn, &new).await?.ok_or(diesel::result::Error::NotFound)
+    }
 }
 
 /// Inserts `new` and its `queued` event in one statement (one round trip,

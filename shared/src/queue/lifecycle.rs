@@ -394,7 +394,7 @@ pub async fn succeed_many(
                 out.insert(t.job.id, t);
             }
             let settled = settle_waiters(conn, settings, &waited_for).await?;
-            if let Some(t) = waited_for.iter().next().and_then(|j| out.get_mut(&j.id)) {
+            if let Some(t) = waited_for.as_slice().first().and_then(|j| out.get_mut(&j.id)) {
                 // What settling wrote counts once, on any of the jobs.
                 t.deliveries += settled;
             }

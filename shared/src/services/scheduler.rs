@@ -17,7 +17,6 @@ use super::schedules::cron_of;
 use crate::db::models::{NewJob, Schedule};
 use crate::db::schema::{schedule_fires as f, schedules as s};
 use crate::domain::cron::Misfire;
-use crate::domain::JobStatus;
 use crate::error::ServiceResult;
 use crate::Ctx;
 
@@ -101,17 +100,10 @@ async fn fire(
         }
         let job = NewJob {
             id: job_id,
-            tenant_id: row.tenant_id,
-            kind: kind.name,
-            queue: kind.queue.as_str(),
             priority: row.priority,
-            status: JobStatus::Queued,
             max_attempts: row.max_attempts.unwrap_or(kind.max_attempts),
-            run_at: now,
-            payload: &row.payload,
-            idempotency_key: None,
-            request_hash: None,
             callback_url: row.callback_url.as_deref(),
+            ..crate::queue::queued(row.tenant_id, kind, &row.payload)
         };
         crate::queue::insert_row(conn, &job).await?;
         made.queues.insert(kind.queue.as_str());
