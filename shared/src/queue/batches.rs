@@ -8,7 +8,7 @@
 //! endpoints and the batch's `callback_url`, and queues the `on_complete`
 //! job.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::Utc;
 use diesel::prelude::*;
@@ -44,6 +44,8 @@ pub async fn record(
     batch: NewBatch<'_>,
     members: &[Uuid],
 ) -> QueryResult<usize> {
+    // Two items of a batch may name one job (the same idempotency key).
+    let members: BTreeSet<&Uuid> = members.iter().collect();
     diesel::insert_into(b::table)
         .values((
             b::id.eq(batch.id),
@@ -54,8 +56,8 @@ pub async fn record(
         ))
         .execute(conn)
         .await?;
-    let rows: Vec<_> = members.iter().map(|job| (m::batch_id.eq(batch.id), m::job_id.eq(*job))).collect();
-    diesel::insert_into(m::table).values(rows).on_conflict_do_nothing().execute(conn).await?;
+    let rows: Vec<_> = members.iter().map(|job| (m::batch_id.eq(batch.id), m::job_id.eq(**job))).collect();
+    diesel::insert_into(m::table).values(rows).execute(conn).await?;
     complete_if_done(conn, settings, batch.id).await
 }
 

@@ -210,6 +210,9 @@ async fn a_batch_calls_back_once_when_its_last_job_ends_whatever_the_outcomes() 
         (0..6).map(|i| json!({"kind": "diagnostic", "payload": {"sleep_ms": 300 + i * 50}})).collect();
     jobs.push(json!({"kind": "diagnostic", "payload": {"fail_permanently": true}}));
     jobs.push(json!({"kind": "teleport"}));
+    // Two items naming one job (the same key) make one member.
+    jobs[0]["idempotency_key"] = json!("twice");
+    jobs.push(jobs[0].clone());
     let body = json!({
         "jobs": jobs,
         "callback_url": rx.url("/batch"),
@@ -218,6 +221,7 @@ async fn a_batch_calls_back_once_when_its_last_job_ends_whatever_the_outcomes() 
     let (status, result) = batch(&app, &app.admin_key, body).await;
     assert_eq!(status, 200, "{result}");
     assert_eq!((result["inserted"].as_u64(), result["failed"].as_u64()), (Some(7), Some(1)), "{result}");
+    assert_eq!(result["replayed"], 1, "{result}");
     let batch_id = result["batch_id"].as_str().expect("a batch id").to_string();
 
     let seen = rx.wait_until(Duration::from_secs(30), |s| !s.is_empty()).await;
