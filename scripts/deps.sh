@@ -19,6 +19,14 @@ command -v psql >/dev/null 2>&1 || missing+=(postgresql-client)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
 command -v ps2pdf >/dev/null 2>&1 || missing+=(ghostscript) # real PDFs for the ingestion tests
+# PDFs from real producers for the extraction-quality test: groff (man
+# pages to PostScript), cairo through pango-view, LibreOffice Writer.
+command -v groff >/dev/null 2>&1 || missing+=(groff-base)
+command -v pango-view >/dev/null 2>&1 || missing+=(pango1.0-tools)
+lean=() # installed without their recommends (LibreOffice's are large)
+command -v soffice >/dev/null 2>&1 || lean+=(libreoffice-writer-nogui)
+[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing+=(fonts-dejavu-core)
+[ -f /usr/share/man/man1/ssh.1.gz ] || missing+=(openssh-client)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
 python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip) # scripts/models.sh downloads from PyPI
@@ -32,6 +40,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}"
   sudo_if_needed apt-get update -qq
   sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+if [ ${#lean[@]} -gt 0 ]; then
+  echo "installing: ${lean[*]}"
+  [ ${#missing[@]} -gt 0 ] || sudo_if_needed apt-get update -qq
+  sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${lean[@]}" >/dev/null
 fi
 # Debian's redis-server package starts a system service on 6379; Chorus
 # never uses it, so it is left alone.

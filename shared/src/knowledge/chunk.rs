@@ -137,16 +137,16 @@ mod tests {
     fn chunks_break_at_pages_and_headings_and_keep_their_place() {
         let doc = Extracted {
             pages: vec![
-                Page {
-                    number: 1,
-                    blocks: vec![
+                Page::new(
+                    1,
+                    vec![
                         Block::Heading(1, "Intro".into()),
                         para(10, "a"),
                         Block::Heading(2, "Detail".into()),
                         para(10, "b"),
                     ],
-                },
-                Page { number: 2, blocks: vec![para(10, "c")] },
+                ),
+                Page::new(2, vec![para(10, "c")]),
             ],
         };
         let chunks = chunk(&doc, ChunkSettings { size: 100, overlap: 10 });
@@ -162,7 +162,7 @@ mod tests {
 
     #[test]
     fn long_paragraphs_are_cut_with_overlap_and_respect_the_size() {
-        let doc = Extracted { pages: vec![Page { number: 1, blocks: vec![para(1000, "w")] }] };
+        let doc = Extracted { pages: vec![Page::new(1, vec![para(1000, "w")])] };
         let chunks = chunk(&doc, ChunkSettings { size: 64, overlap: 8 });
         assert!(chunks.len() > 10);
         for c in &chunks {

@@ -1,4 +1,5 @@
-//! Text out of documents: PDF (lopdf, page by page), UTF-8 plain text,
+//! Text out of documents: PDF (lopdf's objects, read by glyph position in
+//! [`super::pdf`] and laid out in [`super::layout`]), UTF-8 plain text,
 //! Markdown (headings kept) and HTML (tags stripped, headings kept, script
 //! and style dropped). Every failure is an [`ExtractError`] with a stable
 //! code; malformed input never panics out of here.
@@ -63,23 +64,31 @@ pub enum Block {
 }
 
 /// One page (documents without pages have one).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Page {
     /// 1-based.
     pub number: u32,
+    /// The body, which is chunked.
     pub blocks: Vec<Block>,
+    /// Running headers and footers (a PDF's lines repeated on most pages):
+    /// in the preview, not in chunks.
+    pub header: Vec<String>,
+    pub footer: Vec<String>,
 }
 
 impl Page {
-    /// The page's text, blocks separated by blank lines.
+    pub fn new(number: u32, blocks: Vec<Block>) -> Self {
+        Self { number, blocks, ..Self::default() }
+    }
+
+    /// The page's text, blocks separated by blank lines, with its header
+    /// and footer.
     pub fn text(&self) -> String {
-        self.blocks
-            .iter()
-            .map(|b| match b {
-                Block::Heading(_, t) | Block::Paragraph(t) => t.as_str(),
-            })
-            .collect::<Vec<_>>()
-            .join("\n\n")
+        let body = self.blocks.iter().map(|b| match b {
+            Block::Heading(_, t) | Block::Paragraph(t) => t.as_str(),
+        });
+        let header = self.header.iter().map(String::as_str);
+        header.chain(body).chain(self.footer.iter().map(String::as_str)).collect::<Vec<_>>().join("\n\n")
     }
 }
 
@@ -142,14 +151,14 @@ pub fn extract(bytes: &[u8], doc_type: DocType, limits: Limits) -> Result<Extrac
             std::panic::catch_unwind(|| pdf(bytes, limits))
                 .unwrap_or_else(|_| Err(ExtractError::PdfMalformed("the parser gave up".into())))?
         }
-        DocType::Text => Extracted { pages: vec![Page { number: 1, blocks: paragraphs(&utf8(bytes)?) }] },
-        DocType::Markdown => Extracted { pages: vec![Page { number: 1, blocks: markdown(&utf8(bytes)?) }] },
+        DocType::Text => Extracted { pages: vec![Page::new(1, paragraphs(&utf8(bytes)?))] },
+        DocType::Markdown => Extracted { pages: vec![Page::new(1, markdown(&utf8(bytes)?))] },
         DocType::Html => {
             let (blocks, too_deep) = html(&utf8(bytes)?);
             if too_deep {
                 return Err(ExtractError::TooComplex(format!("HTML nested deeper than {MAX_HTML_DEPTH} elements")));
             }
-            Extracted { pages: vec![Page { number: 1, blocks }] }
+            Extracted { pages: vec![Page::new(1, blocks)] }
         }
     };
     if out.pages.iter().all(|p| p.blocks.is_empty()) {
@@ -334,17 +343,18 @@ fn pdf(bytes: &[u8], limits: Limits) -> Result<Extracted, ExtractError> {
     if pages.len() > limits.max_pages {
         return Err(ExtractError::TooComplex(format!("{} pages (limit {})", pages.len(), limits.max_pages)));
     }
-    let mut out = Vec::with_capacity(pages.len());
+    let mut lines = Vec::with_capacity(pages.len());
     let mut broken = None;
-    for (&number, _) in pages.iter() {
+    for (&number, &id) in pages.iter() {
         // A page whose text cannot be decoded counts as a page without
         // text, unless no page has any (below).
-        let text = doc.extract_text(&[number]).unwrap_or_else(|e| {
+        let glyphs = super::pdf::page_glyphs(&doc, id).unwrap_or_else(|e| {
             broken.get_or_insert_with(|| format!("page {number} cannot be read: {e}"));
-            String::new()
+            Default::default()
         });
-        out.push(Page { number, blocks: paragraphs(&text) });
+        lines.push((number, super::layout::lines(&glyphs)));
     }
+    let out = super::layout::pages(lines);
     if out.iter().all(|p| p.blocks.is_empty()) {
         // No text at all: a scan without OCR (`pdf_no_text`), unless the
         // file is cut short or its pages point at objects it lacks.

@@ -4,5 +4,7 @@
 pub mod blob;
 pub mod chunk;
 pub mod extract;
+pub mod layout;
+pub mod pdf;
 
 pub use extract::{Block, DocType, ExtractError, Extracted, Page};

@@ -8,6 +8,10 @@
 //!   vector store); also writes the chunk texts to `<out>` for `embed`.
 //! - `embed`: fastembed alone over the texts in `<out>` (passages/s).
 //!
+//! - `text <pdf>…`: the text Chorus extracts from each file (one JSON line
+//!   each: `file`, `text` with every page's header, body and footer, and
+//!   `body`, what is chunked), for the extraction-quality comparison.
+//!
 //! Usage: bench_ingest <mode> <corpus-dir> <documents> <pages-per-document> <models-dir> <out>
 
 use std::sync::Arc;
@@ -45,8 +49,28 @@ fn embedder(models: &str) -> anyhow::Result<Arc<chorus_shared::embed::Embedder>>
     chorus_shared::embed::load(&s).map_err(|e| anyhow::anyhow!(e))
 }
 
+fn texts(files: &[String]) -> anyhow::Result<()> {
+    for file in files {
+        let bytes = std::fs::read(file)?;
+        let started = Instant::now();
+        let doc = extract(&bytes, DocType::Pdf, Limits::default()).map_err(|e| anyhow::anyhow!("{file}: {e}"))?;
+        let seconds = started.elapsed().as_secs_f64();
+        let text: Vec<String> = doc.pages.iter().map(|p| p.text()).collect();
+        let body: Vec<String> = doc
+            .pages
+            .iter()
+            .map(|p| chorus_shared::knowledge::Page { header: vec![], footer: vec![], ..p.clone() }.text())
+            .collect();
+        println!("{}", json!({"file": file, "text": text.join("\n\n"), "body": body.join("\n\n"), "seconds": seconds}));
+    }
+    Ok(())
+}
+
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("text") {
+        return texts(&args[2..]);
+    }
     let [_, mode, dir, docs, pages, models, out] = args.as_slice() else {
         anyhow::bail!(
             "usage: bench_ingest <extract|pipeline|embed> <corpus-dir> <documents> <pages> <models-dir> <out>"

@@ -12,6 +12,7 @@ mod chat;
 mod dependencies;
 mod documents;
 mod embeddings;
+mod extraction;
 mod heartbeat;
 mod idempotency;
 mod kinds;

@@ -1,0 +1,361 @@
+//! From positioned glyphs ([`super::pdf`]) to a page's text: glyphs on one
+//! baseline make a line, lines are read top to bottom and left to right, a
+//! space goes where the gap between two glyphs exceeds a fraction of the
+//! font's space width (and nowhere else, so no word is split), a larger
+//! vertical gap or a change of size starts a paragraph, larger type makes a
+//! heading, a word hyphenated at a line's end is joined, and compatibility
+//! characters are normalised (NFKC: ligatures, non-breaking spaces).
+//!
+//! Lines repeated at the top or the bottom of most pages (running headers,
+//! footers, page numbers; digits compared as one) are kept apart as
+//! [`Page::header`]/[`Page::footer`]: in the preview, not in chunks.
+
+use std::collections::{HashMap, HashSet};
+
+use unicode_normalization::UnicodeNormalization;
+
+use super::extract::{Block, Page};
+use super::pdf::{Glyph, PageGlyphs};
+
+/// A line of text on a page.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Line {
+    pub text: String,
+    /// Baseline (device space, y up) and left end.
+    pub y: f32,
+    pub x: f32,
+    /// The largest font size on the line.
+    pub size: f32,
+}
+
+/// Baselines closer than this fraction of the font size are one line.
+const SAME_LINE: f32 = 0.4;
+
+/// The lines of a page, top to bottom.
+pub fn lines(page: &PageGlyphs) -> Vec<Line> {
+    // Runs of glyphs drawn one after another on one baseline.
+    let mut runs: Vec<Vec<&Glyph>> = Vec::new();
+    for g in &page.glyphs {
+        if g.start == g.end || !g.x0.is_finite() || !g.y.is_finite() || g.size <= 0.0 {
+            continue;
+        }
+        let same = runs.last().and_then(|r| r.last()).is_some_and(|p| {
+            (p.y - g.y).abs() <= SAME_LINE * p.size.max(g.size) && g.x0 >= p.x0 - 0.1 * g.size.max(p.size)
+        });
+        match runs.last_mut() {
+            Some(run) if same => run.push(g),
+            _ => runs.push(vec![g]),
+        }
+    }
+    // Runs on one baseline make a line, whatever order they were drawn in.
+    runs.sort_by(|a, b| b[0].y.total_cmp(&a[0].y));
+    let mut grouped: Vec<Vec<Vec<&Glyph>>> = Vec::new();
+    for run in runs {
+        match grouped.last_mut() {
+            Some(line) if (line[0][0].y - run[0].y).abs() <= SAME_LINE * line[0][0].size.max(run[0].size) => {
+                line.push(run)
+            }
+            _ => grouped.push(vec![run]),
+        }
+    }
+    grouped
+        .into_iter()
+        .filter_map(|mut line| {
+            line.sort_by(|a, b| a[0].x0.total_cmp(&b[0].x0));
+            let glyphs: Vec<&Glyph> = line.into_iter().flatten().collect();
+            line_of(page, &glyphs)
+        })
+        .collect()
+}
+
+/// The text of one line's glyphs, left to right.
+fn line_of(page: &PageGlyphs, glyphs: &[&Glyph]) -> Option<Line> {
+    let mut text = String::new();
+    let mut prev: Option<&Glyph> = None;
+    for g in glyphs {
+        let t = page.glyph_text(g);
+        if let Some(p) = prev {
+            // The same glyph drawn again on itself: fake bold.
+            if page.glyph_text(p) == t && (g.x0 - p.x0).abs() < 0.2 * g.size {
+                continue;
+            }
+            let gap = g.x0 - p.x1;
+            let space = p.space.clamp(0.2 * p.size, 0.35 * p.size);
+            if (gap > 0.4 * space || gap < -0.5 * p.size) && !text.ends_with(' ') {
+                text.push(' ');
+            }
+        }
+        if t.chars().all(char::is_whitespace) {
+            if !text.is_empty() && !text.ends_with(' ') {
+                text.push(' ');
+            }
+        } else {
+            text.push_str(t);
+        }
+        prev = Some(g);
+    }
+    let text: String = text.chars().map(ascii_accent).nfkc().map(|c| if c.is_whitespace() { ' ' } else { c }).collect();
+    let text = text.replace('\u{ad}', "").split_whitespace().collect::<Vec<_>>().join(" ");
+    if text.is_empty() {
+        return None;
+    }
+    let size = glyphs.iter().map(|g| g.size).fold(0.0, f32::max);
+    Some(Line { text, y: glyphs[0].y, x: glyphs[0].x0, size })
+}
+
+/// Fonts' spacing tilde and circumflex (glyphs `tilde`, `circumflex`)
+/// stand for ASCII's in text such as `~/.ssh`; NFKC would turn them into
+/// a space and a combining accent.
+fn ascii_accent(c: char) -> char {
+    match c {
+        '\u{2dc}' => '~',
+        '\u{2c6}' => '^',
+        c => c,
+    }
+}
+
+/// A line's text with its digits as `#`, lowercased: page 3 and page 4
+/// of a running footer are the same line.
+fn furniture_key(text: &str) -> String {
+    text.chars().map(|c| if c.is_ascii_digit() { '#' } else { c.to_ascii_lowercase() }).collect()
+}
+
+/// How many lines at each end of a page may be running headers or footers.
+const EDGE_LINES: usize = 2;
+
+/// Pages from their lines: furniture set apart, then blocks.
+pub fn pages(numbered: Vec<(u32, Vec<Line>)>) -> Vec<Page> {
+    let furniture = furniture(&numbered);
+    let body_size = body_size(&numbered);
+    numbered
+        .into_iter()
+        .map(|(number, lines)| {
+            let n = lines.len();
+            let (mut header, mut footer, mut body) = (Vec::new(), Vec::new(), Vec::new());
+            for (i, line) in lines.into_iter().enumerate() {
+                let key = furniture_key(&line.text);
+                if i < EDGE_LINES && furniture.contains(&(true, key.clone())) {
+                    header.push(line.text);
+                } else if i + EDGE_LINES >= n && furniture.contains(&(false, key)) {
+                    footer.push(line.text);
+                } else {
+                    body.push(line);
+                }
+            }
+            Page { number, blocks: blocks(&body, body_size), header, footer }
+        })
+        .collect()
+}
+
+/// Lines (by key, and whether at the top) repeated at the same end of at
+/// least half the pages, and of three pages at least.
+fn furniture(pages: &[(u32, Vec<Line>)]) -> HashSet<(bool, String)> {
+    let mut counts: HashMap<(bool, String), usize> = HashMap::new();
+    for (_, lines) in pages {
+        let n = lines.len();
+        let mut seen = HashSet::new();
+        for (i, line) in lines.iter().enumerate() {
+            for top in [true, false] {
+                let at_edge = if top { i < EDGE_LINES } else { i + EDGE_LINES >= n };
+                if at_edge && seen.insert((top, furniture_key(&line.text))) {
+                    *counts.entry((top, furniture_key(&line.text))).or_default() += 1;
+                }
+            }
+        }
+    }
+    let needed = pages.len().div_ceil(2).max(3);
+    counts.into_iter().filter(|(_, c)| *c >= needed).map(|(k, _)| k).collect()
+}
+
+/// The size most of the text is set in (by characters).
+fn body_size(pages: &[(u32, Vec<Line>)]) -> f32 {
+    let mut by_size: HashMap<u32, usize> = HashMap::new();
+    for line in pages.iter().flat_map(|(_, l)| l) {
+        *by_size.entry((line.size * 10.0).round() as u32).or_default() += line.text.len();
+    }
+    by_size.into_iter().max_by_key(|(size, chars)| (*chars, *size)).map(|(s, _)| s as f32 / 10.0).unwrap_or(10.0)
+}
+
+/// A heading's level by how much larger than the body it is set.
+fn heading_level(size: f32, body: f32) -> Option<u8> {
+    let ratio = size / body.max(0.1);
+    match ratio {
+        r if r >= 1.6 => Some(1),
+        r if r >= 1.3 => Some(2),
+        r if r >= 1.15 => Some(3),
+        _ => None,
+    }
+}
+
+/// The blocks of a page's body lines.
+fn blocks(lines: &[Line], body: f32) -> Vec<Block> {
+    let mut steps: Vec<f32> = lines.windows(2).map(|w| w[0].y - w[1].y).filter(|d| *d > 0.0 && d.is_finite()).collect();
+    steps.sort_by(f32::total_cmp);
+    // The usual step from one line to the next: most steps are within a
+    // paragraph, so the lower quartile is one of them.
+    let leading = steps.get(steps.len() / 4).copied().unwrap_or(body * 1.2);
+    let mut out = Vec::new();
+    let mut para = String::new();
+    let mut heading: Option<(u8, String)> = None;
+    let flush_para = |para: &mut String, out: &mut Vec<Block>| {
+        if !para.is_empty() {
+            out.push(Block::Paragraph(std::mem::take(para)));
+        }
+    };
+    let mut prev: Option<&Line> = None;
+    for line in lines {
+        let level = heading_level(line.size, body).filter(|_| line.text.chars().count() <= 150);
+        let gap = prev.map(|p| p.y - line.y);
+        let breaks = match (prev, gap) {
+            (Some(p), Some(dy)) => {
+                dy > 1.45 * leading.max(p.size) || dy < -0.5 * p.size || (line.size - p.size).abs() > 0.15 * p.size
+            }
+            _ => true,
+        };
+        match level {
+            Some(level) => {
+                flush_para(&mut para, &mut out);
+                match &mut heading {
+                    Some((l, text)) if *l == level && !breaks => {
+                        text.push(' ');
+                        text.push_str(&line.text);
+                    }
+                    _ => {
+                        if let Some((l, t)) = heading.take() {
+                            out.push(Block::Heading(l, t));
+                        }
+                        heading = Some((level, line.text.clone()));
+                    }
+                }
+            }
+            None => {
+                if let Some((l, t)) = heading.take() {
+                    out.push(Block::Heading(l, t));
+                }
+                if breaks {
+                    flush_para(&mut para, &mut out);
+                }
+                join_line(&mut para, &line.text);
+            }
+        }
+        prev = Some(line);
+    }
+    if let Some((l, t)) = heading.take() {
+        out.push(Block::Heading(l, t));
+    }
+    flush_para(&mut para, &mut out);
+    out
+}
+
+/// Appends a line to a paragraph, joining a word hyphenated across them.
+fn join_line(para: &mut String, line: &str) {
+    if para.is_empty() {
+        para.push_str(line);
+        return;
+    }
+    let mut tail = para.chars().rev();
+    let hyphenated = tail.next() == Some('-') && tail.next().is_some_and(char::is_lowercase);
+    if hyphenated && line.chars().next().is_some_and(char::is_lowercase) {
+        para.pop();
+    } else {
+        para.push(' ');
+    }
+    para.push_str(line);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Glyphs for `words` set on one baseline in a 10-point font whose
+    /// glyphs are 5 points wide, `gap` points between words.
+    fn set(page: &mut PageGlyphs, words: &[&str], x: f32, y: f32, gap: f32) {
+        let mut x = x;
+        for (i, w) in words.iter().enumerate() {
+            if i > 0 {
+                x += gap;
+            }
+            for c in w.chars() {
+                let start = page.text.len() as u32;
+                page.text.push(c);
+                let end = page.text.len() as u32;
+                page.glyphs.push(Glyph { start, end, x0: x, x1: x + 5.0, y, size: 10.0, space: 2.5 });
+                x += 5.0;
+            }
+        }
+    }
+
+    #[test]
+    fn spaces_go_where_the_gap_is_and_nowhere_inside_a_word() {
+        let mut page = PageGlyphs::default();
+        // Kerned tight (0.3 pt) inside words, a space's width between them.
+        set(&mut page, &["SYNOPSIS"], 50.0, 700.0, 0.0);
+        set(&mut page, &["ssh", "-K"], 100.0, 700.0, 2.6);
+        let lines = lines(&page);
+        assert_eq!(lines.len(), 1);
+        assert_eq!(lines[0].text, "SYNOPSIS ssh -K");
+    }
+
+    #[test]
+    fn lines_are_read_top_down_whatever_the_drawing_order() {
+        let mut page = PageGlyphs::default();
+        set(&mut page, &["second"], 50.0, 680.0, 3.0);
+        set(&mut page, &["first", "line"], 50.0, 700.0, 3.0);
+        set(&mut page, &["end"], 100.0, 680.0, 3.0);
+        let text: Vec<String> = lines(&page).into_iter().map(|l| l.text).collect();
+        assert_eq!(text, ["first line", "second end"]);
+    }
+
+    #[test]
+    fn ligatures_are_normalised_and_hyphenated_words_joined() {
+        let mut page = PageGlyphs::default();
+        set(&mut page, &["the", "speci\u{fb01}ed", "desti-"], 50.0, 700.0, 3.0);
+        set(&mut page, &["nation", "port"], 50.0, 688.0, 3.0);
+        let pages = pages(vec![(1, lines(&page))]);
+        assert_eq!(pages[0].blocks, vec![Block::Paragraph("the specified destination port".into())]);
+    }
+
+    #[test]
+    fn running_headers_and_page_numbers_leave_the_body_for_the_preview() {
+        let numbered = (1..=4)
+            .map(|n| {
+                let mut page = PageGlyphs::default();
+                set(&mut page, &["SSH(1)", "Manual", "SSH(1)"], 50.0, 800.0, 3.0);
+                set(&mut page, &["body", ["alpha", "beta", "gamma", "delta"][n as usize - 1]], 50.0, 700.0, 3.0);
+                set(&mut page, &[&format!("{n}")], 300.0, 40.0, 3.0);
+                (n, lines(&page))
+            })
+            .collect();
+        let pages = pages(numbered);
+        for (i, p) in pages.iter().enumerate() {
+            assert_eq!(p.header, vec!["SSH(1) Manual SSH(1)".to_string()]);
+            assert_eq!(p.footer, vec![format!("{}", i + 1)]);
+            assert_eq!(p.blocks, vec![Block::Paragraph(format!("body {}", ["alpha", "beta", "gamma", "delta"][i]))]);
+            assert!(p.text().starts_with("SSH(1)") && p.text().ends_with(&format!("{}", i + 1)));
+        }
+    }
+
+    #[test]
+    fn larger_type_is_a_heading_and_a_wide_gap_a_new_paragraph() {
+        let mut page = PageGlyphs::default();
+        let mut big = PageGlyphs::default();
+        set(&mut big, &["Title"], 50.0, 760.0, 3.0);
+        for g in &mut big.glyphs {
+            g.size = 18.0;
+        }
+        page.text = big.text.clone();
+        page.glyphs = big.glyphs.clone();
+        set(&mut page, &["one"], 50.0, 730.0, 3.0);
+        set(&mut page, &["two"], 50.0, 718.0, 3.0);
+        set(&mut page, &["three"], 50.0, 690.0, 3.0);
+        let pages = pages(vec![(1, lines(&page))]);
+        assert_eq!(
+            pages[0].blocks,
+            vec![
+                Block::Heading(1, "Title".into()),
+                Block::Paragraph("one two".into()),
+                Block::Paragraph("three".into())
+            ]
+        );
+    }
+}
