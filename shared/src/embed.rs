@@ -91,14 +91,49 @@ pub fn load(s: &EmbedSettings) -> Result<Arc<Embedder>, String> {
     Ok(e)
 }
 
+/// The model's own tokenizer, for sizing chunks to its window: counts
+/// word pieces without truncation, padding or special tokens.
+pub struct TokenCounter(tokenizers::Tokenizer);
+
+impl crate::knowledge::chunk::Tokens for TokenCounter {
+    fn count(&self, word: &str) -> usize {
+        self.0.encode(word, false).map(|e| e.len()).unwrap_or_else(|_| word.chars().count().div_ceil(4).max(1))
+    }
+}
+
+/// The tokenizer of the configured model (loaded once per process), or
+/// `None` with a warning when its files cannot be read.
+pub fn token_counter(s: &EmbedSettings) -> Option<Arc<TokenCounter>> {
+    static LOADED: OnceLock<Mutex<HashMap<String, Option<Arc<TokenCounter>>>>> = OnceLock::new();
+    let mut loaded = LOADED.get_or_init(Default::default).lock().unwrap();
+    let path = Path::new(&s.model_dir).join("tokenizer.json");
+    let entry = loaded.entry(path.display().to_string()).or_insert_with(|| {
+        let mut t = tokenizers::Tokenizer::from_file(&path)
+            .map_err(|e| tracing::warn!(path = %path.display(), error = %e, "no tokenizer: chunk sizes are estimated"))
+            .ok()?;
+        t.with_padding(None);
+        t.with_truncation(None).ok()?;
+        Some(Arc::new(TokenCounter(t)))
+    });
+    entry.clone()
+}
+
 impl Embedder {
     /// Embeds `texts`, one `embed()` call per batch (which bounds memory).
-    /// CPU-bound: call it on a blocking thread.
+    /// Batches are formed from texts sorted by length, so that a batch,
+    /// padded to its longest text, spends little on padding; vectors come
+    /// back in the order of `texts`. CPU-bound: call it on a blocking thread.
     pub fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, String> {
+        let mut order: Vec<usize> = (0..texts.len()).collect();
+        order.sort_by_key(|&i| texts[i].len());
         let mut model = self.model.lock().unwrap();
-        let mut out = Vec::with_capacity(texts.len());
-        for batch in texts.chunks(self.batch_size) {
-            out.extend(model.embed(batch, Some(self.batch_size)).map_err(|e| e.to_string())?);
+        let mut out = vec![Vec::new(); texts.len()];
+        for batch in order.chunks(self.batch_size) {
+            let batch_texts: Vec<&str> = batch.iter().map(|&i| texts[i].as_str()).collect();
+            let vectors = model.embed(batch_texts, Some(self.batch_size)).map_err(|e| e.to_string())?;
+            for (&i, v) in batch.iter().zip(vectors) {
+                out[i] = v;
+            }
         }
         Ok(out)
     }

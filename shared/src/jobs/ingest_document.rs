@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 use super::{JobContext, JobError};
 use crate::domain::Progress;
 use crate::kinds::ingest_document::IngestDocument;
-use crate::knowledge::chunk::{chunk, ChunkSettings};
+use crate::knowledge::chunk::{chunk, ChunkSettings, Estimate, Tokens};
 use crate::knowledge::extract::{extract_in_thread, Limits};
 use crate::knowledge::DocType;
 use crate::services::ingestion;
@@ -47,7 +47,15 @@ pub async fn run(ctx: &JobContext, p: IngestDocument) -> Result<Value, JobError>
     };
     let pages = extracted.pages.len() as u64;
     stage(ctx, "chunking", 0, Some(pages)).await;
-    let chunks = chunk(&extracted, ChunkSettings { size: k.chunk_tokens, overlap: k.chunk_overlap_tokens });
+    // Sized by the model's tokenizer to fit its window (its `max_length`
+    // holds two special tokens), or by the estimate without one.
+    let counter = crate::embed::token_counter(&app.settings.embed);
+    let window = app.settings.embed.max_length.saturating_sub(2);
+    let (size, tokens): (usize, &dyn Tokens) = match counter.as_deref() {
+        Some(c) => (k.chunk_tokens.min(window), c),
+        None => (k.chunk_tokens, &Estimate),
+    };
+    let chunks = chunk(&extracted, ChunkSettings { size, overlap: k.chunk_overlap_tokens }, tokens);
     stage(ctx, "storing", 0, Some(pages)).await;
     if !ingestion::store(app, &doc, &extracted, &chunks).await? {
         return Ok(json!({ "skipped": "document deleted" }));

@@ -3,13 +3,40 @@
 //! A chunk cut for size carries `overlap` tokens of the previous one. Each
 //! chunk keeps its page and its heading path.
 //!
-//! Tokens are estimated as `max(words, characters / 4)`, the usual rule of
-//! thumb for BPE vocabularies; the embedding model's tokenizer truncates
-//! anything a little over.
+//! Tokens are counted by a [`Tokens`] counter: the embedding model's own
+//! tokenizer ([`crate::embed::TokenCounter`]) when ingesting, so that no
+//! chunk exceeds the model's window and nothing is cut at embed time; or
+//! the estimate `max(words, characters / 4)` ([`Estimate`]) where no model
+//! is at hand. A word's tokens never depend on its neighbours (the model's
+//! pre-tokenizer splits at whitespace), so a chunk's count is the sum of
+//! its words' counts, each computed once per document.
+
+use std::collections::HashMap;
 
 use super::extract::{Block, Extracted};
 
-/// Chunk size and overlap, in (estimated) tokens.
+/// The estimate for a whole text, `max(words, characters / 4)`, where no
+/// tokenizer is at hand.
+pub fn estimate_tokens(text: &str) -> usize {
+    text.split_whitespace().count().max(text.chars().count().div_ceil(4))
+}
+
+/// Counts the tokens of one word (no special tokens).
+pub trait Tokens {
+    fn count(&self, word: &str) -> usize;
+}
+
+/// `max(1, characters / 4)` per word: the rule of thumb for BPE-like
+/// vocabularies.
+pub struct Estimate;
+
+impl Tokens for Estimate {
+    fn count(&self, word: &str) -> usize {
+        word.chars().count().div_ceil(4).max(1)
+    }
+}
+
+/// Chunk size and overlap, in tokens.
 #[derive(Debug, Clone, Copy)]
 pub struct ChunkSettings {
     pub size: usize,
@@ -25,34 +52,28 @@ pub struct Chunk {
     pub tokens: usize,
 }
 
-/// Estimated tokens of `text`.
-pub fn estimate_tokens(text: &str) -> usize {
-    text.split_whitespace().count().max(text.chars().count().div_ceil(4))
-}
-
 struct Builder<'a> {
     cfg: ChunkSettings,
+    counter: &'a dyn Tokens,
+    /// Tokens per distinct word of the document.
+    known: HashMap<&'a str, usize>,
     out: Vec<Chunk>,
-    words: Vec<&'a str>,
-    /// Characters of `words` joined by single spaces, kept in step.
-    chars: usize,
+    /// The current chunk's words with their tokens, and their sum.
+    words: Vec<(&'a str, usize)>,
+    tokens: usize,
     page: u32,
     path: Vec<String>,
 }
 
-/// Estimated tokens of `words` words spanning `chars` characters.
-fn tokens_of(words: usize, chars: usize) -> usize {
-    words.max(chars.div_ceil(4))
-}
-
 impl<'a> Builder<'a> {
-    fn tokens(&self) -> usize {
-        tokens_of(self.words.len(), self.chars)
+    fn count(&mut self, w: &'a str) -> usize {
+        let counter = self.counter;
+        *self.known.entry(w).or_insert_with(|| counter.count(w))
     }
 
-    fn push(&mut self, w: &'a str) {
-        self.chars += w.chars().count() + usize::from(!self.words.is_empty());
-        self.words.push(w);
+    fn push(&mut self, w: &'a str, n: usize) {
+        self.tokens += n;
+        self.words.push((w, n));
     }
 
     /// Ends the current chunk; `carry` keeps its tail as the next one's start.
@@ -60,52 +81,64 @@ impl<'a> Builder<'a> {
         if self.words.is_empty() {
             return;
         }
-        let text = self.words.join(" ");
-        let tokens = estimate_tokens(&text);
+        let text = self.words.iter().map(|(w, _)| *w).collect::<Vec<_>>().join(" ");
         self.out.push(Chunk {
             ordinal: self.out.len(),
             page: self.page,
             heading_path: self.path.clone(),
             text,
-            tokens,
+            tokens: self.tokens,
         });
-        let (mut keep, mut chars) = (0, 0);
+        let (mut keep, mut kept) = (0, 0);
         if carry && self.cfg.overlap > 0 {
             while keep < self.words.len() {
-                let w = self.words[self.words.len() - keep - 1].chars().count();
-                let more = chars + w + usize::from(keep > 0);
-                if tokens_of(keep + 1, more) > self.cfg.overlap {
+                let n = self.words[self.words.len() - keep - 1].1;
+                if kept + n > self.cfg.overlap {
                     break;
                 }
-                (keep, chars) = (keep + 1, more);
+                (keep, kept) = (keep + 1, kept + n);
             }
         }
         self.words.drain(..self.words.len() - keep);
-        self.chars = chars;
+        self.tokens = kept;
     }
 
     fn paragraph(&mut self, text: &'a str) {
-        let words: Vec<&str> = text.split_whitespace().collect();
-        let incoming = tokens_of(words.len(), text.chars().count());
-        if !self.words.is_empty() && self.tokens() + incoming > self.cfg.size {
+        let words: Vec<(&str, usize)> = text.split_whitespace().map(|w| (w, self.count(w))).collect();
+        let incoming: usize = words.iter().map(|w| w.1).sum();
+        if !self.words.is_empty() && self.tokens + incoming > self.cfg.size {
             self.flush(true);
         }
-        for w in words {
-            self.push(w);
-            if self.tokens() > self.cfg.size && self.words.len() > 1 {
-                let last = self.words.pop().expect("non-empty");
-                self.chars -= last.chars().count() + 1;
+        for (w, n) in words {
+            // A single word longer than a chunk (a hash, a URL) is kept
+            // whole in a chunk of its own; the model truncates only it.
+            if !self.words.is_empty() && self.tokens + n > self.cfg.size {
                 self.flush(true);
-                self.push(last);
+                // The overlap carried over may leave no room for the word.
+                while !self.words.is_empty() && self.tokens + n > self.cfg.size {
+                    let (_, dropped) = self.words.remove(0);
+                    self.tokens -= dropped;
+                }
             }
+            self.push(w, n);
         }
     }
 }
 
-/// Cuts extracted text into chunks.
-pub fn chunk(doc: &Extracted, cfg: ChunkSettings) -> Vec<Chunk> {
+/// Cuts extracted text into chunks of at most `cfg.size` tokens as
+/// `counter` counts them.
+pub fn chunk(doc: &Extracted, cfg: ChunkSettings, counter: &dyn Tokens) -> Vec<Chunk> {
     let cfg = ChunkSettings { size: cfg.size.max(8), overlap: cfg.overlap.min(cfg.size / 2) };
-    let mut b = Builder { cfg, out: Vec::new(), words: Vec::new(), chars: 0, page: 1, path: Vec::new() };
+    let mut b = Builder {
+        cfg,
+        counter,
+        known: HashMap::new(),
+        out: Vec::new(),
+        words: Vec::new(),
+        tokens: 0,
+        page: 1,
+        path: Vec::new(),
+    };
     for page in &doc.pages {
         b.flush(false);
         b.page = page.number;
@@ -149,7 +182,7 @@ mod tests {
                 Page::new(2, vec![para(10, "c")]),
             ],
         };
-        let chunks = chunk(&doc, ChunkSettings { size: 100, overlap: 10 });
+        let chunks = chunk(&doc, ChunkSettings { size: 100, overlap: 10 }, &Estimate);
         assert_eq!(chunks.len(), 3);
         assert_eq!(chunks[0].heading_path, vec!["Intro"]);
         assert_eq!(chunks[1].heading_path, vec!["Intro", "Detail"]);
@@ -163,7 +196,7 @@ mod tests {
     #[test]
     fn long_paragraphs_are_cut_with_overlap_and_respect_the_size() {
         let doc = Extracted { pages: vec![Page::new(1, vec![para(1000, "w")])] };
-        let chunks = chunk(&doc, ChunkSettings { size: 64, overlap: 8 });
+        let chunks = chunk(&doc, ChunkSettings { size: 64, overlap: 8 }, &Estimate);
         assert!(chunks.len() > 10);
         for c in &chunks {
             assert!(c.tokens <= 64, "{} tokens", c.tokens);

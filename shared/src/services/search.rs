@@ -1,6 +1,6 @@
 //! Search over a tenant's chunks: keyword (Postgres full text, `tsvector` +
-//! GIN), vector (the live collection) and hybrid (both, fused with
-//! Reciprocal Rank Fusion). This is the one search that the API's
+//! GIN; any word, ranked by inverse document frequency), vector (the live
+//! collection) and hybrid (both, fused with Reciprocal Rank Fusion). This is the one search that the API's
 //! `POST /v1/search` (through a `search` job on the vector owner), chat
 //! retrieval and the `knowledge_search` tool call.
 //!
@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use diesel::prelude::*;
-use diesel::sql_types::{Array, BigInt, Float4, Int4, Nullable, Text, Uuid as SqlUuid};
+use diesel::sql_types::{Array, BigInt, Bool, Float4, Int4, Nullable, Text, Uuid as SqlUuid};
 use diesel::QueryableByName;
 use diesel_async::RunQueryDsl;
 use serde::{Deserialize, Serialize};
@@ -37,7 +37,8 @@ pub struct PartScores {
     /// Cosine similarity, when the vector part found it.
     pub vector: Option<f32>,
     pub vector_rank: Option<usize>,
-    /// `ts_rank`, when the keyword part found it.
+    /// The keyword score (BM25-style, see `keyword_rows`), when the keyword
+    /// part found it.
     pub keyword: Option<f32>,
     pub keyword_rank: Option<usize>,
 }
@@ -174,8 +175,14 @@ impl Row {
     }
 }
 
-/// The tenant's chunks matching `query` (web-search syntax), best first,
-/// within `docs` when given.
+/// The tenant's chunks that hold any of `query`'s words (stemmed, stop
+/// words dropped), best first by a BM25-style score: each word weighs its
+/// inverse document frequency among the tenant's chunks (so a rare code
+/// such as `ZX-4471` outweighs common words), times `ts_rank` of the word
+/// in the chunk (its frequency, normalised by the chunk's length). A
+/// question need not contain every word of its passage. Web-search syntax
+/// (`"a phrase"`, `or`, `-word`), when used, must match as written.
+/// Within `docs` when given.
 async fn keyword_rows(
     ctx: &Ctx,
     tenant: Uuid,
@@ -185,18 +192,41 @@ async fn keyword_rows(
 ) -> ServiceResult<Vec<Row>> {
     let mut conn = ctx.pool.get().await?;
     Ok(diesel::sql_query(
-        "SELECT c.id AS chunk_id, c.document_id, d.title, c.page_no AS page, c.heading_path, c.text, \
-                ts_rank(c.tsv, q) AS score \
-         FROM chunks c JOIN documents d ON d.id = c.document_id, websearch_to_tsquery('english', $2) q \
-         WHERE c.tenant_id = $1 AND c.tsv @@ q AND ($4::uuid[] IS NULL OR c.document_id = ANY($4)) \
-         ORDER BY score DESC, c.id LIMIT $3",
+        "WITH terms AS ( \
+             SELECT DISTINCT t::tsquery AS tq \
+             FROM unnest(string_to_array(plainto_tsquery('english', $2)::text, ' & ')) t WHERE t <> ''), \
+         total AS ( \
+             SELECT greatest(coalesce(sum(chunk_count), 0), 1)::float8 AS n FROM documents WHERE tenant_id = $1), \
+         weighted AS ( \
+             SELECT tq, ln(1 + (total.n - least(df.n, total.n) + 0.5) / (df.n + 0.5)) AS idf \
+             FROM terms, total, LATERAL ( \
+                 SELECT count(*)::float8 AS n FROM ( \
+                     SELECT 1 FROM chunks WHERE tenant_id = $1 AND tsv @@ tq LIMIT 50000) s) df), \
+         scored AS ( \
+             SELECT c.id, sum(w.idf * ts_rank(c.tsv, w.tq, 1)) AS score \
+             FROM chunks c JOIN weighted w ON c.tsv @@ w.tq \
+             WHERE c.tenant_id = $1 AND ($4::uuid[] IS NULL OR c.document_id = ANY($4)) \
+               AND (NOT $5 OR c.tsv @@ websearch_to_tsquery('english', $2)) \
+             GROUP BY c.id ORDER BY score DESC, c.id LIMIT $3) \
+         SELECT c.id AS chunk_id, c.document_id, d.title, c.page_no AS page, c.heading_path, c.text, \
+                s.score::real AS score \
+         FROM scored s JOIN chunks c ON c.id = s.id JOIN documents d ON d.id = c.document_id \
+         ORDER BY s.score DESC, c.id",
     )
     .bind::<SqlUuid, _>(tenant)
     .bind::<Text, _>(query)
     .bind::<BigInt, _>(limit)
     .bind::<Nullable<Array<SqlUuid>>, _>(docs.map(|d| d.to_vec()))
+    .bind::<Bool, _>(uses_operators(query))
     .load(&mut conn)
     .await?)
+}
+
+/// Whether `query` uses web-search syntax: a quoted phrase, `or`, or a
+/// word excluded with a leading `-`.
+fn uses_operators(query: &str) -> bool {
+    query.contains('"')
+        || query.split_whitespace().any(|w| w.eq_ignore_ascii_case("or") || (w.len() > 1 && w.starts_with('-')))
 }
 
 /// Keyword search alone (works before any embedding exists).

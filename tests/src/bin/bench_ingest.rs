@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use chorus_shared::config::{EmbedSettings, VectorSettings};
-use chorus_shared::knowledge::chunk::{chunk, ChunkSettings};
+use chorus_shared::knowledge::chunk::{chunk, ChunkSettings, Estimate};
 use chorus_shared::knowledge::extract::{extract, DocType, Limits};
 use chorus_shared::vectors::{edge::EdgeStore, Point, PointPayload, VectorStore};
 use chorus_tests::pdf::{pdf, prose_pages, Flaw};
@@ -85,7 +85,7 @@ fn main() -> anyhow::Result<()> {
             for bytes in &files {
                 let doc = extract(bytes, DocType::Pdf, Limits::default()).map_err(|e| anyhow::anyhow!("{e}"))?;
                 n_pages += doc.pages.len();
-                n_chunks += chunk(&doc, CHUNKING).len();
+                n_chunks += chunk(&doc, CHUNKING, &Estimate).len();
             }
             let seconds = started.elapsed().as_secs_f64();
             println!(
@@ -110,7 +110,7 @@ fn main() -> anyhow::Result<()> {
             for bytes in &files {
                 let doc = extract(bytes, DocType::Pdf, Limits::default()).map_err(|e| anyhow::anyhow!("{e}"))?;
                 n_pages += doc.pages.len();
-                let texts: Vec<String> = chunk(&doc, CHUNKING).into_iter().map(|c| c.text).collect();
+                let texts: Vec<String> = chunk(&doc, CHUNKING, &Estimate).into_iter().map(|c| c.text).collect();
                 let vectors = embedder.embed(&texts).map_err(|e| anyhow::anyhow!(e))?;
                 let document_id = Uuid::new_v4();
                 let points = vectors

@@ -82,3 +82,31 @@ async fn a_worker_without_the_runtime_refuses_to_start_with_a_clear_error() {
     assert!(!status.success());
     assert_eq!(status.code(), Some(1), "an error exit, not a panic (101) or a signal");
 }
+
+/// Batches are formed from texts sorted by length; each vector still comes
+/// back in its text's place.
+#[test]
+fn batching_by_length_keeps_each_vector_in_its_texts_place() {
+    let models = std::env::var("CHORUS_TEST_MODELS").expect("CHORUS_TEST_MODELS is not set: run `just test`");
+    let settings = chorus_shared::config::EmbedSettings {
+        model_dir: format!("{models}/all-MiniLM-L6-v2"),
+        ort_library: format!("{models}/libonnxruntime.so"),
+        batch_size: 2,
+        ..Default::default()
+    };
+    let embedder = chorus_shared::embed::load(&settings).unwrap();
+    let texts: Vec<String> = [
+        "A much longer text about the tides, the moon, and why the sea rises and falls twice a day.",
+        "Bread.",
+        "The cat sat on the mat.",
+        "Quarterly revenue grew by ten percent while costs stayed flat.",
+        "Hi",
+    ]
+    .map(String::from)
+    .to_vec();
+    let together = embedder.embed(&texts).unwrap();
+    for (text, v) in texts.iter().zip(&together) {
+        let alone = embedder.embed(std::slice::from_ref(text)).unwrap().remove(0);
+        assert!(cosine(v, &alone) > 0.999, "{text:?} got another text's vector");
+    }
+}
