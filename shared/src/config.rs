@@ -359,7 +359,8 @@ pub struct KnowledgeSettings {
     pub blob_dir: String,
     /// Largest upload; bigger ones answer 413.
     pub max_upload_bytes: u64,
-    /// Chunk size and overlap, in estimated tokens.
+    /// Chunk size and overlap, in the embedding model's tokens (capped at
+    /// its window, `embed.max_length` less two special tokens).
     pub chunk_tokens: usize,
     pub chunk_overlap_tokens: usize,
     /// Documents with more pages or PDF objects are refused.

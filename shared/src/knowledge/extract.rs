@@ -320,6 +320,9 @@ fn html(text: &str) -> (Vec<Block>, bool) {
     (blocks, too_deep)
 }
 
+/// Text a PDF may hold in all; more is `document_too_complex`.
+pub const MAX_PDF_TEXT: usize = 128 << 20;
+
 fn pdf(bytes: &[u8], limits: Limits) -> Result<Extracted, ExtractError> {
     if !bytes.starts_with(b"%PDF-") {
         return Err(ExtractError::PdfMalformed("no %PDF- header".into()));
@@ -344,14 +347,20 @@ fn pdf(bytes: &[u8], limits: Limits) -> Result<Extracted, ExtractError> {
         return Err(ExtractError::TooComplex(format!("{} pages (limit {})", pages.len(), limits.max_pages)));
     }
     let mut lines = Vec::with_capacity(pages.len());
-    let mut broken = None;
+    let (mut broken, mut text_bytes) = (None, 0);
+    let maps = super::pdf::UnicodeMaps::new(&doc);
+    let mut fonts = super::pdf::Fonts::new(&doc, &maps);
     for (&number, &id) in pages.iter() {
         // A page whose text cannot be decoded counts as a page without
         // text, unless no page has any (below).
-        let glyphs = super::pdf::page_glyphs(&doc, id).unwrap_or_else(|e| {
+        let glyphs = super::pdf::page_glyphs(&doc, &mut fonts, id).unwrap_or_else(|e| {
             broken.get_or_insert_with(|| format!("page {number} cannot be read: {e}"));
             Default::default()
         });
+        text_bytes += glyphs.text.len();
+        if text_bytes > MAX_PDF_TEXT {
+            return Err(ExtractError::TooComplex(format!("more than {} MiB of text", MAX_PDF_TEXT >> 20)));
+        }
         lines.push((number, super::layout::lines(&glyphs)));
     }
     let out = super::layout::pages(lines);

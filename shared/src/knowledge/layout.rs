@@ -36,7 +36,7 @@ pub fn lines(page: &PageGlyphs) -> Vec<Line> {
     // Runs of glyphs drawn one after another on one baseline.
     let mut runs: Vec<Vec<&Glyph>> = Vec::new();
     for g in &page.glyphs {
-        if g.start == g.end || !g.x0.is_finite() || !g.y.is_finite() || g.size <= 0.0 {
+        if g.start == g.end || !(g.x0.is_finite() && g.y.is_finite() && g.size.is_finite()) || g.size <= 0.0 {
             continue;
         }
         let same = runs.last().and_then(|r| r.last()).is_some_and(|p| {
@@ -114,14 +114,29 @@ fn ascii_accent(c: char) -> char {
     }
 }
 
-/// A line's text with its digits as `#`, lowercased: page 3 and page 4
-/// of a running footer are the same line.
+/// A line's text lowercased, its numbers (words of digits, punctuation
+/// aside) as `#`: page 3 and page 4 of a running footer are the same line,
+/// `zebra3` and `zebra4` are not.
 fn furniture_key(text: &str) -> String {
-    text.chars().map(|c| if c.is_ascii_digit() { '#' } else { c.to_ascii_lowercase() }).collect()
+    let words = text.split(' ').map(|w| {
+        let core = w.trim_matches(|c: char| c.is_ascii_punctuation());
+        if !core.is_empty() && core.chars().all(|c| c.is_ascii_digit()) {
+            w.replace(core, "#")
+        } else {
+            w.to_lowercase()
+        }
+    });
+    words.collect::<Vec<_>>().join(" ")
 }
 
 /// How many lines at each end of a page may be running headers or footers.
 const EDGE_LINES: usize = 2;
+
+/// Pages this short have no running header or footer: all their lines
+/// would be at an edge.
+fn too_short(lines: &[Line]) -> bool {
+    lines.len() <= 2 * EDGE_LINES
+}
 
 /// Pages from their lines: furniture set apart, then blocks.
 pub fn pages(numbered: Vec<(u32, Vec<Line>)>) -> Vec<Page> {
@@ -132,6 +147,9 @@ pub fn pages(numbered: Vec<(u32, Vec<Line>)>) -> Vec<Page> {
         .map(|(number, lines)| {
             let n = lines.len();
             let (mut header, mut footer, mut body) = (Vec::new(), Vec::new(), Vec::new());
+            if too_short(&lines) {
+                return Page { number, blocks: blocks(&lines, body_size), header, footer };
+            }
             for (i, line) in lines.into_iter().enumerate() {
                 let key = furniture_key(&line.text);
                 if i < EDGE_LINES && furniture.contains(&(true, key.clone())) {
@@ -151,7 +169,7 @@ pub fn pages(numbered: Vec<(u32, Vec<Line>)>) -> Vec<Page> {
 /// least half the pages, and of three pages at least.
 fn furniture(pages: &[(u32, Vec<Line>)]) -> HashSet<(bool, String)> {
     let mut counts: HashMap<(bool, String), usize> = HashMap::new();
-    for (_, lines) in pages {
+    for (_, lines) in pages.iter().filter(|(_, lines)| !too_short(lines)) {
         let n = lines.len();
         let mut seen = HashSet::new();
         for (i, line) in lines.iter().enumerate() {
@@ -321,17 +339,21 @@ mod tests {
             .map(|n| {
                 let mut page = PageGlyphs::default();
                 set(&mut page, &["SSH(1)", "Manual", "SSH(1)"], 50.0, 800.0, 3.0);
-                set(&mut page, &["body", ["alpha", "beta", "gamma", "delta"][n as usize - 1]], 50.0, 700.0, 3.0);
-                set(&mut page, &[&format!("{n}")], 300.0, 40.0, 3.0);
+                for (i, word) in ["the", "body", "of", "page"].into_iter().enumerate() {
+                    set(&mut page, &[word, &format!("zebra{n}")], 50.0, 700.0 - 12.0 * i as f32, 3.0);
+                }
+                set(&mut page, &["Page", &format!("{n}")], 300.0, 40.0, 3.0);
                 (n, lines(&page))
             })
             .collect();
         let pages = pages(numbered);
         for (i, p) in pages.iter().enumerate() {
+            let z = format!("zebra{}", i + 1);
             assert_eq!(p.header, vec!["SSH(1) Manual SSH(1)".to_string()]);
-            assert_eq!(p.footer, vec![format!("{}", i + 1)]);
-            assert_eq!(p.blocks, vec![Block::Paragraph(format!("body {}", ["alpha", "beta", "gamma", "delta"][i]))]);
-            assert!(p.text().starts_with("SSH(1)") && p.text().ends_with(&format!("{}", i + 1)));
+            assert_eq!(p.footer, vec![format!("Page {}", i + 1)]);
+            // Lines alike but for a number inside a word are text.
+            assert_eq!(p.blocks, vec![Block::Paragraph(format!("the {z} body {z} of {z} page {z}"))]);
+            assert!(p.text().starts_with("SSH(1)") && p.text().ends_with(&format!("Page {}", i + 1)));
         }
     }
 

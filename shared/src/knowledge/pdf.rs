@@ -6,10 +6,13 @@
 //! font's `FontMatrix`). [`super::layout`] turns them into lines and words.
 //!
 //! Text is decoded by lopdf's font encodings, with `ToUnicode` preferred
-//! when a font has one. Hostile input is bounded: content streams by
-//! lopdf's decompression limit, XObject nesting by [`MAX_FORM_DEPTH`],
-//! glyphs per page by [`MAX_GLYPHS`], the graphics-state stack by
-//! [`MAX_STACK`].
+//! when a font has one. Hostile input is bounded per page: each content
+//! stream's decompressed size ([`MAX_CONTENT`]), the bytes and operators
+//! run in all (forms drawn many times over count each time:
+//! [`MAX_PAGE_BYTES`], [`MAX_PAGE_OPS`], [`MAX_PAGE_FORMS`]), XObject nesting
+//! ([`MAX_FORM_DEPTH`]), glyphs ([`MAX_GLYPHS`]) and their text
+//! ([`MAX_PAGE_TEXT`]), and the graphics-state stack ([`MAX_STACK`]). A page
+//! past a bound is read up to it.
 
 use std::collections::HashMap;
 
@@ -22,8 +25,16 @@ pub const MAX_FORM_DEPTH: usize = 8;
 pub const MAX_GLYPHS: usize = 2_000_000;
 /// `q` nested deeper than this saves nothing more (its `Q` restores the last kept).
 pub const MAX_STACK: usize = 256;
-/// Decompressed bytes read per content stream (lopdf's own default).
-const MAX_CONTENT: usize = lopdf::DEFAULT_MAX_DECOMPRESSED_SIZE;
+/// Decompressed bytes of one content stream.
+pub const MAX_CONTENT: usize = 64 << 20;
+/// Content bytes and operators run per page, forms included each time drawn.
+pub const MAX_PAGE_BYTES: usize = 256 << 20;
+pub const MAX_PAGE_OPS: usize = 5_000_000;
+/// Form XObjects drawn per page (a form drawing forms drawing forms would
+/// otherwise multiply the work at every level).
+pub const MAX_PAGE_FORMS: usize = 10_000;
+/// Bytes of decoded text kept per page.
+pub const MAX_PAGE_TEXT: usize = 16 << 20;
 
 /// One glyph on a page, in device space (PDF points, y up).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -164,7 +175,7 @@ fn cid_widths(doc: &Document, w: &[Object]) -> HashMap<u32, f64> {
         match w.get(i + 1).map(|o| deref(doc, o)) {
             Some(Object::Array(list)) => {
                 for (k, v) in list.iter().enumerate().take(MAX_ENTRIES) {
-                    out.insert(first as u32 + k as u32, num(deref(doc, v)).unwrap_or(0.0));
+                    out.insert((first as u32).saturating_add(k as u32), num(deref(doc, v)).unwrap_or(0.0));
                 }
                 i += 2;
             }
@@ -172,7 +183,8 @@ fn cid_widths(doc: &Document, w: &[Object]) -> HashMap<u32, f64> {
                 let (Some(last), Some(width)) = (num(last), w.get(i + 2).and_then(|o| num(deref(doc, o)))) else {
                     break;
                 };
-                let (first, last) = (first as u32, (last as u32).min(first as u32 + MAX_ENTRIES as u32));
+                let (first, last) =
+                    (first as u32, (last as u32).min((first as u32).saturating_add(MAX_ENTRIES as u32)));
                 for c in first..=last {
                     out.insert(c, width);
                 }
@@ -184,29 +196,16 @@ fn cid_widths(doc: &Document, w: &[Object]) -> HashMap<u32, f64> {
     out
 }
 
-/// The fonts of a resource dictionary, by resource name.
-fn fonts<'a>(doc: &'a Document, resources: &[&'a Dictionary], owned: &'a [Dictionary]) -> HashMap<Vec<u8>, Font<'a>> {
-    let mut out = HashMap::new();
-    for res in resources {
-        let Some(fonts) = res.get(b"Font").ok().and_then(|f| dict_of(doc, f)) else { continue };
-        for (name, value) in fonts.iter() {
-            if out.contains_key(name) {
-                continue;
-            }
-            if let Some(dict) = dict_of(doc, value) {
-                out.insert(name.clone(), font(doc, dict, owned));
-            }
-        }
-    }
-    out
-}
-
-fn font<'a>(doc: &'a Document, dict: &'a Dictionary, owned: &'a [Dictionary]) -> Font<'a> {
+fn font<'a>(doc: &'a Document, dict: &'a Dictionary, maps: &'a UnicodeMaps) -> Font<'a> {
     let subtype = dict.get(b"Subtype").and_then(Object::as_name).unwrap_or(b"");
     // A `ToUnicode` map says what the glyphs mean better than an encoding's
     // glyph names: lopdf reads it first when the font is given as one.
-    let to_unicode =
-        dict.get(b"ToUnicode").ok().and_then(|t| owned.iter().find(|d| d.get(b"ToUnicode").ok() == Some(t)));
+    let to_unicode = dict
+        .get(b"ToUnicode")
+        .ok()
+        .and_then(|t| t.as_reference().ok())
+        .and_then(|id| maps.by_id.get(&id))
+        .map(|&i| &maps.fonts[i]);
     let encoding = to_unicode
         .and_then(|d| d.get_font_encoding_with_limit(doc, MAX_CONTENT).ok())
         .or_else(|| dict.get_font_encoding_with_limit(doc, MAX_CONTENT).ok());
@@ -244,31 +243,69 @@ fn font<'a>(doc: &'a Document, dict: &'a Dictionary, owned: &'a [Dictionary]) ->
     f
 }
 
-/// `ToUnicode`-only copies of the fonts that have both an encoding and a
-/// `ToUnicode` map, so that lopdf decodes them by the map.
-fn unicode_only(doc: &Document, resources: &[&Dictionary]) -> Vec<Dictionary> {
-    let mut out = Vec::new();
-    for res in resources {
-        let Some(fonts) = res.get(b"Font").ok().and_then(|f| dict_of(doc, f)) else { continue };
-        for (_, value) in fonts.iter() {
-            let Some(dict) = dict_of(doc, value) else { continue };
-            if let (Ok(t), true) = (dict.get(b"ToUnicode"), dict.has(b"Encoding")) {
-                if dict.get(b"Subtype").and_then(Object::as_name).ok() != Some(b"Type0") {
-                    let mut d = Dictionary::new();
-                    d.set("Type", Object::Name(b"Font".to_vec()));
-                    d.set("ToUnicode", t.clone());
-                    out.push(d);
-                }
+/// `ToUnicode`-only copies of a document's simple fonts that have both an
+/// encoding and a `ToUnicode` map (by the map's object), so that lopdf
+/// decodes them by the map. Made once per document.
+pub struct UnicodeMaps {
+    fonts: Vec<Dictionary>,
+    by_id: HashMap<ObjectId, usize>,
+}
+
+impl UnicodeMaps {
+    pub fn new(doc: &Document) -> Self {
+        let mut maps = UnicodeMaps { fonts: Vec::new(), by_id: HashMap::new() };
+        for object in doc.objects.values() {
+            let Ok(dict) = object.as_dict() else { continue };
+            let simple =
+                dict.has_type(b"Font") && dict.get(b"Subtype").and_then(Object::as_name).ok() != Some(b"Type0");
+            let Some(id) = dict.get(b"ToUnicode").ok().and_then(|t| t.as_reference().ok()) else { continue };
+            if simple && dict.has(b"Encoding") && !maps.by_id.contains_key(&id) {
+                let mut d = Dictionary::new();
+                d.set("Type", Object::Name(b"Font".to_vec()));
+                d.set("ToUnicode", id);
+                maps.by_id.insert(id, maps.fonts.len());
+                maps.fonts.push(d);
             }
         }
+        maps
     }
-    out
+}
+
+/// The fonts read so far, by their dictionary: each is read (its widths,
+/// its `ToUnicode` map parsed) once per document, however many pages and
+/// forms use it.
+pub struct Fonts<'d> {
+    doc: &'d Document,
+    maps: &'d UnicodeMaps,
+    loaded: HashMap<*const Dictionary, Font<'d>>,
+}
+
+impl<'d> Fonts<'d> {
+    pub fn new(doc: &'d Document, maps: &'d UnicodeMaps) -> Self {
+        Fonts { doc, maps, loaded: HashMap::new() }
+    }
+
+    /// The font named `name` in `resources` (nearest first).
+    fn get(&mut self, resources: &[&'d Dictionary], name: &[u8]) -> Option<&mut Font<'d>> {
+        let doc = self.doc;
+        let dict = resources
+            .iter()
+            .filter_map(|r| r.get(b"Font").ok().and_then(|f| dict_of(doc, f)))
+            .find_map(|fonts| fonts.get(name).ok().and_then(|f| dict_of(doc, f)))?;
+        let maps = self.maps;
+        Some(self.loaded.entry(dict as *const Dictionary).or_insert_with(|| font(doc, dict, maps)))
+    }
 }
 
 /// The resource dictionaries of a page, nearest first.
 fn page_resources(doc: &Document, page: ObjectId) -> Vec<&Dictionary> {
     let Ok((dict, ids)) = doc.get_page_resources(page) else { return Vec::new() };
     dict.into_iter().chain(ids.into_iter().filter_map(|id| doc.get_dictionary(id).ok())).collect()
+}
+
+/// Whether a page has reached a bound on what is kept or run.
+fn full(out: &PageGlyphs, ops_left: usize) -> bool {
+    out.glyphs.len() >= MAX_GLYPHS || out.text.len() >= MAX_PAGE_TEXT || ops_left == 0
 }
 
 #[derive(Clone)]
@@ -285,15 +322,20 @@ struct State {
 
 struct Run<'a, 'd> {
     doc: &'d Document,
+    fonts: &'a mut Fonts<'d>,
     out: &'a mut PageGlyphs,
+    /// What is left of [`MAX_PAGE_BYTES`] and [`MAX_PAGE_OPS`].
+    bytes_left: usize,
+    ops_left: usize,
+    forms_left: usize,
     state: State,
     stack: Vec<State>,
     tm: Matrix,
     tlm: Matrix,
 }
 
-/// The glyphs of the page `page`.
-pub fn page_glyphs(doc: &Document, page: ObjectId) -> lopdf::Result<PageGlyphs> {
+/// The glyphs of the page `page`, with the document's `fonts`.
+pub fn page_glyphs<'d>(doc: &'d Document, fonts: &mut Fonts<'d>, page: ObjectId) -> lopdf::Result<PageGlyphs> {
     let content = doc.get_page_content_with_limit(page, MAX_CONTENT)?;
     let resources = page_resources(doc, page);
     let mut out = PageGlyphs::default();
@@ -307,21 +349,40 @@ pub fn page_glyphs(doc: &Document, page: ObjectId) -> lopdf::Result<PageGlyphs> 
         leading: 0.0,
         rise: 0.0,
     };
-    let mut run = Run { doc, out: &mut out, state, stack: Vec::new(), tm: Matrix::IDENTITY, tlm: Matrix::IDENTITY };
+    let mut run = Run {
+        doc,
+        fonts,
+        out: &mut out,
+        bytes_left: MAX_PAGE_BYTES,
+        ops_left: MAX_PAGE_OPS,
+        forms_left: MAX_PAGE_FORMS,
+        state,
+        stack: Vec::new(),
+        tm: Matrix::IDENTITY,
+        tlm: Matrix::IDENTITY,
+    };
     run.stream(&content, &resources, 0)?;
     Ok(out)
 }
 
-impl Run<'_, '_> {
-    fn stream(&mut self, content: &[u8], resources: &[&Dictionary], depth: usize) -> lopdf::Result<()> {
+impl<'d> Run<'_, 'd> {
+    fn full(&self) -> bool {
+        full(self.out, self.ops_left)
+    }
+
+    fn stream(&mut self, content: &[u8], resources: &[&'d Dictionary], depth: usize) -> lopdf::Result<()> {
+        if content.len() > self.bytes_left {
+            self.bytes_left = 0;
+            return Ok(());
+        }
+        self.bytes_left -= content.len();
         let ops = Content::decode(content)?.operations;
-        let owned = unicode_only(self.doc, resources);
-        let mut fonts = fonts(self.doc, resources, &owned);
         let n = |o: &[Object], i: usize| o.get(i).and_then(num).unwrap_or(0.0);
         for op in &ops {
-            if self.out.glyphs.len() >= MAX_GLYPHS {
+            if self.full() {
                 break;
             }
+            self.ops_left -= 1;
             let o = &op.operands;
             match op.operator.as_str() {
                 "q" => {
@@ -361,16 +422,16 @@ impl Run<'_, '_> {
                     self.tlm = self.tm;
                 }
                 "T*" => self.next_line(0.0, -self.state.leading),
-                "Tj" => self.show(&mut fonts, o.first()),
+                "Tj" => self.show(resources, o.first()),
                 "'" => {
                     self.next_line(0.0, -self.state.leading);
-                    self.show(&mut fonts, o.first());
+                    self.show(resources, o.first());
                 }
                 "\"" => {
                     self.state.word_spacing = n(o, 0);
                     self.state.char_spacing = n(o, 1);
                     self.next_line(0.0, -self.state.leading);
-                    self.show(&mut fonts, o.get(2));
+                    self.show(resources, o.get(2));
                 }
                 "TJ" => {
                     for item in o.first().and_then(|a| a.as_array().ok()).map(Vec::as_slice).unwrap_or(&[]) {
@@ -379,11 +440,12 @@ impl Run<'_, '_> {
                                 let tx = -adjust / 1000.0 * self.state.size * self.state.h_scale;
                                 self.tm = Matrix::translate(tx, 0.0).then(&self.tm);
                             }
-                            None => self.show(&mut fonts, Some(item)),
+                            None => self.show(resources, Some(item)),
                         }
                     }
                 }
-                "Do" if depth < MAX_FORM_DEPTH => {
+                "Do" if depth < MAX_FORM_DEPTH && self.forms_left > 0 => {
+                    self.forms_left -= 1;
                     if let Some(name) = o.first().and_then(|f| f.as_name().ok()) {
                         self.form(name, resources, depth)?;
                     }
@@ -400,7 +462,7 @@ impl Run<'_, '_> {
     }
 
     /// Runs a form XObject named `name` with its own matrix and resources.
-    fn form(&mut self, name: &[u8], resources: &[&Dictionary], depth: usize) -> lopdf::Result<()> {
+    fn form(&mut self, name: &[u8], resources: &[&'d Dictionary], depth: usize) -> lopdf::Result<()> {
         let doc = self.doc;
         let Some(xobject) = resources
             .iter()
@@ -413,7 +475,18 @@ impl Run<'_, '_> {
         if stream.dict.get(b"Subtype").and_then(Object::as_name).ok() != Some(b"Form") {
             return Ok(());
         }
-        let content = stream.decompressed_content_with_limit(MAX_CONTENT).unwrap_or_else(|_| stream.content.clone());
+        if stream.content.len() > self.bytes_left {
+            self.bytes_left = 0;
+            return Ok(());
+        }
+        let content = if stream.dict.has(b"Filter") {
+            match stream.decompressed_content_with_limit(MAX_CONTENT) {
+                Ok(c) => c,
+                Err(_) => return Ok(()),
+            }
+        } else {
+            stream.content.clone()
+        };
         let own = stream.dict.get(b"Resources").ok().and_then(|r| dict_of(doc, r));
         let inner: Vec<&Dictionary> = own.into_iter().chain(resources.iter().copied()).collect();
         let saved = (self.state.clone(), self.tm, self.tlm);
@@ -433,13 +506,14 @@ impl Run<'_, '_> {
     }
 
     /// Shows a string: one glyph per character code.
-    fn show(&mut self, fonts: &mut HashMap<Vec<u8>, Font<'_>>, string: Option<&Object>) {
+    fn show(&mut self, resources: &[&'d Dictionary], string: Option<&Object>) {
         let Some(Object::String(bytes, _)) = string else { return };
-        let Some(font) = self.state.font.as_ref().and_then(|f| fonts.get_mut(f)) else { return };
+        let Some(name) = self.state.font.as_deref() else { return };
+        let Some(font) = self.fonts.get(resources, name) else { return };
         let s = &self.state;
         let step = if font.two_byte { 2 } else { 1 };
         let mut i = 0;
-        while i + step <= bytes.len() && self.out.glyphs.len() < MAX_GLYPHS {
+        while i + step <= bytes.len() && !full(self.out, self.ops_left) {
             let code_bytes = &bytes[i..i + step];
             let code = code_bytes.iter().fold(0u32, |acc, b| acc * 256 + *b as u32);
             i += step;
@@ -466,5 +540,111 @@ impl Run<'_, '_> {
             let tx = (w0 * s.size + s.char_spacing + word) * s.h_scale;
             self.tm = Matrix::translate(tx, 0.0).then(&self.tm);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use lopdf::content::{Content, Operation};
+    use lopdf::{dictionary, Document, Object, Stream};
+
+    use crate::knowledge::extract::{extract, DocType, Limits};
+
+    /// A one-page PDF: a font with 500-unit glyphs (space 250), the page's
+    /// operations, and the given form XObjects (name, operations).
+    fn page_pdf(ops: Vec<Operation>, forms: Vec<(&str, Vec<Operation>)>) -> Vec<u8> {
+        let mut doc = Document::with_version("1.5");
+        let pages_id = doc.new_object_id();
+        let widths: Vec<Object> = (32..127).map(|c| if c == 32 { 250.into() } else { 500.into() }).collect();
+        let font = doc.add_object(dictionary! { "Type" => "Font", "Subtype" => "Type1", "BaseFont" => "Courier",
+        "FirstChar" => 32, "LastChar" => 126, "Widths" => widths, "Encoding" => "WinAnsiEncoding" });
+        let fonts = dictionary! { "F1" => font };
+        let mut xobjects = lopdf::Dictionary::new();
+        for (name, ops) in forms {
+            let body = Content { operations: ops }.encode().unwrap();
+            let form = doc.add_object(Stream::new(
+                dictionary! { "Type" => "XObject", "Subtype" => "Form", "BBox" => vec![0.into(), 0.into(), 600.into(), 800.into()] },
+                body,
+            ));
+            xobjects.set(name, form);
+        }
+        let resources = dictionary! { "Font" => fonts, "XObject" => xobjects };
+        let content = doc.add_object(Stream::new(dictionary! {}, Content { operations: ops }.encode().unwrap()));
+        let page = doc.add_object(dictionary! { "Type" => "Page", "Parent" => pages_id, "Contents" => content,
+        "Resources" => resources });
+        doc.objects.insert(
+            pages_id,
+            Object::Dictionary(dictionary! { "Type" => "Pages", "Kids" => vec![page.into()], "Count" => 1,
+            "MediaBox" => vec![0.into(), 0.into(), 600.into(), 800.into()] }),
+        );
+        let catalog = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
+        doc.trailer.set("Root", catalog);
+        let mut buf = Vec::new();
+        doc.save_to(&mut buf).unwrap();
+        buf
+    }
+
+    fn op(name: &str, operands: Vec<Object>) -> Operation {
+        Operation::new(name, operands)
+    }
+
+    fn text_of(pdf: &[u8]) -> String {
+        extract(pdf, DocType::Pdf, Limits::default()).unwrap().pages[0].text()
+    }
+
+    #[test]
+    fn tj_offsets_make_spaces_between_words_and_none_inside_them() {
+        let s = |t: &str| Object::string_literal(t);
+        let ops = vec![
+            op("BT", vec![]),
+            op("Tf", vec!["F1".into(), 10.into()]),
+            op("Td", vec![50.into(), 700.into()]),
+            // Kerning inside words (-20, 30), a word gap of 300/1000 em.
+            op(
+                "TJ",
+                vec![Object::Array(vec![
+                    s("SYN"),
+                    (-20).into(),
+                    s("OPSIS"),
+                    (-300).into(),
+                    s("ssh"),
+                    30.into(),
+                    s("d"),
+                ])],
+            ),
+            // A new line by Td, and one by Tm: no glued words across them.
+            op("Td", vec![0.into(), (-14).into()]),
+            op("Tj", vec![s("port")]),
+            op("Tm", vec![1.into(), 0.into(), 0.into(), 1.into(), 50.into(), 672.into()]),
+            op("Tj", vec![s("for")]),
+            op("ET", vec![]),
+        ];
+        assert_eq!(text_of(&page_pdf(ops, vec![])), "SYNOPSIS sshd port for");
+    }
+
+    #[test]
+    fn forms_drawing_forms_are_bounded_and_their_text_read() {
+        // Each form draws the next 40 times, ten levels deep: 40^10 draws
+        // without a bound.
+        let mut forms = Vec::new();
+        let names: Vec<String> = (0..10).map(|i| format!("X{i}")).collect();
+        for (i, name) in names.iter().enumerate() {
+            let mut ops = vec![
+                op("BT", vec![]),
+                op("Tf", vec!["F1".into(), 10.into()]),
+                op("Td", vec![50.into(), (700 - 12 * i as i64).into()]),
+                op("Tj", vec![Object::string_literal(format!("level{i}"))]),
+                op("ET", vec![]),
+            ];
+            if let Some(next) = names.get(i + 1) {
+                ops.extend((0..40).map(|_| op("Do", vec![Object::Name(next.clone().into_bytes())])));
+            }
+            forms.push((name.as_str(), ops));
+        }
+        let pdf = page_pdf(vec![op("Do", vec!["X0".into()])], forms);
+        let started = std::time::Instant::now();
+        let text = text_of(&pdf);
+        assert!(started.elapsed() < std::time::Duration::from_secs(60), "took {:?}", started.elapsed());
+        assert!(text.starts_with("level0") && text.contains("level1") && text.contains("level7"), "{}", &text[..80]);
     }
 }
