@@ -191,30 +191,46 @@ fn paragraphs(text: &str) -> Vec<Block> {
         .collect()
 }
 
+/// Markdown by CommonMark (pulldown-cmark): headings keep their level;
+/// paragraphs, list items, quotes, code blocks and table cells are
+/// paragraphs; emphasis, code spans and links give their text, without
+/// markup; raw HTML is dropped.
 fn markdown(text: &str) -> Vec<Block> {
+    use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
     let mut blocks = Vec::new();
-    let mut para = String::new();
-    let flush = |para: &mut String, blocks: &mut Vec<Block>| {
-        let p = para.split_whitespace().collect::<Vec<_>>().join(" ");
-        if !p.is_empty() {
-            blocks.push(Block::Paragraph(p));
+    let mut buf = String::new();
+    let mut heading = None;
+    let flush = |buf: &mut String, heading: Option<u8>, blocks: &mut Vec<Block>| {
+        let t = buf.split_whitespace().collect::<Vec<_>>().join(" ");
+        buf.clear();
+        if !t.is_empty() {
+            blocks.push(match heading {
+                Some(level) => Block::Heading(level, t),
+                None => Block::Paragraph(t),
+            });
         }
-        para.clear();
     };
-    for line in text.lines() {
-        let trimmed = line.trim_start();
-        let level = trimmed.chars().take_while(|c| *c == '#').count();
-        if (1..=6).contains(&level) && trimmed[level..].starts_with(' ') {
-            flush(&mut para, &mut blocks);
-            blocks.push(Block::Heading(level as u8, trimmed[level..].trim().trim_end_matches('#').trim().to_string()));
-        } else if line.trim().is_empty() {
-            flush(&mut para, &mut blocks);
-        } else {
-            para.push_str(line);
-            para.push('\n');
+    for event in Parser::new_ext(text, Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH) {
+        match event {
+            Event::Start(Tag::Heading { level, .. }) => {
+                flush(&mut buf, heading, &mut blocks);
+                heading = Some(level as u8);
+            }
+            Event::End(TagEnd::Heading(_)) => {
+                flush(&mut buf, heading, &mut blocks);
+                heading = None;
+            }
+            Event::Start(Tag::Paragraph | Tag::Item | Tag::CodeBlock(_) | Tag::TableCell | Tag::BlockQuote(_))
+            | Event::End(
+                TagEnd::Paragraph | TagEnd::Item | TagEnd::CodeBlock | TagEnd::TableRow | TagEnd::BlockQuote(_),
+            )
+            | Event::Rule => flush(&mut buf, heading, &mut blocks),
+            Event::Text(t) | Event::Code(t) => buf.push_str(&t),
+            Event::SoftBreak | Event::HardBreak | Event::End(TagEnd::TableCell) => buf.push(' '),
+            _ => {}
         }
     }
-    flush(&mut para, &mut blocks);
+    flush(&mut buf, heading, &mut blocks);
     blocks
 }
 
@@ -442,8 +458,10 @@ mod tests {
     }
 
     #[test]
-    fn markdown_keeps_headings_and_paragraphs() {
-        let md = "# Title\n\nFirst line\nwrapped.\n\n## Part two ##\n\nMore text.\n";
+    fn markdown_keeps_headings_and_paragraphs_without_markup() {
+        let md = "# Title\n\nFirst line\nwrapped.\n\n## Part two ##\n\nMore text.\n\n\
+            **-k --keep** Keep (_don't_ delete) the `input`, see [gzip](https://gzip.org).\n\n\
+            * one\n* two\n\n<div>raw</div>\n";
         let blocks = markdown(md);
         assert_eq!(
             blocks,
@@ -452,6 +470,9 @@ mod tests {
                 Block::Paragraph("First line wrapped.".into()),
                 Block::Heading(2, "Part two".into()),
                 Block::Paragraph("More text.".into()),
+                Block::Paragraph("-k --keep Keep (don't delete) the input, see gzip.".into()),
+                Block::Paragraph("one".into()),
+                Block::Paragraph("two".into()),
             ]
         );
     }
