@@ -98,6 +98,12 @@ def main(api, key, label, work):
         sys.exit(f"ingestion failed: {failed}")
     chunks = sum(d.get("chunk_count") or 0 for d in docs)
     questions = json.load(open(f"{HERE}/questions.json"))
+    # Warm up (the model's first query, the store's first search) and let
+    # the worker's post-ingestion upkeep settle before timing anything.
+    time.sleep(5)
+    for mode in MODES:
+        call(api, key, "POST", "/v1/search?wait=60", json.dumps({"query": "warm up", "mode": mode}).encode(),
+             {"Content-Type": "application/json"})
     for mode in MODES:
         ranks, latencies, misses = [], [], []
         for q in questions:
