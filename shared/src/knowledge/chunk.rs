@@ -24,6 +24,12 @@ pub fn estimate_tokens(text: &str) -> usize {
 /// Counts the tokens of one word (no special tokens).
 pub trait Tokens {
     fn count(&self, word: &str) -> usize;
+
+    /// Whether counting costs enough that each distinct word of a
+    /// document should be counted once and remembered.
+    fn remember(&self) -> bool {
+        true
+    }
 }
 
 /// `max(1, characters / 4)` per word: the rule of thumb for BPE-like
@@ -33,6 +39,10 @@ pub struct Estimate;
 impl Tokens for Estimate {
     fn count(&self, word: &str) -> usize {
         word.chars().count().div_ceil(4).max(1)
+    }
+
+    fn remember(&self) -> bool {
+        false
     }
 }
 
@@ -68,6 +78,9 @@ struct Builder<'a> {
 impl<'a> Builder<'a> {
     fn count(&mut self, w: &'a str) -> usize {
         let counter = self.counter;
+        if !counter.remember() {
+            return counter.count(w);
+        }
         *self.known.entry(w).or_insert_with(|| counter.count(w))
     }
 

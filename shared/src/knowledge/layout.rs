@@ -11,6 +11,7 @@
 //! [`Page::header`]/[`Page::footer`]: in the preview, not in chunks.
 
 use std::collections::{HashMap, HashSet};
+use std::ops::Range;
 
 use unicode_normalization::UnicodeNormalization;
 
@@ -31,28 +32,41 @@ pub struct Line {
 /// Baselines closer than this fraction of the font size are one line.
 const SAME_LINE: f32 = 0.4;
 
+/// Whether a glyph can be placed: it has text and a finite position.
+fn placed(g: &Glyph) -> bool {
+    g.start != g.end && g.x0.is_finite() && g.y.is_finite() && g.size.is_finite() && g.size > 0.0
+}
+
 /// The lines of a page, top to bottom.
 pub fn lines(page: &PageGlyphs) -> Vec<Line> {
-    // Runs of glyphs drawn one after another on one baseline.
-    let mut runs: Vec<Vec<&Glyph>> = Vec::new();
-    for g in &page.glyphs {
-        if g.start == g.end || !(g.x0.is_finite() && g.y.is_finite() && g.size.is_finite()) || g.size <= 0.0 {
+    let glyphs = &page.glyphs;
+    // Runs of glyphs drawn one after another on one baseline, as ranges
+    // of `glyphs` (unplaced glyphs inside a run are skipped when read).
+    let mut runs: Vec<Range<usize>> = Vec::new();
+    let mut last: Option<&Glyph> = None;
+    for (i, g) in glyphs.iter().enumerate() {
+        if !placed(g) {
             continue;
         }
-        let same = runs.last().and_then(|r| r.last()).is_some_and(|p| {
+        let same = last.is_some_and(|p| {
             (p.y - g.y).abs() <= SAME_LINE * p.size.max(g.size) && g.x0 >= p.x0 - 0.1 * g.size.max(p.size)
         });
         match runs.last_mut() {
-            Some(run) if same => run.push(g),
-            _ => runs.push(vec![g]),
+            Some(run) if same => run.end = i + 1,
+            _ => runs.push(i..i + 1),
         }
+        last = Some(g);
     }
     // Runs on one baseline make a line, whatever order they were drawn in.
-    runs.sort_by(|a, b| b[0].y.total_cmp(&a[0].y));
-    let mut grouped: Vec<Vec<Vec<&Glyph>>> = Vec::new();
+    let first = |r: &Range<usize>| &glyphs[r.start];
+    runs.sort_by(|a, b| first(b).y.total_cmp(&first(a).y));
+    let mut grouped: Vec<Vec<Range<usize>>> = Vec::new();
     for run in runs {
         match grouped.last_mut() {
-            Some(line) if (line[0][0].y - run[0].y).abs() <= SAME_LINE * line[0][0].size.max(run[0].size) => {
+            Some(line)
+                if (first(&line[0]).y - first(&run).y).abs()
+                    <= SAME_LINE * first(&line[0]).size.max(first(&run).size) =>
+            {
                 line.push(run)
             }
             _ => grouped.push(vec![run]),
@@ -61,31 +75,35 @@ pub fn lines(page: &PageGlyphs) -> Vec<Line> {
     grouped
         .into_iter()
         .filter_map(|mut line| {
-            line.sort_by(|a, b| a[0].x0.total_cmp(&b[0].x0));
-            let glyphs: Vec<&Glyph> = line.into_iter().flatten().collect();
-            line_of(page, &glyphs)
+            line.sort_by(|a, b| first(a).x0.total_cmp(&first(b).x0));
+            line_of(page, line.into_iter().flat_map(|r| glyphs[r].iter()).filter(|g| placed(g)))
         })
         .collect()
 }
 
 /// The text of one line's glyphs, left to right.
-fn line_of(page: &PageGlyphs, glyphs: &[&Glyph]) -> Option<Line> {
+fn line_of<'a>(page: &PageGlyphs, glyphs: impl Iterator<Item = &'a Glyph>) -> Option<Line> {
     let mut text = String::new();
     let mut prev: Option<&Glyph> = None;
+    let (mut y, mut x, mut size) = (0.0, 0.0, 0.0f32);
     for g in glyphs {
         let t = page.glyph_text(g);
-        if let Some(p) = prev {
-            // The same glyph drawn again on itself: fake bold.
-            if page.glyph_text(p) == t && (g.x0 - p.x0).abs() < 0.2 * g.size {
-                continue;
-            }
-            let gap = g.x0 - p.x1;
-            let space = p.space.clamp(0.2 * p.size, 0.35 * p.size);
-            if (gap > 0.4 * space || gap < -0.5 * p.size) && !text.ends_with(' ') {
-                text.push(' ');
+        size = size.max(g.size);
+        match prev {
+            None => (y, x) = (g.y, g.x0),
+            Some(p) => {
+                // The same glyph drawn again on itself: fake bold.
+                if (g.x0 - p.x0).abs() < 0.2 * g.size && page.glyph_text(p) == t {
+                    continue;
+                }
+                let gap = g.x0 - p.x1;
+                let space = p.space.clamp(0.2 * p.size, 0.35 * p.size);
+                if (gap > 0.4 * space || gap < -0.5 * p.size) && !text.is_empty() && !text.ends_with(' ') {
+                    text.push(' ');
+                }
             }
         }
-        if t.chars().all(char::is_whitespace) {
+        if t == " " || t.chars().all(char::is_whitespace) {
             if !text.is_empty() && !text.ends_with(' ') {
                 text.push(' ');
             }
@@ -94,13 +112,19 @@ fn line_of(page: &PageGlyphs, glyphs: &[&Glyph]) -> Option<Line> {
         }
         prev = Some(g);
     }
-    let text: String = text.chars().map(ascii_accent).nfkc().map(|c| if c.is_whitespace() { ' ' } else { c }).collect();
-    let text = text.replace('\u{ad}', "").split_whitespace().collect::<Vec<_>>().join(" ");
-    if text.is_empty() {
-        return None;
+    // Most lines are plain ASCII with single spaces already: only their
+    // end may need trimming.
+    let plain = text.is_ascii() && !text.bytes().any(|b| b.is_ascii_whitespace() && b != b' ') && !text.contains("  ");
+    if plain {
+        text.truncate(text.trim_end().len());
+        if text.starts_with(' ') {
+            text = text.trim_start().to_string();
+        }
+    } else {
+        let normal: String = text.chars().map(ascii_accent).nfkc().filter(|c| *c != '\u{ad}').collect();
+        text = normal.split_whitespace().collect::<Vec<_>>().join(" ");
     }
-    let size = glyphs.iter().map(|g| g.size).fold(0.0, f32::max);
-    Some(Line { text, y: glyphs[0].y, x: glyphs[0].x0, size })
+    (!text.is_empty()).then_some(Line { text, y, x, size })
 }
 
 /// Fonts' spacing tilde and circumflex (glyphs `tilde`, `circumflex`)
@@ -151,10 +175,12 @@ pub fn pages(numbered: Vec<(u32, Vec<Line>)>) -> Vec<Page> {
                 return Page { number, blocks: blocks(&lines, body_size), header, footer };
             }
             for (i, line) in lines.into_iter().enumerate() {
-                let key = furniture_key(&line.text);
-                if i < EDGE_LINES && furniture.contains(&(true, key.clone())) {
+                let (top, bottom) = (i < EDGE_LINES, i + EDGE_LINES >= n);
+                let key =
+                    if (top || bottom) && !furniture.is_empty() { furniture_key(&line.text) } else { String::new() };
+                if top && furniture.contains(&(true, key.clone())) {
                     header.push(line.text);
-                } else if i + EDGE_LINES >= n && furniture.contains(&(false, key)) {
+                } else if bottom && furniture.contains(&(false, key)) {
                     footer.push(line.text);
                 } else {
                     body.push(line);

@@ -111,7 +111,9 @@ struct Font<'a> {
     scale: f64,
     /// The space's width in glyph space.
     space: f64,
-    /// Decoded codes, so each code is decoded once per page.
+    /// Decoded codes, so each code is decoded once per document: one-byte
+    /// codes by index, two-byte ones by hash.
+    bytes: Vec<Option<String>>,
     cache: HashMap<u32, String>,
 }
 
@@ -127,10 +129,15 @@ impl Font<'_> {
 
     fn decode(&mut self, code: u32, bytes: &[u8]) -> &str {
         let encoding = &self.encoding;
-        self.cache.entry(code).or_insert_with(|| match encoding {
+        let decode = || match encoding {
             Some(enc) => enc.bytes_to_string(bytes).unwrap_or_default(),
             None => String::new(),
-        })
+        };
+        if self.two_byte {
+            self.cache.entry(code).or_insert_with(decode)
+        } else {
+            self.bytes[code as usize & 0xff].get_or_insert_with(decode)
+        }
     }
 }
 
@@ -218,7 +225,15 @@ fn font<'a>(doc: &'a Document, dict: &'a Dictionary, maps: &'a UnicodeMaps) -> F
         // Codes of a CID font say nothing of which glyph is a space: the
         // usual quarter em.
         let widths = Widths::Cid { default, widths };
-        return Font { encoding, two_byte: true, widths, scale: 0.001, space: 250.0, cache: HashMap::new() };
+        return Font {
+            encoding,
+            two_byte: true,
+            widths,
+            scale: 0.001,
+            space: 250.0,
+            bytes: Vec::new(),
+            cache: HashMap::new(),
+        };
     }
     let scale = if subtype == b"Type3" {
         dict.get(b"FontMatrix").ok().map(|m| numbers(doc, m)).and_then(|m| m.first().copied()).unwrap_or(0.001)
@@ -237,7 +252,8 @@ fn font<'a>(doc: &'a Document, dict: &'a Dictionary, maps: &'a UnicodeMaps) -> F
         // No widths at all (a standard-14 font): an average glyph.
         .unwrap_or(if widths.is_empty() { 0.5 / scale.abs().max(1e-9) } else { 0.0 });
     let widths = Widths::Simple { first, widths, missing };
-    let mut f = Font { encoding, two_byte: false, widths, scale, space: 0.0, cache: HashMap::new() };
+    let mut f =
+        Font { encoding, two_byte: false, widths, scale, space: 0.0, bytes: vec![None; 256], cache: HashMap::new() };
     let space = f.width(32);
     f.space = if space > 0.0 { space } else { 0.25 / scale.abs().max(1e-9) };
     f
@@ -376,6 +392,10 @@ impl<'d> Run<'_, 'd> {
             return Ok(());
         }
         self.bytes_left -= content.len();
+        // Text is most of a text page's content: room for it up front.
+        let room = content.len().min(1 << 16);
+        self.out.text.reserve(room);
+        self.out.glyphs.reserve(room);
         let ops = Content::decode(content)?.operations;
         let n = |o: &[Object], i: usize| o.get(i).and_then(num).unwrap_or(0.0);
         for op in &ops {
@@ -511,22 +531,26 @@ impl<'d> Run<'_, 'd> {
         let Some(name) = self.state.font.as_deref() else { return };
         let Some(font) = self.fonts.get(resources, name) else { return };
         let s = &self.state;
+        // Text space to device space for this string; each glyph moves
+        // the origin along its baseline by its advance `tx`.
+        let m = Matrix([s.size * s.h_scale, 0.0, 0.0, s.size, 0.0, s.rise]).then(&self.tm).then(&s.ctm);
+        let [a, b, c, d, ..] = m.0;
+        let (size, scale) = ((c * c + d * d).sqrt(), (a * a + b * b).sqrt());
+        let space = (font.space * font.scale * scale) as f32;
+        let per_unit = 1.0 / (s.size * s.h_scale);
         let step = if font.two_byte { 2 } else { 1 };
-        let mut i = 0;
+        let (mut i, mut advanced) = (0, 0.0);
         while i + step <= bytes.len() && !full(self.out, self.ops_left) {
             let code_bytes = &bytes[i..i + step];
             let code = code_bytes.iter().fold(0u32, |acc, b| acc * 256 + *b as u32);
             i += step;
             let w0 = font.width(code) * font.scale;
-            let trm = Matrix([s.size * s.h_scale, 0.0, 0.0, s.size, 0.0, s.rise]).then(&self.tm).then(&s.ctm);
-            let (x0, y) = trm.apply(0.0, 0.0);
-            let (x1, _) = trm.apply(w0, 0.0);
-            let [a, b, c, d, ..] = trm.0;
-            let size = (c * c + d * d).sqrt();
-            let space = font.space * font.scale * (a * a + b * b).sqrt();
-            let text = font.decode(code, code_bytes);
+            // In units of `m`'s first row: glyph space × font size × scale.
+            let at = advanced * per_unit;
+            let (x0, y) = m.apply(at, 0.0);
+            let (x1, _) = m.apply(at + w0, 0.0);
             let start = self.out.text.len() as u32;
-            self.out.text.push_str(text);
+            self.out.text.push_str(font.decode(code, code_bytes));
             self.out.glyphs.push(Glyph {
                 start,
                 end: self.out.text.len() as u32,
@@ -534,12 +558,12 @@ impl<'d> Run<'_, 'd> {
                 x1: x1 as f32,
                 y: y as f32,
                 size: size as f32,
-                space: space as f32,
+                space,
             });
             let word = if step == 1 && code == 32 { s.word_spacing } else { 0.0 };
-            let tx = (w0 * s.size + s.char_spacing + word) * s.h_scale;
-            self.tm = Matrix::translate(tx, 0.0).then(&self.tm);
+            advanced += (w0 * s.size + s.char_spacing + word) * s.h_scale;
         }
+        self.tm = Matrix::translate(advanced, 0.0).then(&self.tm);
     }
 }
 
