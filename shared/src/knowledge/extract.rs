@@ -336,8 +336,10 @@ fn html(text: &str) -> (Vec<Block>, bool) {
     (blocks, too_deep)
 }
 
-/// Text a PDF may hold in all; more is `document_too_complex`.
+/// Text a PDF may hold in all, and lines (each costs more than its text
+/// while the pages are laid out); more is `document_too_complex`.
 pub const MAX_PDF_TEXT: usize = 128 << 20;
+pub const MAX_PDF_LINES: usize = 2_000_000;
 
 fn pdf(bytes: &[u8], limits: Limits) -> Result<Extracted, ExtractError> {
     if !bytes.starts_with(b"%PDF-") {
@@ -363,7 +365,7 @@ fn pdf(bytes: &[u8], limits: Limits) -> Result<Extracted, ExtractError> {
         return Err(ExtractError::TooComplex(format!("{} pages (limit {})", pages.len(), limits.max_pages)));
     }
     let mut lines = Vec::with_capacity(pages.len());
-    let (mut broken, mut text_bytes) = (None, 0);
+    let (mut broken, mut text_bytes, mut line_count) = (None, 0, 0);
     let maps = super::pdf::UnicodeMaps::new(&doc);
     let mut fonts = super::pdf::Fonts::new(&doc, &maps);
     for (&number, &id) in pages.iter() {
@@ -377,7 +379,12 @@ fn pdf(bytes: &[u8], limits: Limits) -> Result<Extracted, ExtractError> {
         if text_bytes > MAX_PDF_TEXT {
             return Err(ExtractError::TooComplex(format!("more than {} MiB of text", MAX_PDF_TEXT >> 20)));
         }
-        lines.push((number, super::layout::lines(&glyphs)));
+        let page_lines = super::layout::lines(&glyphs);
+        line_count += page_lines.len();
+        if line_count > MAX_PDF_LINES {
+            return Err(ExtractError::TooComplex(format!("more than {MAX_PDF_LINES} lines of text")));
+        }
+        lines.push((number, page_lines));
     }
     let out = super::layout::pages(lines);
     if out.iter().all(|p| p.blocks.is_empty()) {

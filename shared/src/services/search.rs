@@ -182,7 +182,10 @@ impl Row {
 /// in the chunk (its frequency, normalised by the chunk's length). A
 /// question need not contain every word of its passage. Web-search syntax
 /// (`"a phrase"`, `or`, `-word`), when used, must match as written.
-/// Within `docs` when given.
+/// Within `docs` when given. The weighted words are `MATERIALIZED`: before
+/// the chunks of a fresh upload have statistics, the planner would
+/// otherwise count each word's chunks again for every candidate (480 ms
+/// instead of 10 on a thousand chunks).
 async fn keyword_rows(
     ctx: &Ctx,
     tenant: Uuid,
@@ -197,7 +200,7 @@ async fn keyword_rows(
              FROM unnest(string_to_array(plainto_tsquery('english', $2)::text, ' & ')) t WHERE t <> ''), \
          total AS ( \
              SELECT greatest(coalesce(sum(chunk_count), 0), 1)::float8 AS n FROM documents WHERE tenant_id = $1), \
-         weighted AS ( \
+         weighted AS MATERIALIZED ( \
              SELECT tq, ln(1 + (total.n - least(df.n, total.n) + 0.5) / (df.n + 0.5)) AS idf \
              FROM terms, total, LATERAL ( \
                  SELECT count(*)::float8 AS n FROM ( \
