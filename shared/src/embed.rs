@@ -97,7 +97,8 @@ pub struct TokenCounter(tokenizers::Tokenizer);
 
 impl crate::knowledge::chunk::Tokens for TokenCounter {
     fn count(&self, word: &str) -> usize {
-        self.0.encode(word, false).map(|e| e.len()).unwrap_or_else(|_| word.chars().count().div_ceil(4).max(1))
+        use crate::knowledge::chunk::Estimate;
+        self.0.encode(word, false).map(|e| e.len()).unwrap_or_else(|_| Estimate.count(word))
     }
 }
 

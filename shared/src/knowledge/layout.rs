@@ -199,10 +199,14 @@ fn furniture(pages: &[(u32, Vec<Line>)]) -> HashSet<(bool, String)> {
         let n = lines.len();
         let mut seen = HashSet::new();
         for (i, line) in lines.iter().enumerate() {
-            for top in [true, false] {
-                let at_edge = if top { i < EDGE_LINES } else { i + EDGE_LINES >= n };
-                if at_edge && seen.insert((top, furniture_key(&line.text))) {
-                    *counts.entry((top, furniture_key(&line.text))).or_default() += 1;
+            let (top, bottom) = (i < EDGE_LINES, i + EDGE_LINES >= n);
+            if !(top || bottom) {
+                continue;
+            }
+            let key = furniture_key(&line.text);
+            for edge in [top.then_some(true), bottom.then_some(false)].into_iter().flatten() {
+                if seen.insert((edge, key.clone())) {
+                    *counts.entry((edge, key.clone())).or_default() += 1;
                 }
             }
         }

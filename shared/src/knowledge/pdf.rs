@@ -382,10 +382,6 @@ pub fn page_glyphs<'d>(doc: &'d Document, fonts: &mut Fonts<'d>, page: ObjectId)
 }
 
 impl<'d> Run<'_, 'd> {
-    fn full(&self) -> bool {
-        full(self.out, self.ops_left)
-    }
-
     fn stream(&mut self, content: &[u8], resources: &[&'d Dictionary], depth: usize) -> lopdf::Result<()> {
         if content.len() > self.bytes_left {
             self.bytes_left = 0;
@@ -399,7 +395,7 @@ impl<'d> Run<'_, 'd> {
         let ops = Content::decode(content)?.operations;
         let n = |o: &[Object], i: usize| o.get(i).and_then(num).unwrap_or(0.0);
         for op in &ops {
-            if self.full() {
+            if full(self.out, self.ops_left) {
                 break;
             }
             self.ops_left -= 1;
@@ -416,8 +412,7 @@ impl<'d> Run<'_, 'd> {
                     }
                 }
                 "cm" if o.len() == 6 => {
-                    let m = Matrix([n(o, 0), n(o, 1), n(o, 2), n(o, 3), n(o, 4), n(o, 5)]);
-                    self.state.ctm = m.then(&self.state.ctm);
+                    self.state.ctm = Matrix(std::array::from_fn(|i| n(o, i))).then(&self.state.ctm);
                 }
                 "BT" => {
                     self.tm = Matrix::IDENTITY;
@@ -438,7 +433,7 @@ impl<'d> Run<'_, 'd> {
                     self.next_line(n(o, 0), n(o, 1));
                 }
                 "Tm" if o.len() == 6 => {
-                    self.tm = Matrix([n(o, 0), n(o, 1), n(o, 2), n(o, 3), n(o, 4), n(o, 5)]);
+                    self.tm = Matrix(std::array::from_fn(|i| n(o, i)));
                     self.tlm = self.tm;
                 }
                 "T*" => self.next_line(0.0, -self.state.leading),
@@ -510,11 +505,8 @@ impl<'d> Run<'_, 'd> {
         let own = stream.dict.get(b"Resources").ok().and_then(|r| dict_of(doc, r));
         let inner: Vec<&Dictionary> = own.into_iter().chain(resources.iter().copied()).collect();
         let saved = (self.state.clone(), self.tm, self.tlm);
-        if let Ok(m) = stream.dict.get(b"Matrix") {
-            let m = numbers(doc, m);
-            if m.len() == 6 {
-                self.state.ctm = Matrix([m[0], m[1], m[2], m[3], m[4], m[5]]).then(&self.state.ctm);
-            }
+        if let Some(m) = stream.dict.get(b"Matrix").ok().and_then(|m| <[f64; 6]>::try_from(numbers(doc, m)).ok()) {
+            self.state.ctm = Matrix(m).then(&self.state.ctm);
         }
         let result = self.stream(&content, &inner, depth + 1);
         (self.state, self.tm, self.tlm) = saved;
