@@ -5,6 +5,7 @@
 //! in-process on a free port; workers run in-process or as real processes.
 
 pub mod chaos;
+pub mod cli;
 pub mod pdf;
 pub mod provider;
 pub mod receiver;

@@ -117,6 +117,28 @@ async fn consume(state: Arc<WorkerState>, q: Queue, stop: CancellationToken) {
     }
 }
 
+/// The live collection, created if missing. Workers that start together
+/// on an empty server create it at once, and the engine may refuse a call
+/// while a peer's creation is under way, so a failure is tried again four
+/// times (0.5, 1, 1.5, 2 s apart) before the worker gives up.
+async fn live_collection(
+    ctx: &Ctx,
+    v: &chorus_shared::vectors::Vectors,
+) -> anyhow::Result<chorus_shared::vectors::catalog::Collection> {
+    let mut tries = 0u32;
+    loop {
+        match chorus_shared::vectors::catalog::ensure_live(&ctx.pool, &ctx.settings.embed, v).await {
+            Ok(c) => return Ok(c),
+            Err(e) if tries < 4 => {
+                tries += 1;
+                tracing::warn!(error = %e.message, tries, "vector store not ready; trying again");
+                tokio::time::sleep(Duration::from_millis(500 * u64::from(tries))).await;
+            }
+            Err(e) => return Err(anyhow::anyhow!("vector store not ready: {}", e.message)),
+        }
+    }
+}
+
 /// Runs the worker until `shutdown` fires, then stops taking jobs, lets the
 /// running ones finish within `worker.shutdown_grace_ms`, hands back the
 /// rest, and returns. Returns the port of its metrics server via `on_ready`.
@@ -139,9 +161,7 @@ pub async fn run(
     // The vector store this worker may use; a broken topology stops it here.
     let vectors = chorus_shared::vectors::open_for_worker(&settings).await?;
     if let Some(v) = &vectors {
-        let c = chorus_shared::vectors::catalog::ensure_live(&ctx.pool, &ctx.settings.embed, v)
-            .await
-            .map_err(|e| anyhow::anyhow!("vector store not ready: {}", e.message))?;
+        let c = live_collection(&ctx, v).await?;
         tracing::info!(engine = v.engine(), collection = %c.name, "vector store open");
     }
     let ctx = ctx.with_vectors(vectors);

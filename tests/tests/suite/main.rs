@@ -9,6 +9,7 @@ mod bulk;
 mod cancel;
 mod chaos;
 mod chat;
+mod cli;
 mod dependencies;
 mod documents;
 mod embeddings;

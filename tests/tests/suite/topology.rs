@@ -92,22 +92,30 @@ async fn chat_and_tools_search_through_the_owner_from_a_worker_without_the_store
     assert!(metrics.contains(r#"chorus_search_seconds_count{path="job"} 2"#), "{metrics}");
 }
 
-/// Runs `act` until jobs of `kind` have run on every worker in `names`
-/// (the queue's consumers race for each message), at most 120 s.
+/// Runs `act` in bursts of three at once until jobs of `kind` have run on
+/// every worker in `names`, at most 120 s. The workers take one job of each
+/// queue at a time (see [`ONE_AT_A_TIME`]), so a burst cannot all go to the
+/// first consumer that Redis wakes: run one by one, the same worker can win
+/// every race on a busy machine.
 async fn until_every_worker_ran(app: &TestApp, kind: &str, names: &BTreeSet<String>, act: impl AsyncFn()) {
-    // The first consumer to wake takes what is waiting, so on a busy
-    // machine one worker may lose many races in a row.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
     let mut seen = BTreeSet::new();
     while &seen != names {
         assert!(tokio::time::Instant::now() < deadline, "{kind} ran only on {seen:?}");
-        act().await;
+        futures::future::join_all((0..names.len()).map(|_| act())).await;
         let page = app.get_json(&app.admin_key, &format!("/v1/jobs?kind={kind}&status=succeeded&limit=100")).await;
         for j in page["items"].as_array().unwrap() {
             seen.insert(ran_on(app, j["id"].as_str().unwrap().parse().unwrap()).await);
         }
     }
 }
+
+/// Each queue a slot of one on the spawned workers.
+const ONE_AT_A_TIME: [(&str, &str); 3] = [
+    ("CHORUS__WORKER__CONCURRENCY__SEARCH", "1"),
+    ("CHORUS__WORKER__CONCURRENCY__TOOL", "1"),
+    ("CHORUS__WORKER__CONCURRENCY__EMBED", "1"),
+];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_workers_start_together_on_an_empty_server_and_each_takes_every_queue() {
@@ -119,8 +127,9 @@ async fn three_workers_start_together_on_an_empty_server_and_each_takes_every_qu
     let names: BTreeSet<String> = ["w1", "w2", "w3"].map(String::from).into();
     // Started at the same moment: each creates the collection, its
     // indexes and the alias on the empty server.
-    let mut children: Vec<_> =
-        names.iter().map(|n| app.spawn_worker_process(n, &[("CHORUS__WORKER__QUEUES", all.clone())])).collect();
+    let mut env = vec![("CHORUS__WORKER__QUEUES", all)];
+    env.extend(ONE_AT_A_TIME.map(|(k, v)| (k, v.to_string())));
+    let mut children: Vec<_> = names.iter().map(|n| app.spawn_worker_process(n, &env)).collect();
     let doc = document(&app, "The Zorblat reactor is cooled by liquid argon pumped at four bar.", "reactor.txt").await;
     for child in &mut children {
         assert!(child.try_wait().unwrap().is_none(), "every worker is still up");
