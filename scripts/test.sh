@@ -47,6 +47,10 @@ export CHORUS_TEST_S3
 # The reference MCP server (npm), run by the tool tests over stdio and HTTP.
 CHORUS_TEST_MCP="$(pwd)/$(scripts/mcp.sh)"
 export CHORUS_TEST_MCP
+# The dashboard's browser test: Debian's Chromium, playwright-core and
+# axe-core from npm.
+CHORUS_TEST_BROWSER="$(scripts/browser.sh)"
+export CHORUS_TEST_BROWSER
 # The chaos tests run the real worker binary.
 cargo build --workspace --bins
 cargo test --workspace "$@"

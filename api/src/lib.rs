@@ -4,10 +4,12 @@
 //! - [`startup`]: builds and runs the server.
 //! - [`routes`]: one file per resource, each with `configure`.
 //! - [`auth`]: the bearer-key extractor and role checks.
+//! - [`dashboard`]: the operators' web pages under `/dashboard`.
 //! - [`error`]: the wire shape of errors and the extractor error handlers.
 //! - [`openapi`]: the OpenAPI document behind `/openapi.json` and `/docs`.
 
 pub mod auth;
+pub mod dashboard;
 pub mod error;
 pub mod json;
 pub mod key_cache;

@@ -63,6 +63,7 @@ impl Application {
                     .wrap(TracingLogger::default())
                     .configure(routes::health::configure)
                     .configure(routes::configure_v1)
+                    .configure(crate::dashboard::configure)
                     .service(error::resource("/openapi.json").app_data(document.clone()).route(
                         web::get().to(|doc: web::Data<utoipa::openapi::OpenApi>| async move {
                             HttpResponse::Ok().json(&**doc)

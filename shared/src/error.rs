@@ -37,6 +37,7 @@ error_codes! {
     MissingApiKey => ("missing_api_key", 401),
     InvalidApiKey => ("invalid_api_key", 401),
     Forbidden => ("forbidden", 403),
+    CsrfFailed => ("csrf_failed", 403),
     NotFound => ("not_found", 404),
     JobNotFound => ("job_not_found", 404),
     ApiKeyNotFound => ("api_key_not_found", 404),

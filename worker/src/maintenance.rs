@@ -9,7 +9,8 @@
 //! - cancel listener: stops local jobs the moment a cancel is published;
 //! - scheduler: makes the fires of due schedules (`schedules.tick_ms`);
 //! - vacuum: deletes finished messages' data from Redis and the files of
-//!   expired exports, and closes idle MCP sessions.
+//!   expired exports, and closes idle MCP sessions;
+//! - presence: announces the worker to the dashboard's list of workers.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -119,8 +120,31 @@ pub fn spawn(state: Arc<WorkerState>, stop: CancellationToken) -> Vec<JoinHandle
             }));
         }
     }
+    loops.push(presence(state.clone(), stop.clone()));
     loops.push(tokio::spawn(listen_for_cancels(state, stop)));
     loops
+}
+
+/// How long a worker's announcement outlives its last renewal.
+const PRESENCE_TTL_SECS: u64 = 30;
+
+/// Announces this worker (name, queues, version) every 10 s, for the
+/// dashboard's list of workers; it lapses 30 s after the worker stops.
+fn presence(state: Arc<WorkerState>, stop: CancellationToken) -> JoinHandle<()> {
+    every(stop, Duration::from_secs(10), move || {
+        let state = state.clone();
+        async move {
+            let info = chorus_shared::services::overview::WorkerInfo {
+                name: state.name.clone(),
+                queues: state.ctx.settings.worker.queues.clone(),
+                version: env!("CARGO_PKG_VERSION").to_string(),
+                at: chrono::Utc::now(),
+            };
+            if let Err(e) = chorus_shared::services::overview::announce(&state.ctx, &info, PRESENCE_TTL_SECS).await {
+                tracing::debug!(error = %e, "presence not announced");
+            }
+        }
+    })
 }
 
 async fn rescue_once(state: &WorkerState) {

@@ -61,6 +61,15 @@ pub fn print(value: &Value, json: bool, rows_at: &str, columns: &[Column]) {
     println!("{}", render(&rows, columns));
 }
 
+/// Prints a page of `/items` (or its JSON), and on stderr how to ask for
+/// the next page.
+pub fn print_page(page: &Value, json: bool, columns: &[Column]) {
+    print(page, json, "/items", columns);
+    if let (false, Some(next)) = (json, page["next_cursor"].as_str()) {
+        eprintln!("next: --cursor {next}");
+    }
+}
+
 /// Prints one object as `field  value` lines (the fields given), or JSON.
 pub fn print_fields(value: &Value, json: bool, fields: &[Column]) {
     if json {

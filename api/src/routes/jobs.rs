@@ -133,9 +133,21 @@ pub async fn events(
     id: web::Path<Uuid>,
     req: HttpRequest,
 ) -> ApiResult<HttpResponse> {
-    let job = jobs::get(&ctx, &auth.0, *id).await?;
+    event_stream(&ctx, &streams, &auth.0, *id, &req).await
+}
+
+/// The SSE answer of job `id`'s events for `principal` (the API's route and
+/// the dashboard's), resuming after `Last-Event-ID`.
+pub async fn event_stream(
+    ctx: &Ctx,
+    streams: &crate::streams::Streams,
+    principal: &chorus_shared::services::Principal,
+    id: Uuid,
+    req: &HttpRequest,
+) -> ApiResult<HttpResponse> {
+    let job = jobs::get(ctx, principal, id).await?;
     let max = ctx.settings.api.max_streams_per_tenant;
-    let slot = streams.open(auth.0.tenant_id, max).ok_or_else(|| {
+    let slot = streams.open(principal.tenant_id, max).ok_or_else(|| {
         api_error(ErrorCode::TooManyStreams, format!("at most {max} event streams per tenant are open at once"))
     })?;
     let last = match req.headers().get("Last-Event-ID") {
@@ -146,7 +158,7 @@ pub async fn events(
             .and_then(|s| s.trim().parse::<i64>().ok())
             .ok_or_else(|| api_error(ErrorCode::InvalidHeader, "Last-Event-ID must be an event id"))?,
     };
-    let rx = chorus_shared::services::events::follow(&ctx, job.id, last, auth.0.key_id).await?;
+    let rx = chorus_shared::services::events::follow(ctx, job.id, last, principal.key_id).await?;
     // The slot lives as long as the stream.
     let stream = tokio_stream_from(rx).map(move |ev| {
         let _held = &slot;

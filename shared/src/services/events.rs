@@ -35,6 +35,23 @@ pub async fn after(pool: &DbPool, job_id: Uuid, after: i64) -> ServiceResult<Vec
     Ok(rows.iter().map(JobEvent::view).collect())
 }
 
+/// The last `limit` events of `job_id`, oldest first, and whether older
+/// ones were left out (a page shows a bounded timeline of any job).
+pub async fn latest(pool: &DbPool, job_id: Uuid, limit: i64) -> ServiceResult<(Vec<JobEventView>, bool)> {
+    let mut conn = pool.get().await?;
+    let mut rows: Vec<JobEvent> = job_events::table
+        .filter(job_events::job_id.eq(job_id))
+        .order(job_events::id.desc())
+        .limit(limit + 1)
+        .select(JobEvent::as_select())
+        .load(&mut conn)
+        .await?;
+    let more = rows.len() as i64 > limit;
+    rows.truncate(limit as usize);
+    rows.reverse();
+    Ok((rows.iter().map(JobEvent::view).collect(), more))
+}
+
 /// Whether the job is in a final state (false if it cannot be read).
 async fn finished(pool: &DbPool, job_id: Uuid) -> bool {
     use crate::db::schema::jobs;

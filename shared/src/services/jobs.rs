@@ -582,6 +582,34 @@ async fn authorize_retry(ctx: &Ctx, principal: &Principal, job: &Job) -> Service
     Ok(())
 }
 
+/// Retries up to `max` of the tenant's dead jobs, newest first, each as
+/// [`retry`] does; says how many were retried. A job that cannot be (its
+/// kind now needs a role the caller lacks) is skipped.
+pub async fn retry_dead(ctx: &Ctx, principal: &Principal, max: usize) -> ServiceResult<usize> {
+    principal.require(Role::User, "retrying jobs")?;
+    let mut ids = Vec::new();
+    let mut cursor = None;
+    while ids.len() < max {
+        let filter = JobFilter { status: Some("dead".into()), cursor, limit: Some(200), ..Default::default() };
+        let page = list(ctx, principal, filter).await?;
+        ids.extend(page.items.iter().map(|j| j.id));
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    ids.truncate(max);
+    let mut retried = 0;
+    for id in ids {
+        match retry(ctx, principal, id).await {
+            Ok(_) => retried += 1,
+            Err(e) if e.code == ErrorCode::Forbidden || e.code == ErrorCode::JobNotRetryable => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(retried)
+}
+
 /// Runs a `failed` or `dead` job again. Attempts keep counting; a job that
 /// used all of them gets one more (River's rule).
 pub async fn retry(ctx: &Ctx, principal: &Principal, id: Uuid) -> ServiceResult<Job> {

@@ -10,6 +10,7 @@ mod cancel;
 mod chaos;
 mod chat;
 mod cli;
+mod dashboard;
 mod dependencies;
 mod documents;
 mod embeddings;

@@ -96,10 +96,7 @@ pub async fn run(c: &Client, cmd: Docs, json: bool) -> Outcome {
                 ("limit", Some(f.limit.to_string())),
             ]);
             let page = c.get(&format!("/v1/documents{q}")).await?;
-            table::print(&page, json, "/items", &DOC_COLUMNS);
-            if let (false, Some(next)) = (json, page["next_cursor"].as_str()) {
-                eprintln!("next: --cursor {next}");
-            }
+            table::print_page(&page, json, &DOC_COLUMNS);
             Ok(0)
         }
         Docs::Rm { ids } => {

@@ -186,10 +186,7 @@ async fn list(c: &Client, f: Filter, json: bool) -> Outcome {
         ("limit", Some(f.limit.to_string())),
     ]);
     let page = c.get(&format!("/v1/jobs{q}")).await?;
-    table::print(&page, json, "/items", &JOB_COLUMNS);
-    if let (false, Some(next)) = (json, page["next_cursor"].as_str()) {
-        eprintln!("next: --cursor {next}");
-    }
+    table::print_page(&page, json, &JOB_COLUMNS);
     Ok(0)
 }
 

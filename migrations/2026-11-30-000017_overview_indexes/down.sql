@@ -1,0 +1,2 @@
+DROP INDEX jobs_tenant_finished;
+DROP INDEX jobs_tenant_open;
