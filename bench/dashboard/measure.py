@@ -4,7 +4,8 @@ Signs in like a browser (the sign-in form's CSRF cookie, then the session
 cookie), then asks each page and its JSON peer N times over one keep-alive
 connection each, and prints a Markdown table of p50/p95 and their ratio.
 
-usage: measure.py BASE_URL API_KEY JOB_ID N
+usage: measure.py BASE_URL API_KEY JOB_ID N [overview]
+(with `overview`, that page alone)
 """
 import http.client
 import re
@@ -14,6 +15,7 @@ import time
 import urllib.parse
 
 base, key, job, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+only_overview = sys.argv[5:] == ["overview"]
 host = urllib.parse.urlparse(base).netloc
 
 
@@ -67,6 +69,8 @@ pairs = [
     ("documents", "/dashboard/documents", "/v1/documents?limit=50"),
     ("usage", "/dashboard/usage", "/v1/usage"),
 ]
+if only_overview:
+    pairs = pairs[:1]
 print("| page | HTML p50 ms | HTML p95 ms | JSON route | JSON p50 ms | HTML/JSON p50 |")
 print("|---|---:|---:|---|---:|---:|")
 worst = 0.0
