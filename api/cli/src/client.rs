@@ -70,8 +70,10 @@ pub async fn checked(resp: Response) -> anyhow::Result<Response> {
     let text = |k: &str| body.get(k).and_then(Value::as_str).map(String::from);
     Err(ApiError {
         status,
-        code: text("code").unwrap_or_else(|| "http_error".into()),
-        message: text("message").unwrap_or_else(|| status.canonical_reason().unwrap_or("error").into()),
+        code: crate::table::printable(&text("code").unwrap_or_else(|| "http_error".into())),
+        message: crate::table::printable(
+            &text("message").unwrap_or_else(|| status.canonical_reason().unwrap_or("error").into()),
+        ),
     }
     .into())
 }

@@ -96,6 +96,7 @@ pub async fn follow(client: &Client, id: &str, show: Show) -> anyhow::Result<(Va
                 "token" if show.tokens => {
                     if let Some(text) = data["data"]["text"].as_str() {
                         let mut out = std::io::stdout().lock();
+                        let text = crate::table::printable(text);
                         let _ = out.write_all(text.as_bytes()).and_then(|_| out.flush());
                         printed = true;
                     }

@@ -8,6 +8,24 @@ pub type Column = (&'static str, &'static str);
 /// The widest a cell is printed; longer values end in `…`.
 const MAX_CELL: usize = 48;
 
+/// `s` safe to print on a terminal: control characters other than newline
+/// and tab (escape sequences, carriage returns, C1 codes) and the
+/// bidirectional overrides become U+FFFD, so text from the API (a title, an
+/// error, a model's answer) cannot move the cursor, recolour or rewrite the
+/// operator's screen, or reorder what it shows.
+pub fn printable(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            let bidi = matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
+            if (c.is_control() && c != '\n' && c != '\t') || bidi {
+                '\u{FFFD}'
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
 /// One cell's text: strings as they are, `null` as `-`, numbers and the
 /// rest as JSON, on one line.
 pub fn cell(v: Option<&Value>) -> String {
@@ -19,7 +37,7 @@ pub fn cell(v: Option<&Value>) -> String {
         }
         Some(other) => other.to_string(),
     };
-    let text = text.replace(['\n', '\r', '\t'], " ");
+    let text = printable(&text.replace(['\n', '\r', '\t'], " "));
     if text.chars().count() > MAX_CELL {
         let cut: String = text.chars().take(MAX_CELL - 1).collect();
         format!("{cut}…")
@@ -80,7 +98,7 @@ pub fn print_fields(value: &Value, json: bool, fields: &[Column]) {
     for (h, p) in fields {
         if let Some(v) = value.pointer(p).filter(|v| !v.is_null()) {
             let text = match v {
-                Value::String(s) => s.clone(),
+                Value::String(s) => printable(s),
                 other => serde_json::to_string(other).expect("JSON prints"),
             };
             println!("{h:<width$}  {text}");
@@ -94,10 +112,13 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn columns_line_up_and_long_or_multiline_cells_are_cut_to_one_line() {
+    fn columns_line_up_and_cells_are_one_printable_line() {
         let rows = [json!({"id": "a", "n": 12, "tags": ["x", "y"]}), json!({"id": "bbbb", "n": null})];
         let t = render(&rows, &[("ID", "/id"), ("N", "/n"), ("TAGS", "/tags")]);
         assert_eq!(t, "ID    N   TAGS\na     12  x,y\nbbbb  -   -");
+        let hostile = cell(Some(&json!("a\u{1b}[2Jb\u{9b}c\u{202e}d\re")));
+        assert_eq!(hostile, "a\u{FFFD}[2Jb\u{FFFD}c\u{FFFD}d e");
+        assert_eq!(printable("two\nlines\tand\u{7}"), "two\nlines\tand\u{FFFD}");
         let long = cell(Some(&json!("line\n".repeat(40))));
         assert_eq!(long.chars().count(), MAX_CELL);
         assert!(long.ends_with('…') && !long.contains('\n'));

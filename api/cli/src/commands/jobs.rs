@@ -155,12 +155,17 @@ async fn end(c: &Client, id: &str, job: &Value, json: bool) -> Outcome {
     if json {
         table::print_fields(&done, true, &[]);
     } else {
-        let error = done["error"]["code"].as_str().map(|code| format!(": {code}: {}", done["error"]["message"]));
+        let error = done["error"]["code"].as_str().map(|code| {
+            let message = done["error"]["message"].as_str().unwrap_or_default();
+            format!(": {}: {}", table::printable(code), table::printable(message))
+        });
         eprintln!("job {id} {}{}", status(&done), error.unwrap_or_default());
         match &done["result"] {
             Value::Null => {}
             _ if streamed => {}
-            r if chat && r["content"].is_string() => println!("{}", r["content"].as_str().unwrap_or_default()),
+            r if chat && r["content"].is_string() => {
+                println!("{}", table::printable(r["content"].as_str().unwrap_or_default()))
+            }
             r => println!("{}", serde_json::to_string_pretty(r)?),
         }
     }

@@ -93,7 +93,7 @@ pub async fn run_bulk(c: &Client, body: &Value, json: bool) -> Outcome {
         eprintln!("bulk {} {}", body["op"].as_str().unwrap_or_default(), status(&done));
         table::print_fields(r, false, &[("total", "/total"), ("ok", "/ok"), ("failed", "/failed")]);
         if let Some(e) = done["error"]["message"].as_str() {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", crate::table::printable(e));
         }
     }
     Ok(exit_code(status(&done)))
@@ -126,10 +126,14 @@ pub async fn chat(c: &Client, args: Chat, json: bool) -> Outcome {
         table::print_fields(&done, true, &[]);
     } else if let (false, Some(answer)) = (streamed, done["result"]["content"].as_str()) {
         // A cached answer arrives whole, without tokens.
-        println!("{answer}");
+        println!("{}", crate::table::printable(answer));
     }
     if status(&done) != "succeeded" && !json {
-        eprintln!("job {id} {}: {}", status(&done), done["error"]["message"].as_str().unwrap_or_default());
+        eprintln!(
+            "job {id} {}: {}",
+            status(&done),
+            table::printable(done["error"]["message"].as_str().unwrap_or_default())
+        );
     }
     Ok(exit_code(status(&done)))
 }
