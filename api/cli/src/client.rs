@@ -1,6 +1,7 @@
 //! The API over HTTP: JSON requests with the key, and the API's error body
 //! (`{code, message}`) turned into an [`ApiError`].
 
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde_json::Value;
 
@@ -55,6 +56,11 @@ impl Client {
         self.send(self.request(Method::POST, path).json(body)).await
     }
 
+    /// GET `path` with the query `pairs` that have a value.
+    pub async fn get_query(&self, path: &str, pairs: &[(&str, Option<String>)]) -> anyhow::Result<Value> {
+        self.send(self.request(Method::GET, path).query(pairs)).await
+    }
+
     pub async fn delete(&self, path: &str) -> anyhow::Result<Value> {
         self.send(self.request(Method::DELETE, path)).await
     }
@@ -78,25 +84,12 @@ pub async fn checked(resp: Response) -> anyhow::Result<Response> {
     .into())
 }
 
-/// A query string of the pairs that have a value.
-pub fn query(pairs: &[(&str, Option<String>)]) -> String {
-    let parts: Vec<String> =
-        pairs.iter().filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={}", encode(v)))).collect();
-    if parts.is_empty() {
-        String::new()
-    } else {
-        format!("?{}", parts.join("&"))
-    }
-}
+/// Characters a path segment keeps as they are (RFC 3986's unreserved).
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
 
-/// Percent-encodes everything but unreserved characters.
+/// `s` percent-encoded for one path segment (an id the user typed).
 pub fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    utf8_percent_encode(s, SEGMENT).to_string()
 }
 
 #[cfg(test)]
@@ -104,9 +97,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn queries_skip_absent_values_and_encode_the_rest() {
-        assert_eq!(query(&[("a", None)]), "");
-        let q = query(&[("status", Some("dead".into())), ("x", None), ("q", Some("a b&c/é".into()))]);
-        assert_eq!(q, "?status=dead&q=a%20b%26c%2F%C3%A9");
+    fn queries_skip_absent_values_and_segments_encode_the_rest() {
+        let target = Target { url: "http://h".into(), api_key: "k".into() };
+        let c = Client::new(target);
+        let pairs = [("status", Some("dead".to_string())), ("x", None), ("q", Some("a b&c/é".into()))];
+        let req = c.request(Method::GET, "/v1/jobs").query(&pairs).build().unwrap();
+        assert_eq!(req.url().query(), Some("status=dead&q=a+b%26c%2F%C3%A9"));
+        let none: [(&str, Option<String>); 1] = [("a", None)];
+        assert_eq!(c.request(Method::GET, "/v1/jobs").query(&none).build().unwrap().url().query(), None);
+        assert_eq!(encode("a b/../é-x_y.z~"), "a%20b%2F..%2F%C3%A9-x_y.z~");
     }
 }

@@ -41,7 +41,7 @@ pub struct Show {
 }
 
 /// The bar's look with a known total, and without one.
-fn style(total: bool) -> ProgressStyle {
+pub fn style(total: bool) -> ProgressStyle {
     let template = if total { "{prefix} [{bar:32}] {pos}/{len} {wide_msg}" } else { "{prefix} {spinner} {wide_msg}" };
     ProgressStyle::with_template(template).expect("template").progress_chars("#>-")
 }

@@ -64,11 +64,16 @@ pub fn render(rows: &[Value], columns: &[Column]) -> String {
     out.join("\n")
 }
 
+/// Prints `value` as pretty JSON (escaped: safe on any terminal).
+pub fn print_json(value: &Value) {
+    println!("{}", serde_json::to_string_pretty(value).expect("JSON prints"));
+}
+
 /// Prints `value` as JSON when `json`, else `rows_at` (a pointer to an
 /// array, or `""` for the value itself) as a table.
 pub fn print(value: &Value, json: bool, rows_at: &str, columns: &[Column]) {
     if json {
-        println!("{}", serde_json::to_string_pretty(value).expect("JSON prints"));
+        print_json(value);
         return;
     }
     let rows = match value.pointer(rows_at) {
@@ -91,7 +96,7 @@ pub fn print_page(page: &Value, json: bool, columns: &[Column]) {
 /// Prints one object as `field  value` lines (the fields given), or JSON.
 pub fn print_fields(value: &Value, json: bool, fields: &[Column]) {
     if json {
-        println!("{}", serde_json::to_string_pretty(value).expect("JSON prints"));
+        print_json(value);
         return;
     }
     let width = fields.iter().map(|(h, _)| h.len()).max().unwrap_or(0);

@@ -110,7 +110,7 @@ pub async fn list(ctx: web::Data<Ctx>, s: Signed, f: web::Query<Filter>) -> Dash
 pub async fn show(ctx: web::Data<Ctx>, s: Signed, id: web::Path<Uuid>) -> DashResult<Markup> {
     let job = jobs::view(&ctx, &s.0.principal, *id).await?;
     let (timeline, older) = events::latest(&ctx.pool, job.id, TIMELINE_MAX).await?;
-    let open = !JobStatus::TERMINAL.contains(&job.status);
+    let open = !job.status.is_terminal();
     let (done, total) = job.progress.as_ref().map(|p| (p.done, p.total.unwrap_or(0))).unwrap_or((0, 0));
     let stage = job.progress.as_ref().and_then(|p| p.stage.clone()).unwrap_or_default();
     let body = html! {

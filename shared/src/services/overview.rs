@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Principal;
 use crate::domain::Queue;
-use crate::error::{ErrorCode, ServiceError, ServiceResult};
+use crate::error::ServiceResult;
 use crate::Ctx;
 
 /// Buckets of the last hour.
@@ -128,17 +128,13 @@ pub async fn announce(ctx: &Ctx, info: &WorkerInfo, ttl_secs: u64) -> redis::Red
 /// most 1,000), by name. Admins only: workers serve every tenant.
 pub async fn workers(ctx: &Ctx, p: &Principal) -> ServiceResult<Vec<WorkerInfo>> {
     p.require(crate::domain::Role::Admin, "listing workers")?;
-    let unavailable = |e: redis::RedisError| {
-        tracing::warn!(error = %e, "worker list unavailable");
-        ServiceError::new(ErrorCode::Unavailable, "the worker list is unavailable")
-    };
     let mut conn = ctx.broker.conn();
     let pattern = worker_key(ctx, "*");
     let mut keys: Vec<String> = Vec::new();
     {
-        let mut iter: redis::AsyncIter<String> = conn.scan_match(&pattern).await.map_err(unavailable)?;
+        let mut iter: redis::AsyncIter<String> = conn.scan_match(&pattern).await?;
         while let Some(k) = futures::StreamExt::next(&mut iter).await {
-            keys.push(k.map_err(unavailable)?);
+            keys.push(k?);
             if keys.len() >= 1000 {
                 break;
             }
@@ -147,7 +143,7 @@ pub async fn workers(ctx: &Ctx, p: &Principal) -> ServiceResult<Vec<WorkerInfo>>
     if keys.is_empty() {
         return Ok(Vec::new());
     }
-    let bodies: Vec<Option<String>> = conn.mget(&keys).await.map_err(unavailable)?;
+    let bodies: Vec<Option<String>> = conn.mget(&keys).await?;
     let mut out: Vec<WorkerInfo> = bodies.into_iter().flatten().filter_map(|b| serde_json::from_str(&b).ok()).collect();
     out.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(out)

@@ -10,9 +10,10 @@ use rand::RngCore;
 use redis::AsyncCommands;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 
 use super::{auth, Principal};
-use crate::error::{ErrorCode, ServiceError, ServiceResult};
+use crate::error::{ErrorCode, ServiceResult};
 use crate::Ctx;
 
 /// How long a session lasts without being renewed.
@@ -43,11 +44,6 @@ fn redis_key(ctx: &Ctx, token: &str) -> String {
     format!("{}:session:{}", ctx.broker.namespace(), hex::encode(Sha256::digest(token.as_bytes())))
 }
 
-fn unavailable(e: redis::RedisError) -> ServiceError {
-    tracing::warn!(error = %e, "session store unavailable");
-    ServiceError::new(ErrorCode::Unavailable, "the session store is unavailable")
-}
-
 /// Signs in with an API key: returns the new session's token and session.
 /// An unknown or revoked key is refused like the API refuses it.
 pub async fn open(ctx: &Ctx, secret: &str) -> ServiceResult<(String, Session)> {
@@ -56,7 +52,7 @@ pub async fn open(ctx: &Ctx, secret: &str) -> ServiceResult<(String, Session)> {
     let stored = Stored { key_hash: auth::hash_key(secret.trim()), csrf: random_token() };
     let body = serde_json::to_string(&stored).expect("session serializes");
     let mut conn = ctx.broker.conn();
-    let () = conn.set_ex(redis_key(ctx, &token), body, TTL_SECS).await.map_err(unavailable)?;
+    let () = conn.set_ex(redis_key(ctx, &token), body, TTL_SECS).await?;
     Ok((token, Session { principal, csrf: stored.csrf }))
 }
 
@@ -68,7 +64,7 @@ pub async fn find(ctx: &Ctx, token: &str) -> ServiceResult<Option<Session>> {
     }
     let key = redis_key(ctx, token);
     let mut conn = ctx.broker.conn();
-    let body: Option<String> = conn.get_ex(&key, redis::Expiry::EX(TTL_SECS)).await.map_err(unavailable)?;
+    let body: Option<String> = conn.get_ex(&key, redis::Expiry::EX(TTL_SECS)).await?;
     let Some(stored) = body.and_then(|b| serde_json::from_str::<Stored>(&b).ok()) else { return Ok(None) };
     match auth::authenticate_hash(&ctx.pool, &stored.key_hash).await {
         Ok(principal) => Ok(Some(Session { principal, csrf: stored.csrf })),
@@ -83,11 +79,11 @@ pub async fn find(ctx: &Ctx, token: &str) -> ServiceResult<Option<Session>> {
 /// Ends the session of `token` (nothing if there is none).
 pub async fn close(ctx: &Ctx, token: &str) -> ServiceResult<()> {
     let mut conn = ctx.broker.conn();
-    let () = conn.del(redis_key(ctx, token)).await.map_err(unavailable)?;
+    let () = conn.del(redis_key(ctx, token)).await?;
     Ok(())
 }
 
 /// Compares two tokens in time that does not depend on where they differ.
 pub fn same_token(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.as_bytes().ct_eq(b.as_bytes()).into()
 }

@@ -11,9 +11,8 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use reqwest::multipart::{Form, Part};
 use reqwest::Method;
 use serde_json::{json, Value};
-use tokio::io::AsyncReadExt;
 
-use crate::client::{encode, query, Client};
+use crate::client::{encode, Client};
 use crate::follow::{self, status};
 use crate::table::{self, Column};
 use crate::{Outcome, Usage};
@@ -88,14 +87,14 @@ pub async fn run(c: &Client, cmd: Docs, json: bool) -> Outcome {
     match cmd {
         Docs::Upload(args) => upload(c, args, json).await,
         Docs::Ls(f) => {
-            let q = query(&[
+            let pairs = [
                 ("tag", f.tag),
                 ("status", f.status),
                 ("q", f.q),
                 ("cursor", f.cursor),
                 ("limit", Some(f.limit.to_string())),
-            ]);
-            let page = c.get(&format!("/v1/documents{q}")).await?;
+            ];
+            let page = c.get_query("/v1/documents", &pairs).await?;
             table::print_page(&page, json, &DOC_COLUMNS);
             Ok(0)
         }
@@ -191,7 +190,7 @@ async fn upload(c: &Client, args: Upload, json: bool) -> Outcome {
     let duplicates = rows.iter().filter(|r| r["duplicate"] == true).count();
     let summary = json!({"files": rows, "uploaded": rows.len() - failed - duplicates, "duplicates": duplicates, "failed": failed});
     if json {
-        table::print_fields(&summary, true, &[]);
+        table::print_json(&summary);
     } else {
         let columns = [("FILE", "/file"), ("DOCUMENT", "/document"), ("RESULT", "/result"), ("ERROR", "/error")];
         table::print(&summary, false, "/files", &columns);
@@ -207,22 +206,8 @@ async fn upload_one(c: &Client, path: &Path, tags: &[String], wait: bool, bar: &
     let size = file.metadata().await?.len();
     bar.set_length(size);
     bar.set_message("uploading");
-    let counted = bar.clone();
-    let chunks = futures::stream::unfold(file, move |mut f| {
-        let bar = counted.clone();
-        async move {
-            let mut buf = vec![0u8; 64 * 1024];
-            match f.read(&mut buf).await {
-                Ok(0) => None,
-                Ok(n) => {
-                    buf.truncate(n);
-                    bar.inc(n as u64);
-                    Some((Ok::<_, std::io::Error>(buf), f))
-                }
-                Err(e) => Some((Err(e), f)),
-            }
-        }
-    });
+    // 64 KiB reads, each counted on the bar as it is sent.
+    let chunks = tokio_util::io::ReaderStream::with_capacity(bar.wrap_async_read(file), 64 * 1024);
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "file".into());
     let part = Part::stream_with_length(reqwest::Body::wrap_stream(chunks), size).file_name(name);
     let mut form = Form::new().part("file", part);

@@ -5,11 +5,10 @@ use std::time::Duration;
 use clap::{Args, Subcommand};
 use eventsource_stream::Eventsource;
 use futures::StreamExt;
-use indicatif::ProgressStyle;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::client::{checked, query, Client};
+use crate::client::{checked, encode, Client};
 use crate::follow::{self, exit_code, status, Show, TERMINAL};
 use crate::table::{self, Column};
 use crate::{Outcome, Usage};
@@ -144,7 +143,7 @@ pub async fn submit(c: &Client, args: Submit, json: bool) -> Outcome {
 }
 
 pub async fn watch(c: &Client, id: &str, json: bool) -> Outcome {
-    let job = c.get(&format!("/v1/jobs/{}", crate::client::encode(id))).await?;
+    let job = c.get(&format!("/v1/jobs/{}", encode(id))).await?;
     end(c, id, &job, json).await
 }
 
@@ -153,7 +152,7 @@ async fn end(c: &Client, id: &str, job: &Value, json: bool) -> Outcome {
     let chat = job["kind"] == "chat";
     let (done, streamed) = follow::follow(c, id, Show { bar: !chat, tokens: chat && !json }).await?;
     if json {
-        table::print_fields(&done, true, &[]);
+        table::print_json(&done);
     } else {
         let error = done["error"]["code"].as_str().map(|code| {
             let message = done["error"]["message"].as_str().unwrap_or_default();
@@ -182,27 +181,27 @@ pub async fn jobs(c: &Client, cmd: Jobs, json: bool) -> Outcome {
 }
 
 async fn list(c: &Client, f: Filter, json: bool) -> Outcome {
-    let q = query(&[
+    let pairs = [
         ("status", f.status),
         ("kind", f.kind),
         ("created_after", f.created_after),
         ("created_before", f.created_before),
         ("cursor", f.cursor),
         ("limit", Some(f.limit.to_string())),
-    ]);
-    let page = c.get(&format!("/v1/jobs{q}")).await?;
+    ];
+    let page = c.get_query("/v1/jobs", &pairs).await?;
     table::print_page(&page, json, &JOB_COLUMNS);
     Ok(0)
 }
 
 async fn show(c: &Client, id: &str, json: bool) -> Outcome {
-    let path = format!("/v1/jobs/{}", crate::client::encode(id));
+    let path = format!("/v1/jobs/{}", encode(id));
     let mut job = c.get(&path).await?;
     if TERMINAL.contains(&status(&job)) {
         job["events"] = Value::Array(history(c, &path).await?);
     }
     if json {
-        table::print_fields(&job, true, &[]);
+        table::print_json(&job);
         return Ok(0);
     }
     table::print_fields(&job, false, &JOB_FIELDS);
@@ -225,7 +224,7 @@ async fn history(c: &Client, path: &str) -> anyhow::Result<Vec<Value>> {
 }
 
 async fn act(c: &Client, id: &str, verb: &str, json: bool) -> Outcome {
-    let job = c.post(&format!("/v1/jobs/{}/{verb}", crate::client::encode(id)), &json!({})).await?;
+    let job = c.post(&format!("/v1/jobs/{}/{verb}", encode(id)), &json!({})).await?;
     table::print_fields(&job, json, &JOB_FIELDS[..4]);
     Ok(0)
 }
@@ -254,13 +253,13 @@ async fn retry_all(c: &Client, kind: Option<String>, json: bool) -> Outcome {
     let mut ids = Vec::new();
     let mut cursor = None;
     loop {
-        let q = query(&[
+        let pairs = [
             ("status", Some("dead".into())),
             ("kind", kind.clone()),
             ("cursor", cursor),
             ("limit", Some("100".into())),
-        ]);
-        let page = c.get(&format!("/v1/jobs{q}")).await?;
+        ];
+        let page = c.get_query("/v1/jobs", &pairs).await?;
         ids.extend(page["items"].as_array().into_iter().flatten().filter_map(|j| j["id"].as_str().map(String::from)));
         match page["next_cursor"].as_str() {
             Some(next) => cursor = Some(next.to_string()),
@@ -268,7 +267,7 @@ async fn retry_all(c: &Client, kind: Option<String>, json: bool) -> Outcome {
         }
     }
     let bar = follow::bar("retry".into());
-    bar.set_style(ProgressStyle::with_template("{prefix} [{bar:32}] {pos}/{len} {wide_msg}")?.progress_chars("#>-"));
+    bar.set_style(follow::style(true));
     bar.set_length(ids.len() as u64);
     let results: Vec<(String, anyhow::Result<Value>)> = futures::stream::iter(ids)
         .map(|id| async move {
@@ -286,7 +285,7 @@ async fn retry_all(c: &Client, kind: Option<String>, json: bool) -> Outcome {
         .collect();
     let summary = json!({"retried": results.len() - failed.len(), "failed": failed});
     if json {
-        table::print_fields(&summary, true, &[]);
+        table::print_json(&summary);
     } else {
         println!("retried {} dead job(s)", summary["retried"]);
         for f in &failed {

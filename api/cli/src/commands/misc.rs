@@ -87,7 +87,7 @@ pub async fn run_bulk(c: &Client, body: &Value, json: bool) -> Outcome {
     let id = job["id"].as_str().unwrap_or_default().to_string();
     let (done, _) = follow::follow(c, &id, Show { bar: true, tokens: false }).await?;
     if json {
-        table::print_fields(&done, true, &[]);
+        table::print_json(&done);
     } else {
         let r = &done["result"];
         eprintln!("bulk {} {}", body["op"].as_str().unwrap_or_default(), status(&done));
@@ -123,7 +123,7 @@ pub async fn chat(c: &Client, args: Chat, json: bool) -> Outcome {
     let id = posted["job"]["id"].as_str().unwrap_or_default().to_string();
     let (done, streamed) = follow::follow(c, &id, Show { bar: false, tokens: !json }).await?;
     if json {
-        table::print_fields(&done, true, &[]);
+        table::print_json(&done);
     } else if let (false, Some(answer)) = (streamed, done["result"]["content"].as_str()) {
         // A cached answer arrives whole, without tokens.
         println!("{}", crate::table::printable(answer));

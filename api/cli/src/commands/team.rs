@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::{json, Value};
 
-use crate::client::{encode, query, Client};
+use crate::client::{encode, Client};
 use crate::table::{self, Column};
 use crate::Outcome;
 
@@ -114,8 +114,8 @@ pub async fn webhooks(c: &Client, cmd: Webhooks, json: bool) -> Outcome {
             table::print_fields(&sent, json, &DELIVERY_COLUMNS);
         }
         Webhooks::Deliveries { endpoint, status, limit } => {
-            let q = query(&[("status", status), ("limit", Some(limit.to_string()))]);
-            let page = c.get(&format!("/v1/webhooks/{}/deliveries{q}", encode(&endpoint))).await?;
+            let pairs = [("status", status), ("limit", Some(limit.to_string()))];
+            let page = c.get_query(&format!("/v1/webhooks/{}/deliveries", encode(&endpoint)), &pairs).await?;
             table::print(&page, json, "", &DELIVERY_COLUMNS);
         }
         Webhooks::Redeliver { delivery } => {
@@ -174,7 +174,7 @@ pub fn group(rows: &[Value], by: By) -> Vec<Value> {
 }
 
 pub async fn usage(c: &Client, args: UsageArgs, json: bool) -> Outcome {
-    let rows = c.get(&format!("/v1/usage{}", query(&[("from", args.from), ("to", args.to)]))).await?;
+    let rows = c.get_query("/v1/usage", &[("from", args.from), ("to", args.to)]).await?;
     let grouped = Value::Array(group(rows.as_array().map(Vec::as_slice).unwrap_or_default(), args.by));
     let first = match args.by {
         By::Day => ("DAY", "/key"),
