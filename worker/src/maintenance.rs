@@ -9,7 +9,8 @@
 //! - cancel listener: stops local jobs the moment a cancel is published;
 //! - scheduler: makes the fires of due schedules (`schedules.tick_ms`);
 //! - vacuum: deletes finished messages' data from Redis and the files of
-//!   expired exports, and closes idle MCP sessions;
+//!   expired exports, closes idle MCP sessions, and folds the overview's
+//!   counters of ended jobs;
 //! - presence: announces the worker to the dashboard's list of workers.
 
 use std::sync::Arc;
@@ -82,6 +83,9 @@ pub fn spawn(state: Arc<WorkerState>, stop: CancellationToken) -> Vec<JoinHandle
                     Ok(0) => {}
                     Ok(n) => tracing::info!(exports = n, "deleted expired export files"),
                     Err(e) => tracing::warn!(error = %e, "sweeping expired exports failed"),
+                }
+                if let Err(e) = chorus_shared::services::overview::fold_outcomes(&state.ctx).await {
+                    tracing::warn!(error = %e.message, "folding the overview's counters failed");
                 }
             }
         })

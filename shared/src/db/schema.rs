@@ -406,6 +406,17 @@ diesel::table! {
 }
 
 diesel::table! {
+    job_outcomes (tenant_id, bucket, queue, status, backend) {
+        tenant_id -> Uuid,
+        bucket -> Timestamptz,
+        queue -> Text,
+        status -> Text,
+        backend -> Int4,
+        n -> Int8,
+    }
+}
+
+diesel::table! {
     job_dependencies (job_id, depends_on) {
         job_id -> Uuid,
         depends_on -> Uuid,

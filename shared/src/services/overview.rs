@@ -1,13 +1,15 @@
 //! What the dashboard's overview shows: per queue, the tenant's waiting and
 //! running jobs and the last hour's throughput and failures (in 5-minute
-//! buckets), and the workers that announced themselves lately.
+//! buckets), and the workers that announced themselves lately. The ended
+//! jobs are read from `job_outcomes`, counters that a trigger keeps as jobs
+//! end (see its migration); [`fold_outcomes`] keeps that table small.
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use diesel::sql_types::{BigInt, Integer, Text, Uuid as SqlUuid};
 use diesel::QueryableByName;
-use diesel_async::RunQueryDsl;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use redis::AsyncCommands;
 use serde::{Deserialize, Serialize};
 
@@ -18,8 +20,10 @@ use crate::Ctx;
 
 /// Buckets of the last hour.
 pub const BUCKETS: usize = 12;
-/// Seconds per bucket.
+/// Seconds per bucket: `job_outcomes`' buckets, set in its trigger.
 pub const BUCKET_SECS: i64 = 300;
+/// How long `job_outcomes` keeps a bucket.
+const KEEP: &str = "2 hours";
 
 /// One queue of the overview.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -60,23 +64,26 @@ struct Row {
     n: i64,
 }
 
-/// The tenant's queues: open jobs by status, and the jobs that ended in the
-/// last hour by 5-minute bucket (`bucket` -1 for open jobs, 0 the latest).
-/// One statement; both parts read only the covering indexes
-/// `jobs_tenant_open` and `jobs_tenant_finished`, and the ended jobs are
-/// binned with `date_bin` (numeric `extract` per row took twice as long).
+/// The tenant's queues: open jobs by status (`bucket` -1), and the jobs
+/// that ended in the last twelve 5-minute buckets on the clock (0 is the
+/// current one). One statement: the open jobs come from the covering index
+/// `jobs_tenant_open`, the ended ones from the counters in `job_outcomes`
+/// (at most a few per bucket, queue, status and database backend), not
+/// from the jobs' rows.
 pub async fn queues(ctx: &Ctx, p: &Principal) -> ServiceResult<Vec<QueueStats>> {
     let mut conn = ctx.pool.get().await?;
     let rows: Vec<Row> = diesel::sql_query(
         "SELECT queue, -1 AS bucket, status, count(*) AS n FROM jobs \
            WHERE tenant_id = $1 AND status IN ('queued', 'retrying', 'running') GROUP BY queue, status \
          UNION ALL \
-         SELECT queue, greatest((extract(epoch FROM now() - bin) / $2)::int - 1, 0) AS bucket, status, n FROM ( \
-           SELECT queue, date_bin(make_interval(secs => $2), finished_at, now()) AS bin, status, count(*) AS n \
-             FROM jobs WHERE tenant_id = $1 AND finished_at > now() - interval '1 hour' GROUP BY 1, 2, 3) ended",
+         SELECT queue, (extract(epoch FROM date_bin(make_interval(secs => $2), now(), 'epoch') - bucket) / $2)::int, \
+                status, sum(n)::bigint FROM job_outcomes \
+           WHERE tenant_id = $1 AND bucket > date_bin(make_interval(secs => $2), now(), 'epoch') - make_interval(secs => $2 * $3) \
+           GROUP BY queue, bucket, status",
     )
     .bind::<SqlUuid, _>(p.tenant_id)
     .bind::<BigInt, _>(BUCKET_SECS)
+    .bind::<BigInt, _>(BUCKETS as i64)
     .load(&mut conn)
     .await?;
     let mut by_queue: BTreeMap<String, QueueStats> =
@@ -103,6 +110,38 @@ pub async fn queues(ctx: &Ctx, p: &Principal) -> ServiceResult<Vec<QueueStats>> 
         }
     }
     Ok(by_queue.into_values().collect())
+}
+
+/// Folds the closed buckets of `job_outcomes` (older than the previous
+/// one) into one row per tenant, bucket, queue and status, and drops the
+/// buckets older than two hours. Every worker's maintenance loop runs it,
+/// one at a time (an advisory lock; the next finds little left). Returns
+/// the rows it dropped plus the folded rows it wrote.
+pub async fn fold_outcomes(ctx: &Ctx) -> ServiceResult<usize> {
+    let mut conn = ctx.pool.get().await?;
+    let removed = (*conn)
+        .transaction::<_, diesel::result::Error, _>(async |conn: &mut AsyncPgConnection| {
+            diesel::sql_query("SELECT pg_advisory_xact_lock(hashtext('job_outcomes'))").execute(conn).await?;
+            let dropped =
+                diesel::sql_query(format!("DELETE FROM job_outcomes WHERE bucket < now() - interval '{KEEP}'"))
+                    .execute(conn)
+                    .await?;
+            let folded = diesel::sql_query(
+                "WITH moved AS ( \
+                   DELETE FROM job_outcomes WHERE backend <> 0 \
+                     AND bucket < date_bin(make_interval(secs => $1), now(), 'epoch') - make_interval(secs => $1) \
+                   RETURNING tenant_id, bucket, queue, status, n) \
+                 INSERT INTO job_outcomes (tenant_id, bucket, queue, status, backend, n) \
+                 SELECT tenant_id, bucket, queue, status, 0, sum(n) FROM moved GROUP BY 1, 2, 3, 4 \
+                 ON CONFLICT (tenant_id, bucket, queue, status, backend) DO UPDATE SET n = job_outcomes.n + EXCLUDED.n",
+            )
+            .bind::<BigInt, _>(BUCKET_SECS)
+            .execute(conn)
+            .await?;
+            Ok(dropped + folded)
+        })
+        .await?;
+    Ok(removed)
 }
 
 /// What a worker announces about itself.

@@ -81,3 +81,69 @@ async fn the_dashboard_works_in_a_real_browser() {
     assert!(cancel.status().is_success());
     app.wait_for_status(running, JobStatus::Cancelled, Duration::from_secs(15)).await;
 }
+
+/// The overview's counts of ended jobs come from counters that a trigger
+/// keeps as jobs end (on every path: batched successes, failures, retries
+/// of dead jobs); the maintenance fold merges closed buckets without losing
+/// a count, and drops buckets older than two hours.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_overview_counts_jobs_as_they_end() {
+    use chorus_shared::services::{overview, Principal};
+    use diesel_async::RunQueryDsl;
+
+    let app = TestApp::spawn().await;
+    let tenant = chorus_shared::services::auth::ensure_tenant(&app.ctx.pool, "acme").await.unwrap();
+    let me = Principal { tenant_id: tenant.id, key_id: uuid::Uuid::nil(), role: Role::Admin };
+    let ok: Vec<_> =
+        futures::future::join_all((0..3).map(|_| app.submit(json!({"kind": "diagnostic", "payload": {}})))).await;
+    let dead = app.submit(json!({"kind": "diagnostic", "payload": {"fail_attempts": 1}, "max_attempts": 1})).await;
+    let later = chrono::Utc::now() + chrono::Duration::hours(1);
+    app.submit(json!({"kind": "diagnostic", "payload": {}, "run_at": later})).await;
+    for id in &ok {
+        app.wait_for_status(*id, JobStatus::Succeeded, Duration::from_secs(15)).await;
+    }
+    let queue = app.wait_for_status(dead, JobStatus::Dead, Duration::from_secs(15)).await.queue;
+    let stats = |app: &TestApp| {
+        let (ctx, queue) = (app.ctx.clone(), queue.clone());
+        async move {
+            let all = overview::queues(&ctx, &me).await.unwrap();
+            let q = all.into_iter().find(|q| q.queue == queue).unwrap();
+            (q.waiting, q.succeeded, q.failed, q.finished.iter().sum::<i64>(), q.failures.iter().sum::<i64>())
+        }
+    };
+    assert_eq!(stats(&app).await, (1, 3, 1, 4, 1), "waiting, succeeded, failed, ended, failures");
+
+    // A dead job retried ends again, and counts again.
+    let retry = app.post(&app.admin_key, &format!("/v1/jobs/{dead}/retry")).send().await.unwrap();
+    assert!(retry.status().is_success(), "{}", retry.status());
+    app.wait_for_status(dead, JobStatus::Succeeded, Duration::from_secs(15)).await;
+    assert_eq!(stats(&app).await, (1, 4, 1, 5, 1));
+
+    // Ten minutes later (the buckets moved back), the fold leaves one row
+    // per bucket, queue and status, and the counts as they were.
+    let mut conn = app.ctx.pool.get().await.unwrap();
+    let shift = |by: &'static str| format!("UPDATE job_outcomes SET bucket = bucket - interval '{by}'");
+    diesel::sql_query(shift("10 minutes")).execute(&mut conn).await.unwrap();
+    overview::fold_outcomes(&app.ctx).await.unwrap();
+    #[derive(diesel::QueryableByName)]
+    struct Rows {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        per_backend: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        folded: i64,
+    }
+    let rows =
+        "SELECT count(*) FILTER (WHERE backend <> 0) AS per_backend, count(*) FILTER (WHERE backend = 0) AS folded \
+                FROM job_outcomes";
+    let r: Rows = diesel::sql_query(rows).get_result(&mut conn).await.unwrap();
+    assert_eq!(r.per_backend, 0, "every closed bucket was folded");
+    assert!(r.folded >= 2, "succeeded and dead rows stay apart: {}", r.folded);
+    assert_eq!(stats(&app).await, (1, 4, 1, 5, 1), "folding lost no count");
+
+    // Past two hours, a bucket is dropped.
+    diesel::sql_query(shift("3 hours")).execute(&mut conn).await.unwrap();
+    overview::fold_outcomes(&app.ctx).await.unwrap();
+    let r: Rows = diesel::sql_query(rows).get_result(&mut conn).await.unwrap();
+    assert_eq!((r.per_backend, r.folded), (0, 0));
+    assert_eq!(stats(&app).await, (1, 0, 0, 0, 0));
+}
