@@ -100,5 +100,5 @@ touch "$stop_sampler"; sleep 0.3
 report=bench/results/queue.md
 [ "${CHORUS_STORES:-fast}" = durable ] && report=bench/results/queue-durable.md
 python3 bench/queue/report.py "$results" "$samples" "$report" \
-  "no-op jobs; $CLIENTS concurrent producers; one worker process with concurrency $CONCURRENCY; paced run: $LATENCY_JOBS jobs, one every $PACE_MS ms. Chorus's knobs: one \`chorus-api\` and one \`chorus-worker\`, \`dispatch.window\` $CHORUS__DISPATCH__WINDOW, \`worker.poll_ms\` 50, \`database.pool_size\` 10 (the worker raises it to its concurrency + 4), \`worker.complete_batch_ms\` 2 and \`complete_batch_max\` 100 (also the most messages one claim takes), defaults otherwise" \
+  "no-op jobs; $CLIENTS concurrent producers; one worker process with concurrency $CONCURRENCY; paced run: $LATENCY_JOBS jobs, one every $PACE_MS ms. Chorus's knobs: one \`chorus-api\` and one \`chorus-worker\`, \`dispatch.window\` $CHORUS__DISPATCH__WINDOW, \`worker.poll_ms\` 50, \`database.pool_size\` 10 (the worker raises it to its concurrency + 4), \`worker.complete_batch_ms\` 2 and \`complete_batch_max\` 100 (also the most messages one claim takes), rate limits of 1,000,000 requests/s (checked on every request, never reached), defaults otherwise" \
   "$profile"

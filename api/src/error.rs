@@ -33,7 +33,11 @@ impl ResponseError for ApiError {
         StatusCode::from_u16(self.0.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status_code()).json(ErrorBody::from(&self.0))
+        let mut res = HttpResponse::build(self.status_code()).json(ErrorBody::from(&self.0));
+        if self.0.code == ErrorCode::RateLimited {
+            crate::rate_limits::from_details(self.0.details.as_ref(), res.headers_mut());
+        }
+        res
     }
 }
 

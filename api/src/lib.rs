@@ -14,6 +14,7 @@ pub mod error;
 pub mod json;
 pub mod key_cache;
 pub mod openapi;
+pub mod rate_limits;
 pub mod routes;
 pub mod startup;
 pub mod streams;

@@ -45,6 +45,7 @@ impl Application {
                     .app_data(web::JsonConfig::default().limit(max_body).error_handler(error::json_error))
                     .app_data(web::QueryConfig::default().error_handler(error::query_error))
                     .app_data(web::PathConfig::default().error_handler(error::path_error))
+                    .wrap(actix_web::middleware::from_fn(crate::rate_limits::headers))
                     .wrap(actix_web::middleware::from_fn(error::refuse_nul))
                     .wrap_fn(move |req, srv| {
                         let started = Instant::now();

@@ -32,6 +32,7 @@ pub struct Settings {
     pub secrets: SecretsSettings,
     pub tools: ToolSettings,
     pub schedules: ScheduleSettings,
+    pub limits: LimitSettings,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -624,6 +625,44 @@ pub struct ScheduleSettings {
 impl Default for ScheduleSettings {
     fn default() -> Self {
         Self { tick_ms: 500, misfire_grace_ms: 5_000, max_per_tenant: 1_000 }
+    }
+}
+
+/// Rate limits and cost caps, the defaults of every tenant (an operator
+/// sets a tenant's own with `PUT /v1/admin/tenants/{tenant}/limits`). A rate
+/// is a quota per window, and a burst may spend a whole window's quota at
+/// once. 0: no limit.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LimitSettings {
+    /// Requests per second one API key may make.
+    pub key_requests_per_sec: u32,
+    /// Requests per second all of a tenant's keys together may make.
+    pub tenant_requests_per_sec: u32,
+    /// Jobs per minute a tenant may submit, by kind; a kind not named has
+    /// no limit.
+    pub jobs_per_min: BTreeMap<String, u32>,
+    /// How much (USD) a tenant's model calls may cost per UTC day and per
+    /// UTC month: a chat job that would pass it fails with
+    /// `cost_cap_reached`, and a `usage.threshold` event goes out once a
+    /// period at 80%.
+    pub cost_per_day_usd: f64,
+    pub cost_per_month_usd: f64,
+    /// How long an API process keeps a tenant's limits before reading them
+    /// again (ms): an operator's change takes at most this long to apply.
+    pub cache_ms: u64,
+}
+
+impl Default for LimitSettings {
+    fn default() -> Self {
+        Self {
+            key_requests_per_sec: 1_000,
+            tenant_requests_per_sec: 2_000,
+            jobs_per_min: BTreeMap::new(),
+            cost_per_day_usd: 0.0,
+            cost_per_month_usd: 0.0,
+            cache_ms: 5_000,
+        }
     }
 }
 

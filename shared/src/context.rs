@@ -28,6 +28,8 @@ pub struct Ctx {
     pub llm_tenants: Arc<crate::llm::catalog::Tenants>,
     /// Encrypts secrets at rest (providers' API keys).
     pub secrets: crate::secrets::Cipher,
+    /// Rate limits, and the tenants' limits as last read.
+    pub limits: Arc<crate::limits::Limiter>,
 }
 
 impl Ctx {
@@ -52,6 +54,7 @@ impl Ctx {
                 crate::webhooks::guard::GuardedResolver::new(&settings.webhooks),
             ))),
             secrets,
+            limits: Arc::new(crate::limits::Limiter::new(settings.limits.clone())),
             nudger: crate::queue::dispatcher::Nudger::new(pool.clone(), broker.clone(), &settings.dispatch),
             pool,
             broker,

@@ -78,6 +78,8 @@ error_codes! {
     InvalidArguments => ("invalid_arguments", 422),
     CommandNotAllowed => ("command_not_allowed", 422),
     TooManyStreams => ("too_many_streams", 429),
+    RateLimited => ("rate_limited", 429),
+    CostCapReached => ("cost_cap_reached", 429),
     Internal => ("internal", 500),
     Unavailable => ("unavailable", 503),
 }

@@ -13,8 +13,9 @@
 //!    and adapters (embedding model, extraction, signing and the SSRF guard,
 //!    model providers, the vector store).
 //! 7. [`kinds`]: job declarations, typed arguments per kind.
-//! 8. [`queue`]: the job machinery: insert, dispatch, claim, heartbeat,
-//!    finish, rescue, events and the webhook outbox.
+//! 8. [`queue`], [`limits`]: the job machinery (insert, dispatch, claim,
+//!    heartbeat, finish, rescue, events and the webhook outbox), and the
+//!    rate limits kept in Redis.
 //! 9. [`context`]: the handles every service needs ([`Ctx`]).
 //! 10. [`tools`]: tools models can call, and MCP clients.
 //! 11. [`services`]: transport-free operations that handlers and jobs call.
@@ -29,6 +30,7 @@ pub mod error;
 pub mod jobs;
 pub mod kinds;
 pub mod knowledge;
+pub mod limits;
 pub mod llm;
 pub mod metrics;
 pub mod queue;
@@ -52,7 +54,7 @@ pub const LAYERS: &[&[&str]] = &[
     &["metrics"],
     &["embed", "knowledge", "webhooks", "llm", "vectors"],
     &["kinds"],
-    &["queue"],
+    &["queue", "limits"],
     &["context"],
     &["tools"],
     &["services"],

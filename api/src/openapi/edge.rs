@@ -7,8 +7,8 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa::Modify;
 
 /// Adds the answers the HTTP edge gives on any route of a shape, so that
-/// every status the server can send is in the document: 401/403 where a key
-/// is needed, 400/404 for path parameters, 400 for query parameters, and
+/// every status the server can send is in the document: 401/403/429 where a
+/// key is needed, 400/404 for path parameters, 400 for query parameters, and
 /// 400/413/415/422 for JSON bodies. A route's own declarations win.
 pub(super) struct EdgeErrors;
 
@@ -20,6 +20,7 @@ impl Modify for EdgeErrors {
                 if op.security.is_some() {
                     codes.push((401, "No key, or a revoked or unknown key"));
                     codes.push((403, "The key's role or tenant may not do this"));
+                    codes.push((429, "Over a rate limit of the key or the tenant: see Retry-After"));
                 }
                 let params = op.parameters.as_deref().unwrap_or_default();
                 if params.iter().any(|p| p.parameter_in == ParameterIn::Path) {

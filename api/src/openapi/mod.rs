@@ -25,7 +25,9 @@ use crate::routes::{
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Chorus API", description = "Job-queue worker cluster for AI conversation and knowledge work. \
-Every error is `{code, message, details?}` with a code from the error table in the README."),
+Every error is `{code, message, details?}` with a code from the error table in the README. \
+Every route that takes a key counts against the key's and the tenant's rate limits: answers carry \
+`RateLimit-Policy` and `RateLimit`, and a refusal is `429 rate_limited` with `Retry-After`."),
     paths(
         jobs::submit, jobs::batch, jobs::list, jobs::get, jobs::cancel, jobs::retry, jobs::events,
         keys::create, keys::list, keys::revoke,
@@ -37,7 +39,7 @@ Every error is `{code, message, details?}` with a code from the error table in t
         tags::create, tags::list, tags::get, tags::update, tags::delete,
         bulk::submit, bulk::export, bulk::audit_log,
         embeddings::create,
-        search::search, admin::reindex, admin::reconcile,
+        search::search, admin::reindex, admin::reconcile, admin::get_limits, admin::put_limits,
         conversations::create, conversations::list, conversations::get, conversations::update,
         conversations::delete, conversations::messages, conversations::post, conversations::fork,
         conversations::usage_report,
@@ -62,7 +64,7 @@ Every error is `{code, message, details?}` with a code from the error table in t
         (name = "agents", description = "Agent profiles for the chat tool loop"),
         (name = "schedules", description = "Recurring jobs: cron in a time zone"),
         (name = "llm", description = "The tenant's own language-model providers and models (admin)"),
-        (name = "admin", description = "Vector maintenance: reindex and reconcile (admin)"),
+        (name = "admin", description = "Operators: vector maintenance (reindex, reconcile) and tenants' rate limits"),
         (name = "health", description = "Liveness, readiness and metrics"))
 )]
 pub struct ApiDoc;

@@ -1,12 +1,15 @@
-//! Vector maintenance for admins: `POST /v1/admin/reindex` moves every
-//! vector to another embedding model without downtime, and
+//! Operators' routes. Vector maintenance: `POST /v1/admin/reindex` moves
+//! every vector to another embedding model without downtime, and
 //! `POST /v1/admin/reconcile` repairs drift between Postgres and the vector
-//! store. Both are ordinary jobs (follow them under `/v1/jobs`).
+//! store; both are ordinary jobs (follow them under `/v1/jobs`). Tenant
+//! governance: `GET`/`PUT /v1/admin/tenants/{tenant}/limits`.
 
 use actix_web::{web, HttpResponse};
 use chorus_shared::domain::JobSummary;
 use chorus_shared::error::ErrorBody;
 use chorus_shared::kinds::{self, JobArgs};
+use chorus_shared::limits::Overrides;
+use chorus_shared::services::governance::{self, TenantLimits};
 use chorus_shared::services::jobs::{self, SubmitJob};
 use chorus_shared::Ctx;
 use serde::{Deserialize, Serialize};
@@ -19,7 +22,12 @@ use crate::json::Json;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/admin/reindex").route(web::post().to(reindex)))
-        .service(resource("/admin/reconcile").route(web::post().to(reconcile)));
+        .service(resource("/admin/reconcile").route(web::post().to(reconcile)))
+        .service(
+            resource("/admin/tenants/{tenant}/limits")
+                .route(web::get().to(get_limits))
+                .route(web::put().to(put_limits)),
+        );
 }
 
 /// The body of `POST /v1/admin/reindex`.
@@ -53,4 +61,32 @@ pub async fn reindex(ctx: web::Data<Ctx>, auth: Auth, body: Json<Reindex>) -> Ap
     security(("bearer" = [])))]
 pub async fn reconcile(ctx: web::Data<Ctx>, auth: Auth) -> ApiResult<HttpResponse> {
     submit(&ctx, &auth, &kinds::reconcile::Reconcile {}).await
+}
+
+/// A tenant's rate limits: what an operator set and what is in force
+/// (operators: admins of `api.operator_tenant`).
+#[utoipa::path(get, path = "/v1/admin/tenants/{tenant}/limits", tag = "admin",
+    params(("tenant" = String, Path, description = "The tenant's name")),
+    responses((status = 200, body = TenantLimits), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn get_limits(ctx: web::Data<Ctx>, auth: Auth, tenant: web::Path<String>) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(governance::limits(&ctx, &auth.0, &tenant).await?))
+}
+
+/// Sets a tenant's rate limits, replacing what was set before: a value left
+/// out (or a kind not named) takes the configured default, 0 is no limit.
+/// Every API process applies it within `limits.cache_ms`; an audit entry
+/// (`limits.set`) records it in the tenant's log (operators only).
+#[utoipa::path(put, path = "/v1/admin/tenants/{tenant}/limits", tag = "admin", request_body = Overrides,
+    params(("tenant" = String, Path, description = "The tenant's name")),
+    responses((status = 200, body = TenantLimits), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn put_limits(
+    ctx: web::Data<Ctx>,
+    auth: Auth,
+    tenant: web::Path<String>,
+    body: Json<Overrides>,
+) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(governance::set_limits(&ctx, &auth.0, &tenant, body.into_inner()).await?))
 }

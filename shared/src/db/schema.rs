@@ -406,6 +406,27 @@ diesel::table! {
 }
 
 diesel::table! {
+    tenant_limits (tenant_id) {
+        tenant_id -> Uuid,
+        key_requests_per_sec -> Nullable<Int4>,
+        tenant_requests_per_sec -> Nullable<Int4>,
+        jobs_per_min -> Jsonb,
+        cost_per_day_usd -> Nullable<Float8>,
+        cost_per_month_usd -> Nullable<Float8>,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    usage_thresholds (tenant_id, period, period_start) {
+        tenant_id -> Uuid,
+        period -> Text,
+        period_start -> Date,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     job_outcomes (tenant_id, bucket, queue, status, backend) {
         tenant_id -> Uuid,
         bucket -> Timestamptz,

@@ -56,6 +56,8 @@ pub async fn run(ctx: &JobContext, p: ChatTurn) -> Result<Value, JobError> {
     let turn = load(ctx, &p).await?;
     let (system, citations) = retrieve(ctx, &p, &turn).await?;
     let (messages, context_report) = fit_context(ctx, &p, &turn, system).await?;
+    let estimate = estimate_usd(&p, &turn, &messages);
+    crate::services::governance::check_cost_caps(&ctx.ctx, ctx.tenant_id, estimate).await?;
     ctx.report(Progress { stage: Some("generating".into()), done: 0, total: None, message: None }).await;
     let live = Live::start(ctx);
     let called = call(ctx, &p, &turn, &messages, live.sink()).await;
@@ -78,6 +80,16 @@ pub async fn run(ctx: &JobContext, p: ChatTurn) -> Result<Value, JobError> {
     report(ctx, &turn.llm, &result);
     let replies = store(ctx, &p, &result, citations, context_report, tool_calls).await?;
     Ok(result_of(&replies, &result))
+}
+
+/// What the turn may cost at most, at the first model's prices: the
+/// prompt as counted, and the whole answer budget, once per model of the
+/// mode.
+fn estimate_usd(p: &ChatTurn, t: &Loaded, messages: &[ChatMessage]) -> f64 {
+    let prompt = f64::from(crate::llm::tokens::Counter::for_model(&t.model).prompt(messages));
+    let answer = f64::from(t.settings.max_tokens.unwrap_or(ANSWER_RESERVE));
+    let one = (prompt * t.model.input_usd_per_mtok + answer * t.model.output_usd_per_mtok) / 1e6;
+    one * p.models.len().max(1) as f64
 }
 
 fn owner(ctx: &JobContext) -> UsageOwner {

@@ -119,7 +119,7 @@ pub async fn record_failure(ctx: &Ctx, owner: UsageOwner, message_id: Uuid, prov
 }
 
 /// Stores the answers and their usage rows (owned by `owner`) in one
-/// transaction. Answers are unique per (user message, model): when a run
+/// transaction, with the `usage.threshold` event they may cross. Answers are unique per (user message, model): when a run
 /// before this one stored them, nothing is written and the stored ones are
 /// returned.
 pub async fn store_replies(
@@ -133,6 +133,8 @@ pub async fn store_replies(
         .into_iter()
         .map(|u| NewLlmUsage { tenant_id: owner.tenant_id, job_id: Some(owner.job_id), ..u })
         .collect();
+    let limits = ctx.limits.of_tenant(&ctx.pool, owner.tenant_id).await;
+    let settings = ctx.settings.clone();
     let mut conn = ctx.pool.get().await?;
     let stored = (*conn)
         .transaction::<_, diesel::result::Error, _>(async move |conn: &mut AsyncPgConnection| {
@@ -144,6 +146,7 @@ pub async fn store_replies(
                 .await?;
             if !stored.is_empty() {
                 diesel::insert_into(u::table).values(rows).execute(conn).await?;
+                super::governance::cross_thresholds(conn, &settings, owner.tenant_id, &limits).await?;
             }
             Ok(stored)
         })

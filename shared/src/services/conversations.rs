@@ -438,6 +438,7 @@ pub async fn post_message(ctx: &Ctx, p: &Principal, id: Uuid, body: PostMessage)
             Some(super::agents::by_name(ctx, p.tenant_id, name).await?)
         }
     };
+    super::jobs::spend(ctx, p.tenant_id, ChatTurn::KIND.name, 1).await?;
     let mut conn = ctx.pool.get().await?;
     let conv = load(&mut conn, p.tenant_id, id).await?;
     let mode = body.mode.unwrap_or_default();

@@ -149,6 +149,7 @@ pub async fn upload(ctx: &Ctx, p: &Principal, up: Upload) -> ServiceResult<Uploa
         let document = views(&mut conn, &[existing]).await?.remove(0);
         return Ok(Uploaded { document, job: None, duplicate: true });
     }
+    super::jobs::spend(ctx, p.tenant_id, IngestDocument::KIND.name, 1).await?;
     let doc_type = DocType::detect(&up.head, &up.content_type, &up.filename);
     let key = format!("{}/{}", p.tenant_id, up.sha256);
     let file = up.file.keep().map_err(|e| ServiceError::internal(format!("keep upload: {e}")))?;

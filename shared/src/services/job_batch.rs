@@ -165,6 +165,11 @@ pub async fn submit(ctx: &Ctx, principal: &Principal, req: BatchRequest) -> Serv
     if req.atomic && results.iter().any(Option::is_some) {
         return Err(rejected(results));
     }
+    let mut per_kind: std::collections::BTreeMap<&str, u32> = std::collections::BTreeMap::new();
+    for (_, _, kind) in &good {
+        *per_kind.entry(kind.name).or_default() += 1;
+    }
+    ctx.limits.jobs(&ctx.pool, &ctx.broker, principal.tenant_id, &per_kind).await?;
     let now = Utc::now();
     let hashes: Vec<String> = good.iter().map(|(_, item, _)| request_hash(&item.job)).collect();
     let rows: Vec<NewJob> = good

@@ -246,6 +246,7 @@ pub async fn submit(
     if req.depends_on.len() > crate::queue::dependencies::MAX_DEPENDENCIES {
         return Err(invalid("depends_on names at most 100 jobs").with_details(json!({"field": "depends_on"})));
     }
+    spend(ctx, principal.tenant_id, spec.name, 1).await?;
     let hash = request_hash(&req);
     let mut new = new_job(principal, spec, &req, idempotency_key.as_deref(), &hash, Utc::now());
     let mut conn = ctx.pool.get().await?;
@@ -334,14 +335,23 @@ fn not_found() -> ServiceError {
     ServiceError::new(ErrorCode::JobNotFound, "no such job")
 }
 
-/// Queues a job of `A` that Chorus creates itself (outside any
-/// transaction), with the kind's attempts, and nudges its queue.
+/// Spends `n` of the tenant's jobs per minute of `kind`: `rate_limited`
+/// past its limit (see [`crate::limits`]). Every route that makes jobs on
+/// a caller's request spends; jobs that Chorus makes from other jobs do not.
+pub(super) async fn spend(ctx: &Ctx, tenant: Uuid, kind: &str, n: u32) -> ServiceResult<()> {
+    ctx.limits.jobs(&ctx.pool, &ctx.broker, tenant, &std::collections::BTreeMap::from([(kind, n)])).await
+}
+
+/// Queues a job of `A` that a caller asked for (outside any transaction),
+/// with the kind's attempts, and nudges its queue; it spends on the
+/// tenant's jobs per minute of the kind.
 pub async fn enqueue<A: JobArgs>(ctx: &Ctx, tenant: Uuid, args: &A) -> ServiceResult<Job> {
     enqueue_with(ctx, tenant, args, A::KIND.max_attempts).await
 }
 
 /// [`enqueue`] with `max_attempts` attempts.
 pub async fn enqueue_with<A: JobArgs>(ctx: &Ctx, tenant: Uuid, args: &A, max_attempts: i32) -> ServiceResult<Job> {
+    spend(ctx, tenant, A::KIND.name, 1).await?;
     let mut conn = ctx.pool.get().await?;
     let queued = crate::queue::insert_with(&mut conn, tenant, args, max_attempts).await?;
     drop(conn);

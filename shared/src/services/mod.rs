@@ -12,6 +12,7 @@ pub mod deployment;
 pub mod documents;
 pub mod embeddings;
 pub mod events;
+pub mod governance;
 pub mod indexing;
 pub mod ingestion;
 pub mod job_batch;

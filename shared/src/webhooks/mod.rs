@@ -17,6 +17,7 @@ pub const EVENT_TYPES: &[&str] = &[
     "document.failed",
     "bulk.completed",
     "batch.completed",
+    "usage.threshold",
     "webhook.endpoint.disabled",
 ];
 

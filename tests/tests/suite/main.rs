@@ -19,6 +19,7 @@ mod heartbeat;
 mod idempotency;
 mod kinds;
 mod lifecycle;
+mod limits;
 mod llm_admin;
 mod mcp;
 mod modes;

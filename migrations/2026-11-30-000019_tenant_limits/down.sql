@@ -1,0 +1,2 @@
+DROP TABLE usage_thresholds;
+DROP TABLE tenant_limits;
