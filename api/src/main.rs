@@ -48,7 +48,7 @@ async fn main() -> anyhow::Result<()> {
             let role = Role::parse(&role).ok_or_else(|| anyhow::anyhow!("role must be admin, user or viewer"))?;
             let pool = chorus_shared::db::pool(&settings.database.url, 1)?;
             let tenant = chorus_shared::services::auth::ensure_tenant(&pool, &tenant).await?;
-            let key = chorus_shared::services::auth::create_key(&pool, tenant.id, &name, role).await?;
+            let key = chorus_shared::services::auth::create_key(&pool, tenant.id, &name, role, None).await?;
             println!("{}", key.secret);
         }
         Command::Serve => {

@@ -242,8 +242,10 @@ impl TestApp {
         let address = format!("http://127.0.0.1:{}", app.port);
         tokio::spawn(app.server);
         let tenant = chorus_shared::services::auth::ensure_tenant(&ctx.pool, "acme").await.unwrap();
-        let admin_key =
-            chorus_shared::services::auth::create_key(&ctx.pool, tenant.id, "admin", Role::Admin).await.unwrap().secret;
+        let admin_key = chorus_shared::services::auth::create_key(&ctx.pool, tenant.id, "admin", Role::Admin, None)
+            .await
+            .unwrap()
+            .secret;
         let client = reqwest::Client::new();
         let mut app =
             Self { settings, address, ctx, admin_key, client, workers: Vec::new(), processes: Default::default() };
@@ -284,7 +286,7 @@ impl TestApp {
     /// A key for `tenant` (created if new) with `role`.
     pub async fn key(&self, tenant: &str, role: Role) -> String {
         let t = chorus_shared::services::auth::ensure_tenant(&self.ctx.pool, tenant).await.unwrap();
-        chorus_shared::services::auth::create_key(&self.ctx.pool, t.id, "test", role).await.unwrap().secret
+        chorus_shared::services::auth::create_key(&self.ctx.pool, t.id, "test", role, None).await.unwrap().secret
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -44,7 +44,8 @@ pub async fn export(ctx: web::Data<Ctx>, auth: Auth, job_id: web::Path<Uuid>) ->
     Ok(HttpResponse::Ok().content_type("application/zip").insert_header(disposition).body(body))
 }
 
-/// The audit log of bulk operations, newest first (admin).
+/// The audit log of admin actions (keys, webhooks, providers, models, MCP
+/// servers, agents, retries, limits, bulk operations), newest first (admin).
 #[utoipa::path(get, path = "/v1/audit", tag = "bulk", params(AuditQuery),
     responses((status = 200, body = [AuditEntry]), (status = 403, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn audit_log(ctx: web::Data<Ctx>, auth: Auth, q: web::Query<AuditQuery>) -> ApiResult<HttpResponse> {

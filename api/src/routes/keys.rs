@@ -35,7 +35,7 @@ pub struct CreateKey {
     security(("bearer" = [])))]
 pub async fn create(ctx: web::Data<Ctx>, auth: Auth, body: Json<CreateKey>) -> ApiResult<HttpResponse> {
     let p = auth.require(Role::Admin, "managing API keys")?;
-    let key = auth::create_key(&ctx.pool, p.tenant_id, &body.name, body.role).await?;
+    let key = auth::create_key(&ctx.pool, p.tenant_id, &body.name, body.role, Some(p.key_id)).await?;
     Ok(HttpResponse::Created().json(key))
 }
 
@@ -59,7 +59,7 @@ pub async fn revoke(
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
     let p = auth.require(Role::Admin, "managing API keys")?;
-    let revoked = auth::revoke_key(&ctx, p.tenant_id, *id).await?;
+    let revoked = auth::revoke_key(&ctx, p.tenant_id, *id, Some(p.key_id)).await?;
     keys.forget(revoked.id);
     Ok(HttpResponse::Ok().json(revoked))
 }

@@ -12,6 +12,7 @@ use serde_json::json;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::audit::audited;
 use super::Principal;
 use crate::db::models::Agent as AgentRow;
 use crate::db::schema::agents as a;
@@ -121,25 +122,33 @@ pub async fn create(ctx: &Ctx, p: &Principal, i: AgentInput) -> ServiceResult<Ag
         updated_at: now,
     };
     check(ctx, p.tenant_id, &agent).await?;
-    let mut conn = ctx.pool.get().await?;
-    diesel::insert_into(a::table)
-        .values((
-            a::id.eq(agent.id),
-            a::tenant_id.eq(p.tenant_id),
-            a::name.eq(&agent.name),
-            a::system_prompt.eq(&agent.system_prompt),
-            a::model.eq(&agent.model),
-            a::temperature.eq(agent.temperature),
-            a::tools.eq(&agent.tools),
-            a::max_steps.eq(agent.max_steps),
-        ))
-        .on_conflict_do_nothing()
-        .returning(AgentRow::as_returning())
-        .get_result(&mut conn)
-        .await
-        .optional()?
-        .map(Agent::from)
-        .ok_or_else(|| ServiceError::new(ErrorCode::NameTaken, format!("an agent named {:?} exists", agent.name)))
+    let tenant = p.tenant_id;
+    let selector = json!({"agent_id": agent.id, "name": agent.name, "model": agent.model, "tools": agent.tools});
+    audited(ctx, p, "agent.create", selector, move |conn| {
+        Box::pin(async move {
+            diesel::insert_into(a::table)
+                .values((
+                    a::id.eq(agent.id),
+                    a::tenant_id.eq(tenant),
+                    a::name.eq(&agent.name),
+                    a::system_prompt.eq(&agent.system_prompt),
+                    a::model.eq(&agent.model),
+                    a::temperature.eq(agent.temperature),
+                    a::tools.eq(&agent.tools),
+                    a::max_steps.eq(agent.max_steps),
+                ))
+                .on_conflict_do_nothing()
+                .returning(AgentRow::as_returning())
+                .get_result(conn)
+                .await
+                .optional()?
+                .map(Agent::from)
+                .ok_or_else(|| {
+                    ServiceError::new(ErrorCode::NameTaken, format!("an agent named {:?} exists", agent.name))
+                })
+        })
+    })
+    .await
 }
 
 pub async fn list(ctx: &Ctx, p: &Principal) -> ServiceResult<Vec<Agent>> {
@@ -194,41 +203,52 @@ pub async fn update(ctx: &Ctx, p: &Principal, id: Uuid, i: AgentInput) -> Servic
         ..old
     };
     check(ctx, p.tenant_id, &agent).await?;
-    let mut conn = ctx.pool.get().await?;
-    let taken = a::table
-        .filter(a::tenant_id.eq(p.tenant_id))
-        .filter(a::name.eq(&agent.name))
-        .filter(a::id.ne(id))
-        .select(a::id)
-        .first::<Uuid>(&mut conn)
-        .await
-        .optional()?;
-    if taken.is_some() {
-        return Err(ServiceError::new(ErrorCode::NameTaken, format!("an agent named {:?} exists", agent.name)));
-    }
-    Ok(diesel::update(a::table.filter(a::id.eq(id)))
-        .set((
-            a::name.eq(&agent.name),
-            a::system_prompt.eq(&agent.system_prompt),
-            a::model.eq(&agent.model),
-            a::temperature.eq(agent.temperature),
-            a::tools.eq(&agent.tools),
-            a::max_steps.eq(agent.max_steps),
-            a::updated_at.eq(agent.updated_at),
-        ))
-        .returning(AgentRow::as_returning())
-        .get_result::<AgentRow>(&mut conn)
-        .await?
-        .into())
+    let tenant = p.tenant_id;
+    let selector = json!({"agent_id": id, "name": agent.name, "model": agent.model, "tools": agent.tools});
+    audited(ctx, p, "agent.update", selector, move |conn| {
+        Box::pin(async move {
+            let taken = a::table
+                .filter(a::tenant_id.eq(tenant))
+                .filter(a::name.eq(&agent.name))
+                .filter(a::id.ne(id))
+                .select(a::id)
+                .first::<Uuid>(conn)
+                .await
+                .optional()?;
+            if taken.is_some() {
+                let message = format!("an agent named {:?} exists", agent.name);
+                return Err(ServiceError::new(ErrorCode::NameTaken, message));
+            }
+            Ok(diesel::update(a::table.filter(a::id.eq(id)))
+                .set((
+                    a::name.eq(&agent.name),
+                    a::system_prompt.eq(&agent.system_prompt),
+                    a::model.eq(&agent.model),
+                    a::temperature.eq(agent.temperature),
+                    a::tools.eq(&agent.tools),
+                    a::max_steps.eq(agent.max_steps),
+                    a::updated_at.eq(agent.updated_at),
+                ))
+                .returning(AgentRow::as_returning())
+                .get_result::<AgentRow>(conn)
+                .await?
+                .into())
+        })
+    })
+    .await
 }
 
 pub async fn delete(ctx: &Ctx, p: &Principal, id: Uuid) -> ServiceResult<()> {
     p.require(Role::Admin, "managing agents")?;
-    let mut conn = ctx.pool.get().await?;
-    let n =
-        diesel::delete(a::table.filter(a::tenant_id.eq(p.tenant_id)).filter(a::id.eq(id))).execute(&mut conn).await?;
-    if n == 0 {
-        return Err(not_found());
-    }
-    Ok(())
+    let tenant = p.tenant_id;
+    audited(ctx, p, "agent.delete", json!({"agent_id": id}), move |conn| {
+        Box::pin(async move {
+            let n = diesel::delete(a::table.filter(a::tenant_id.eq(tenant)).filter(a::id.eq(id))).execute(conn).await?;
+            if n == 0 {
+                return Err(not_found());
+            }
+            Ok(())
+        })
+    })
+    .await
 }

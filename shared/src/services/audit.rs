@@ -1,9 +1,13 @@
 //! The audit log of admin operations: who, what, when, on which selection,
-//! with what outcome. Written in the transaction of the operation's end.
+//! with what outcome. Written in the transaction of the operation (or of
+//! its end, for a bulk job): keys, webhooks, providers and models, MCP
+//! servers, agents, retries of failed and dead jobs, tenants' limits, and
+//! bulk operations.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
@@ -67,6 +71,28 @@ pub(crate) async fn record(
         .execute(conn)
         .await
         .map(|_| ())
+}
+
+/// Runs `op` and appends its audit entry (`action` by `p`'s key, on
+/// `selector`, outcome `{}`) in one transaction: the change and its entry
+/// land together or not at all. `op` owns what it uses (it outlives no
+/// borrow), and names no secret in `selector`.
+pub(crate) async fn audited<T: Send + 'static>(
+    ctx: &Ctx,
+    p: &Principal,
+    action: &'static str,
+    selector: Value,
+    op: impl for<'c> FnOnce(&'c mut AsyncPgConnection) -> BoxFuture<'c, ServiceResult<T>> + Send + 'static,
+) -> ServiceResult<T> {
+    let (tenant, actor) = (p.tenant_id, p.key_id);
+    let mut conn = ctx.pool.get().await?;
+    (*conn)
+        .transaction::<_, ServiceError, _>(async move |conn: &mut AsyncPgConnection| {
+            let out = op(conn).await?;
+            record(conn, tenant, Some(actor), action, &selector, &Value::Object(Default::default()), None).await?;
+            Ok(out)
+        })
+        .await
 }
 
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]

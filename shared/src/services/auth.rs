@@ -6,9 +6,10 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::RunQueryDsl;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -70,8 +71,15 @@ pub async fn ensure_tenant(pool: &DbPool, name: &str) -> ServiceResult<Tenant> {
     Ok(tenants::table.filter(tenants::name.eq(name)).select(Tenant::as_select()).first(&mut conn).await?)
 }
 
-/// Creates a key for `tenant_id` with `role`.
-pub async fn create_key(pool: &DbPool, tenant_id: Uuid, name: &str, role: Role) -> ServiceResult<CreatedApiKey> {
+/// Creates a key for `tenant_id` with `role`, audited as made by `actor`
+/// (none: the command line).
+pub async fn create_key(
+    pool: &DbPool,
+    tenant_id: Uuid,
+    name: &str,
+    role: Role,
+    actor: Option<Uuid>,
+) -> ServiceResult<CreatedApiKey> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 100 {
         return Err(ServiceError::new(ErrorCode::InvalidPayload, "name must be 1 to 100 characters"));
@@ -82,17 +90,25 @@ pub async fn create_key(pool: &DbPool, tenant_id: Uuid, name: &str, role: Role) 
     let secret = format!("chorus_{prefix}_{}", hex::encode(&bytes[4..]));
     let hash = hash_key(&secret);
     let mut conn = pool.get().await?;
-    let key = diesel::insert_into(api_keys::table)
-        .values(NewApiKey {
-            id: Uuid::now_v7(),
-            tenant_id,
-            name,
-            role: role.as_str(),
-            prefix: &prefix,
-            key_hash: &hash,
+    let key = (*conn)
+        .transaction::<_, diesel::result::Error, _>(async |conn: &mut AsyncPgConnection| {
+            let new = NewApiKey {
+                id: Uuid::now_v7(),
+                tenant_id,
+                name,
+                role: role.as_str(),
+                prefix: &prefix,
+                key_hash: &hash,
+            };
+            let key: ApiKey = diesel::insert_into(api_keys::table)
+                .values(new)
+                .returning(ApiKey::as_returning())
+                .get_result(conn)
+                .await?;
+            let selector = json!({"key_id": key.id, "name": name, "role": role.as_str()});
+            super::audit::record(conn, tenant_id, actor, "key.create", &selector, &json!({}), None).await?;
+            Ok(key)
         })
-        .returning(ApiKey::as_returning())
-        .get_result(&mut conn)
         .await?;
     Ok(CreatedApiKey { key: view(&key), secret })
 }
@@ -140,19 +156,33 @@ pub async fn list_keys(pool: &DbPool, tenant_id: Uuid) -> ServiceResult<Vec<ApiK
 /// Revokes a key of the tenant; revoking twice is harmless. Every API
 /// process hears of it at once (Redis pub/sub) and drops the key from its
 /// cache; one that misses the message drops it when the entry expires.
-pub async fn revoke_key(ctx: &crate::Ctx, tenant_id: Uuid, key_id: Uuid) -> ServiceResult<ApiKeyView> {
+pub async fn revoke_key(
+    ctx: &crate::Ctx,
+    tenant_id: Uuid,
+    key_id: Uuid,
+    actor: Option<Uuid>,
+) -> ServiceResult<ApiKeyView> {
     let mut conn = ctx.pool.get().await?;
-    let key: Option<ApiKey> =
-        diesel::update(api_keys::table.filter(api_keys::id.eq(key_id)).filter(api_keys::tenant_id.eq(tenant_id)))
-            .set(api_keys::revoked_at.eq(
-                diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>>(
-                    "COALESCE(revoked_at, now())",
-                ),
-            ))
-            .returning(ApiKey::as_returning())
-            .get_result(&mut conn)
-            .await
-            .optional()?;
+    let key: Option<ApiKey> = (*conn)
+        .transaction::<_, diesel::result::Error, _>(async |conn: &mut AsyncPgConnection| {
+            let key: Option<ApiKey> =
+                diesel::update(
+                    api_keys::table.filter(api_keys::id.eq(key_id)).filter(api_keys::tenant_id.eq(tenant_id)),
+                )
+                .set(api_keys::revoked_at.eq(diesel::dsl::sql::<
+                    diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>,
+                >("COALESCE(revoked_at, now())")))
+                .returning(ApiKey::as_returning())
+                .get_result(conn)
+                .await
+                .optional()?;
+            if key.is_some() {
+                let selector = json!({"key_id": key_id});
+                super::audit::record(conn, tenant_id, actor, "key.revoke", &selector, &json!({}), None).await?;
+            }
+            Ok(key)
+        })
+        .await?;
     let key = key.ok_or_else(|| ServiceError::new(ErrorCode::ApiKeyNotFound, "no such API key"))?;
     if let Err(e) = ctx.broker.publish_key_revoked(key.id).await {
         tracing::warn!(key_id = %key.id, error = %e, "revocation not announced; caches drop the key on expiry");

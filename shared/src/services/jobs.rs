@@ -653,6 +653,10 @@ pub async fn retry(ctx: &Ctx, principal: &Principal, id: Uuid) -> ServiceResult<
                 .get_result(conn)
                 .await?;
             let ev = record_event(conn, id, "state", Some(JobStatus::Queued), json!({"retried_by": "api"})).await?;
+            let selector = json!({"job_id": id, "kind": job.kind});
+            let actor = Some(principal.key_id);
+            super::audit::record(conn, principal.tenant_id, actor, "job.retry", &selector, &json!({}), Some(id))
+                .await?;
             Ok((job, ev))
         })
         .await?;

@@ -14,6 +14,7 @@ use serde_json::json;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::audit::audited;
 use super::Principal;
 use crate::config::{LlmSettings, ModelSettings, ProviderSettings};
 use crate::db::models::{LlmModel as ModelRow, LlmProvider as ProviderRow};
@@ -313,23 +314,29 @@ pub async fn create_provider(ctx: &Ctx, p: &Principal, i: ProviderInput) -> Serv
         return Err(taken("provider", &name));
     }
     let (sealed, hint) = seal(ctx, p.tenant_id, &name, i.api_key.as_deref().unwrap_or(""));
-    let mut conn = ctx.pool.get().await?;
-    let row = diesel::insert_into(lp::table)
-        .values((
-            lp::tenant_id.eq(p.tenant_id),
-            lp::name.eq(&name),
-            lp::kind.eq(kind),
-            lp::base_url.eq(base_url),
-            lp::api_key_encrypted.eq(sealed),
-            lp::api_key_hint.eq(hint),
-            lp::timeout_ms.eq(i.timeout_ms.unwrap_or(ProviderSettings::default().timeout_ms) as i64),
-        ))
-        .on_conflict_do_nothing()
-        .returning(ProviderRow::as_returning())
-        .get_result::<ProviderRow>(&mut conn)
-        .await
-        .optional()?;
-    row.map(provider_view).ok_or_else(|| taken("provider", &name))
+    let (tenant, timeout_ms) = (p.tenant_id, i.timeout_ms.unwrap_or(ProviderSettings::default().timeout_ms) as i64);
+    let selector = json!({"provider": name, "kind": kind, "base_url": base_url});
+    audited(ctx, p, "llm.provider.create", selector, move |conn| {
+        Box::pin(async move {
+            let row = diesel::insert_into(lp::table)
+                .values((
+                    lp::tenant_id.eq(tenant),
+                    lp::name.eq(&name),
+                    lp::kind.eq(kind),
+                    lp::base_url.eq(base_url),
+                    lp::api_key_encrypted.eq(sealed),
+                    lp::api_key_hint.eq(hint),
+                    lp::timeout_ms.eq(timeout_ms),
+                ))
+                .on_conflict_do_nothing()
+                .returning(ProviderRow::as_returning())
+                .get_result::<ProviderRow>(conn)
+                .await
+                .optional()?;
+            row.map(provider_view).ok_or_else(|| taken("provider", &name))
+        })
+    })
+    .await
 }
 
 pub async fn get_provider(ctx: &Ctx, p: &Principal, name: &str) -> ServiceResult<ProviderView> {
@@ -363,44 +370,60 @@ pub async fn update_provider(ctx: &Ctx, p: &Principal, name: &str, i: ProviderIn
     else {
         return Err(provider_not_found(name));
     };
+    drop(conn);
     let (sealed, hint) = match &i.api_key {
         Some(key) => seal(ctx, p.tenant_id, name, key),
         None => (old.api_key_encrypted, old.api_key_hint),
     };
-    let row = diesel::update(lp::table.find((p.tenant_id, name)))
-        .set((
-            lp::kind.eq(i.kind.unwrap_or(old.kind)),
-            lp::base_url.eq(i.base_url.unwrap_or(old.base_url)),
-            lp::api_key_encrypted.eq(sealed),
-            lp::api_key_hint.eq(hint),
-            lp::timeout_ms.eq(i.timeout_ms.map(|t| t as i64).unwrap_or(old.timeout_ms)),
-            lp::updated_at.eq(Utc::now()),
-        ))
-        .returning(ProviderRow::as_returning())
-        .get_result::<ProviderRow>(&mut conn)
-        .await?;
-    Ok(provider_view(row))
+    let key = (p.tenant_id, name.to_string());
+    let selector =
+        json!({"provider": name, "kind": i.kind, "base_url": i.base_url, "api_key_changed": i.api_key.is_some()});
+    audited(ctx, p, "llm.provider.update", selector, move |conn| {
+        Box::pin(async move {
+            let row = diesel::update(lp::table.find(key))
+                .set((
+                    lp::kind.eq(i.kind.unwrap_or(old.kind)),
+                    lp::base_url.eq(i.base_url.unwrap_or(old.base_url)),
+                    lp::api_key_encrypted.eq(sealed),
+                    lp::api_key_hint.eq(hint),
+                    lp::timeout_ms.eq(i.timeout_ms.map(|t| t as i64).unwrap_or(old.timeout_ms)),
+                    lp::updated_at.eq(Utc::now()),
+                ))
+                .returning(ProviderRow::as_returning())
+                .get_result::<ProviderRow>(conn)
+                .await?;
+            Ok(provider_view(row))
+        })
+    })
+    .await
 }
 
 /// Deletes a provider no registered model uses.
 pub async fn delete_provider(ctx: &Ctx, p: &Principal, name: &str) -> ServiceResult<()> {
     p.require(Role::Admin, "managing language-model providers")?;
-    let mut conn = ctx.pool.get().await?;
-    let users: Vec<String> = lm::table
-        .filter(lm::tenant_id.eq(p.tenant_id))
-        .filter(lm::provider.eq(name))
-        .select(lm::alias)
-        .load(&mut conn)
-        .await?;
-    if !users.is_empty() {
-        return Err(ServiceError::new(ErrorCode::LlmProviderInUse, format!("models {users:?} use provider {name:?}"))
-            .with_details(json!({ "models": users })));
-    }
-    let n = diesel::delete(lp::table.find((p.tenant_id, name))).execute(&mut conn).await?;
-    if n == 0 {
-        return Err(provider_not_found(name));
-    }
-    Ok(())
+    let (tenant, name) = (p.tenant_id, name.to_string());
+    audited(ctx, p, "llm.provider.delete", json!({"provider": name}), move |conn| {
+        Box::pin(async move {
+            let users: Vec<String> = lm::table
+                .filter(lm::tenant_id.eq(tenant))
+                .filter(lm::provider.eq(&name))
+                .select(lm::alias)
+                .load(conn)
+                .await?;
+            if !users.is_empty() {
+                let message = format!("models {users:?} use provider {name:?}");
+                return Err(
+                    ServiceError::new(ErrorCode::LlmProviderInUse, message).with_details(json!({ "models": users }))
+                );
+            }
+            let n = diesel::delete(lp::table.find((tenant, &name))).execute(conn).await?;
+            if n == 0 {
+                return Err(provider_not_found(&name));
+            }
+            Ok(())
+        })
+    })
+    .await
 }
 
 pub async fn list_models(ctx: &Ctx, p: &Principal) -> ServiceResult<Vec<ModelView>> {
@@ -460,23 +483,31 @@ pub async fn create_model(ctx: &Ctx, p: &Principal, i: ModelInput) -> ServiceRes
     };
     let mut conn = ctx.pool.get().await?;
     check_model(ctx, &mut conn, p.tenant_id, &m).await?;
-    let row = diesel::insert_into(lm::table)
-        .values((
-            lm::tenant_id.eq(p.tenant_id),
-            lm::alias.eq(&m.alias),
-            lm::provider.eq(&m.provider),
-            lm::name.eq(&m.name),
-            lm::context_tokens.eq(m.context_tokens as i32),
-            lm::input_usd_per_mtok.eq(m.input_usd_per_mtok),
-            lm::output_usd_per_mtok.eq(m.output_usd_per_mtok),
-            lm::fallbacks.eq(&m.fallbacks),
-        ))
-        .on_conflict_do_nothing()
-        .returning(ModelRow::as_returning())
-        .get_result::<ModelRow>(&mut conn)
-        .await
-        .optional()?;
-    row.map(model_view).ok_or_else(|| taken("model", &alias))
+    drop(conn);
+    let tenant = p.tenant_id;
+    let selector = json!({"model": alias, "provider": m.provider, "name": m.name});
+    audited(ctx, p, "llm.model.create", selector, move |conn| {
+        Box::pin(async move {
+            let row = diesel::insert_into(lm::table)
+                .values((
+                    lm::tenant_id.eq(tenant),
+                    lm::alias.eq(&m.alias),
+                    lm::provider.eq(&m.provider),
+                    lm::name.eq(&m.name),
+                    lm::context_tokens.eq(m.context_tokens as i32),
+                    lm::input_usd_per_mtok.eq(m.input_usd_per_mtok),
+                    lm::output_usd_per_mtok.eq(m.output_usd_per_mtok),
+                    lm::fallbacks.eq(&m.fallbacks),
+                ))
+                .on_conflict_do_nothing()
+                .returning(ModelRow::as_returning())
+                .get_result::<ModelRow>(conn)
+                .await
+                .optional()?;
+            row.map(model_view).ok_or_else(|| taken("model", &alias))
+        })
+    })
+    .await
 }
 
 pub async fn get_model(ctx: &Ctx, p: &Principal, alias: &str) -> ServiceResult<ModelView> {
@@ -520,28 +551,41 @@ pub async fn update_model(ctx: &Ctx, p: &Principal, alias: &str, i: ModelInput) 
         ..old
     };
     check_model(ctx, &mut conn, p.tenant_id, &m).await?;
-    let row = diesel::update(lm::table.find((p.tenant_id, alias)))
-        .set((
-            lm::provider.eq(&m.provider),
-            lm::name.eq(&m.name),
-            lm::context_tokens.eq(m.context_tokens as i32),
-            lm::input_usd_per_mtok.eq(m.input_usd_per_mtok),
-            lm::output_usd_per_mtok.eq(m.output_usd_per_mtok),
-            lm::fallbacks.eq(&m.fallbacks),
-            lm::updated_at.eq(Utc::now()),
-        ))
-        .returning(ModelRow::as_returning())
-        .get_result::<ModelRow>(&mut conn)
-        .await?;
-    Ok(model_view(row))
+    drop(conn);
+    let key = (p.tenant_id, alias.to_string());
+    let selector = json!({"model": alias, "provider": m.provider, "name": m.name});
+    audited(ctx, p, "llm.model.update", selector, move |conn| {
+        Box::pin(async move {
+            let row = diesel::update(lm::table.find(key))
+                .set((
+                    lm::provider.eq(&m.provider),
+                    lm::name.eq(&m.name),
+                    lm::context_tokens.eq(m.context_tokens as i32),
+                    lm::input_usd_per_mtok.eq(m.input_usd_per_mtok),
+                    lm::output_usd_per_mtok.eq(m.output_usd_per_mtok),
+                    lm::fallbacks.eq(&m.fallbacks),
+                    lm::updated_at.eq(Utc::now()),
+                ))
+                .returning(ModelRow::as_returning())
+                .get_result::<ModelRow>(conn)
+                .await?;
+            Ok(model_view(row))
+        })
+    })
+    .await
 }
 
 pub async fn delete_model(ctx: &Ctx, p: &Principal, alias: &str) -> ServiceResult<()> {
     p.require(Role::Admin, "managing language models")?;
-    let mut conn = ctx.pool.get().await?;
-    let n = diesel::delete(lm::table.find((p.tenant_id, alias))).execute(&mut conn).await?;
-    if n == 0 {
-        return Err(model_not_found(alias));
-    }
-    Ok(())
+    let (tenant, alias) = (p.tenant_id, alias.to_string());
+    audited(ctx, p, "llm.model.delete", json!({"model": alias}), move |conn| {
+        Box::pin(async move {
+            let n = diesel::delete(lm::table.find((tenant, &alias))).execute(conn).await?;
+            if n == 0 {
+                return Err(model_not_found(&alias));
+            }
+            Ok(())
+        })
+    })
+    .await
 }

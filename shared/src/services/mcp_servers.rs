@@ -262,6 +262,9 @@ pub async fn create(ctx: &Ctx, p: &Principal, i: McpServerInput) -> ServiceResul
         let text = serde_json::to_string(&secrets).expect("strings serialise");
         ctx.secrets.encrypt(&text, &secrets_context(tenant, id))
     });
+    let actor = p.key_id;
+    let selector =
+        json!({"server_id": id, "name": i.name, "transport": i.transport, "url": i.url, "command": i.command});
     let mut conn = ctx.pool.get().await?;
     let created = (*conn)
         .transaction::<_, diesel::result::Error, _>(async move |conn: &mut AsyncPgConnection| {
@@ -286,6 +289,7 @@ pub async fn create(ctx: &Ctx, p: &Principal, i: McpServerInput) -> ServiceResul
                 .optional()?;
             let Some(row) = row else { return Ok(None) };
             let job = crate::queue::insert(conn, tenant, &args).await?;
+            super::audit::record(conn, tenant, Some(actor), "mcp.create", &selector, &json!({}), None).await?;
             Ok(Some((row, job)))
         })
         .await?;
@@ -335,14 +339,18 @@ pub async fn rediscover(ctx: &Ctx, p: &Principal, id: Uuid) -> ServiceResult<Job
 
 pub async fn delete(ctx: &Ctx, p: &Principal, id: Uuid) -> ServiceResult<()> {
     p.require(Role::Admin, "managing MCP servers")?;
-    let mut conn = ctx.pool.get().await?;
-    let n = diesel::delete(ms::table.filter(ms::tenant_id.eq(p.tenant_id)).filter(ms::id.eq(id)))
-        .execute(&mut conn)
-        .await?;
-    if n == 0 {
-        return Err(not_found());
-    }
-    Ok(())
+    let tenant = p.tenant_id;
+    super::audit::audited(ctx, p, "mcp.delete", json!({"server_id": id}), move |conn| {
+        Box::pin(async move {
+            let n =
+                diesel::delete(ms::table.filter(ms::tenant_id.eq(tenant)).filter(ms::id.eq(id))).execute(conn).await?;
+            if n == 0 {
+                return Err(not_found());
+            }
+            Ok(())
+        })
+    })
+    .await
 }
 
 /// Runs `tools/list` on a server and stores the answer (or the failure).

@@ -10,6 +10,7 @@ use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use super::audit::audited;
 use super::Principal;
 use crate::db::models::{WebhookAttempt, WebhookDelivery, WebhookEndpoint};
 use crate::db::schema::{tenants as t, webhook_attempts as a, webhook_deliveries as d, webhook_endpoints as e};
@@ -132,20 +133,26 @@ pub async fn create(ctx: &Ctx, p: &Principal, req: CreateEndpoint) -> ServiceRes
     check_url(&req.url, &ctx.settings.webhooks, "url").await?;
     let secret = signing::generate_secret();
     let id = Uuid::now_v7();
-    let mut conn = ctx.pool.get().await?;
-    let ep: WebhookEndpoint = diesel::insert_into(e::table)
-        .values((
-            e::id.eq(id),
-            e::tenant_id.eq(p.tenant_id),
-            e::url.eq(&req.url),
-            e::event_types.eq(&req.event_types),
-            e::enabled.eq(req.enabled),
-            e::description.eq(&req.description),
-            e::secret.eq(ctx.secrets.encrypt(&secret, &endpoint_context(id))),
-        ))
-        .returning(WebhookEndpoint::as_returning())
-        .get_result(&mut conn)
-        .await?;
+    let (tenant, sealed) = (p.tenant_id, ctx.secrets.encrypt(&secret, &endpoint_context(id)));
+    let selector = json!({"endpoint_id": id, "url": req.url});
+    let ep: WebhookEndpoint = audited(ctx, p, "webhook.create", selector, move |conn| {
+        Box::pin(async move {
+            Ok(diesel::insert_into(e::table)
+                .values((
+                    e::id.eq(id),
+                    e::tenant_id.eq(tenant),
+                    e::url.eq(&req.url),
+                    e::event_types.eq(&req.event_types),
+                    e::enabled.eq(req.enabled),
+                    e::description.eq(&req.description),
+                    e::secret.eq(sealed),
+                ))
+                .returning(WebhookEndpoint::as_returning())
+                .get_result(conn)
+                .await?)
+        })
+    })
+    .await?;
     Ok(EndpointWithSecret { endpoint: view(&ep), secret })
 }
 
@@ -177,34 +184,46 @@ pub async fn update(ctx: &Ctx, p: &Principal, id: Uuid, req: UpdateEndpoint) -> 
     }
     let mut conn = ctx.pool.get().await?;
     let ep = load(&mut conn, p, id).await?;
+    drop(conn);
     let enabling = req.enabled == Some(true) && !ep.enabled;
-    let ep: WebhookEndpoint = diesel::update(e::table.find(id))
-        .set((
-            e::url.eq(req.url.unwrap_or(ep.url)),
-            e::event_types.eq(req.event_types.unwrap_or(ep.event_types)),
-            e::description.eq(req.description.unwrap_or(ep.description)),
-            e::enabled.eq(req.enabled.unwrap_or(ep.enabled)),
-            e::consecutive_failures.eq(if enabling { 0 } else { ep.consecutive_failures }),
-            e::disabled_reason.eq(if enabling { None } else { ep.disabled_reason }),
-            e::updated_at.eq(Utc::now()),
-        ))
-        .returning(WebhookEndpoint::as_returning())
-        .get_result(&mut conn)
-        .await?;
-    crate::queue::circuit::endpoint_disabled(&mut conn, ep.id).await?;
+    let selector = json!({"endpoint_id": id, "url": req.url, "event_types": req.event_types, "enabled": req.enabled});
+    let ep: WebhookEndpoint = audited(ctx, p, "webhook.update", selector, move |conn| {
+        Box::pin(async move {
+            let ep: WebhookEndpoint = diesel::update(e::table.find(id))
+                .set((
+                    e::url.eq(req.url.unwrap_or(ep.url)),
+                    e::event_types.eq(req.event_types.unwrap_or(ep.event_types)),
+                    e::description.eq(req.description.unwrap_or(ep.description)),
+                    e::enabled.eq(req.enabled.unwrap_or(ep.enabled)),
+                    e::consecutive_failures.eq(if enabling { 0 } else { ep.consecutive_failures }),
+                    e::disabled_reason.eq(if enabling { None } else { ep.disabled_reason }),
+                    e::updated_at.eq(Utc::now()),
+                ))
+                .returning(WebhookEndpoint::as_returning())
+                .get_result(conn)
+                .await?;
+            crate::queue::circuit::endpoint_disabled(conn, ep.id).await?;
+            Ok(ep)
+        })
+    })
+    .await?;
     Ok(view(&ep))
 }
 
 /// Deletes an endpoint; its pending deliveries go with it.
 pub async fn delete(ctx: &Ctx, p: &Principal, id: Uuid) -> ServiceResult<()> {
     p.require(Role::Admin, "managing webhooks")?;
-    let mut conn = ctx.pool.get().await?;
-    let n =
-        diesel::delete(e::table.filter(e::id.eq(id)).filter(e::tenant_id.eq(p.tenant_id))).execute(&mut conn).await?;
-    if n == 0 {
-        return Err(not_found());
-    }
-    Ok(())
+    let tenant = p.tenant_id;
+    audited(ctx, p, "webhook.delete", json!({"endpoint_id": id}), move |conn| {
+        Box::pin(async move {
+            let n = diesel::delete(e::table.filter(e::id.eq(id)).filter(e::tenant_id.eq(tenant))).execute(conn).await?;
+            if n == 0 {
+                return Err(not_found());
+            }
+            Ok(())
+        })
+    })
+    .await
 }
 
 /// Replaces the secret; the old one keeps signing for
@@ -218,16 +237,23 @@ pub async fn rotate_secret(ctx: &Ctx, p: &Principal, id: Uuid) -> ServiceResult<
     let context = endpoint_context(ep.id);
     // The previous secret, sealed (a row from before sealing is sealed now).
     let previous = sealed(&ctx.secrets, &ep.secret, &context);
-    let ep: WebhookEndpoint = diesel::update(e::table.find(ep.id))
-        .set((
-            e::previous_secret.eq(Some(previous)),
-            e::previous_expires_at.eq(Some(until)),
-            e::secret.eq(ctx.secrets.encrypt(&secret, &context)),
-            e::updated_at.eq(Utc::now()),
-        ))
-        .returning(WebhookEndpoint::as_returning())
-        .get_result(&mut conn)
-        .await?;
+    let next = ctx.secrets.encrypt(&secret, &context);
+    drop(conn);
+    let ep: WebhookEndpoint = audited(ctx, p, "webhook.rotate_secret", json!({"endpoint_id": ep.id}), move |conn| {
+        Box::pin(async move {
+            Ok(diesel::update(e::table.find(ep.id))
+                .set((
+                    e::previous_secret.eq(Some(previous)),
+                    e::previous_expires_at.eq(Some(until)),
+                    e::secret.eq(next),
+                    e::updated_at.eq(Utc::now()),
+                ))
+                .returning(WebhookEndpoint::as_returning())
+                .get_result(conn)
+                .await?)
+        })
+    })
+    .await?;
     Ok(EndpointWithSecret { endpoint: view(&ep), secret })
 }
 
@@ -506,14 +532,23 @@ pub async fn rotate_callback_secret(ctx: &Ctx, p: &Principal) -> ServiceResult<C
     let secret = signing::generate_secret();
     let until = Utc::now() + TimeDelta::seconds(ctx.settings.webhooks.secret_overlap_secs as i64);
     let context = callback_context(p.tenant_id);
-    diesel::update(t::table.find(p.tenant_id))
-        .set((
-            t::callback_secret.eq(ctx.secrets.encrypt(&secret, &context)),
-            t::callback_previous_secret.eq(Some(ctx.secrets.encrypt(&current, &context))),
-            t::callback_previous_expires_at.eq(Some(until)),
-        ))
-        .execute(&mut conn)
-        .await?;
+    let (tenant, next, previous) =
+        (p.tenant_id, ctx.secrets.encrypt(&secret, &context), ctx.secrets.encrypt(&current, &context));
+    drop(conn);
+    audited(ctx, p, "webhook.rotate_callback_secret", json!({}), move |conn| {
+        Box::pin(async move {
+            diesel::update(t::table.find(tenant))
+                .set((
+                    t::callback_secret.eq(next),
+                    t::callback_previous_secret.eq(Some(previous)),
+                    t::callback_previous_expires_at.eq(Some(until)),
+                ))
+                .execute(conn)
+                .await?;
+            Ok(())
+        })
+    })
+    .await?;
     Ok(CallbackSecret { secret, previous_secret_expires_at: Some(until) })
 }
 

@@ -141,7 +141,8 @@ pub async fn run(plan: &Plan) -> Report {
     let base = format!("http://127.0.0.1:{}", api.port);
     tokio::spawn(api.server);
     let tenant = chorus_shared::services::auth::ensure_tenant(&ctx.pool, "acme").await.unwrap();
-    let key = chorus_shared::services::auth::create_key(&ctx.pool, tenant.id, "chaos", Role::Admin).await.unwrap();
+    let key =
+        chorus_shared::services::auth::create_key(&ctx.pool, tenant.id, "chaos", Role::Admin, None).await.unwrap();
     let client = Client { http: reqwest::Client::new(), base, key: key.secret };
 
     let mut receiver = Some(Receiver::start(0).await);

@@ -73,7 +73,8 @@ async fn tagging_a_thousand_documents_reports_progress_and_is_audited() {
     assert_eq!(app.get(&user, "/v1/audit").send().await.unwrap().status(), 403);
     let stranger = app.key("globex", Role::Admin).await;
     let theirs: Value = app.get_json(&stranger, "/v1/audit").await;
-    assert!(theirs.as_array().unwrap().is_empty(), "audit entries are per tenant");
+    let actions: Vec<&str> = theirs.as_array().unwrap().iter().filter_map(|e| e["action"].as_str()).collect();
+    assert_eq!(actions, ["key.create"], "audit entries are per tenant: only the stranger's own key");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -273,4 +274,75 @@ async fn an_export_stops_adding_originals_at_its_size_cap_and_downloads_stream()
     let resp = app.get(&app.admin_key, &format!("/v1/documents/{}/download", ids[0])).send().await.unwrap();
     assert_eq!(resp.headers()["content-length"], "14");
     assert_eq!(&resp.bytes().await.unwrap()[..], b"first original");
+}
+
+/// Every admin action writes an audit entry, by the acting key, in the
+/// transaction of the change: keys, webhooks, providers and models,
+/// agents, retries of dead jobs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_admin_action_writes_an_audit_entry() {
+    let app = TestApp::spawn().await;
+    let admin = &app.admin_key;
+    let created = |path: &'static str, body: Value| {
+        let req = app.post(admin, path).json(&body);
+        async move {
+            let resp = req.send().await.unwrap();
+            assert!(resp.status().is_success(), "{path}: {}", resp.status());
+            resp.json::<Value>().await.unwrap()
+        }
+    };
+    let key = created("/v1/keys", json!({"name": "ci", "role": "user"})).await;
+    let resp = app.client.delete(app.url(&format!("/v1/keys/{}", key["id"].as_str().unwrap()))).bearer_auth(admin);
+    assert!(resp.send().await.unwrap().status().is_success());
+    let hook = created("/v1/webhooks", json!({"url": "http://127.0.0.1:9/hook", "event_types": ["job.dead"]})).await;
+    let hook_id = hook["id"].as_str().unwrap();
+    let patch = app.client.patch(app.url(&format!("/v1/webhooks/{hook_id}"))).bearer_auth(admin);
+    assert!(patch.json(&json!({"enabled": false})).send().await.unwrap().status().is_success());
+    created_status(&app, &format!("/v1/webhooks/{hook_id}/rotate-secret")).await;
+    let gone = app.client.delete(app.url(&format!("/v1/webhooks/{hook_id}"))).bearer_auth(admin);
+    assert!(gone.send().await.unwrap().status().is_success());
+    let provider =
+        json!({"name": "acme-openai", "kind": "openai", "base_url": "http://127.0.0.1:9/v1", "api_key": "sk-x"});
+    created("/v1/admin/llm/providers", provider).await;
+    let model = json!({"alias": "acme-gpt", "provider": "acme-openai", "name": "gpt-upstream"});
+    created("/v1/admin/llm/models", model).await;
+    let agent = json!({"name": "helper", "model": "acme-gpt", "tools": ["calculator"]});
+    let agent = created("/v1/agents", agent).await;
+    let gone = app.client.delete(app.url(&format!("/v1/agents/{}", agent["id"].as_str().unwrap()))).bearer_auth(admin);
+    assert!(gone.send().await.unwrap().status().is_success());
+    let dead = app.submit(json!({"kind": "diagnostic", "payload": {"fail_attempts": 1}, "max_attempts": 1})).await;
+    app.wait_for_status(dead, JobStatus::Dead, Duration::from_secs(15)).await;
+    created_status(&app, &format!("/v1/jobs/{dead}/retry")).await;
+
+    let audit: Value = app.get_json(admin, "/v1/audit?limit=200").await;
+    let entries = audit.as_array().unwrap();
+    let actions: Vec<&str> = entries.iter().rev().filter_map(|e| e["action"].as_str()).collect();
+    let expected = [
+        "key.create",
+        "key.revoke",
+        "webhook.create",
+        "webhook.update",
+        "webhook.rotate_secret",
+        "webhook.delete",
+        "llm.provider.create",
+        "llm.model.create",
+        "agent.create",
+        "agent.delete",
+        "job.retry",
+    ];
+    // The first `key.create` is the admin key itself, made before any request.
+    assert_eq!(&actions[actions.len() - expected.len()..], expected, "{actions:?}");
+    let by_admin = entries.iter().take(expected.len()).all(|e| e["actor_key_id"].is_string());
+    assert!(by_admin, "every entry names the acting key: {audit}");
+    assert!(!audit.to_string().contains("sk-x"), "no secret is written to the log");
+    let retried = &entries[0];
+    assert_eq!(
+        (retried["job_id"].as_str(), retried["selector"]["kind"].as_str()),
+        (Some(dead.to_string().as_str()), Some("diagnostic"))
+    );
+}
+
+async fn created_status(app: &TestApp, path: &str) {
+    let resp = app.post(&app.admin_key, path).send().await.unwrap();
+    assert!(resp.status().is_success(), "{path}: {}", resp.status());
 }

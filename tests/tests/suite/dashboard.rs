@@ -18,7 +18,7 @@ async fn the_dashboard_works_in_a_real_browser() {
     let modules = std::env::var("CHORUS_TEST_BROWSER").expect("CHORUS_TEST_BROWSER (run `just test`)");
     let app = TestApp::spawn().await;
     let tenant = chorus_shared::services::auth::ensure_tenant(&app.ctx.pool, "acme").await.unwrap();
-    let viewer = chorus_shared::services::auth::create_key(&app.ctx.pool, tenant.id, "viewer", Role::Viewer)
+    let viewer = chorus_shared::services::auth::create_key(&app.ctx.pool, tenant.id, "viewer", Role::Viewer, None)
         .await
         .unwrap()
         .secret;
