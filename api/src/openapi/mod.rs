@@ -18,8 +18,8 @@ use sse::SseEvents;
 use variants::Variants;
 
 use crate::routes::{
-    admin, agents, bulk, conversations, documents, embeddings, health, jobs, keys, llm, mcp, schedules, search, tags,
-    tools, webhooks,
+    admin, agents, bulk, conversations, documents, embeddings, health, jobs, keys, llm, mcp, openai, schedules, search,
+    tags, tools, webhooks,
 };
 
 #[derive(OpenApi)]
@@ -49,6 +49,7 @@ Every route that takes a key counts against the key's and the tenant's rate limi
         mcp::create, mcp::list, mcp::get, mcp::discover, mcp::delete,
         agents::create, agents::list, agents::get, agents::update, agents::delete,
         schedules::create, schedules::list, schedules::get, schedules::update, schedules::delete,
+        openai::models,
         health::healthz, health::readyz, health::metrics,
     ),
     components(schemas(chorus_shared::error::ErrorBody, chorus_shared::error::ErrorCode)),
@@ -65,6 +66,7 @@ Every route that takes a key counts against the key's and the tenant's rate limi
         (name = "schedules", description = "Recurring jobs: cron in a time zone"),
         (name = "llm", description = "The tenant's own language-model providers and models (admin)"),
         (name = "admin", description = "Operators: vector maintenance (reindex, reconcile) and tenants' rate limits"),
+        (name = "openai", description = "OpenAI-compatible routes (errors in OpenAI's envelope)"),
         (name = "health", description = "Liveness, readiness and metrics"))
 )]
 pub struct ApiDoc;

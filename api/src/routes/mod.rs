@@ -11,6 +11,7 @@ pub mod jobs;
 pub mod keys;
 pub mod llm;
 pub mod mcp;
+pub mod openai;
 pub mod schedules;
 pub mod search;
 pub mod tags;
@@ -39,7 +40,8 @@ pub fn configure_v1(cfg: &mut web::ServiceConfig) {
             .configure(tools::configure)
             .configure(mcp::configure)
             .configure(agents::configure)
-            .configure(schedules::configure),
+            .configure(schedules::configure)
+            .configure(openai::configure),
     );
 }
 

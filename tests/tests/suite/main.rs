@@ -24,6 +24,7 @@ mod llm_admin;
 mod mcp;
 mod modes;
 mod observability;
+mod openai;
 mod outage;
 mod providers;
 mod retries;

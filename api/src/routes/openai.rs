@@ -1,0 +1,114 @@
+//! The OpenAI-compatible front door, for code written against the official
+//! `openai` SDKs: `GET /v1/models` lists the model aliases the tenant may
+//! name. Same keys, same tenants. On these routes an error is OpenAI's
+//! envelope, `{"error": {"message", "type", "param", "code"}}`, with our
+//! code as `code` ([`envelope`] rewrites the answer of any error).
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderValue, CONTENT_TYPE};
+use actix_web::middleware::{from_fn, Next};
+use actix_web::{web, HttpResponse};
+use chorus_shared::services::llm_catalog;
+use chorus_shared::Ctx;
+use serde::Serialize;
+use serde_json::{json, Value};
+use utoipa::ToSchema;
+
+use crate::auth::Auth;
+use crate::error::{resource, ApiResult};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("/models").wrap(from_fn(envelope)).route(web::get().to(models)));
+}
+
+/// One model, as OpenAI lists it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Model {
+    /// The alias to pass as `model`.
+    pub id: String,
+    /// Always `model`.
+    pub object: &'static str,
+    /// Unix seconds; 0 (aliases have no creation time).
+    pub created: i64,
+    /// `chorus` for configured models, the tenant's name space for its own.
+    pub owned_by: &'static str,
+}
+
+/// OpenAI's list.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ModelList {
+    /// Always `list`.
+    pub object: &'static str,
+    pub data: Vec<Model>,
+}
+
+/// OpenAI's error envelope.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OpenAiError {
+    pub error: OpenAiErrorBody,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OpenAiErrorBody {
+    pub message: String,
+    /// `authentication_error`, `permission_error`, `not_found_error`,
+    /// `rate_limit_error`, `invalid_request_error` or `api_error`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The field at fault, if one is.
+    pub param: Option<String>,
+    /// Our code, from the error table.
+    pub code: Option<String>,
+}
+
+/// The model aliases the key's tenant may name: the configured ones and
+/// the tenant's own (OpenAI's `GET /v1/models`).
+#[utoipa::path(get, path = "/v1/models", tag = "openai",
+    responses((status = 200, body = ModelList), (status = 401, body = OpenAiError), (status = 403, body = OpenAiError),
+        (status = 429, body = OpenAiError)),
+    security(("bearer" = [])))]
+pub async fn models(ctx: web::Data<Ctx>, auth: Auth) -> ApiResult<HttpResponse> {
+    let aliases = llm_catalog::aliases(&ctx, auth.0.tenant_id).await?;
+    let data = aliases.into_iter().map(|id| Model { id, object: "model", created: 0, owned_by: "chorus" }).collect();
+    Ok(HttpResponse::Ok().json(ModelList { object: "list", data }))
+}
+
+/// OpenAI's error type for a status.
+fn error_type(status: u16) -> &'static str {
+    match status {
+        401 => "authentication_error",
+        403 => "permission_error",
+        404 => "not_found_error",
+        429 => "rate_limit_error",
+        400..=499 => "invalid_request_error",
+        _ => "api_error",
+    }
+}
+
+/// Rewrites an error answer `{code, message, details?}` into OpenAI's
+/// envelope; the status and headers (`Retry-After`, say) stay.
+pub async fn envelope<B: MessageBody + 'static>(
+    req: ServiceRequest,
+    next: Next<B>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let res = next.call(req).await?;
+    let status = res.status();
+    if !status.is_client_error() && !status.is_server_error() {
+        return Ok(res.map_into_boxed_body());
+    }
+    let (req, res) = res.into_parts();
+    let (mut head, body) = res.into_parts();
+    let bytes = actix_web::body::to_bytes(body).await.unwrap_or_default();
+    let ours: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    let message = ours["message"].as_str().unwrap_or_else(|| status.canonical_reason().unwrap_or("error"));
+    let theirs = json!({"error": {
+        "message": message,
+        "type": error_type(status.as_u16()),
+        "param": ours["details"]["field"],
+        "code": ours["code"],
+    }});
+    head.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    let res = head.set_body(BoxBody::new(theirs.to_string()));
+    Ok(ServiceResponse::new(req, res))
+}

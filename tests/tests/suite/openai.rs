@@ -1,0 +1,37 @@
+//! The OpenAI-compatible routes, driven by the official `openai` Python SDK
+//! (PyPI, in the suite's Python environment): `GET /v1/models` lists the
+//! tenant's aliases, and errors reach the SDK in OpenAI's envelope, as the
+//! SDK's own exception classes.
+
+use chorus_tests::TestApp;
+use serde_json::{json, Value};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openai_sdk_lists_models_and_reads_our_errors() {
+    let python = std::env::var("CHORUS_TEST_PYTHON").expect("CHORUS_TEST_PYTHON (run `just test`)");
+    let app = TestApp::spawn_with(0, |s| s.limits.key_requests_per_sec = 5).await;
+    let model = json!({"alias": "acme-gpt", "provider": "local", "name": "smollm2"});
+    let resp = app.post(&app.admin_key, "/v1/admin/llm/models").json(&model).send().await.unwrap();
+    assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
+
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("openai/models.py");
+    let mut cmd = std::process::Command::new(python);
+    cmd.arg(script).env("CHORUS_URL", &app.address).env("CHORUS_KEY", &app.admin_key);
+    let out = tokio::task::spawn_blocking(move || cmd.output()).await.unwrap().expect("python runs");
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    let seen: Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(seen["ids"], json!(["acme-gpt", "smollm2"]), "the configured model and the tenant's own");
+    assert_eq!(
+        seen["unknown_key"],
+        json!({"status": 401, "type": "authentication_error", "code": "invalid_api_key", "class": "AuthenticationError"})
+    );
+    assert_eq!(
+        seen["over_limit"],
+        json!({"status": 429, "type": "rate_limit_error", "code": "rate_limited", "class": "RateLimitError"})
+    );
+    // Another tenant sees only the configured model.
+    let other = app.key("globex", chorus_shared::domain::Role::Viewer).await;
+    let theirs = app.get_json(&other, "/v1/models").await;
+    assert_eq!(theirs["data"].as_array().unwrap().len(), 1, "{theirs}");
+}
