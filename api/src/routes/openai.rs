@@ -99,7 +99,12 @@ pub async fn envelope<B: MessageBody + 'static>(
     }
     let (req, res) = res.into_parts();
     let (mut head, body) = res.into_parts();
-    let bytes = actix_web::body::to_bytes(body).await.unwrap_or_default();
+    // Our error bodies are small; anything larger (or unreadable) keeps
+    // only its status's reason.
+    let bytes = match actix_web::body::to_bytes_limited(body, 64 * 1024).await {
+        Ok(Ok(bytes)) => bytes,
+        _ => Default::default(),
+    };
     let ours: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
     let message = ours["message"].as_str().unwrap_or_else(|| status.canonical_reason().unwrap_or("error"));
     let theirs = json!({"error": {
