@@ -80,6 +80,8 @@ error_codes! {
     TooManyStreams => ("too_many_streams", 429),
     RateLimited => ("rate_limited", 429),
     CostCapReached => ("cost_cap_reached", 429),
+    CompletionFailed => ("completion_failed", 502),
+    CompletionTimeout => ("completion_timeout", 504),
     Internal => ("internal", 500),
     Unavailable => ("unavailable", 503),
 }

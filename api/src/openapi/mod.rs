@@ -49,7 +49,7 @@ Every route that takes a key counts against the key's and the tenant's rate limi
         mcp::create, mcp::list, mcp::get, mcp::discover, mcp::delete,
         agents::create, agents::list, agents::get, agents::update, agents::delete,
         schedules::create, schedules::list, schedules::get, schedules::update, schedules::delete,
-        openai::models,
+        openai::models, openai::chat_completions,
         health::healthz, health::readyz, health::metrics,
     ),
     components(schemas(chorus_shared::error::ErrorBody, chorus_shared::error::ErrorCode)),

@@ -1,6 +1,7 @@
 //! The OpenAI-compatible front door, for code written against the official
 //! `openai` SDKs: `GET /v1/models` lists the model aliases the tenant may
-//! name. Same keys, same tenants. On these routes an error is OpenAI's
+//! name, and `POST /v1/chat/completions` answers through a `chat` job
+//! (`services::completions`). Same keys, same tenants. On these routes an error is OpenAI's
 //! envelope, `{"error": {"message", "type", "param", "code"}}`, with our
 //! code as `code` ([`envelope`] rewrites the answer of any error).
 
@@ -9,6 +10,7 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderValue, CONTENT_TYPE};
 use actix_web::middleware::{from_fn, Next};
 use actix_web::{web, HttpResponse};
+use chorus_shared::services::completions::{self, Completion, CompletionRequest};
 use chorus_shared::services::llm_catalog;
 use chorus_shared::Ctx;
 use serde::Serialize;
@@ -17,9 +19,11 @@ use utoipa::ToSchema;
 
 use crate::auth::Auth;
 use crate::error::{resource, ApiResult};
+use crate::json::Json;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/models").wrap(from_fn(envelope)).route(web::get().to(models)));
+    cfg.service(resource("/models").wrap(from_fn(envelope)).route(web::get().to(models)))
+        .service(resource("/chat/completions").wrap(from_fn(envelope)).route(web::post().to(chat_completions)));
 }
 
 /// One model, as OpenAI lists it.
@@ -72,6 +76,26 @@ pub async fn models(ctx: web::Data<Ctx>, auth: Auth) -> ApiResult<HttpResponse> 
     let aliases = llm_catalog::aliases(&ctx, auth.0.tenant_id).await?;
     let data = aliases.into_iter().map(|id| Model { id, object: "model", created: 0, owned_by: "chorus" }).collect();
     Ok(HttpResponse::Ok().json(ModelList { object: "list", data }))
+}
+
+/// A chat completion (non-streaming), run as a `chat` job of a new
+/// conversation tagged `openai`; the answer waits for the job (up to five
+/// minutes, then `completion_timeout` with the job's id).
+#[utoipa::path(post, path = "/v1/chat/completions", tag = "openai", request_body = CompletionRequest,
+    responses((status = 200, body = Completion), (status = 400, body = OpenAiError), (status = 401, body = OpenAiError),
+        (status = 403, body = OpenAiError), (status = 404, body = OpenAiError), (status = 413, body = OpenAiError),
+        (status = 415, body = OpenAiError), (status = 422, body = OpenAiError), (status = 429, body = OpenAiError),
+        (status = 502, body = OpenAiError), (status = 504, body = OpenAiError)),
+    security(("bearer" = [])))]
+pub async fn chat_completions(
+    ctx: web::Data<Ctx>,
+    auth: Auth,
+    body: Json<CompletionRequest>,
+) -> ApiResult<HttpResponse> {
+    let req = body.into_inner();
+    let model = req.model.clone();
+    let job = completions::submit(&ctx, &auth.0, req).await?;
+    Ok(HttpResponse::Ok().json(completions::answer(&ctx, &auth.0, &job, &model).await?))
 }
 
 /// OpenAI's error type for a status.

@@ -500,6 +500,37 @@ pub async fn post_message(ctx: &Ctx, p: &Principal, id: Uuid, body: PostMessage)
     Ok((message, job))
 }
 
+/// Appends turns that happened elsewhere (`user` or `assistant`, oldest
+/// first) to a conversation of the tenant, in one statement: the history an
+/// OpenAI-style request brings with it.
+pub async fn append_history(ctx: &Ctx, tenant: Uuid, id: Uuid, turns: &[(&str, String)]) -> ServiceResult<()> {
+    if turns.is_empty() {
+        return Ok(());
+    }
+    let now = Utc::now();
+    let rows: Vec<Message> = turns
+        .iter()
+        .map(|(role, content)| Message {
+            id: Uuid::now_v7(),
+            conversation_id: id,
+            tenant_id: tenant,
+            role: role.to_string(),
+            content: content.clone(),
+            reply_to: None,
+            model: None,
+            job_id: None,
+            usage: None,
+            citations: json!([]),
+            meta: json!({}),
+            created_at: now,
+        })
+        .collect();
+    let mut conn = ctx.pool.get().await?;
+    load(&mut conn, tenant, id).await?;
+    diesel::insert_into(m::table).values(&rows).execute(&mut conn).await?;
+    Ok(())
+}
+
 /// The generation settings stored on a conversation.
 pub fn settings_of(conv: &Conversation) -> GenerationSettings {
     serde_json::from_value::<GenerationSettings>(conv.settings.clone()).unwrap_or_default()

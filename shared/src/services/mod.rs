@@ -6,6 +6,7 @@ pub mod audit;
 pub mod auth;
 pub mod bulk;
 pub mod chat;
+pub mod completions;
 pub mod conversations;
 pub mod deliveries;
 pub mod deployment;

@@ -35,3 +35,41 @@ async fn the_openai_sdk_lists_models_and_reads_our_errors() {
     let theirs = app.get_json(&other, "/v1/models").await;
     assert_eq!(theirs["data"].as_array().unwrap().len(), 1, "{theirs}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openai_sdk_gets_a_chat_completion_from_a_chat_job() {
+    let python = std::env::var("CHORUS_TEST_PYTHON").expect("CHORUS_TEST_PYTHON (run `just test`)");
+    let app = TestApp::spawn().await;
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("openai/chat.py");
+    let mut cmd = std::process::Command::new(python);
+    cmd.arg(script).env("CHORUS_URL", &app.address).env("CHORUS_KEY", &app.admin_key);
+    let out = tokio::task::spawn_blocking(move || cmd.output()).await.unwrap().expect("python runs");
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    let seen: Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(
+        (seen["object"].as_str(), seen["model"].as_str(), seen["role"].as_str()),
+        (Some("chat.completion"), Some("smollm2"), Some("assistant"))
+    );
+    assert!(seen["content"].as_str().unwrap().contains("Paris"), "{seen}");
+    let usage = &seen["usage"];
+    assert!(usage["prompt_tokens"].as_u64().unwrap() > 0 && usage["completion_tokens"].as_u64().unwrap() > 0, "{seen}");
+    assert_eq!(
+        usage["total_tokens"].as_u64(),
+        Some(usage["prompt_tokens"].as_u64().unwrap() + usage["completion_tokens"].as_u64().unwrap())
+    );
+    assert_eq!(seen["unknown_model"]["status"], 422, "{seen}");
+    assert_eq!(seen["streamed"], json!({"status": 400, "code": "invalid_parameter", "class": "BadRequestError"}));
+
+    // It ran as a chat job of a conversation tagged `openai`, with the
+    // history it was sent, and its usage row was written.
+    let job = seen["id"].as_str().unwrap().strip_prefix("chatcmpl-").unwrap().to_string();
+    let view = app.get_json(&app.admin_key, &format!("/v1/jobs/{job}")).await;
+    assert_eq!((view["kind"].as_str(), view["status"].as_str()), (Some("chat"), Some("succeeded")));
+    let conv = view["payload"]["conversation_id"].as_str().unwrap();
+    let page = app.get_json(&app.admin_key, &format!("/v1/conversations/{conv}/messages")).await;
+    let roles: Vec<&str> = page["items"].as_array().unwrap().iter().map(|m| m["role"].as_str().unwrap()).collect();
+    assert_eq!(roles, ["user", "assistant", "user", "assistant"], "{page}");
+    let usage = app.get_json(&app.admin_key, "/v1/usage").await;
+    assert!(usage.to_string().contains("smollm2"), "{usage}");
+}

@@ -1,0 +1,214 @@
+//! OpenAI's chat completions (`POST /v1/chat/completions`) as a `chat` job,
+//! so retries, fallbacks, the cache, cost caps, cost accounting and usage
+//! rows all apply: the request's messages become a conversation (system
+//! messages its prompt, earlier turns its history, tagged `openai`), the
+//! last user message is posted to it, and the answer is the job's result
+//! in OpenAI's shape.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use utoipa::ToSchema;
+
+use super::conversations::{self, ConversationInput, PostMessage, MAX_MESSAGE_CHARS};
+use super::Principal;
+use crate::db::models::Job;
+use crate::domain::JobStatus;
+use crate::error::{ErrorCode, ServiceError, ServiceResult};
+use crate::kinds::chat::GenerationSettings;
+use crate::Ctx;
+
+/// The most messages one request may carry.
+const MAX_MESSAGES: usize = 256;
+/// How long a request waits for its answer before `completion_timeout`.
+pub const WAIT: Duration = Duration::from_secs(300);
+
+/// A message's content: text, or OpenAI's list of parts (the text parts
+/// are joined).
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum Content {
+    Text(String),
+    Parts(Vec<Part>),
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct Part {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub text: Option<String>,
+}
+
+impl Content {
+    fn text(&self) -> String {
+        match self {
+            Content::Text(t) => t.clone(),
+            Content::Parts(parts) => {
+                parts.iter().filter(|p| p.kind == "text").filter_map(|p| p.text.clone()).collect::<Vec<_>>().join("\n")
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct InMessage {
+    /// `system`, `developer`, `user` or `assistant`.
+    pub role: String,
+    pub content: Option<Content>,
+}
+
+/// The body of `POST /v1/chat/completions` (fields Chorus does not use,
+/// such as `user` or `seed`, are ignored, as OpenAI's SDKs send them).
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct CompletionRequest {
+    /// A model alias the tenant may name (`GET /v1/models`).
+    pub model: String,
+    pub messages: Vec<InMessage>,
+    #[serde(default)]
+    pub stream: bool,
+    #[schema(minimum = 0, maximum = 2)]
+    pub temperature: Option<f32>,
+    #[schema(minimum = 1, maximum = 32768)]
+    pub max_tokens: Option<u32>,
+    #[schema(minimum = 1, maximum = 32768)]
+    pub max_completion_tokens: Option<u32>,
+    /// Not served yet: a request with tools is refused.
+    pub tools: Option<Value>,
+}
+
+fn invalid(param: &str, message: impl Into<String>) -> ServiceError {
+    ServiceError::new(ErrorCode::InvalidParameter, message).with_details(json!({ "field": param }))
+}
+
+/// Checks the request and queues its `chat` job; returns the job.
+pub async fn submit(ctx: &Ctx, p: &Principal, req: CompletionRequest) -> ServiceResult<Job> {
+    if req.stream {
+        return Err(invalid("stream", "streamed completions are not served yet: send stream false"));
+    }
+    if req.tools.as_ref().is_some_and(|t| !t.is_null()) {
+        return Err(invalid("tools", "tools are not served yet on this route"));
+    }
+    if req.messages.is_empty() || req.messages.len() > MAX_MESSAGES {
+        return Err(invalid("messages", format!("messages holds 1 to {MAX_MESSAGES} messages")));
+    }
+    let mut system = Vec::new();
+    let mut turns: Vec<(&str, String)> = Vec::new();
+    for (i, m) in req.messages.iter().enumerate() {
+        let text = m.content.as_ref().map(Content::text).unwrap_or_default();
+        if text.chars().count() > MAX_MESSAGE_CHARS {
+            return Err(invalid(&format!("messages[{i}].content"), "a message is at most 64,000 characters"));
+        }
+        match m.role.as_str() {
+            "system" | "developer" => system.push(text),
+            "user" => turns.push(("user", text)),
+            "assistant" => turns.push(("assistant", text)),
+            other => return Err(invalid(&format!("messages[{i}].role"), format!("role {other:?} is not served"))),
+        }
+    }
+    let Some(("user", question)) = turns.pop() else {
+        return Err(invalid("messages", "the last message (after system ones) must be the user's"));
+    };
+    let conversation = ConversationInput {
+        title: Some("OpenAI chat completion".into()),
+        system_prompt: Some(system.join("\n\n")),
+        models: Some(vec![req.model.clone()]),
+        settings: None,
+        tags: Some(vec!["openai".into()]),
+    };
+    let conv = conversations::create(ctx, p, conversation).await?;
+    conversations::append_history(ctx, p.tenant_id, conv.id, &turns).await?;
+    let settings = GenerationSettings {
+        temperature: req.temperature,
+        max_tokens: req.max_completion_tokens.or(req.max_tokens),
+        ..Default::default()
+    };
+    let post = PostMessage {
+        content: question,
+        mode: None,
+        models: None,
+        judge: None,
+        rounds: None,
+        rag: None,
+        settings: Some(settings),
+        agent: None,
+    };
+    Ok(conversations::post_message(ctx, p, conv.id, post).await?.1)
+}
+
+/// OpenAI's answer.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Completion {
+    /// `chatcmpl-` and the job's id.
+    pub id: String,
+    /// Always `chat.completion`.
+    pub object: &'static str,
+    /// Unix seconds.
+    pub created: i64,
+    pub model: String,
+    pub choices: Vec<Choice>,
+    pub usage: Usage,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Choice {
+    pub index: u32,
+    pub message: OutMessage,
+    pub finish_reason: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct OutMessage {
+    /// Always `assistant`.
+    pub role: &'static str,
+    pub content: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Usage {
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    pub total_tokens: u64,
+}
+
+/// Waits for the job and answers it in OpenAI's shape; a job that failed
+/// is `completion_failed` (its code and message), one that runs past
+/// [`WAIT`] is `completion_timeout` (it still runs, under `/v1/jobs`).
+pub async fn answer(ctx: &Ctx, p: &Principal, job: &Job, model: &str) -> ServiceResult<Completion> {
+    let done = super::waiting::wait_for(ctx, p, job.id, WAIT).await?;
+    match done.status {
+        JobStatus::Succeeded => {}
+        status if status.is_terminal() => {
+            let code = done.error_code.clone().unwrap_or_else(|| status.to_string());
+            let message = format!("the chat job {status}: {}", done.error_message.clone().unwrap_or_default());
+            let http = if code == ErrorCode::CostCapReached.as_str() {
+                ErrorCode::CostCapReached
+            } else {
+                ErrorCode::CompletionFailed
+            };
+            return Err(ServiceError::new(http, message).with_details(json!({"job_id": job.id, "job_error": code})));
+        }
+        _ => {
+            return Err(ServiceError::new(ErrorCode::CompletionTimeout, "no answer yet: follow the job")
+                .with_details(json!({"job_id": job.id})))
+        }
+    }
+    let result = done.result.unwrap_or(Value::Null);
+    let count = |k: &str| result["usage"][k].as_u64().unwrap_or(0);
+    let (prompt, completion) = (count("prompt_tokens"), count("completion_tokens"));
+    Ok(Completion {
+        id: format!("chatcmpl-{}", job.id),
+        object: "chat.completion",
+        created: job.created_at.timestamp(),
+        model: model.to_string(),
+        choices: vec![Choice {
+            index: 0,
+            message: OutMessage {
+                role: "assistant",
+                content: result["content"].as_str().unwrap_or_default().to_string(),
+            },
+            finish_reason: result["finish_reason"].as_str().unwrap_or("stop").to_string(),
+        }],
+        usage: Usage { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion },
+    })
+}

@@ -1,0 +1,42 @@
+"""The official `openai` SDK against Chorus's `POST /v1/chat/completions`.
+
+Env: CHORUS_URL (the API), CHORUS_KEY (a key). Prints one JSON line: a
+completion on the local model (with a history turn), and what the SDK
+raised for an unknown model and for a streamed request (not served yet).
+"""
+import json
+import os
+
+import openai
+
+client = openai.OpenAI(base_url=os.environ["CHORUS_URL"] + "/v1", api_key=os.environ["CHORUS_KEY"],
+                       max_retries=0, timeout=300)
+question = [
+    {"role": "system", "content": "You are a geography quiz. Answer with the city's name only."},
+    {"role": "user", "content": "What is the capital of Italy?"},
+    {"role": "assistant", "content": "Rome"},
+    {"role": "user", "content": [{"type": "text", "text": "What is the capital of France?"}]},
+]
+r = client.chat.completions.create(model="smollm2", messages=question, max_tokens=16, temperature=0)
+out = {
+    "id": r.id,
+    "object": r.object,
+    "model": r.model,
+    "content": r.choices[0].message.content,
+    "role": r.choices[0].message.role,
+    "finish_reason": r.choices[0].finish_reason,
+    "usage": r.usage.model_dump(include={"prompt_tokens", "completion_tokens", "total_tokens"}),
+}
+
+
+def refusal(**kwargs):
+    try:
+        client.chat.completions.create(messages=question, **kwargs)
+    except openai.APIStatusError as e:
+        return {"status": e.status_code, "code": e.code, "class": type(e).__name__}
+    return None
+
+
+out["unknown_model"] = refusal(model="no-such-model")
+out["streamed"] = refusal(model="smollm2", stream=True)
+print(json.dumps(out))
