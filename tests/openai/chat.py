@@ -2,7 +2,8 @@
 
 Env: CHORUS_URL (the API), CHORUS_KEY (a key). Prints one JSON line: a
 completion on the local model (with a history turn), and what the SDK
-raised for an unknown model and for a streamed request (not served yet).
+raised for an unknown model and for tools (not served yet); then the same
+question streamed, with the usage chunk.
 """
 import json
 import os
@@ -38,5 +39,18 @@ def refusal(**kwargs):
 
 
 out["unknown_model"] = refusal(model="no-such-model")
-out["streamed"] = refusal(model="smollm2", stream=True)
+calculator = {"type": "function", "function": {"name": "add", "parameters": {"type": "object"}}}
+out["tools"] = refusal(model="smollm2", tools=[calculator])
+
+stream = client.chat.completions.create(model="smollm2", messages=question, max_tokens=17, temperature=0,
+                                        stream=True, stream_options={"include_usage": True})
+parts, finish, usage, chunks = [], None, None, 0
+for c in stream:
+    chunks += 1
+    if c.choices:
+        parts.append(c.choices[0].delta.content or "")
+        finish = c.choices[0].finish_reason or finish
+    if c.usage:
+        usage = c.usage.model_dump(include={"prompt_tokens", "completion_tokens", "total_tokens"})
+out["streamed"] = {"content": "".join(parts), "finish_reason": finish, "usage": usage, "chunks": chunks}
 print(json.dumps(out))

@@ -7,18 +7,21 @@
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header::{HeaderValue, CONTENT_TYPE};
+use actix_web::http::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE};
 use actix_web::middleware::{from_fn, Next};
+use actix_web::web::Bytes;
 use actix_web::{web, HttpResponse};
+use chorus_shared::error::ErrorCode;
 use chorus_shared::services::completions::{self, Completion, CompletionRequest};
 use chorus_shared::services::llm_catalog;
 use chorus_shared::Ctx;
+use futures::StreamExt;
 use serde::Serialize;
 use serde_json::{json, Value};
 use utoipa::ToSchema;
 
 use crate::auth::Auth;
-use crate::error::{resource, ApiResult};
+use crate::error::{api_error, resource, ApiResult};
 use crate::json::Json;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -78,9 +81,11 @@ pub async fn models(ctx: web::Data<Ctx>, auth: Auth) -> ApiResult<HttpResponse> 
     Ok(HttpResponse::Ok().json(ModelList { object: "list", data }))
 }
 
-/// A chat completion (non-streaming), run as a `chat` job of a new
-/// conversation tagged `openai`; the answer waits for the job (up to five
-/// minutes, then `completion_timeout` with the job's id).
+/// A chat completion, run as a `chat` job of a new conversation tagged
+/// `openai`: whole (waiting for the job up to five minutes, then
+/// `completion_timeout` with the job's id), or with `stream: true` as
+/// OpenAI's `chat.completion.chunk` events ending in `data: [DONE]` (one of
+/// the tenant's `api.max_streams_per_tenant` streams while it lasts).
 #[utoipa::path(post, path = "/v1/chat/completions", tag = "openai", request_body = CompletionRequest,
     responses((status = 200, body = Completion), (status = 400, body = OpenAiError), (status = 401, body = OpenAiError),
         (status = 403, body = OpenAiError), (status = 404, body = OpenAiError), (status = 413, body = OpenAiError),
@@ -89,13 +94,34 @@ pub async fn models(ctx: web::Data<Ctx>, auth: Auth) -> ApiResult<HttpResponse> 
     security(("bearer" = [])))]
 pub async fn chat_completions(
     ctx: web::Data<Ctx>,
+    streams: web::Data<crate::streams::Streams>,
     auth: Auth,
     body: Json<CompletionRequest>,
 ) -> ApiResult<HttpResponse> {
     let req = body.into_inner();
-    let model = req.model.clone();
+    let (model, stream) = (req.model.clone(), req.stream);
+    let include_usage = req.stream_options.as_ref().is_some_and(|o| o.include_usage);
+    if !stream {
+        let job = completions::submit(&ctx, &auth.0, req).await?;
+        return Ok(HttpResponse::Ok().json(completions::answer(&ctx, &auth.0, &job, &model).await?));
+    }
+    let max = ctx.settings.api.max_streams_per_tenant;
+    let slot = streams.open(auth.0.tenant_id, max).ok_or_else(|| {
+        api_error(ErrorCode::TooManyStreams, format!("at most {max} event streams per tenant are open at once"))
+    })?;
     let job = completions::submit(&ctx, &auth.0, req).await?;
-    Ok(HttpResponse::Ok().json(completions::answer(&ctx, &auth.0, &job, &model).await?))
+    let mut chunks = completions::chunks(&ctx, &auth.0, &job, &model, include_usage).await?;
+    // The slot lives as long as the stream; `[DONE]` ends it.
+    let body = futures::stream::poll_fn(move |cx| chunks.poll_recv(cx)).map(move |chunk| {
+        let _held = &slot;
+        Ok::<_, actix_web::Error>(Bytes::from(format!("data: {chunk}\n\n")))
+    });
+    let done = futures::stream::once(async { Ok::<_, actix_web::Error>(Bytes::from_static(b"data: [DONE]\n\n")) });
+    Ok(HttpResponse::Ok()
+        .insert_header((CONTENT_TYPE, "text/event-stream"))
+        .insert_header((CACHE_CONTROL, "no-cache"))
+        .insert_header(("X-Accel-Buffering", "no"))
+        .streaming(body.chain(done)))
 }
 
 /// OpenAI's error type for a status.

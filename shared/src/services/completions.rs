@@ -3,7 +3,7 @@
 //! rows all apply: the request's messages become a conversation (system
 //! messages its prompt, earlier turns its history, tagged `openai`), the
 //! last user message is posted to it, and the answer is the job's result
-//! in OpenAI's shape.
+//! in OpenAI's shape — whole, or streamed as chunks of the job's tokens.
 
 use std::time::Duration;
 
@@ -58,6 +58,13 @@ pub struct InMessage {
     pub content: Option<Content>,
 }
 
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+pub struct StreamOptions {
+    /// Send a last chunk with the usage (and no choices).
+    #[serde(default)]
+    pub include_usage: bool,
+}
+
 /// The body of `POST /v1/chat/completions` (fields Chorus does not use,
 /// such as `user` or `seed`, are ignored, as OpenAI's SDKs send them).
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -65,8 +72,11 @@ pub struct CompletionRequest {
     /// A model alias the tenant may name (`GET /v1/models`).
     pub model: String,
     pub messages: Vec<InMessage>,
+    /// Answer as OpenAI's server-sent `chat.completion.chunk`s, ending in
+    /// `data: [DONE]`.
     #[serde(default)]
     pub stream: bool,
+    pub stream_options: Option<StreamOptions>,
     #[schema(minimum = 0, maximum = 2)]
     pub temperature: Option<f32>,
     #[schema(minimum = 1, maximum = 32768)]
@@ -83,9 +93,6 @@ fn invalid(param: &str, message: impl Into<String>) -> ServiceError {
 
 /// Checks the request and queues its `chat` job; returns the job.
 pub async fn submit(ctx: &Ctx, p: &Principal, req: CompletionRequest) -> ServiceResult<Job> {
-    if req.stream {
-        return Err(invalid("stream", "streamed completions are not served yet: send stream false"));
-    }
     if req.tools.as_ref().is_some_and(|t| !t.is_null()) {
         return Err(invalid("tools", "tools are not served yet on this route"));
     }
@@ -211,4 +218,77 @@ pub async fn answer(ctx: &Ctx, p: &Principal, job: &Job, model: &str) -> Service
         }],
         usage: Usage { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion },
     })
+}
+
+/// A streamed completion: OpenAI's `chat.completion.chunk`s in order (the
+/// role, each token the job streams, what the stream missed if it began
+/// after the first tokens, the finish reason, and the usage when asked),
+/// or an `{"error": …}` object if the job fails; the channel closes after
+/// the last (the route then sends `[DONE]`). It follows the job as
+/// `GET /v1/jobs/{id}/events` does.
+pub async fn chunks(
+    ctx: &Ctx,
+    p: &Principal,
+    job: &Job,
+    model: &str,
+    include_usage: bool,
+) -> ServiceResult<tokio::sync::mpsc::Receiver<Value>> {
+    let mut events = super::events::follow(ctx, job.id, 0, p.key_id).await?;
+    let (tx, rx) = tokio::sync::mpsc::channel(64);
+    let (ctx, p, id, model) = (ctx.clone(), *p, job.id, model.to_string());
+    let created = job.created_at.timestamp();
+    tokio::spawn(async move {
+        let chunk = |delta: Value, finish: Value| {
+            json!({"id": format!("chatcmpl-{id}"), "object": "chat.completion.chunk", "created": created,
+                "model": model, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
+        };
+        if tx.send(chunk(json!({"role": "assistant", "content": ""}), Value::Null)).await.is_err() {
+            return;
+        }
+        let mut streamed = String::new();
+        while let Some(ev) = events.recv().await {
+            if ev.kind == "token" {
+                let text = ev.data["text"].as_str().unwrap_or_default();
+                streamed.push_str(text);
+                if tx.send(chunk(json!({"content": text}), Value::Null)).await.is_err() {
+                    return;
+                }
+            } else if ev.status.is_some_and(|s| s.is_terminal()) {
+                break;
+            }
+        }
+        let done = match super::jobs::get(&ctx, &p, id).await {
+            Ok(done) => done,
+            Err(e) => {
+                let _ = tx
+                    .send(json!({"error": {"message": e.message, "type": "api_error", "code": e.code.as_str()}}))
+                    .await;
+                return;
+            }
+        };
+        if done.status != JobStatus::Succeeded {
+            let code = done.error_code.unwrap_or_else(|| done.status.to_string());
+            let message = format!("the chat job {}: {}", done.status, done.error_message.unwrap_or_default());
+            let _ = tx.send(json!({"error": {"message": message, "type": "api_error", "code": code}})).await;
+            return;
+        }
+        let result = done.result.unwrap_or(Value::Null);
+        let content = result["content"].as_str().unwrap_or_default();
+        if let Some(rest) = content.strip_prefix(streamed.as_str()).filter(|r| !r.is_empty()) {
+            let _ = tx.send(chunk(json!({"content": rest}), Value::Null)).await;
+        }
+        let finish = result["finish_reason"].as_str().unwrap_or("stop");
+        let _ = tx.send(chunk(json!({}), json!(finish))).await;
+        if include_usage {
+            let count = |k: &str| result["usage"][k].as_u64().unwrap_or(0);
+            let (prompt, completion) = (count("prompt_tokens"), count("completion_tokens"));
+            let usage =
+                json!({"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion});
+            let mut last = chunk(json!({}), Value::Null);
+            last["choices"] = json!([]);
+            last["usage"] = usage;
+            let _ = tx.send(last).await;
+        }
+    });
+    Ok(rx)
 }

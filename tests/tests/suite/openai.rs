@@ -59,7 +59,14 @@ async fn the_openai_sdk_gets_a_chat_completion_from_a_chat_job() {
         Some(usage["prompt_tokens"].as_u64().unwrap() + usage["completion_tokens"].as_u64().unwrap())
     );
     assert_eq!(seen["unknown_model"]["status"], 422, "{seen}");
-    assert_eq!(seen["streamed"], json!({"status": 400, "code": "invalid_parameter", "class": "BadRequestError"}));
+    assert_eq!(seen["tools"], json!({"status": 400, "code": "invalid_parameter", "class": "BadRequestError"}));
+    // Streamed (another answer budget, so not from the answer cache): the
+    // same answer at temperature 0, a finish reason, and the usage chunk.
+    let streamed = &seen["streamed"];
+    assert!(streamed["content"].as_str().unwrap().contains("Paris"), "{seen}");
+    assert_eq!(streamed["finish_reason"].as_str(), seen["finish_reason"].as_str(), "{seen}");
+    assert!(streamed["usage"]["total_tokens"].as_u64().is_some(), "{seen}");
+    assert!(streamed["chunks"].as_u64().unwrap() >= 3, "role, content, finish and usage chunks: {seen}");
 
     // It ran as a chat job of a conversation tagged `openai`, with the
     // history it was sent, and its usage row was written.
