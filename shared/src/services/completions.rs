@@ -70,7 +70,10 @@ pub struct StreamOptions {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct CompletionRequest {
     /// A model alias the tenant may name (`GET /v1/models`).
+    #[schema(min_length = 1, max_length = 200)]
     pub model: String,
+    /// Oldest first; the last one (after system messages) is the user's.
+    #[schema(min_items = 1, max_items = 256)]
     pub messages: Vec<InMessage>,
     /// Answer as OpenAI's server-sent `chat.completion.chunk`s, ending in
     /// `data: [DONE]`.
