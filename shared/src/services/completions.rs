@@ -181,6 +181,15 @@ pub struct Usage {
     pub total_tokens: u64,
 }
 
+impl Usage {
+    /// The usage of a chat job's result.
+    fn of(result: &Value) -> Self {
+        let count = |k: &str| result["usage"][k].as_u64().unwrap_or(0);
+        let (prompt_tokens, completion_tokens) = (count("prompt_tokens"), count("completion_tokens"));
+        Self { prompt_tokens, completion_tokens, total_tokens: prompt_tokens + completion_tokens }
+    }
+}
+
 /// Waits for the job and answers it in OpenAI's shape; a job that failed
 /// is `completion_failed` (its code and message), one that runs past
 /// [`WAIT`] is `completion_timeout` (it still runs, under `/v1/jobs`).
@@ -204,8 +213,6 @@ pub async fn answer(ctx: &Ctx, p: &Principal, job: &Job, model: &str) -> Service
         }
     }
     let result = done.result.unwrap_or(Value::Null);
-    let count = |k: &str| result["usage"][k].as_u64().unwrap_or(0);
-    let (prompt, completion) = (count("prompt_tokens"), count("completion_tokens"));
     Ok(Completion {
         id: format!("chatcmpl-{}", job.id),
         object: "chat.completion",
@@ -219,7 +226,7 @@ pub async fn answer(ctx: &Ctx, p: &Principal, job: &Job, model: &str) -> Service
             },
             finish_reason: result["finish_reason"].as_str().unwrap_or("stop").to_string(),
         }],
-        usage: Usage { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion },
+        usage: Usage::of(&result),
     })
 }
 
@@ -283,13 +290,9 @@ pub async fn chunks(
         let finish = result["finish_reason"].as_str().unwrap_or("stop");
         let _ = tx.send(chunk(json!({}), json!(finish))).await;
         if include_usage {
-            let count = |k: &str| result["usage"][k].as_u64().unwrap_or(0);
-            let (prompt, completion) = (count("prompt_tokens"), count("completion_tokens"));
-            let usage =
-                json!({"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion});
             let mut last = chunk(json!({}), Value::Null);
             last["choices"] = json!([]);
-            last["usage"] = usage;
+            last["usage"] = json!(Usage::of(&result));
             let _ = tx.send(last).await;
         }
     });

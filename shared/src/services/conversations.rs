@@ -455,20 +455,7 @@ pub async fn post_message(ctx: &Ctx, p: &Principal, id: Uuid, body: PostMessage)
         return Err(invalid("models", format!("mode {mode:?} needs at least {} models", mode.min_models())));
     }
     let model = models[0].clone();
-    let message = Message {
-        id: Uuid::now_v7(),
-        conversation_id: conv.id,
-        tenant_id: p.tenant_id,
-        role: "user".into(),
-        content: body.content.clone(),
-        reply_to: None,
-        model: None,
-        job_id: None,
-        usage: None,
-        citations: json!([]),
-        meta: json!({}),
-        created_at: Utc::now(),
-    };
+    let message = turn_of(conv.id, p.tenant_id, "user", body.content.clone());
     let turn = ChatTurn {
         conversation_id: conv.id,
         message_id: message.id,
@@ -500,6 +487,24 @@ pub async fn post_message(ctx: &Ctx, p: &Principal, id: Uuid, body: PostMessage)
     Ok((message, job))
 }
 
+/// A new message of `role` (no answer of a model: no model, job or usage).
+fn turn_of(conversation: Uuid, tenant: Uuid, role: &str, content: String) -> Message {
+    Message {
+        id: Uuid::now_v7(),
+        conversation_id: conversation,
+        tenant_id: tenant,
+        role: role.to_string(),
+        content,
+        reply_to: None,
+        model: None,
+        job_id: None,
+        usage: None,
+        citations: json!([]),
+        meta: json!({}),
+        created_at: Utc::now(),
+    }
+}
+
 /// Appends turns that happened elsewhere (`user` or `assistant`, oldest
 /// first) to a conversation of the tenant, in one statement: the history an
 /// OpenAI-style request brings with it.
@@ -507,24 +512,7 @@ pub async fn append_history(ctx: &Ctx, tenant: Uuid, id: Uuid, turns: &[(&str, S
     if turns.is_empty() {
         return Ok(());
     }
-    let now = Utc::now();
-    let rows: Vec<Message> = turns
-        .iter()
-        .map(|(role, content)| Message {
-            id: Uuid::now_v7(),
-            conversation_id: id,
-            tenant_id: tenant,
-            role: role.to_string(),
-            content: content.clone(),
-            reply_to: None,
-            model: None,
-            job_id: None,
-            usage: None,
-            citations: json!([]),
-            meta: json!({}),
-            created_at: now,
-        })
-        .collect();
+    let rows: Vec<Message> = turns.iter().map(|(role, content)| turn_of(id, tenant, role, content.clone())).collect();
     let mut conn = ctx.pool.get().await?;
     load(&mut conn, tenant, id).await?;
     diesel::insert_into(m::table).values(&rows).execute(&mut conn).await?;

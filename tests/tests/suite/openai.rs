@@ -6,21 +6,27 @@
 use chorus_tests::TestApp;
 use serde_json::{json, Value};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_openai_sdk_lists_models_and_reads_our_errors() {
+/// Runs `tests/openai/<script>` with the suite's Python against the app as
+/// its admin; the one JSON line it prints.
+async fn sdk(app: &TestApp, script: &str) -> Value {
     let python = std::env::var("CHORUS_TEST_PYTHON").expect("CHORUS_TEST_PYTHON (run `just test`)");
-    let app = TestApp::spawn_with(0, |s| s.limits.key_requests_per_sec = 5).await;
-    let model = json!({"alias": "acme-gpt", "provider": "local", "name": "smollm2"});
-    let resp = app.post(&app.admin_key, "/v1/admin/llm/models").json(&model).send().await.unwrap();
-    assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
-
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("openai/models.py");
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("openai").join(script);
     let mut cmd = std::process::Command::new(python);
     cmd.arg(script).env("CHORUS_URL", &app.address).env("CHORUS_KEY", &app.admin_key);
     let out = tokio::task::spawn_blocking(move || cmd.output()).await.unwrap().expect("python runs");
     let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "{stdout}\n{stderr}");
-    let seen: Value = serde_json::from_str(stdout.trim()).unwrap();
+    serde_json::from_str(stdout.trim()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openai_sdk_lists_models_and_reads_our_errors() {
+    let app = TestApp::spawn_with(0, |s| s.limits.key_requests_per_sec = 5).await;
+    let model = json!({"alias": "acme-gpt", "provider": "local", "name": "smollm2"});
+    let resp = app.post(&app.admin_key, "/v1/admin/llm/models").json(&model).send().await.unwrap();
+    assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
+
+    let seen = sdk(&app, "models.py").await;
     assert_eq!(seen["ids"], json!(["acme-gpt", "smollm2"]), "the configured model and the tenant's own");
     assert_eq!(
         seen["unknown_key"],
@@ -38,15 +44,8 @@ async fn the_openai_sdk_lists_models_and_reads_our_errors() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_openai_sdk_gets_a_chat_completion_from_a_chat_job() {
-    let python = std::env::var("CHORUS_TEST_PYTHON").expect("CHORUS_TEST_PYTHON (run `just test`)");
     let app = TestApp::spawn().await;
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("openai/chat.py");
-    let mut cmd = std::process::Command::new(python);
-    cmd.arg(script).env("CHORUS_URL", &app.address).env("CHORUS_KEY", &app.admin_key);
-    let out = tokio::task::spawn_blocking(move || cmd.output()).await.unwrap().expect("python runs");
-    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "{stdout}\n{stderr}");
-    let seen: Value = serde_json::from_str(stdout.trim()).unwrap();
+    let seen = sdk(&app, "chat.py").await;
     assert_eq!(
         (seen["object"].as_str(), seen["model"].as_str(), seen["role"].as_str()),
         (Some("chat.completion"), Some("smollm2"), Some("assistant"))
