@@ -63,16 +63,8 @@ pub async fn save_summary(ctx: &Ctx, conversation: Uuid, summary: &Summary) -> S
 pub async fn route_facts(ctx: &Ctx, tenant: Uuid, llm: &Registry, models: &[String]) -> RouteFacts {
     let mut facts = RouteFacts::default();
     let Ok(mut conn) = ctx.pool.get().await else { return facts };
-    let midnight = Utc::now().date_naive().and_hms_opt(0, 0, 0).expect("midnight").and_utc();
-    facts.spent_today_usd = u::table
-        .filter(u::tenant_id.eq(tenant))
-        .filter(u::created_at.ge(midnight))
-        .select(diesel::dsl::sum(u::cost_usd))
-        .first::<Option<f64>>(&mut conn)
-        .await
-        .ok()
-        .flatten()
-        .unwrap_or(0.0);
+    let today = Utc::now().date_naive();
+    facts.spent_today_usd = super::governance::spent_since(&mut conn, tenant, today).await.unwrap_or(0.0);
     let hour_ago = Utc::now() - chrono::Duration::hours(1);
     for alias in models {
         let Some(model) = llm.model(alias) else { continue };

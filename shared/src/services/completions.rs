@@ -146,6 +146,13 @@ pub async fn submit(ctx: &Ctx, p: &Principal, req: CompletionRequest) -> Service
     Ok(conversations::post_message(ctx, p, conv.id, post).await?.1)
 }
 
+/// An ended job's code (its status when it has none) and what to tell the
+/// caller.
+fn failure(job: &Job) -> (String, String) {
+    let code = job.error_code.clone().unwrap_or_else(|| job.status.to_string());
+    (code, format!("the chat job {}: {}", job.status, job.error_message.as_deref().unwrap_or_default()))
+}
+
 /// OpenAI's answer.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Completion {
@@ -198,8 +205,7 @@ pub async fn answer(ctx: &Ctx, p: &Principal, job: &Job, model: &str) -> Service
     match done.status {
         JobStatus::Succeeded => {}
         status if status.is_terminal() => {
-            let code = done.error_code.clone().unwrap_or_else(|| status.to_string());
-            let message = format!("the chat job {status}: {}", done.error_message.clone().unwrap_or_default());
+            let (code, message) = failure(&done);
             let http = if code == ErrorCode::CostCapReached.as_str() {
                 ErrorCode::CostCapReached
             } else {
@@ -277,8 +283,7 @@ pub async fn chunks(
             }
         };
         if done.status != JobStatus::Succeeded {
-            let code = done.error_code.unwrap_or_else(|| done.status.to_string());
-            let message = format!("the chat job {}: {}", done.status, done.error_message.unwrap_or_default());
+            let (code, message) = failure(&done);
             let _ = tx.send(json!({"error": {"message": message, "type": "api_error", "code": code}})).await;
             return;
         }

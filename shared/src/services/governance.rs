@@ -139,7 +139,11 @@ fn periods() -> [(&'static str, chrono::NaiveDate); 2] {
 }
 
 /// What the tenant's model calls cost since the start of `day` (UTC).
-async fn spent_since(conn: &mut AsyncPgConnection, tenant: Uuid, day: chrono::NaiveDate) -> QueryResult<f64> {
+pub(super) async fn spent_since(
+    conn: &mut AsyncPgConnection,
+    tenant: Uuid,
+    day: chrono::NaiveDate,
+) -> QueryResult<f64> {
     let since = day.and_hms_opt(0, 0, 0).expect("midnight").and_utc();
     u::table
         .filter(u::tenant_id.eq(tenant))
