@@ -67,7 +67,7 @@ cluster:
 chaos:
     scripts/chaos.sh
 
-# Run a benchmark: `just bench queue`, `load`, `ingest`, `search`, `search-quality`, `chat`, `hop`, `tools` or `dashboard`.
+# Run a benchmark: `just bench queue`, `load`, `ingest`, `search`, `search-quality`, `chat`, `hop`, `tools`, `dashboard` or `fairness`.
 bench name="queue":
     scripts/bench-{{name}}.sh
 

@@ -601,11 +601,15 @@ pub struct DispatchSettings {
     /// queue, so each one moves more jobs. Workers starve only if they
     /// drain a whole window faster than this.
     pub backlog_gap_ms: u64,
+    /// Share each queue between the tenants with waiting work: a dispatch
+    /// takes one job from each tenant in turn (by priority inside a
+    /// tenant). Off: by priority and age alone, whoever submitted them.
+    pub fair_share: bool,
 }
 
 impl Default for DispatchSettings {
     fn default() -> Self {
-        Self { window: 16, interval_ms: 250, redispatch_after_ms: 10_000, backlog_gap_ms: 5 }
+        Self { window: 16, interval_ms: 250, redispatch_after_ms: 10_000, backlog_gap_ms: 5, fair_share: true }
     }
 }
 
@@ -648,6 +652,9 @@ pub struct LimitSettings {
     /// period at 80%.
     pub cost_per_day_usd: f64,
     pub cost_per_month_usd: f64,
+    /// Most of one tenant's jobs running (or on their way to a worker) at
+    /// once, by queue, across all workers; a queue not named has no cap.
+    pub concurrency: BTreeMap<String, u32>,
     /// How long an API process keeps a tenant's limits before reading them
     /// again (ms): an operator's change takes at most this long to apply.
     pub cache_ms: u64,
@@ -661,6 +668,7 @@ impl Default for LimitSettings {
             jobs_per_min: BTreeMap::new(),
             cost_per_day_usd: 0.0,
             cost_per_month_usd: 0.0,
+            concurrency: BTreeMap::new(),
             cache_ms: 5_000,
         }
     }

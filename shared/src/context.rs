@@ -55,7 +55,7 @@ impl Ctx {
             ))),
             secrets,
             limits: Arc::new(crate::limits::Limiter::new(settings.limits.clone())),
-            nudger: crate::queue::dispatcher::Nudger::new(pool.clone(), broker.clone(), &settings.dispatch),
+            nudger: crate::queue::dispatcher::Nudger::new(pool.clone(), broker.clone(), &settings),
             pool,
             broker,
             settings: Arc::new(settings),

@@ -48,11 +48,11 @@ where
 pub fn spawn(state: Arc<WorkerState>, stop: CancellationToken) -> Vec<JoinHandle<()>> {
     let s = state.ctx.settings.clone();
     let dispatch = {
-        let state = state.clone();
+        let (state, rules) = (state.clone(), Arc::new(dispatcher::Rules::of(&s)));
         every(stop.clone(), Duration::from_millis(s.dispatch.interval_ms), move || {
-            let state = state.clone();
+            let (state, rules) = (state.clone(), rules.clone());
             async move {
-                dispatcher::dispatch_all(&state.ctx.pool, &state.ctx.broker, state.ctx.settings.dispatch.window).await;
+                dispatcher::dispatch_all(&state.ctx.pool, &state.ctx.broker, &rules).await;
             }
         })
     };

@@ -414,6 +414,7 @@ diesel::table! {
         cost_per_day_usd -> Nullable<Float8>,
         cost_per_month_usd -> Nullable<Float8>,
         updated_at -> Timestamptz,
+        concurrency -> Jsonb,
     }
 }
 

@@ -42,6 +42,9 @@ pub struct Limits {
     /// What the tenant's model calls may cost (USD) per UTC day and month.
     pub cost_per_day_usd: f64,
     pub cost_per_month_usd: f64,
+    /// Most of the tenant's jobs running (or on their way to a worker) at
+    /// once, by queue; a queue not named has no cap.
+    pub concurrency: BTreeMap<String, u32>,
 }
 
 /// What an operator set for one tenant; an absent value (or a kind not
@@ -64,26 +67,33 @@ pub struct Overrides {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(minimum = 0)]
     pub cost_per_month_usd: Option<f64>,
+    /// By queue (a key that names no queue is refused).
+    #[serde(default)]
+    pub concurrency: BTreeMap<String, u32>,
 }
 
 impl Overrides {
     /// These overrides over the configured defaults.
     pub fn with_defaults(&self, defaults: &LimitSettings) -> Limits {
-        let mut jobs_per_min = defaults.jobs_per_min.clone();
-        jobs_per_min.extend(self.jobs_per_min.iter().map(|(k, v)| (k.clone(), *v)));
+        let over = |defaults: &BTreeMap<String, u32>, own: &BTreeMap<String, u32>| {
+            let mut all = defaults.clone();
+            all.extend(own.iter().map(|(k, v)| (k.clone(), *v)));
+            all
+        };
         Limits {
             key_requests_per_sec: self.key_requests_per_sec.unwrap_or(defaults.key_requests_per_sec),
             tenant_requests_per_sec: self.tenant_requests_per_sec.unwrap_or(defaults.tenant_requests_per_sec),
-            jobs_per_min,
+            jobs_per_min: over(&defaults.jobs_per_min, &self.jobs_per_min),
             cost_per_day_usd: self.cost_per_day_usd.unwrap_or(defaults.cost_per_day_usd),
             cost_per_month_usd: self.cost_per_month_usd.unwrap_or(defaults.cost_per_month_usd),
+            concurrency: over(&defaults.concurrency, &self.concurrency),
         }
     }
 }
 
 /// The tenant's overrides, from `tenant_limits` (none: all defaults).
 pub async fn load_overrides(conn: &mut diesel_async::AsyncPgConnection, tenant: Uuid) -> QueryResult<Overrides> {
-    type Row = (Option<i32>, Option<i32>, serde_json::Value, Option<f64>, Option<f64>);
+    type Row = (Option<i32>, Option<i32>, serde_json::Value, Option<f64>, Option<f64>, serde_json::Value);
     let row: Option<Row> = tl::table
         .find(tenant)
         .select((
@@ -92,16 +102,18 @@ pub async fn load_overrides(conn: &mut diesel_async::AsyncPgConnection, tenant: 
             tl::jobs_per_min,
             tl::cost_per_day_usd,
             tl::cost_per_month_usd,
+            tl::concurrency,
         ))
         .first(conn)
         .await
         .optional()?;
-    Ok(row.map_or_else(Overrides::default, |(key, all, jobs, day, month)| Overrides {
+    Ok(row.map_or_else(Overrides::default, |(key, all, jobs, day, month, concurrency)| Overrides {
         key_requests_per_sec: key.map(|v| v.max(0) as u32),
         tenant_requests_per_sec: all.map(|v| v.max(0) as u32),
         jobs_per_min: serde_json::from_value(jobs).unwrap_or_default(),
         cost_per_day_usd: day,
         cost_per_month_usd: month,
+        concurrency: serde_json::from_value(concurrency).unwrap_or_default(),
     }))
 }
 
@@ -374,17 +386,20 @@ mod tests {
             jobs_per_min: BTreeMap::from([("chat".to_string(), 60), ("ingest".to_string(), 10)]),
             cost_per_day_usd: 1.0,
             cost_per_month_usd: 0.0,
+            concurrency: BTreeMap::from([("chat".to_string(), 4)]),
             cache_ms: 0,
         };
         let o = Overrides {
             key_requests_per_sec: Some(0),
             jobs_per_min: BTreeMap::from([("chat".into(), 6)]),
             cost_per_month_usd: Some(20.0),
+            concurrency: BTreeMap::from([("knowledge".into(), 2)]),
             ..Default::default()
         };
         let l = o.with_defaults(&defaults);
         assert_eq!((l.key_requests_per_sec, l.tenant_requests_per_sec), (0, 50));
         assert_eq!(l.jobs_per_min, BTreeMap::from([("chat".to_string(), 6), ("ingest".to_string(), 10)]));
         assert_eq!((l.cost_per_day_usd, l.cost_per_month_usd), (1.0, 20.0));
+        assert_eq!(l.concurrency, BTreeMap::from([("chat".to_string(), 4), ("knowledge".to_string(), 2)]));
     }
 }

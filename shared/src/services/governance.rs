@@ -81,6 +81,14 @@ fn check(o: &Overrides) -> ServiceResult<()> {
             return Err(invalid("jobs_per_min", format!("jobs_per_min.{kind} is at most {MAX_LIMIT} (0: no limit)")));
         }
     }
+    for (queue, v) in &o.concurrency {
+        if crate::domain::Queue::parse(queue).is_none() {
+            return Err(invalid("concurrency", format!("no queue is called {queue:?}")));
+        }
+        if *v > MAX_LIMIT {
+            return Err(invalid("concurrency", format!("concurrency.{queue} is at most {MAX_LIMIT} (0: no cap)")));
+        }
+    }
     Ok(())
 }
 
@@ -103,6 +111,7 @@ pub async fn set_limits(ctx: &Ctx, p: &Principal, tenant: &str, overrides: Overr
     let id = tenant_id(&mut conn, tenant).await?;
     let as_int = |v: Option<u32>| v.map(|v| v as i32);
     let jobs = serde_json::to_value(&overrides.jobs_per_min).expect("a map of numbers serializes");
+    let concurrency = serde_json::to_value(&overrides.concurrency).expect("a map of numbers serializes");
     let (actor, selector, outcome) =
         (p.key_id, json!({"tenant": tenant}), serde_json::to_value(&overrides).expect("overrides serialize"));
     let row = (
@@ -112,6 +121,7 @@ pub async fn set_limits(ctx: &Ctx, p: &Principal, tenant: &str, overrides: Overr
         tl::jobs_per_min.eq(jobs),
         tl::cost_per_day_usd.eq(overrides.cost_per_day_usd),
         tl::cost_per_month_usd.eq(overrides.cost_per_month_usd),
+        tl::concurrency.eq(concurrency),
         tl::updated_at.eq(chrono::Utc::now()),
     );
     (*conn)

@@ -15,6 +15,7 @@ mod dependencies;
 mod documents;
 mod embeddings;
 mod extraction;
+mod fair_share;
 mod heartbeat;
 mod idempotency;
 mod kinds;

@@ -1,0 +1,75 @@
+"""One fairness run: tenant A floods the maintenance queue with JOBS jobs
+(batches of 1,000 from one client), while tenant B submits one job every
+100 ms from the start until A's last job has started. Prints one JSON line:
+B's queue waits (started_at - created_at, from Postgres), how many, and how
+long A's flood took to drain.
+
+usage: measure.py API KEY_A KEY_B PSQL_URL JOBS SLEEP_MS
+"""
+import json
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+
+api, key_a, key_b, db, jobs, sleep_ms = sys.argv[1:7]
+jobs, sleep_ms = int(jobs), int(sleep_ms)
+
+
+def post(key, path, body):
+    req = urllib.request.Request(api + path, data=json.dumps(body).encode(), method="POST",
+                                 headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=60) as resp:
+        assert resp.status == 202, resp.status
+        return json.load(resp)
+
+
+def sql(query):
+    out = subprocess.run(["psql", db, "-qtA", "-c", query], check=True, capture_output=True, text=True)
+    return out.stdout.strip()
+
+
+def waiting(tenant):
+    return int(sql(f"SELECT count(*) FROM jobs j JOIN tenants t ON t.id = j.tenant_id "
+                   f"WHERE t.name = '{tenant}' AND j.started_at IS NULL"))
+
+
+submitted_b = []
+flooding = threading.Event()
+flooding.set()
+
+
+def tenant_b():
+    while flooding.is_set():
+        submitted_b.append(post(key_b, "/v1/jobs", {"kind": "diagnostic", "payload": {}})["id"])
+        time.sleep(0.1)
+
+
+sql("TRUNCATE jobs CASCADE")
+started = time.monotonic()
+b = threading.Thread(target=tenant_b)
+b.start()
+payload = {"kind": "diagnostic", "payload": {"sleep_ms": sleep_ms}}
+for _ in range(jobs // 1000):
+    post(key_a, "/v1/jobs/batch", {"jobs": [payload] * 1000})
+submitted = time.monotonic() - started
+while waiting("a") > 0:
+    time.sleep(0.2)
+drained = time.monotonic() - started
+flooding.clear()
+b.join()
+while waiting("b") > 0:
+    time.sleep(0.1)
+waits = sql("SELECT coalesce(string_agg(extract(epoch FROM j.started_at - j.created_at)::text, ','), '') "
+            "FROM jobs j JOIN tenants t ON t.id = j.tenant_id WHERE t.name = 'b'")
+waits = sorted(float(w) for w in waits.split(",") if w)
+
+
+def pct(p):
+    return waits[min(len(waits) - 1, int(p * len(waits)))] * 1000
+
+
+print(json.dumps({"b_jobs": len(waits), "b_p50_ms": round(pct(0.50), 1), "b_p99_ms": round(pct(0.99), 1),
+                  "b_max_ms": round(waits[-1] * 1000, 1), "a_submit_s": round(submitted, 1),
+                  "a_drain_s": round(drained, 1)}))

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# `just bench fairness`: tenant A floods the maintenance queue with JOBS
+# (20,000) diagnostic jobs of SLEEP_MS (5) each; tenant B submits one job
+# every 100 ms until A's flood has drained. B's queue wait (p50, p99) with
+# fair share off (the peer: dispatch by priority and age alone) and on,
+# in one run, on the same stores. Release build, one API, one worker with
+# CONCURRENCY (8) slots and a window of four times it. Writes
+# bench/results/fairness.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+JOBS=${JOBS:-20000}; SLEEP_MS=${SLEEP_MS:-5}; CONCURRENCY=${CONCURRENCY:-8}
+mkdir -p bench/results
+scripts/deps.sh
+cargo build --release -p chorus-api -p chorus-worker --bins
+source scripts/bench-lib.sh
+bench_stores .build/bench-fairness
+db="postgres://postgres@127.0.0.1:$pg_port/chorus"
+declare -A runs
+for mode in false true; do
+  export CHORUS__DISPATCH__FAIR_SHARE=$mode
+  bench_chorus a "$CONCURRENCY"
+  key_b=$(target/release/chorus-api create-key --tenant b --role admin)
+  runs[$mode]=$(python3 bench/fairness/measure.py "http://127.0.0.1:$api_port" "$key" "$key_b" "$db" "$JOBS" "$SLEEP_MS")
+  echo "fair_share=$mode: ${runs[$mode]}"
+  for p in "$api_pid" "$worker_pid"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+done
+field() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$1" "$2"; }
+row() { echo "| $1 | $(field "$2" b_jobs) | $(field "$2" b_p50_ms) | $(field "$2" b_p99_ms) | $(field "$2" b_max_ms) | $(field "$2" a_submit_s) | $(field "$2" a_drain_s) |"; }
+ratio() { python3 -c "print(round($(field "${runs[false]}" "$1") / max($(field "${runs[true]}" "$1"), 0.1), 1))"; }
+cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)
+cat > bench/results/fairness.md <<MD
+# Fair share: one tenant's flood and another's trickle
+
+\`just bench fairness\` ($(date -u +%Y-%m-%d), commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- api shared worker migrations || echo ', with uncommitted changes')).
+Machine: $(nproc) cores ($cpu), $(free -g | awk '/Mem:/{print $2}') GiB, shared and noisy. Release build;
+Postgres with fsync off; one API process and one worker ($CONCURRENCY slots on the maintenance queue,
+dispatch window $((CONCURRENCY * 4))), restarted between the two runs on the same stores.
+
+Tenant A submits $JOBS diagnostic jobs of $SLEEP_MS ms each in batches of 1,000; from the same moment
+tenant B submits one no-op job every 100 ms until A's last job has started. B's queue wait is
+\`started_at − created_at\` of each of its jobs, as Postgres recorded them. The peer is Chorus itself
+with fair share off (\`dispatch.fair_share = false\`: waiting jobs go by priority and age alone, as in
+a single FIFO queue).
+
+| fair share | B's jobs | B p50 ms | B p99 ms | B max ms | A submitted in s | A drained in s |
+|---|---|---|---|---|---|---|
+$(row off "${runs[false]}")
+$(row on "${runs[true]}")
+
+With fair share on, B's p99 queue wait is $(ratio b_p99_ms)× shorter (p50: $(ratio b_p50_ms)×). The goal is B's p99 under
+1 s with fair share on.
+MD
+cat bench/results/fairness.md
