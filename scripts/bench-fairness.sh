@@ -13,19 +13,30 @@ mkdir -p bench/results
 scripts/deps.sh
 cargo build --release -p chorus-api -p chorus-worker --bins
 source scripts/bench-lib.sh
+export CHORUS_PG_OPTS="-c shared_preload_libraries=pg_stat_statements"
 bench_stores .build/bench-fairness
 db="postgres://postgres@127.0.0.1:$pg_port/chorus"
+psql -q "$db" -c "CREATE EXTENSION pg_stat_statements"
+# The dispatch statement's mean and longest run (ms) since the last call.
+dispatch_ms() {
+  psql -qtA "$db" -c "SELECT coalesce(round(sum(total_exec_time)::numeric / greatest(sum(calls), 1), 2) || ' / ' || round(max(max_exec_time)::numeric, 1), '-')
+    FROM pg_stat_statements WHERE query LIKE 'WITH RECURSIVE waiting%'"
+  psql -qtA "$db" -c "SELECT pg_stat_statements_reset()" >/dev/null
+}
+declare -A dispatch
 declare -A runs
 for mode in false true; do
   export CHORUS__DISPATCH__FAIR_SHARE=$mode
   bench_chorus a "$CONCURRENCY"
   key_b=$(target/release/chorus-api create-key --tenant b --role admin)
+  dispatch_ms >/dev/null
   runs[$mode]=$(python3 bench/fairness/measure.py "http://127.0.0.1:$api_port" "$key" "$key_b" "$db" "$JOBS" "$SLEEP_MS")
-  echo "fair_share=$mode: ${runs[$mode]}"
+  dispatch[$mode]=$(dispatch_ms)
+  echo "fair_share=$mode: ${runs[$mode]} dispatch ms (mean / max): ${dispatch[$mode]}"
   for p in "$api_pid" "$worker_pid"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
 done
 field() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$1" "$2"; }
-row() { echo "| $1 | $(field "$2" b_jobs) | $(field "$2" b_p50_ms) | $(field "$2" b_p99_ms) | $(field "$2" b_max_ms) | $(field "$2" a_submit_s) | $(field "$2" a_drain_s) |"; }
+row() { echo "| $1 | $(field "$2" b_jobs) | $(field "$2" b_p50_ms) | $(field "$2" b_p99_ms) | $(field "$2" b_max_ms) at $(field "$2" b_max_at_s) s | $(field "$2" b_after_p99_ms) | $(field "$2" a_submit_s) | $(field "$2" a_drain_s) | $3 |"; }
 ratio() { python3 -c "print(round($(field "${runs[false]}" "$1") / max($(field "${runs[true]}" "$1"), 0.1), 1))"; }
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)
 cat > bench/results/fairness.md <<MD
@@ -42,10 +53,10 @@ tenant B submits one no-op job every 100 ms until A's last job has started. B's 
 with fair share off (\`dispatch.fair_share = false\`: waiting jobs go by priority and age alone, as in
 a single FIFO queue).
 
-| fair share | B's jobs | B p50 ms | B p99 ms | B max ms | A submitted in s | A drained in s |
-|---|---|---|---|---|---|---|
-$(row off "${runs[false]}")
-$(row on "${runs[true]}")
+| fair share | B's jobs | B p50 ms | B p99 ms | B max ms (submitted at) | B p99 ms after A's flood was in | A submitted in s | A drained in s | dispatch statement ms, mean / max |
+|---|---|---|---|---|---|---|---|---|
+$(row off "${runs[false]}" "${dispatch[false]}")
+$(row on "${runs[true]}" "${dispatch[true]}")
 
 With fair share on, B's p99 queue wait is $(ratio b_p99_ms)× shorter (p50: $(ratio b_p50_ms)×). The goal is B's p99 under
 1 s with fair share on.
