@@ -13,6 +13,7 @@ pub mod dashboard;
 pub mod error;
 pub mod json;
 pub mod key_cache;
+pub mod multipart;
 pub mod openapi;
 pub mod rate_limits;
 pub mod routes;

@@ -33,6 +33,7 @@ pub struct Settings {
     pub tools: ToolSettings,
     pub schedules: ScheduleSettings,
     pub limits: LimitSettings,
+    pub openai: OpenAiSettings,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -751,5 +752,23 @@ mod tests {
         assert_eq!(s.database.worker_pool_size(&s.worker), 4 * Queue::ALL.len() + 4);
         let narrow = WorkerSettings { queues: vec!["webhook".into()], ..Default::default() };
         assert_eq!(s.database.worker_pool_size(&narrow), s.database.pool_size);
+    }
+}
+
+/// The OpenAI-compatible Files and Batch APIs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct OpenAiSettings {
+    /// Largest file `POST /v1/files` takes (bytes; OpenAI's limit is 200 MB).
+    pub max_file_bytes: u64,
+    /// Most requests (lines) in one batch's input file (OpenAI's: 50,000).
+    pub max_batch_lines: usize,
+    /// Longest line of a batch's input file (bytes).
+    pub max_line_bytes: usize,
+}
+
+impl Default for OpenAiSettings {
+    fn default() -> Self {
+        Self { max_file_bytes: 200 * 1024 * 1024, max_batch_lines: 50_000, max_line_bytes: 1024 * 1024 }
     }
 }

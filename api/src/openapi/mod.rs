@@ -18,8 +18,8 @@ use sse::SseEvents;
 use variants::Variants;
 
 use crate::routes::{
-    admin, agents, bulk, conversations, documents, embeddings, health, jobs, keys, llm, mcp, openai, schedules, search,
-    tags, tools, webhooks,
+    admin, agents, bulk, conversations, documents, embeddings, health, jobs, keys, llm, mcp, openai, openai_batches,
+    schedules, search, tags, tools, webhooks,
 };
 
 #[derive(OpenApi)]
@@ -50,6 +50,9 @@ Every route that takes a key counts against the key's and the tenant's rate limi
         agents::create, agents::list, agents::get, agents::update, agents::delete,
         schedules::create, schedules::list, schedules::get, schedules::update, schedules::delete,
         openai::models, openai::chat_completions,
+        openai_batches::upload, openai_batches::list_files, openai_batches::get_file, openai_batches::content,
+        openai_batches::delete_file, openai_batches::create, openai_batches::list, openai_batches::get,
+        openai_batches::cancel,
         health::healthz, health::readyz, health::metrics,
     ),
     components(schemas(chorus_shared::error::ErrorBody, chorus_shared::error::ErrorCode)),

@@ -1,7 +1,7 @@
 //! `/v1/documents`: upload (multipart, streamed to disk), list, read,
 //! preview, download, delete, and tag or untag.
 
-use actix_multipart::{Field, Multipart, MultipartError};
+use actix_multipart::Multipart;
 use actix_web::http::header::{ContentDisposition, DispositionParam, DispositionType};
 use actix_web::{web, HttpResponse};
 use chorus_shared::domain::Role;
@@ -17,7 +17,8 @@ use tokio::io::AsyncWriteExt;
 use uuid::Uuid;
 
 use crate::auth::Auth;
-use crate::error::{api_error, resource, ApiError, ApiResult};
+use crate::error::{api_error, resource, ApiResult};
+use crate::multipart::{multipart_error, text_field};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/documents").route(web::post().to(upload)).route(web::get().to(list)))
@@ -27,29 +28,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(
             resource("/documents/{id}/tags/{tag_id}").route(web::put().to(attach)).route(web::delete().to(detach)),
         );
-}
-
-fn multipart_error(e: MultipartError) -> ApiError {
-    match e {
-        MultipartError::ContentTypeMissing
-        | MultipartError::ContentTypeParse
-        | MultipartError::ContentTypeIncompatible => {
-            api_error(ErrorCode::UnsupportedMediaType, "send the upload as multipart/form-data")
-        }
-        other => api_error(ErrorCode::InvalidPayload, format!("bad multipart body: {other}")),
-    }
-}
-
-/// Reads a small text field (title, tags, metadata), at most 64 KiB.
-async fn text_field(field: &mut Field) -> ApiResult<String> {
-    let mut buf = Vec::new();
-    while let Some(chunk) = field.try_next().await.map_err(multipart_error)? {
-        buf.extend_from_slice(&chunk);
-        if buf.len() > 64 * 1024 {
-            return Err(api_error(ErrorCode::PayloadTooLarge, "form fields other than `file` are limited to 64 KiB"));
-        }
-    }
-    String::from_utf8(buf).map_err(|_| api_error(ErrorCode::InvalidPayload, "form fields must be UTF-8"))
 }
 
 /// The form of an upload, for the document only: the handler reads the

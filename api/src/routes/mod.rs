@@ -12,6 +12,7 @@ pub mod keys;
 pub mod llm;
 pub mod mcp;
 pub mod openai;
+pub mod openai_batches;
 pub mod schedules;
 pub mod search;
 pub mod tags;
@@ -41,7 +42,8 @@ pub fn configure_v1(cfg: &mut web::ServiceConfig) {
             .configure(mcp::configure)
             .configure(agents::configure)
             .configure(schedules::configure)
-            .configure(openai::configure),
+            .configure(openai::configure)
+            .configure(openai_batches::configure),
     );
 }
 

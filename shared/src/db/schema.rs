@@ -459,6 +459,56 @@ diesel::table! {
         on_complete_job_id -> Nullable<Uuid>,
         completed_at -> Nullable<Timestamptz>,
         created_at -> Timestamptz,
+        quiet -> Bool,
+    }
+}
+
+diesel::table! {
+    files (id) {
+        id -> Uuid,
+        tenant_id -> Uuid,
+        purpose -> Text,
+        filename -> Text,
+        bytes -> Int8,
+        blob_key -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    openai_batches (id) {
+        id -> Uuid,
+        tenant_id -> Uuid,
+        endpoint -> Text,
+        input_file_id -> Uuid,
+        completion_window -> Text,
+        status -> Text,
+        metadata -> Nullable<Jsonb>,
+        errors -> Nullable<Jsonb>,
+        output_file_id -> Nullable<Uuid>,
+        error_file_id -> Nullable<Uuid>,
+        total -> Int4,
+        completed -> Int4,
+        failed -> Int4,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
+        in_progress_at -> Nullable<Timestamptz>,
+        finalizing_at -> Nullable<Timestamptz>,
+        completed_at -> Nullable<Timestamptz>,
+        failed_at -> Nullable<Timestamptz>,
+        expired_at -> Nullable<Timestamptz>,
+        cancelling_at -> Nullable<Timestamptz>,
+        cancelled_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    openai_batch_lines (batch_id, line) {
+        batch_id -> Uuid,
+        line -> Int4,
+        custom_id -> Text,
+        job_id -> Nullable<Uuid>,
+        error -> Nullable<Jsonb>,
     }
 }
 

@@ -12,6 +12,8 @@ pub mod embed_document;
 pub mod embed_texts;
 pub mod ingest_document;
 pub mod mcp_discover;
+pub mod openai_batch_finish;
+pub mod openai_batch_start;
 pub mod purge_vectors;
 pub mod reconcile;
 pub mod reindex;
@@ -78,6 +80,8 @@ pub static HANDLERS: &[Handler] = &[
     handler!(kinds::tool_call::ToolCall, tool_call::run),
     handler!(kinds::mcp_discover::McpDiscover, mcp_discover::run),
     handler!(kinds::webhook_delivery::DeliverWebhook, webhook_delivery::run),
+    handler!(kinds::openai_batch::BatchStart, openai_batch_start::run),
+    handler!(kinds::openai_batch::BatchFinish, openai_batch_finish::run),
 ];
 
 /// The handler of the kind called `name`, if registered.

@@ -14,6 +14,7 @@ pub mod embed_document;
 pub mod embed_texts;
 pub mod ingest_document;
 pub mod mcp_discover;
+pub mod openai_batch;
 pub mod purge_vectors;
 pub mod reconcile;
 pub mod reindex;
@@ -143,6 +144,8 @@ pub static ALL: &[&Kind] = &[
     &tool_call::ToolCall::KIND,
     &mcp_discover::McpDiscover::KIND,
     &webhook_delivery::DeliverWebhook::KIND,
+    &openai_batch::BatchStart::KIND,
+    &openai_batch::BatchFinish::KIND,
 ];
 
 /// The kind called `name`, if declared.

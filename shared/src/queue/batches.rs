@@ -33,6 +33,9 @@ pub struct NewBatch<'a> {
     pub callback_url: Option<&'a str>,
     /// The job to submit (a checked `JobTemplate`), with its kind's queue.
     pub on_complete: Option<Value>,
+    /// Report nothing (no `batch.completed`): the batch serves another
+    /// that reports for itself.
+    pub quiet: bool,
 }
 
 /// Records a batch and its members, in the transaction that inserted them;
@@ -46,19 +49,52 @@ pub async fn record(
 ) -> QueryResult<usize> {
     // Two items of a batch may name one job (the same idempotency key).
     let members: BTreeSet<&Uuid> = members.iter().collect();
+    let id = batch.id;
+    open(conn, batch, members.len()).await?;
+    add_members(conn, settings, id, &members.into_iter().copied().collect::<Vec<_>>()).await
+}
+
+/// Records a batch that will have `total` members, added later (in any
+/// number of transactions) by [`add_members`]: it cannot complete before
+/// all of them are in.
+pub async fn open(conn: &mut AsyncPgConnection, batch: NewBatch<'_>, total: usize) -> QueryResult<()> {
     diesel::insert_into(b::table)
         .values((
             b::id.eq(batch.id),
             b::tenant_id.eq(batch.tenant_id),
             b::callback_url.eq(batch.callback_url),
             b::on_complete.eq(&batch.on_complete),
-            b::total.eq(members.len() as i32),
+            b::total.eq(total as i32),
+            b::quiet.eq(batch.quiet),
         ))
+        .on_conflict_do_nothing()
         .execute(conn)
         .await?;
-    let rows: Vec<_> = members.iter().map(|job| (m::batch_id.eq(batch.id), m::job_id.eq(**job))).collect();
-    diesel::insert_into(m::table).values(rows).execute(conn).await?;
-    complete_if_done(conn, settings, batch.id).await
+    Ok(())
+}
+
+/// Adds jobs to an open batch, in the transaction that inserted them; the
+/// batch completes at once if they were its last and all have ended.
+/// Returns the deliveries written.
+pub async fn add_members(
+    conn: &mut AsyncPgConnection,
+    settings: &Settings,
+    batch: Uuid,
+    members: &[Uuid],
+) -> QueryResult<usize> {
+    let rows: Vec<_> = members.iter().map(|job| (m::batch_id.eq(batch), m::job_id.eq(*job))).collect();
+    if !rows.is_empty() {
+        diesel::insert_into(m::table).values(rows).on_conflict_do_nothing().execute(conn).await?;
+    }
+    complete_if_done(conn, settings, batch).await
+}
+
+/// Ends an open batch at the members it has (its other members will not
+/// come); it completes at once if they have all ended.
+pub async fn close_at_members(conn: &mut AsyncPgConnection, settings: &Settings, batch: Uuid) -> QueryResult<usize> {
+    let n: i64 = m::table.filter(m::batch_id.eq(batch)).count().get_result(conn).await?;
+    diesel::update(b::table.find(batch)).set(b::total.eq(n as i32)).execute(conn).await?;
+    complete_if_done(conn, settings, batch).await
 }
 
 /// Completes every open batch `jobs` belong to whose members have all
@@ -78,15 +114,17 @@ pub async fn settle(conn: &mut AsyncPgConnection, settings: &Settings, jobs: &[J
 }
 
 async fn complete_if_done(conn: &mut AsyncPgConnection, settings: &Settings, batch: Uuid) -> QueryResult<usize> {
-    let open: Option<(Uuid, Option<String>, Option<Value>, i32)> = b::table
+    // Its tenant, callback URL, follow-up job, member count and quietness.
+    type Open = (Uuid, Option<String>, Option<Value>, i32, bool);
+    let open: Option<Open> = b::table
         .find(batch)
         .filter(b::completed_at.is_null())
-        .select((b::tenant_id, b::callback_url, b::on_complete, b::total))
+        .select((b::tenant_id, b::callback_url, b::on_complete, b::total, b::quiet))
         .for_update()
         .first(conn)
         .await
         .optional()?;
-    let Some((tenant, callback_url, on_complete, total)) = open else { return Ok(0) };
+    let Some((tenant, callback_url, on_complete, total, quiet)) = open else { return Ok(0) };
     // Most calls find a member still open: stop at the first.
     let still_open: bool = diesel::select(diesel::dsl::exists(
         m::table
@@ -97,6 +135,11 @@ async fn complete_if_done(conn: &mut AsyncPgConnection, settings: &Settings, bat
     .get_result(conn)
     .await?;
     if still_open {
+        return Ok(0);
+    }
+    // A batch filled in several transactions waits for all its members.
+    let members: i64 = m::table.filter(m::batch_id.eq(batch)).count().get_result(conn).await?;
+    if members < i64::from(total) {
         return Ok(0);
     }
     let statuses: Vec<(JobStatus, i64)> = m::table
@@ -115,6 +158,9 @@ async fn complete_if_done(conn: &mut AsyncPgConnection, settings: &Settings, bat
         .set((b::completed_at.eq(Utc::now()), b::counts.eq(json!(counts)), b::on_complete_job_id.eq(follow_up)))
         .execute(conn)
         .await?;
+    if quiet {
+        return Ok(0);
+    }
     let data = json!({"batch_id": batch, "total": total, "counts": counts, "on_complete_job_id": follow_up});
     let mut n = outbox::record(conn, settings, tenant, EVENT, Some(batch), &data).await?;
     if let Some(url) = &callback_url {

@@ -6,9 +6,11 @@ use chrono::Utc;
 use diesel::prelude::*;
 use diesel::sql_types::Text;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use serde_json::json;
 use uuid::Uuid;
 
-use crate::db::models::{Job, NewJob};
+use crate::db::models::{Job, NewJob, NewJobEvent};
+use crate::db::schema::job_events;
 use crate::db::schema::jobs::dsl as j;
 use crate::domain::JobStatus;
 use crate::kinds::{JobArgs, Kind};
@@ -133,4 +135,33 @@ pub async fn insert_row(conn: &mut AsyncPgConnection, new: &NewJob<'_>) -> Query
     .get_result(conn)
     .await
     .optional()
+}
+
+/// One statement for the jobs (a key already held skips its row), one for
+/// their `queued` events.
+pub async fn insert_many(conn: &mut AsyncPgConnection, rows: &[NewJob<'_>]) -> QueryResult<Vec<Job>> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let jobs: Vec<Job> = diesel::insert_into(j::jobs)
+        .values(rows)
+        .on_conflict((j::tenant_id, j::idempotency_key))
+        .filter_target(j::idempotency_key.is_not_null())
+        .do_nothing()
+        .returning(Job::as_returning())
+        .get_results(conn)
+        .await?;
+    let events: Vec<NewJobEvent> = jobs
+        .iter()
+        .map(|job| NewJobEvent {
+            job_id: job.id,
+            kind: "state",
+            status: Some(JobStatus::Queued.as_str().to_string()),
+            data: json!({}),
+        })
+        .collect();
+    if !events.is_empty() {
+        diesel::insert_into(job_events::table).values(&events).execute(conn).await?;
+    }
+    Ok(jobs)
 }

@@ -35,5 +35,5 @@ pub mod outbox;
 pub use broker::{Broker, QueueStorage};
 pub use error::JobError;
 pub use events::record_event;
-pub use insert::{insert, insert_row, insert_with, put, queued};
+pub use insert::{insert, insert_many, insert_row, insert_with, put, queued};
 pub use message::JobMessage;

@@ -10,6 +10,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use utoipa::ToSchema;
+use uuid::Uuid;
 
 use super::conversations::{self, ConversationInput, PostMessage, MAX_MESSAGE_CHARS};
 use super::Principal;
@@ -94,8 +95,32 @@ fn invalid(param: &str, message: impl Into<String>) -> ServiceError {
     ServiceError::new(ErrorCode::InvalidParameter, message).with_details(json!({ "field": param }))
 }
 
-/// Checks the request and queues its `chat` job; returns the job.
-pub async fn submit(ctx: &Ctx, p: &Principal, req: CompletionRequest) -> ServiceResult<Job> {
+/// A request taken apart: what becomes the conversation (its prompt and
+/// earlier turns) and what is posted to it.
+pub struct Prepared {
+    pub model: String,
+    pub system: String,
+    /// Earlier turns, oldest first: `user` or `assistant`.
+    pub history: Vec<(&'static str, String)>,
+    pub question: String,
+    pub settings: GenerationSettings,
+}
+
+impl Prepared {
+    /// The conversation the request becomes, tagged `openai`.
+    pub fn conversation(&self, title: &str) -> ConversationInput {
+        ConversationInput {
+            title: Some(title.into()),
+            system_prompt: Some(self.system.clone()),
+            models: Some(vec![self.model.clone()]),
+            settings: None,
+            tags: Some(vec!["openai".into()]),
+        }
+    }
+}
+
+/// Checks a request (a streamed one too) and takes it apart.
+pub fn prepare(req: CompletionRequest) -> ServiceResult<Prepared> {
     if req.tools.as_ref().is_some_and(|t| !t.is_null()) {
         return Err(invalid("tools", "tools are not served yet on this route"));
     }
@@ -103,7 +128,7 @@ pub async fn submit(ctx: &Ctx, p: &Principal, req: CompletionRequest) -> Service
         return Err(invalid("messages", format!("messages holds 1 to {MAX_MESSAGES} messages")));
     }
     let mut system = Vec::new();
-    let mut turns: Vec<(&str, String)> = Vec::new();
+    let mut history: Vec<(&'static str, String)> = Vec::new();
     for (i, m) in req.messages.iter().enumerate() {
         let text = m.content.as_ref().map(Content::text).unwrap_or_default();
         if text.chars().count() > MAX_MESSAGE_CHARS {
@@ -111,36 +136,39 @@ pub async fn submit(ctx: &Ctx, p: &Principal, req: CompletionRequest) -> Service
         }
         match m.role.as_str() {
             "system" | "developer" => system.push(text),
-            "user" => turns.push(("user", text)),
-            "assistant" => turns.push(("assistant", text)),
+            "user" => history.push(("user", text)),
+            "assistant" => history.push(("assistant", text)),
             other => return Err(invalid(&format!("messages[{i}].role"), format!("role {other:?} is not served"))),
         }
     }
-    let Some(("user", question)) = turns.pop() else {
+    let Some(("user", question)) = history.pop() else {
         return Err(invalid("messages", "the last message (after system ones) must be the user's"));
     };
-    let conversation = ConversationInput {
-        title: Some("OpenAI chat completion".into()),
-        system_prompt: Some(system.join("\n\n")),
-        models: Some(vec![req.model.clone()]),
-        settings: None,
-        tags: Some(vec!["openai".into()]),
-    };
-    let conv = conversations::create(ctx, p, conversation).await?;
-    conversations::append_history(ctx, p.tenant_id, conv.id, &turns).await?;
+    if question.trim().is_empty() {
+        return Err(invalid("messages", "the last user message is empty"));
+    }
     let settings = GenerationSettings {
         temperature: req.temperature,
         max_tokens: req.max_completion_tokens.or(req.max_tokens),
         ..Default::default()
     };
+    settings.check()?;
+    Ok(Prepared { model: req.model, system: system.join("\n\n"), history, question, settings })
+}
+
+/// Checks the request and queues its `chat` job; returns the job.
+pub async fn submit(ctx: &Ctx, p: &Principal, req: CompletionRequest) -> ServiceResult<Job> {
+    let req = prepare(req)?;
+    let conv = conversations::create(ctx, p, req.conversation("OpenAI chat completion")).await?;
+    conversations::append_history(ctx, p.tenant_id, conv.id, &req.history).await?;
     let post = PostMessage {
-        content: question,
+        content: req.question,
         mode: None,
         models: None,
         judge: None,
         rounds: None,
         rag: None,
-        settings: Some(settings),
+        settings: Some(req.settings),
         agent: None,
     };
     Ok(conversations::post_message(ctx, p, conv.id, post).await?.1)
@@ -218,11 +246,15 @@ pub async fn answer(ctx: &Ctx, p: &Principal, job: &Job, model: &str) -> Service
                 .with_details(json!({"job_id": job.id})))
         }
     }
-    let result = done.result.unwrap_or(Value::Null);
-    Ok(Completion {
-        id: format!("chatcmpl-{}", job.id),
+    Ok(completion_of(job.id, job.created_at.timestamp(), model, &done.result.unwrap_or(Value::Null)))
+}
+
+/// A `chat` job's result in OpenAI's shape.
+pub fn completion_of(job: Uuid, created: i64, model: &str, result: &Value) -> Completion {
+    Completion {
+        id: format!("chatcmpl-{job}"),
         object: "chat.completion",
-        created: job.created_at.timestamp(),
+        created,
         model: model.to_string(),
         choices: vec![Choice {
             index: 0,
@@ -232,8 +264,8 @@ pub async fn answer(ctx: &Ctx, p: &Principal, job: &Job, model: &str) -> Service
             },
             finish_reason: result["finish_reason"].as_str().unwrap_or("stop").to_string(),
         }],
-        usage: Usage::of(&result),
-    })
+        usage: Usage::of(result),
+    }
 }
 
 /// A streamed completion: OpenAI's `chat.completion.chunk`s in order (the

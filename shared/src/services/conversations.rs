@@ -104,22 +104,7 @@ async fn load(conn: &mut AsyncPgConnection, tenant: Uuid, id: Uuid) -> ServiceRe
 pub async fn create(ctx: &Ctx, p: &Principal, i: ConversationInput) -> ServiceResult<ConversationView> {
     p.require(Role::User, "creating conversations")?;
     check_input(ctx, p.tenant_id, &i).await?;
-    let now = Utc::now();
-    let row = Conversation {
-        id: Uuid::now_v7(),
-        tenant_id: p.tenant_id,
-        title: i.title.unwrap_or_default(),
-        system_prompt: i.system_prompt.unwrap_or_default(),
-        models: i.models.unwrap_or_default(),
-        settings: serde_json::to_value(i.settings.unwrap_or_default()).map_err(ServiceError::internal)?,
-        tags: i.tags.unwrap_or_default(),
-        parent_id: None,
-        fork_message_id: None,
-        created_at: now,
-        updated_at: now,
-        summary: None,
-        summary_through: None,
-    };
+    let row = new_row(p.tenant_id, i);
     let mut conn = ctx.pool.get().await?;
     let stored: Conversation = diesel::insert_into(c::table)
         .values(&row)
@@ -127,6 +112,42 @@ pub async fn create(ctx: &Ctx, p: &Principal, i: ConversationInput) -> ServiceRe
         .get_result(&mut conn)
         .await?;
     Ok(stored.view())
+}
+
+/// A new conversation of `tenant` from checked input.
+pub fn new_row(tenant: Uuid, i: ConversationInput) -> Conversation {
+    let now = Utc::now();
+    Conversation {
+        id: Uuid::now_v7(),
+        tenant_id: tenant,
+        title: i.title.unwrap_or_default(),
+        system_prompt: i.system_prompt.unwrap_or_default(),
+        models: i.models.unwrap_or_default(),
+        settings: serde_json::to_value(i.settings.unwrap_or_default()).expect("settings serialize"),
+        tags: i.tags.unwrap_or_default(),
+        parent_id: None,
+        fork_message_id: None,
+        created_at: now,
+        updated_at: now,
+        summary: None,
+        summary_through: None,
+    }
+}
+
+/// Inserts conversations and their messages, two statements whatever the
+/// count (in the caller's transaction).
+pub async fn insert_many(
+    conn: &mut AsyncPgConnection,
+    convs: &[Conversation],
+    messages: &[Message],
+) -> QueryResult<()> {
+    if !convs.is_empty() {
+        diesel::insert_into(c::table).values(convs).execute(conn).await?;
+    }
+    if !messages.is_empty() {
+        diesel::insert_into(m::table).values(messages).execute(conn).await?;
+    }
+    Ok(())
 }
 
 pub async fn get(ctx: &Ctx, p: &Principal, id: Uuid) -> ServiceResult<ConversationView> {
@@ -488,7 +509,7 @@ pub async fn post_message(ctx: &Ctx, p: &Principal, id: Uuid, body: PostMessage)
 }
 
 /// A new message of `role` (no answer of a model: no model, job or usage).
-fn turn_of(conversation: Uuid, tenant: Uuid, role: &str, content: String) -> Message {
+pub fn turn_of(conversation: Uuid, tenant: Uuid, role: &str, content: String) -> Message {
     Message {
         id: Uuid::now_v7(),
         conversation_id: conversation,

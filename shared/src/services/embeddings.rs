@@ -51,6 +51,12 @@ fn invalid(message: impl Into<String>) -> ServiceError {
 /// Queues the embedding job.
 pub async fn submit(ctx: &Ctx, p: &Principal, req: EmbeddingRequest) -> ServiceResult<Job> {
     p.require(Role::User, "creating embeddings")?;
+    let args = check(ctx, req)?;
+    super::jobs::enqueue_with(ctx, p.tenant_id, &args, ctx.settings.retry.default_max_attempts).await
+}
+
+/// Checks a request: the job it becomes.
+pub fn check(ctx: &Ctx, req: EmbeddingRequest) -> ServiceResult<crate::kinds::embed_texts::EmbedTexts> {
     let model = &ctx.settings.embed.model_id;
     if let Some(asked) = &req.model {
         if asked != model {
@@ -68,8 +74,7 @@ pub async fn submit(ctx: &Ctx, p: &Principal, req: EmbeddingRequest) -> ServiceR
     if input.iter().any(|t| t.trim().is_empty() || t.chars().count() > MAX_CHARS) {
         return Err(invalid(format!("each text must be non-empty and at most {MAX_CHARS} characters")));
     }
-    let args = crate::kinds::embed_texts::EmbedTexts { input };
-    super::jobs::enqueue_with(ctx, p.tenant_id, &args, ctx.settings.retry.default_max_attempts).await
+    Ok(crate::kinds::embed_texts::EmbedTexts { input })
 }
 
 /// Vectors of `texts` under `embedder`'s model, through the Postgres cache

@@ -19,10 +19,9 @@ use super::jobs::{
     JobTemplate, SubmitJob,
 };
 use super::Principal;
-use crate::db::models::{Job, NewJob, NewJobEvent};
-use crate::db::schema::job_events;
+use crate::db::models::{Job, NewJob};
 use crate::db::schema::jobs::dsl as j;
-use crate::domain::{JobStatus, JobSummary, Role};
+use crate::domain::{JobSummary, Role};
 use crate::error::{ErrorBody, ErrorCode, ServiceError, ServiceResult};
 use crate::queue::batches::{self, NewBatch};
 use crate::webhooks::guard::Refused;
@@ -183,7 +182,7 @@ pub async fn submit(ctx: &Ctx, principal: &Principal, req: BatchRequest) -> Serv
     let mut conn = ctx.pool.get().await?;
     let outcome = (*conn)
         .transaction::<_, Abort, _>(async move |conn: &mut AsyncPgConnection| {
-            let inserted = insert(conn, &rows).await?;
+            let inserted = crate::queue::insert_many(conn, &rows).await?;
             let by_id: HashMap<Uuid, Job> = inserted.into_iter().map(|job| (job.id, job)).collect();
             // Items whose key an earlier row holds (another request, or an
             // earlier item of this one) were not inserted: read those rows.
@@ -222,7 +221,8 @@ pub async fn submit(ctx: &Ctx, principal: &Principal, req: BatchRequest) -> Serv
             let members: Vec<Uuid> = items.iter().flatten().map(|(job, _)| job.id).collect();
             let (mut batch, mut deliveries) = (None, 0);
             if let (Some(id), false) = (follow_up, members.is_empty()) {
-                let new = NewBatch { id, tenant_id: tenant, callback_url: batch_callback.as_deref(), on_complete };
+                let callback_url = batch_callback.as_deref();
+                let new = NewBatch { id, tenant_id: tenant, callback_url, on_complete, quiet: false };
                 deliveries = batches::record(conn, &settings, new, &members).await?;
                 batch = Some(id);
             }
@@ -278,35 +278,6 @@ async fn check_follow_up(ctx: &Ctx, principal: &Principal, req: &BatchRequest) -
         crate::webhooks::check_url(url, &ctx.settings.webhooks, "callback_url").await?;
     }
     Ok(())
-}
-
-/// One statement for the jobs (a key already held skips its row), one for
-/// their `queued` events.
-async fn insert(conn: &mut AsyncPgConnection, rows: &[NewJob<'_>]) -> QueryResult<Vec<Job>> {
-    if rows.is_empty() {
-        return Ok(Vec::new());
-    }
-    let jobs: Vec<Job> = diesel::insert_into(j::jobs)
-        .values(rows)
-        .on_conflict((j::tenant_id, j::idempotency_key))
-        .filter_target(j::idempotency_key.is_not_null())
-        .do_nothing()
-        .returning(Job::as_returning())
-        .get_results(conn)
-        .await?;
-    let events: Vec<NewJobEvent> = jobs
-        .iter()
-        .map(|job| NewJobEvent {
-            job_id: job.id,
-            kind: "state",
-            status: Some(JobStatus::Queued.as_str().to_string()),
-            data: json!({}),
-        })
-        .collect();
-    if !events.is_empty() {
-        diesel::insert_into(job_events::table).values(&events).execute(conn).await?;
-    }
-    Ok(jobs)
 }
 
 /// What `submit` checks of one item, as `POST /v1/jobs` does; the operator

@@ -26,6 +26,7 @@ mod mcp;
 mod modes;
 mod observability;
 mod openai;
+mod openai_batches;
 mod outage;
 mod providers;
 mod retries;

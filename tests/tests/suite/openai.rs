@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 /// Runs `tests/openai/<script>` with the suite's Python against the app as
 /// its admin; the one JSON line it prints.
-async fn sdk(app: &TestApp, script: &str) -> Value {
+pub async fn sdk(app: &TestApp, script: &str) -> Value {
     let python = std::env::var("CHORUS_TEST_PYTHON").expect("CHORUS_TEST_PYTHON (run `just test`)");
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("openai").join(script);
     let mut cmd = std::process::Command::new(python);
