@@ -19,7 +19,9 @@ ENDED = ("completed", "failed", "cancelled", "expired")
 
 
 def chat_line(custom_id, question, model="smollm2"):
-    body = {"model": model, "messages": [{"role": "user", "content": question}], "max_tokens": 8, "temperature": 0}
+    body = {"model": model, "max_tokens": 16, "temperature": 0,
+            "messages": [{"role": "system", "content": "You are a calculator. Answer with a number."},
+                         {"role": "user", "content": question}]}
     return {"custom_id": custom_id, "method": "POST", "url": "/v1/chat/completions", "body": body}
 
 

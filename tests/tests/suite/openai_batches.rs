@@ -41,8 +41,15 @@ async fn the_openai_sdk_runs_cancels_and_lists_batches() {
     assert_eq!(answered, asked, "{seen}");
     for o in seen["output"].as_array().unwrap() {
         assert_eq!((o["status_code"].as_u64(), o["object"].as_str()), (Some(200), Some("chat.completion")), "{o}");
-        assert!(o["error"].is_null() && !o["content"].as_str().unwrap().is_empty(), "{o}");
+        assert!(o["error"].is_null() && o["content"].is_string(), "{o}");
     }
+    // The local model answered (most with a number).
+    let numbers = seen["output"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["content"].as_str().unwrap().chars().any(|c| c.is_ascii_digit()));
+    assert!(numbers.count() >= 10, "{seen}");
     assert_eq!(seen["errors"], json!([{"custom_id": "bad-model", "response": null, "code": "unknown_model"}]));
     assert_eq!(seen["output_file"]["purpose"], "batch_output");
 
