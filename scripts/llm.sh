@@ -45,7 +45,7 @@ case "${1:-install}" in
       echo "llm already running"; exit 0
     fi
     nohup "$venv/bin/python" -m llama_cpp.server --model "$model" --model_alias smollm2 \
-      --host 127.0.0.1 --port "$port" --n_ctx 2048 --n_threads 1 > "$dir/llm.log" 2>&1 &
+      --host 127.0.0.1 --port "$port" --n_ctx 2048 --n_threads 1 --interrupt_requests False > "$dir/llm.log" 2>&1 &
     echo $! > "$dir/llm.pid"
     for _ in $(seq 300); do
       curl -sf "http://127.0.0.1:$port/v1/models" >/dev/null && { echo "llm on 127.0.0.1:$port"; exit 0; }

@@ -4,7 +4,7 @@ Env: CHORUS_URL (the API), CHORUS_KEY (a key). Prints one JSON line:
 - a chat batch of 20 questions and one line naming an unknown model,
   polled to its end, its output and error files read back;
 - an embeddings batch of two lines;
-- a batch cancelled as soon as it was created, polled to its end;
+- a batch cancelled once in progress, polled to its end;
 - the batches listed a page of one at a time, and the input file deleted.
 """
 import json
@@ -33,10 +33,15 @@ def upload(lines, name):
 def run(file, endpoint, cancel=False):
     batch = client.batches.create(input_file_id=file.id, endpoint=endpoint, completion_window="24h",
                                   metadata={"suite": "sdk"})
-    first = batch.status
+    statuses = [batch.status]
     if cancel:
+        # In flight: its lines are jobs, some running.
+        while batch.status == "validating":
+            time.sleep(0.1)
+            batch = client.batches.retrieve(batch.id)
+        statuses.append(batch.status)
         batch = client.batches.cancel(batch.id)
-    statuses = [first, batch.status]
+        statuses.append(batch.status)
     deadline = time.time() + 600
     while batch.status not in ENDED and time.time() < deadline:
         time.sleep(0.5)
