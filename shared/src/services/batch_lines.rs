@@ -22,7 +22,7 @@ use super::completions::{self, CompletionRequest, Prepared};
 use super::embeddings::{self, EmbeddingRequest};
 use super::files;
 use super::openai_batches::{wire_id, BatchRow, ENDED};
-use crate::db::models::{Message, NewJob};
+use crate::db::models::NewJob;
 use crate::db::schema::{openai_batch_lines as bl, openai_batches as ob};
 use crate::error::{ServiceError, ServiceResult};
 use crate::kinds::chat::ChatTurn;
@@ -228,7 +228,7 @@ pub async fn start(ctx: &Ctx, tenant: Uuid, batch_id: Uuid) -> ServiceResult<Sta
         match validate(ctx, &batch, &aliases).await? {
             Err(errors) => {
                 let mut conn = ctx.pool.get().await?;
-                diesel::update(ob::table.find(batch_id).filter(ob::status.eq("validating")))
+                let failed = diesel::update(ob::table.find(batch_id).filter(ob::status.eq("validating")))
                     .set((
                         ob::status.eq("failed"),
                         ob::failed_at.eq(Utc::now()),
@@ -236,18 +236,18 @@ pub async fn start(ctx: &Ctx, tenant: Uuid, batch_id: Uuid) -> ServiceResult<Sta
                     ))
                     .execute(&mut conn)
                     .await?;
-                return Ok(Started { status: "failed".into(), lines: 0 });
+                if failed == 1 {
+                    return Ok(Started { status: "failed".into(), lines: 0 });
+                }
             }
             Ok((total, jobbed)) => begin(ctx, &batch, total, jobbed).await?,
         }
     }
+    // In progress: its lines become jobs. Cancelled meanwhile: they are
+    // recorded as cancelled, and the batch ends.
     let batch = load(ctx, tenant, batch_id).await?;
     let lines = match batch.status.as_str() {
-        "in_progress" => fan_out(ctx, &batch, &aliases).await?,
-        "cancelling" => {
-            stop(ctx, &batch).await?;
-            0
-        }
+        "in_progress" | "cancelling" => fan_out(ctx, &batch, &aliases).await?,
         _ => 0,
     };
     Ok(Started { status: batch.status, lines })
@@ -333,9 +333,7 @@ async fn fan_out(ctx: &Ctx, batch: &BatchRow, aliases: &[String]) -> ServiceResu
         chunk.push((number, line.custom_id, req));
         if chunk.len() >= CHUNK_LINES || bytes >= CHUNK_BYTES {
             taken += chunk.len();
-            if !commit(ctx, batch, std::mem::take(&mut chunk)).await? {
-                return stop(ctx, batch).await.map(|_| taken);
-            }
+            commit(ctx, batch, std::mem::take(&mut chunk)).await?;
             bytes = 0;
         }
     }
@@ -349,15 +347,25 @@ async fn fan_out(ctx: &Ctx, batch: &BatchRow, aliases: &[String]) -> ServiceResu
 
 /// One chunk of lines in one transaction: the chat lines' conversations and
 /// messages, every line's job and row, and the jobs' membership of the
-/// batch. `false`: the batch is no longer in progress (nothing written).
-async fn commit(
-    ctx: &Ctx,
-    batch: &BatchRow,
-    chunk: Vec<(usize, String, ServiceResult<Request>)>,
-) -> ServiceResult<bool> {
+/// batch. Once the batch is cancelled, only the lines' rows, each
+/// `batch_cancelled`: every line is accounted for.
+async fn commit(ctx: &Ctx, batch: &BatchRow, chunk: Vec<(usize, String, ServiceResult<Request>)>) -> ServiceResult<()> {
     if chunk.is_empty() {
-        return Ok(true);
+        return Ok(());
     }
+    let message = "the batch was cancelled before this request ran";
+    let cancelled: Vec<_> = chunk
+        .iter()
+        .map(|(number, custom_id, _)| {
+            (
+                bl::batch_id.eq(batch.id),
+                bl::line.eq(*number as i32),
+                bl::custom_id.eq(custom_id.clone()),
+                bl::job_id.eq(None::<Uuid>),
+                bl::error.eq(Some(json!({"code": "batch_cancelled", "message": message}))),
+            )
+        })
+        .collect();
     let (tenant, id) = (batch.tenant_id, batch.id);
     let (mut convs, mut messages, mut payloads, mut rows) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for (number, custom_id, req) in chunk {
@@ -371,28 +379,10 @@ async fn commit(
             Ok(Request::Chat(p)) => {
                 let conv =
                     super::conversations::new_row(tenant, p.conversation(&format!("OpenAI batch line {number}")));
-                for (role, text) in &p.history {
-                    messages.push(super::conversations::turn_of(conv.id, tenant, role, text.clone()));
-                }
                 let job_id = Uuid::now_v7();
-                let question = Message {
-                    job_id: Some(job_id),
-                    ..super::conversations::turn_of(conv.id, tenant, "user", p.question)
-                };
-                let turn = ChatTurn {
-                    conversation_id: conv.id,
-                    message_id: question.id,
-                    model: p.model.clone(),
-                    mode: Default::default(),
-                    models: vec![p.model],
-                    judge: None,
-                    rounds: None,
-                    rag: None,
-                    settings: Some(p.settings),
-                    agent: None,
-                    role: Some(crate::domain::Role::User),
-                };
-                messages.push(question);
+                let turns = p.messages(conv.id, tenant, job_id);
+                let turn = p.job(conv.id, turns.last().expect("prepare keeps a turn to answer").id);
+                messages.extend(turns);
                 convs.push(conv);
                 payloads.push((job_id, &ChatTurn::KIND, turn.to_payload(), number));
                 (Some(job_id), None)
@@ -409,11 +399,12 @@ async fn commit(
     let keys: Vec<String> = payloads.iter().map(|(_, _, _, n)| format!("openai-batch:{id}:{n}")).collect();
     let settings = ctx.settings.clone();
     let mut conn = ctx.pool.get().await?;
-    let kept = (*conn)
+    (*conn)
         .transaction::<_, ServiceError, _>(async |conn: &mut AsyncPgConnection| {
             let status: String = ob::table.find(id).select(ob::status).for_update().first(conn).await?;
             if status != "in_progress" {
-                return Ok(false);
+                diesel::insert_into(bl::table).values(&cancelled).on_conflict_do_nothing().execute(conn).await?;
+                return Ok(());
             }
             let jobs: Vec<NewJob> = payloads
                 .iter()
@@ -431,13 +422,13 @@ async fn commit(
             diesel::insert_into(bl::table).values(&rows).on_conflict_do_nothing().execute(conn).await?;
             let members: Vec<Uuid> = payloads.iter().map(|(job_id, ..)| *job_id).collect();
             batches::add_members(conn, &settings, id, &members).await?;
-            Ok(true)
+            Ok(())
         })
         .await?;
     for queue in ["chat", "embed", "maintenance"] {
         super::jobs::nudge(ctx, queue);
     }
-    Ok(kept)
+    Ok(())
 }
 
 /// One line of the output as read back: the line's row and its job.
