@@ -2,7 +2,7 @@
 
 Env: CHORUS_URL (the API), CHORUS_KEY (a key). Prints one JSON line: a
 completion on the local model (with a history turn), and what the SDK
-raised for an unknown model and for tools (not served yet); then the same
+raised for an unknown model; then the same
 question streamed, with the usage chunk.
 """
 import json
@@ -39,8 +39,6 @@ def refusal(**kwargs):
 
 
 out["unknown_model"] = refusal(model="no-such-model")
-calculator = {"type": "function", "function": {"name": "add", "parameters": {"type": "object"}}}
-out["tools"] = refusal(model="smollm2", tools=[calculator])
 
 stream = client.chat.completions.create(model="smollm2", messages=question, max_tokens=17, temperature=0,
                                         stream=True, stream_options={"include_usage": True})

@@ -44,3 +44,27 @@ impl Respond for AsModel {
         event_stream(openai_stream(&text, Some((10, 5))))
     }
 }
+
+/// A model that calls the caller's tool `get_weather` for Paris, then,
+/// given the tool's result, answers from it; it keeps every request it got.
+#[derive(Default, Clone)]
+pub struct WeatherCaller {
+    pub seen: std::sync::Arc<std::sync::Mutex<Vec<Value>>>,
+}
+
+impl Respond for WeatherCaller {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        let body: Value = req.body_json().unwrap();
+        self.seen.lock().unwrap().push(body.clone());
+        let messages = body["messages"].as_array().cloned().unwrap_or_default();
+        if let Some(result) = messages.iter().find(|m| m["role"] == "tool") {
+            let text = format!("It is {} in Paris.", result["content"].as_str().unwrap_or_default());
+            return event_stream(openai_stream(&text, Some((20, 8))));
+        }
+        let call = json!({"index": 0, "id": "call_1", "type": "function",
+            "function": {"name": "get_weather", "arguments": "{\"city\": \"Paris\"}"}});
+        let chunk = json!({"choices": [{"index": 0, "delta": {"tool_calls": [call]}, "finish_reason": "tool_calls"}]});
+        let usage = json!({"choices": [], "usage": {"prompt_tokens": 15, "completion_tokens": 6}});
+        event_stream(format!("data: {chunk}\n\ndata: {usage}\n\ndata: [DONE]\n\n"))
+    }
+}

@@ -174,14 +174,7 @@ async fn fit_context(
         .history
         .iter()
         .filter(|msg| msg.id <= t.question.id)
-        .filter_map(|msg| {
-            let role = match msg.role.as_str() {
-                "user" => Role::User,
-                "assistant" => Role::Assistant,
-                _ => return None,
-            };
-            Some((msg.id, ChatMessage::new(role, msg.content.clone())))
-        })
+        .filter_map(|msg| Some((msg.id, as_chat_message(msg)?)))
         .collect();
     let budget = t.model.context_tokens.saturating_sub(t.settings.max_tokens.unwrap_or(ANSWER_RESERVE));
     let conn_manager = app.broker.conn();
@@ -213,8 +206,12 @@ async fn call(
     let app = &ctx.ctx;
     let conn_manager = app.broker.conn();
     let redis = Some((&conn_manager, app.broker.namespace()));
-    let options =
-        CallOptions { temperature: t.settings.temperature, max_tokens: t.settings.max_tokens, ..Default::default() };
+    let options = CallOptions {
+        temperature: t.settings.temperature,
+        max_tokens: t.settings.max_tokens,
+        tools: p.tools.clone(),
+        tool_choice: p.tool_choice.clone(),
+    };
     if let Some(agent) = &t.agent {
         let caller = Caller { tenant_id: ctx.tenant_id, role: p.role.unwrap_or(crate::domain::Role::User) };
         let run = agent::Run { ctx: app, llm: &t.llm, redis, caller, job_id: ctx.job_id };
@@ -352,6 +349,24 @@ fn meta_of(o: &Outcome) -> Value {
     })
 }
 
+/// A history message as the model reads it: an assistant's calls of the
+/// caller's tools (`meta.tool_requests`) and a tool's result
+/// (`meta.tool_call_id`) keep their links.
+fn as_chat_message(msg: &Message) -> Option<ChatMessage> {
+    let role = match msg.role.as_str() {
+        "user" => Role::User,
+        "assistant" => Role::Assistant,
+        "tool" => Role::Tool,
+        _ => return None,
+    };
+    let mut out = ChatMessage::new(role, msg.content.clone());
+    if let Some(calls) = msg.meta.get("tool_requests") {
+        out.tool_calls = serde_json::from_value(calls.clone()).unwrap_or_default();
+    }
+    out.tool_call_id = msg.meta.get("tool_call_id").and_then(Value::as_str).map(str::to_string);
+    Some(out)
+}
+
 fn usage_of(o: &Outcome) -> Value {
     json!({
         "prompt_tokens": o.usage.prompt_tokens,
@@ -399,6 +414,9 @@ async fn store(
         (meta["mode"], meta["context"], meta["route_reason"]) = (json!(p.mode), context, json!(r.route_reason));
         if let Some(agent) = &p.agent {
             (meta["agent"], meta["tool_calls"]) = (json!(agent), json!(tool_calls));
+        } else if !last.response.tool_calls.is_empty() {
+            // The caller's own tools: the model's calls go back to it.
+            meta["tool_requests"] = json!(last.response.tool_calls);
         }
         if r.steps.len() > 1 {
             meta["steps"] = r
@@ -451,6 +469,9 @@ fn result_of(replies: &[Message], r: &modes::ModeResult) -> Value {
         "meta": last.meta,
         "route_reason": r.route_reason,
     });
+    if let Some(calls) = last.meta.get("tool_requests") {
+        out["tool_calls"] = calls.clone();
+    }
     if replies.len() > 1 {
         out["answers"] =
             replies.iter().map(|m| json!({ "message_id": m.id, "model": m.model, "content": m.content })).collect();

@@ -38,6 +38,12 @@ pub struct ChatTurn {
     pub agent: Option<String>,
     /// The poster's role: the agent's tools run with it.
     pub role: Option<Role>,
+    /// The caller's own tools (OpenAI's `tools`): offered to the model,
+    /// never run here; the model's calls come back in the result.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tools: Vec<crate::llm::ToolDef>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_choice: Option<crate::llm::ToolChoice>,
 }
 
 impl JobArgs for ChatTurn {

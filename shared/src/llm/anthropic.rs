@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 use super::{
     parse_arguments, sse, ChatMessage, ChatRequest, ChatResponse, Endpoint, OnToken, Provider, ProviderError, Role,
-    ToolCall, Usage,
+    ToolCall, ToolChoice, Usage,
 };
 
 /// The API version Chorus speaks.
@@ -87,6 +87,14 @@ impl Anthropic {
                 .map(|t| json!({ "name": t.name, "description": t.description, "input_schema": t.parameters }))
                 .collect();
             body["tools"] = json!(tools);
+            if let Some(choice) = &req.tool_choice {
+                body["tool_choice"] = match choice {
+                    ToolChoice::Auto => json!({"type": "auto"}),
+                    ToolChoice::None => json!({"type": "none"}),
+                    ToolChoice::Required => json!({"type": "any"}),
+                    ToolChoice::Function(name) => json!({"type": "tool", "name": name}),
+                };
+            }
         }
         body
     }

@@ -9,7 +9,8 @@
 use serde_json::{json, Value};
 
 use super::{
-    sse, ChatMessage, ChatRequest, ChatResponse, Endpoint, OnToken, Provider, ProviderError, Role, ToolCall, Usage,
+    sse, ChatMessage, ChatRequest, ChatResponse, Endpoint, OnToken, Provider, ProviderError, Role, ToolCall,
+    ToolChoice, Usage,
 };
 
 #[derive(Debug, Clone)]
@@ -115,6 +116,15 @@ impl Gemini {
                 .map(|t| json!({ "name": t.name, "description": t.description, "parametersJsonSchema": t.parameters }))
                 .collect();
             body["tools"] = json!([{ "functionDeclarations": declarations }]);
+            if let Some(choice) = &req.tool_choice {
+                let config = match choice {
+                    ToolChoice::Auto => json!({"mode": "AUTO"}),
+                    ToolChoice::None => json!({"mode": "NONE"}),
+                    ToolChoice::Required => json!({"mode": "ANY"}),
+                    ToolChoice::Function(name) => json!({"mode": "ANY", "allowedFunctionNames": [name]}),
+                };
+                body["toolConfig"] = json!({ "functionCallingConfig": config });
+            }
         }
         body
     }

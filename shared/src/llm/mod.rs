@@ -95,6 +95,20 @@ pub struct ToolDef {
     pub parameters: serde_json::Value,
 }
 
+/// Whether and which tool the model must call (OpenAI's `tool_choice`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ToolChoice {
+    /// The model decides.
+    Auto,
+    /// No tool.
+    None,
+    /// Some tool.
+    Required,
+    /// This tool.
+    Function(String),
+}
+
 /// Parses a tool call's arguments as the provider sent them (a JSON text);
 /// text that is not a JSON object is kept as `{"_unparsed": text}` so that
 /// the schema check refuses it with a message the model can act on.
@@ -115,6 +129,8 @@ pub struct ChatRequest {
     pub max_tokens: Option<u32>,
     /// Tools the model may call (none: a plain completion).
     pub tools: Vec<ToolDef>,
+    /// Which tool it must call; `None`: the provider's default.
+    pub tool_choice: Option<ToolChoice>,
 }
 
 /// Tokens a call used, as the provider counted them (or as estimated).

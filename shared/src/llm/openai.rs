@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 
 use super::{
     parse_arguments, sse, ChatMessage, ChatRequest, ChatResponse, Endpoint, OnToken, Provider, ProviderError, Role,
-    ToolCall, Usage,
+    ToolCall, ToolChoice, Usage,
 };
 
 #[derive(Debug, Clone)]
@@ -51,6 +51,14 @@ impl OpenAi {
                 })
                 .collect();
             body["tools"] = json!(tools);
+            if let Some(choice) = &req.tool_choice {
+                body["tool_choice"] = match choice {
+                    ToolChoice::Auto => json!("auto"),
+                    ToolChoice::None => json!("none"),
+                    ToolChoice::Required => json!("required"),
+                    ToolChoice::Function(name) => json!({"type": "function", "function": {"name": name}}),
+                };
+            }
         }
         if let Some(t) = req.temperature {
             body["temperature"] = json!(t);

@@ -74,6 +74,7 @@ pub struct CallOptions {
     pub max_tokens: Option<u32>,
     /// Tools the model may call.
     pub tools: Vec<super::ToolDef>,
+    pub tool_choice: Option<super::ToolChoice>,
 }
 
 #[derive(Debug, Default)]
@@ -216,6 +217,7 @@ impl Registry {
                 temperature: options.temperature,
                 max_tokens: options.max_tokens,
                 tools: options.tools.clone(),
+                tool_choice: options.tool_choice.clone(),
             };
             match self.call_one(redis, provider.as_ref(), &model, &req, on_token).await {
                 Ok(mut outcome) => {
@@ -307,7 +309,15 @@ impl Registry {
 /// never its tenant-chosen name), model, messages and options, serialised
 /// in one fixed order and hashed.
 fn cache_key(namespace: &str, identity: &str, req: &ChatRequest) -> String {
-    let normal = serde_json::json!([identity, req.model, req.messages, req.temperature, req.max_tokens, req.tools]);
+    let normal = serde_json::json!([
+        identity,
+        req.model,
+        req.messages,
+        req.temperature,
+        req.max_tokens,
+        req.tools,
+        req.tool_choice
+    ]);
     format!("{namespace}:llm-cache:{}", hex::encode(Sha256::digest(normal.to_string().as_bytes())))
 }
 
@@ -325,6 +335,7 @@ mod tests {
             temperature: Some(0.0),
             max_tokens: None,
             tools: Vec::new(),
+            tool_choice: None,
         };
         let key = |e: Endpoint| cache_key("ns", &e.identity(), &req);
         let a = key(Endpoint::new("openai", "https://a.example/v1", "key-of-tenant-a", t, None));

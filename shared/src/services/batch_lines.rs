@@ -22,7 +22,7 @@ use super::completions::{self, CompletionRequest, Prepared};
 use super::embeddings::{self, EmbeddingRequest};
 use super::files;
 use super::openai_batches::{wire_id, BatchRow, ENDED};
-use crate::db::models::{Message, NewJob};
+use crate::db::models::NewJob;
 use crate::db::schema::{openai_batch_lines as bl, openai_batches as ob};
 use crate::error::{ServiceError, ServiceResult};
 use crate::kinds::chat::ChatTurn;
@@ -379,28 +379,10 @@ async fn commit(ctx: &Ctx, batch: &BatchRow, chunk: Vec<(usize, String, ServiceR
             Ok(Request::Chat(p)) => {
                 let conv =
                     super::conversations::new_row(tenant, p.conversation(&format!("OpenAI batch line {number}")));
-                for (role, text) in &p.history {
-                    messages.push(super::conversations::turn_of(conv.id, tenant, role, text.clone()));
-                }
                 let job_id = Uuid::now_v7();
-                let question = Message {
-                    job_id: Some(job_id),
-                    ..super::conversations::turn_of(conv.id, tenant, "user", p.question)
-                };
-                let turn = ChatTurn {
-                    conversation_id: conv.id,
-                    message_id: question.id,
-                    model: p.model.clone(),
-                    mode: Default::default(),
-                    models: vec![p.model],
-                    judge: None,
-                    rounds: None,
-                    rag: None,
-                    settings: Some(p.settings),
-                    agent: None,
-                    role: Some(crate::domain::Role::User),
-                };
-                messages.push(question);
+                let turns = p.messages(conv.id, tenant, job_id);
+                let turn = p.job(conv.id, turns.last().expect("prepare keeps a turn to answer").id);
+                messages.extend(turns);
                 convs.push(conv);
                 payloads.push((job_id, &ChatTurn::KIND, turn.to_payload(), number));
                 (Some(job_id), None)

@@ -7,171 +7,30 @@
 
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{json, Value};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::conversations::{self, ConversationInput, PostMessage, MAX_MESSAGE_CHARS};
+use super::conversations;
+pub use super::openai_request::{prepare, CompletionRequest, Prepared};
 use super::Principal;
 use crate::db::models::Job;
 use crate::domain::JobStatus;
 use crate::error::{ErrorCode, ServiceError, ServiceResult};
-use crate::kinds::chat::GenerationSettings;
 use crate::Ctx;
 
-/// The most messages one request may carry.
-const MAX_MESSAGES: usize = 256;
 /// How long a request waits for its answer before `completion_timeout`.
 pub const WAIT: Duration = Duration::from_secs(300);
-
-/// A message's content: text, or OpenAI's list of parts (the text parts
-/// are joined).
-#[derive(Debug, Clone, Deserialize, ToSchema)]
-#[serde(untagged)]
-pub enum Content {
-    Text(String),
-    Parts(Vec<Part>),
-}
-
-#[derive(Debug, Clone, Deserialize, ToSchema)]
-pub struct Part {
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub text: Option<String>,
-}
-
-impl Content {
-    fn text(&self) -> String {
-        match self {
-            Content::Text(t) => t.clone(),
-            Content::Parts(parts) => {
-                parts.iter().filter(|p| p.kind == "text").filter_map(|p| p.text.clone()).collect::<Vec<_>>().join("\n")
-            }
-        }
-    }
-}
-
-#[derive(Debug, Clone, Deserialize, ToSchema)]
-pub struct InMessage {
-    /// `system`, `developer`, `user` or `assistant`.
-    pub role: String,
-    pub content: Option<Content>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
-pub struct StreamOptions {
-    /// Send a last chunk with the usage (and no choices).
-    #[serde(default)]
-    pub include_usage: bool,
-}
-
-/// The body of `POST /v1/chat/completions` (fields Chorus does not use,
-/// such as `user` or `seed`, are ignored, as OpenAI's SDKs send them).
-#[derive(Debug, Clone, Deserialize, ToSchema)]
-pub struct CompletionRequest {
-    /// A model alias the tenant may name (`GET /v1/models`).
-    #[schema(min_length = 1, max_length = 200)]
-    pub model: String,
-    /// Oldest first; the last one (after system messages) is the user's.
-    #[schema(min_items = 1, max_items = 256)]
-    pub messages: Vec<InMessage>,
-    /// Answer as OpenAI's server-sent `chat.completion.chunk`s, ending in
-    /// `data: [DONE]`.
-    #[serde(default)]
-    pub stream: bool,
-    pub stream_options: Option<StreamOptions>,
-    #[schema(minimum = 0, maximum = 2)]
-    pub temperature: Option<f32>,
-    #[schema(minimum = 1, maximum = 32768)]
-    pub max_tokens: Option<u32>,
-    #[schema(minimum = 1, maximum = 32768)]
-    pub max_completion_tokens: Option<u32>,
-    /// Not served yet: a request with tools is refused.
-    pub tools: Option<Value>,
-}
-
-fn invalid(param: &str, message: impl Into<String>) -> ServiceError {
-    ServiceError::new(ErrorCode::InvalidParameter, message).with_details(json!({ "field": param }))
-}
-
-/// A request taken apart: what becomes the conversation (its prompt and
-/// earlier turns) and what is posted to it.
-pub struct Prepared {
-    pub model: String,
-    pub system: String,
-    /// Earlier turns, oldest first: `user` or `assistant`.
-    pub history: Vec<(&'static str, String)>,
-    pub question: String,
-    pub settings: GenerationSettings,
-}
-
-impl Prepared {
-    /// The conversation the request becomes, tagged `openai`.
-    pub fn conversation(&self, title: &str) -> ConversationInput {
-        ConversationInput {
-            title: Some(title.into()),
-            system_prompt: Some(self.system.clone()),
-            models: Some(vec![self.model.clone()]),
-            settings: None,
-            tags: Some(vec!["openai".into()]),
-        }
-    }
-}
-
-/// Checks a request (a streamed one too) and takes it apart.
-pub fn prepare(req: CompletionRequest) -> ServiceResult<Prepared> {
-    if req.tools.as_ref().is_some_and(|t| !t.is_null()) {
-        return Err(invalid("tools", "tools are not served yet on this route"));
-    }
-    if req.messages.is_empty() || req.messages.len() > MAX_MESSAGES {
-        return Err(invalid("messages", format!("messages holds 1 to {MAX_MESSAGES} messages")));
-    }
-    let mut system = Vec::new();
-    let mut history: Vec<(&'static str, String)> = Vec::new();
-    for (i, m) in req.messages.iter().enumerate() {
-        let text = m.content.as_ref().map(Content::text).unwrap_or_default();
-        if text.chars().count() > MAX_MESSAGE_CHARS {
-            return Err(invalid(&format!("messages[{i}].content"), "a message is at most 64,000 characters"));
-        }
-        match m.role.as_str() {
-            "system" | "developer" => system.push(text),
-            "user" => history.push(("user", text)),
-            "assistant" => history.push(("assistant", text)),
-            other => return Err(invalid(&format!("messages[{i}].role"), format!("role {other:?} is not served"))),
-        }
-    }
-    let Some(("user", question)) = history.pop() else {
-        return Err(invalid("messages", "the last message (after system ones) must be the user's"));
-    };
-    if question.trim().is_empty() {
-        return Err(invalid("messages", "the last user message is empty"));
-    }
-    let settings = GenerationSettings {
-        temperature: req.temperature,
-        max_tokens: req.max_completion_tokens.or(req.max_tokens),
-        ..Default::default()
-    };
-    settings.check()?;
-    Ok(Prepared { model: req.model, system: system.join("\n\n"), history, question, settings })
-}
 
 /// Checks the request and queues its `chat` job; returns the job.
 pub async fn submit(ctx: &Ctx, p: &Principal, req: CompletionRequest) -> ServiceResult<Job> {
     let req = prepare(req)?;
     let conv = conversations::create(ctx, p, req.conversation("OpenAI chat completion")).await?;
-    conversations::append_history(ctx, p.tenant_id, conv.id, &req.history).await?;
-    let post = PostMessage {
-        content: req.question,
-        mode: None,
-        models: None,
-        judge: None,
-        rounds: None,
-        rag: None,
-        settings: Some(req.settings),
-        agent: None,
-    };
-    Ok(conversations::post_message(ctx, p, conv.id, post).await?.1)
+    let job = Uuid::now_v7();
+    let messages = req.messages(conv.id, p.tenant_id, job);
+    let turn = req.job(conv.id, messages.last().expect("prepare keeps a turn to answer").id);
+    conversations::queue_answer(ctx, p, conv.id, messages, job, turn).await
 }
 
 /// An ended job's code (its status when it has none) and what to tell the
@@ -206,7 +65,31 @@ pub struct Choice {
 pub struct OutMessage {
     /// Always `assistant`.
     pub role: &'static str,
-    pub content: String,
+    /// `null` when the model only called tools.
+    pub content: Option<String>,
+    /// The model's calls of the caller's tools.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schema(value_type = Vec<Object>)]
+    pub tool_calls: Vec<Value>,
+}
+
+/// A chat job's calls of the caller's tools in OpenAI's shape
+/// (`{id, type: function, function: {name, arguments}}`, the arguments as
+/// JSON text), each with its `index` when `indexed` (stream deltas).
+fn tool_calls_of(result: &Value, indexed: bool) -> Vec<Value> {
+    let calls = result["tool_calls"].as_array().cloned().unwrap_or_default();
+    calls
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let mut call = json!({"id": c["id"], "type": "function",
+                "function": {"name": c["name"], "arguments": c["arguments"].to_string()}});
+            if indexed {
+                call["index"] = json!(i);
+            }
+            call
+        })
+        .collect()
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -258,9 +141,11 @@ pub fn completion_of(job: Uuid, created: i64, model: &str, result: &Value) -> Co
         model: model.to_string(),
         choices: vec![Choice {
             index: 0,
-            message: OutMessage {
-                role: "assistant",
-                content: result["content"].as_str().unwrap_or_default().to_string(),
+            message: {
+                let tool_calls = tool_calls_of(result, false);
+                let content = result["content"].as_str().unwrap_or_default().to_string();
+                let content = (!content.is_empty() || tool_calls.is_empty()).then_some(content);
+                OutMessage { role: "assistant", content, tool_calls }
             },
             finish_reason: result["finish_reason"].as_str().unwrap_or("stop").to_string(),
         }],
@@ -323,6 +208,10 @@ pub async fn chunks(
         let content = result["content"].as_str().unwrap_or_default();
         if let Some(rest) = content.strip_prefix(streamed.as_str()).filter(|r| !r.is_empty()) {
             let _ = tx.send(chunk(json!({"content": rest}), Value::Null)).await;
+        }
+        let calls = tool_calls_of(&result, true);
+        if !calls.is_empty() {
+            let _ = tx.send(chunk(json!({ "tool_calls": calls }), Value::Null)).await;
         }
         let finish = result["finish_reason"].as_str().unwrap_or("stop");
         let _ = tx.send(chunk(json!({}), json!(finish))).await;

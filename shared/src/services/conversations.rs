@@ -489,6 +489,8 @@ pub async fn post_message(ctx: &Ctx, p: &Principal, id: Uuid, body: PostMessage)
         settings: body.settings,
         agent: body.agent,
         role: Some(p.role),
+        tools: Vec::new(),
+        tool_choice: None,
     };
     let tenant = p.tenant_id;
     let (message, job) = (*conn)
@@ -526,18 +528,37 @@ pub fn turn_of(conversation: Uuid, tenant: Uuid, role: &str, content: String) ->
     }
 }
 
-/// Appends turns that happened elsewhere (`user` or `assistant`, oldest
-/// first) to a conversation of the tenant, in one statement: the history an
-/// OpenAI-style request brings with it.
-pub async fn append_history(ctx: &Ctx, tenant: Uuid, id: Uuid, turns: &[(&str, String)]) -> ServiceResult<()> {
-    if turns.is_empty() {
-        return Ok(());
-    }
-    let rows: Vec<Message> = turns.iter().map(|(role, content)| turn_of(id, tenant, role, content.clone())).collect();
+/// Queues `turn`, the `chat` job `job` that answers the last of
+/// `messages` (new turns of conversation `id`, oldest first, the last one
+/// carrying `job`): the job and the messages in one transaction, the
+/// tenant's chat jobs per minute spent first. The turns of an OpenAI-style
+/// request arrive this way, whole.
+pub async fn queue_answer(
+    ctx: &Ctx,
+    p: &Principal,
+    id: Uuid,
+    messages: Vec<Message>,
+    job: Uuid,
+    turn: ChatTurn,
+) -> ServiceResult<Job> {
+    p.require(Role::User, "sending messages")?;
+    super::jobs::spend(ctx, p.tenant_id, ChatTurn::KIND.name, 1).await?;
+    let tenant = p.tenant_id;
     let mut conn = ctx.pool.get().await?;
     load(&mut conn, tenant, id).await?;
-    diesel::insert_into(m::table).values(&rows).execute(&mut conn).await?;
-    Ok(())
+    let payload = turn.to_payload();
+    let job = (*conn)
+        .transaction::<_, ServiceError, _>(async move |conn: &mut AsyncPgConnection| {
+            let new = crate::db::models::NewJob { id: job, ..crate::queue::queued(tenant, &ChatTurn::KIND, &payload) };
+            let job =
+                crate::queue::insert_row(conn, &new).await?.ok_or_else(|| ServiceError::internal("job id taken"))?;
+            insert_many(conn, &[], &messages).await?;
+            diesel::update(c::table.find(id)).set(c::updated_at.eq(Utc::now())).execute(conn).await?;
+            Ok(job)
+        })
+        .await?;
+    super::jobs::nudge(ctx, ChatTurn::KIND.queue.as_str());
+    Ok(job)
 }
 
 /// The generation settings stored on a conversation.

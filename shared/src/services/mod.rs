@@ -23,6 +23,7 @@ pub mod jobs;
 pub mod llm_catalog;
 pub mod mcp_servers;
 pub mod openai_batches;
+pub mod openai_request;
 pub mod overview;
 pub mod scheduler;
 pub mod schedules;

@@ -9,10 +9,15 @@ use serde_json::{json, Value};
 /// Runs `tests/openai/<script>` with the suite's Python against the app as
 /// its admin; the one JSON line it prints.
 pub async fn sdk(app: &TestApp, script: &str) -> Value {
+    sdk_with(app, script, &[]).await
+}
+
+/// [`sdk`] with more environment variables.
+pub async fn sdk_with(app: &TestApp, script: &str, env: &[(&str, &str)]) -> Value {
     let python = std::env::var("CHORUS_TEST_PYTHON").expect("CHORUS_TEST_PYTHON (run `just test`)");
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("openai").join(script);
     let mut cmd = std::process::Command::new(python);
-    cmd.arg(script).env("CHORUS_URL", &app.address).env("CHORUS_KEY", &app.admin_key);
+    cmd.arg(script).env("CHORUS_URL", &app.address).env("CHORUS_KEY", &app.admin_key).envs(env.iter().copied());
     let out = tokio::task::spawn_blocking(move || cmd.output()).await.unwrap().expect("python runs");
     let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "{stdout}\n{stderr}");
@@ -58,7 +63,6 @@ async fn the_openai_sdk_gets_a_chat_completion_from_a_chat_job() {
         Some(usage["prompt_tokens"].as_u64().unwrap() + usage["completion_tokens"].as_u64().unwrap())
     );
     assert_eq!(seen["unknown_model"]["status"], 422, "{seen}");
-    assert_eq!(seen["tools"], json!({"status": 400, "code": "invalid_parameter", "class": "BadRequestError"}));
     // Streamed (another answer budget, so not from the answer cache): the
     // same answer at temperature 0, a finish reason, and the usage chunk.
     let streamed = &seen["streamed"];
@@ -78,4 +82,46 @@ async fn the_openai_sdk_gets_a_chat_completion_from_a_chat_job() {
     assert_eq!(roles, ["user", "assistant", "user", "assistant"], "{page}");
     let usage = app.get_json(&app.admin_key, "/v1/usage").await;
     assert!(usage.to_string().contains("smollm2"), "{usage}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openai_sdk_calls_its_own_tools_through_a_chat_job() {
+    use chorus_shared::config::{ModelSettings, ProviderSettings};
+    use wiremock::{matchers::method, Mock, MockServer};
+    let llm = MockServer::start().await;
+    let model = chorus_tests::provider::WeatherCaller::default();
+    Mock::given(method("POST")).respond_with(model.clone()).mount(&llm).await;
+    let url = llm.uri();
+    let app = TestApp::spawn_with(1, move |s| {
+        s.llm.providers.insert("toolful".into(), ProviderSettings { base_url: url, ..Default::default() });
+        let model = ModelSettings { provider: "toolful".into(), name: "weather-1".into(), ..Default::default() };
+        s.llm.models.insert("weather".into(), model);
+    })
+    .await;
+    let seen = sdk_with(&app, "tools.py", &[("CHORUS_MODEL", "weather")]).await;
+    assert_eq!((seen["finish_reason"].as_str(), &seen["content"]), (Some("tool_calls"), &Value::Null), "{seen}");
+    assert_eq!(
+        seen["call"],
+        json!({"id": "call_1", "type": "function", "name": "get_weather", "arguments": {"city": "Paris"}})
+    );
+    assert_eq!(seen["answer"], "It is 18°C and sunny in Paris.", "{seen}");
+    assert_eq!(seen["answer_finish"], "stop");
+    assert_eq!(seen["streamed"], json!({"calls": ["get_weather"], "finish_reason": "tool_calls"}), "{seen}");
+    assert_eq!(seen["bad_choice"], json!({"status": 400, "code": "invalid_parameter"}));
+
+    // The provider got the caller's tools and choice as OpenAI's fields,
+    // and, the second time, the call and its result in the history.
+    let asked = model.seen.lock().unwrap().clone();
+    assert_eq!(asked.len(), 3, "{asked:?}");
+    assert_eq!(asked[0]["tools"][0]["function"]["name"], "get_weather");
+    assert_eq!(asked[0]["tool_choice"], json!({"type": "function", "function": {"name": "get_weather"}}));
+    assert_eq!(asked[2]["tool_choice"], "required");
+    let history = asked[1]["messages"].as_array().unwrap();
+    let roles: Vec<&str> = history.iter().map(|m| m["role"].as_str().unwrap()).collect();
+    assert_eq!(roles, ["user", "assistant", "tool"], "{history:?}");
+    assert_eq!(history[1]["tool_calls"][0]["id"], "call_1");
+    assert_eq!(
+        (history[2]["tool_call_id"].as_str(), history[2]["content"].as_str()),
+        (Some("call_1"), Some("18°C and sunny"))
+    );
 }
