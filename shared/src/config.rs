@@ -656,6 +656,15 @@ pub struct LimitSettings {
     /// Most of one tenant's jobs running (or on their way to a worker) at
     /// once, by queue, across all workers; a queue not named has no cap.
     pub concurrency: BTreeMap<String, u32>,
+    /// A tenant's conversations, documents (with their vectors), finished
+    /// jobs, files and ended batches older than this many days are deleted
+    /// by its `retention` job (0: kept for good).
+    pub retention_days: u32,
+    /// Write an export of what retention deletes first (a file of the
+    /// tenant's, purpose `retention_export`).
+    pub retention_export: bool,
+    /// How often each tenant's retention job is queued (seconds).
+    pub retention_interval_secs: u64,
     /// How long an API process keeps a tenant's limits before reading them
     /// again (ms): an operator's change takes at most this long to apply.
     pub cache_ms: u64,
@@ -670,6 +679,9 @@ impl Default for LimitSettings {
             cost_per_day_usd: 0.0,
             cost_per_month_usd: 0.0,
             concurrency: BTreeMap::new(),
+            retention_days: 0,
+            retention_export: false,
+            retention_interval_secs: 3_600,
             cache_ms: 5_000,
         }
     }

@@ -101,6 +101,7 @@ pub struct FileQuery {
     /// The last file id of the previous page.
     pub after: Option<String>,
     /// 1 to 10,000.
+    #[param(minimum = 1, maximum = 10000)]
     pub limit: Option<i64>,
 }
 
@@ -158,6 +159,7 @@ pub struct BatchQuery {
     /// The last batch id of the previous page.
     pub after: Option<String>,
     /// 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
 }
 

@@ -415,6 +415,15 @@ diesel::table! {
         cost_per_month_usd -> Nullable<Float8>,
         updated_at -> Timestamptz,
         concurrency -> Jsonb,
+        retention_days -> Nullable<Int4>,
+        retention_export -> Nullable<Bool>,
+    }
+}
+
+diesel::table! {
+    retention_runs (tenant_id) {
+        tenant_id -> Uuid,
+        queued_at -> Timestamptz,
     }
 }
 

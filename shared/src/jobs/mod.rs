@@ -17,6 +17,7 @@ pub mod openai_batch_start;
 pub mod purge_vectors;
 pub mod reconcile;
 pub mod reindex;
+pub mod retention;
 pub mod search;
 pub mod tool_call;
 pub mod webhook_delivery;
@@ -82,6 +83,7 @@ pub static HANDLERS: &[Handler] = &[
     handler!(kinds::webhook_delivery::DeliverWebhook, webhook_delivery::run),
     handler!(kinds::openai_batch::BatchStart, openai_batch_start::run),
     handler!(kinds::openai_batch::BatchFinish, openai_batch_finish::run),
+    handler!(kinds::retention::Retention, retention::run),
 ];
 
 /// The handler of the kind called `name`, if registered.

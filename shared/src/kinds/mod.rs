@@ -18,6 +18,7 @@ pub mod openai_batch;
 pub mod purge_vectors;
 pub mod reconcile;
 pub mod reindex;
+pub mod retention;
 pub mod search;
 pub mod tool_call;
 pub mod webhook_delivery;
@@ -146,6 +147,7 @@ pub static ALL: &[&Kind] = &[
     &webhook_delivery::DeliverWebhook::KIND,
     &openai_batch::BatchStart::KIND,
     &openai_batch::BatchFinish::KIND,
+    &retention::Retention::KIND,
 ];
 
 /// The kind called `name`, if declared.

@@ -45,6 +45,10 @@ pub struct Limits {
     /// Most of the tenant's jobs running (or on their way to a worker) at
     /// once, by queue; a queue not named has no cap.
     pub concurrency: BTreeMap<String, u32>,
+    /// Days the tenant's data is kept (0: for good), and whether an export
+    /// is written before it is deleted.
+    pub retention_days: u32,
+    pub retention_export: bool,
 }
 
 /// What an operator set for one tenant; an absent value (or a kind not
@@ -70,6 +74,11 @@ pub struct Overrides {
     /// By queue (a key that names no queue is refused).
     #[serde(default)]
     pub concurrency: BTreeMap<String, u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(maximum = 36500)]
+    pub retention_days: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention_export: Option<bool>,
 }
 
 impl Overrides {
@@ -87,13 +96,24 @@ impl Overrides {
             cost_per_day_usd: self.cost_per_day_usd.unwrap_or(defaults.cost_per_day_usd),
             cost_per_month_usd: self.cost_per_month_usd.unwrap_or(defaults.cost_per_month_usd),
             concurrency: over(&defaults.concurrency, &self.concurrency),
+            retention_days: self.retention_days.unwrap_or(defaults.retention_days),
+            retention_export: self.retention_export.unwrap_or(defaults.retention_export),
         }
     }
 }
 
 /// The tenant's overrides, from `tenant_limits` (none: all defaults).
 pub async fn load_overrides(conn: &mut diesel_async::AsyncPgConnection, tenant: Uuid) -> QueryResult<Overrides> {
-    type Row = (Option<i32>, Option<i32>, serde_json::Value, Option<f64>, Option<f64>, serde_json::Value);
+    type Row = (
+        Option<i32>,
+        Option<i32>,
+        serde_json::Value,
+        Option<f64>,
+        Option<f64>,
+        serde_json::Value,
+        Option<i32>,
+        Option<bool>,
+    );
     let row: Option<Row> = tl::table
         .find(tenant)
         .select((
@@ -103,17 +123,21 @@ pub async fn load_overrides(conn: &mut diesel_async::AsyncPgConnection, tenant: 
             tl::cost_per_day_usd,
             tl::cost_per_month_usd,
             tl::concurrency,
+            tl::retention_days,
+            tl::retention_export,
         ))
         .first(conn)
         .await
         .optional()?;
-    Ok(row.map_or_else(Overrides::default, |(key, all, jobs, day, month, concurrency)| Overrides {
+    Ok(row.map_or_else(Overrides::default, |(key, all, jobs, day, month, concurrency, days, export)| Overrides {
         key_requests_per_sec: key.map(|v| v.max(0) as u32),
         tenant_requests_per_sec: all.map(|v| v.max(0) as u32),
         jobs_per_min: serde_json::from_value(jobs).unwrap_or_default(),
         cost_per_day_usd: day,
         cost_per_month_usd: month,
         concurrency: serde_json::from_value(concurrency).unwrap_or_default(),
+        retention_days: days.map(|d| d.max(0) as u32),
+        retention_export: export,
     }))
 }
 
@@ -388,6 +412,7 @@ mod tests {
             cost_per_month_usd: 0.0,
             concurrency: BTreeMap::from([("chat".to_string(), 4)]),
             cache_ms: 0,
+            ..Default::default()
         };
         let o = Overrides {
             key_requests_per_sec: Some(0),

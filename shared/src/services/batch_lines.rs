@@ -15,7 +15,6 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use futures::StreamExt;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use tokio::io::AsyncWriteExt;
 use uuid::Uuid;
 
 use super::completions::{self, CompletionRequest, Prepared};
@@ -490,41 +489,6 @@ impl Answered {
     }
 }
 
-/// A scratch file lines are appended to.
-struct Scratch {
-    file: tokio::io::BufWriter<tokio::fs::File>,
-    path: tempfile::TempPath,
-    bytes: u64,
-}
-
-impl Scratch {
-    fn new(ctx: &Ctx) -> ServiceResult<Self> {
-        let tmp = tempfile::NamedTempFile::new_in(ctx.blobs.scratch_dir())
-            .map_err(|e| ServiceError::internal(format!("scratch file: {e}")))?;
-        let (file, path) = tmp.into_parts();
-        Ok(Self { file: tokio::io::BufWriter::new(tokio::fs::File::from_std(file)), path, bytes: 0 })
-    }
-
-    async fn push(&mut self, line: &Value) -> ServiceResult<()> {
-        let mut text = serde_json::to_vec(line).map_err(ServiceError::internal)?;
-        text.push(b'\n');
-        self.bytes += text.len() as u64;
-        self.file.write_all(&text).await.map_err(|e| ServiceError::internal(format!("scratch file: {e}")))
-    }
-
-    /// Moves the lines into the blob store as the tenant's file `id`;
-    /// `None` when there are none.
-    async fn store(mut self, ctx: &Ctx, tenant: Uuid, id: Uuid) -> ServiceResult<Option<(Uuid, i64)>> {
-        self.file.flush().await.map_err(|e| ServiceError::internal(format!("scratch file: {e}")))?;
-        if self.bytes == 0 {
-            return Ok(None);
-        }
-        let key = files::blob_key(tenant, id);
-        ctx.blobs.put_file(&key, &self.path).await.map_err(|e| ServiceError::internal(format!("blob store: {e}")))?;
-        Ok(Some((id, self.bytes as i64)))
-    }
-}
-
 /// Writes the output and error files of a batch whose jobs have all ended
 /// and ends it: `completed`, or `cancelled` if it was cancelling, with its
 /// `batch.completed` event (the `openai_batch_finish` job). Returns the
@@ -539,7 +503,7 @@ pub async fn finish(ctx: &Ctx, tenant: Uuid, batch_id: Uuid) -> ServiceResult<St
         .set((ob::status.eq("finalizing"), ob::finalizing_at.eq(Utc::now())))
         .execute(&mut conn)
         .await?;
-    let (mut out, mut err) = (Scratch::new(ctx)?, Scratch::new(ctx)?);
+    let (mut out, mut err) = (files::Scratch::new(ctx)?, files::Scratch::new(ctx)?);
     let (mut after, mut completed, mut failed) = (0, 0, 0);
     loop {
         let page: Vec<Answered> = diesel::sql_query(

@@ -10,6 +10,7 @@ use chrono::Utc;
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::Serialize;
+use tokio::io::AsyncWriteExt;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -230,4 +231,40 @@ pub async fn list(
     let data: Vec<FileObject> = rows.iter().map(FileRow::view).collect();
     let (first_id, last_id) = (<[_]>::first(&data).map(|f| f.id.clone()), <[_]>::last(&data).map(|f| f.id.clone()));
     Ok(FileList { object: "list", data, first_id, last_id, has_more })
+}
+
+/// A JSONL file being written in scratch space, line by line, on its way
+/// to the blob store as a tenant's file.
+pub struct Scratch {
+    file: tokio::io::BufWriter<tokio::fs::File>,
+    path: tempfile::TempPath,
+    bytes: u64,
+}
+
+impl Scratch {
+    pub fn new(ctx: &Ctx) -> ServiceResult<Self> {
+        let tmp = tempfile::NamedTempFile::new_in(ctx.blobs.scratch_dir())
+            .map_err(|e| ServiceError::internal(format!("scratch file: {e}")))?;
+        let (file, path) = tmp.into_parts();
+        Ok(Self { file: tokio::io::BufWriter::new(tokio::fs::File::from_std(file)), path, bytes: 0 })
+    }
+
+    pub async fn push(&mut self, line: &serde_json::Value) -> ServiceResult<()> {
+        let mut text = serde_json::to_vec(line).map_err(ServiceError::internal)?;
+        text.push(b'\n');
+        self.bytes += text.len() as u64;
+        self.file.write_all(&text).await.map_err(|e| ServiceError::internal(format!("scratch file: {e}")))
+    }
+
+    /// Moves the lines into the blob store as the tenant's file `id`;
+    /// `None` when there are none.
+    pub async fn store(mut self, ctx: &Ctx, tenant: Uuid, id: Uuid) -> ServiceResult<Option<(Uuid, i64)>> {
+        self.file.flush().await.map_err(|e| ServiceError::internal(format!("scratch file: {e}")))?;
+        if self.bytes == 0 {
+            return Ok(None);
+        }
+        let key = blob_key(tenant, id);
+        ctx.blobs.put_file(&key, &self.path).await.map_err(|e| ServiceError::internal(format!("blob store: {e}")))?;
+        Ok(Some((id, self.bytes as i64)))
+    }
 }

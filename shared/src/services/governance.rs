@@ -81,6 +81,9 @@ fn check(o: &Overrides) -> ServiceResult<()> {
             return Err(invalid("jobs_per_min", format!("jobs_per_min.{kind} is at most {MAX_LIMIT} (0: no limit)")));
         }
     }
+    if o.retention_days.is_some_and(|d| d > 36_500) {
+        return Err(invalid("retention_days", "retention_days is at most 36500 (0: kept for good)".into()));
+    }
     for (queue, v) in &o.concurrency {
         if crate::domain::Queue::parse(queue).is_none() {
             return Err(invalid("concurrency", format!("no queue is called {queue:?}")));
@@ -122,6 +125,8 @@ pub async fn set_limits(ctx: &Ctx, p: &Principal, tenant: &str, overrides: Overr
         tl::cost_per_day_usd.eq(overrides.cost_per_day_usd),
         tl::cost_per_month_usd.eq(overrides.cost_per_month_usd),
         tl::concurrency.eq(concurrency),
+        tl::retention_days.eq(as_int(overrides.retention_days)),
+        tl::retention_export.eq(overrides.retention_export),
         tl::updated_at.eq(chrono::Utc::now()),
     );
     (*conn)

@@ -29,6 +29,7 @@ mod openai;
 mod openai_batches;
 mod outage;
 mod providers;
+mod retention;
 mod retries;
 mod schedules;
 mod scheduling;
