@@ -9,7 +9,8 @@ use utoipa::Modify;
 /// Adds the answers the HTTP edge gives on any route of a shape, so that
 /// every status the server can send is in the document: 401/403/429 where a
 /// key is needed, 400/404 for path parameters, 400 for query parameters, and
-/// 400/413/415/422 for JSON bodies. A route's own declarations win.
+/// 400/413/415/422 for JSON bodies; in OpenAI's envelope on the routes
+/// tagged `openai`. A route's own declarations win.
 pub(super) struct EdgeErrors;
 
 impl Modify for EdgeErrors {
@@ -47,16 +48,24 @@ impl Modify for EdgeErrors {
                         not_null(schema);
                     }
                 }
+                // The OpenAI-compatible routes answer errors in OpenAI's envelope.
+                let schema = match op.tags.iter().flatten().any(|t| t == "openai") {
+                    true => "OpenAiError",
+                    false => "ErrorBody",
+                };
                 for (code, description) in codes {
-                    op.responses.responses.entry(code.to_string()).or_insert_with(|| error_response(description));
+                    op.responses
+                        .responses
+                        .entry(code.to_string())
+                        .or_insert_with(|| error_response(schema, description));
                 }
             }
         }
     }
 }
 
-fn error_response(description: &str) -> RefOr<utoipa::openapi::Response> {
-    let content = ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build();
+fn error_response(schema: &str, description: &str) -> RefOr<utoipa::openapi::Response> {
+    let content = ContentBuilder::new().schema(Some(Ref::from_schema_name(schema))).build();
     RefOr::T(ResponseBuilder::new().description(description).content("application/json", content).build())
 }
 
