@@ -21,8 +21,7 @@ async fn age(app: &TestApp, table: &str, column: &str, id: &str) {
 }
 
 /// A conversation, a document (ingested: its job succeeded), a finished
-/// job and a file of
-/// the key's tenant, each word-tagged `word`: their ids.
+/// job and a file of the key's tenant, each about `word`: their ids.
 async fn some_of_everything(app: &TestApp, key: &str, word: &str) -> [String; 4] {
     let conv = app.post_json(key, "/v1/conversations", &json!({"title": word})).await;
     let text = format!("The {word} handbook says {word} twice.");
