@@ -87,6 +87,11 @@ pub fn spawn(state: Arc<WorkerState>, stop: CancellationToken) -> Vec<JoinHandle
                 if let Err(e) = chorus_shared::services::overview::fold_outcomes(&state.ctx).await {
                     tracing::warn!(error = %e.message, "folding the overview's counters failed");
                 }
+                match chorus_shared::services::openai_batches::expire_due(&state.ctx).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(batches = n, "expired batches past their completion window"),
+                    Err(e) => tracing::warn!(error = %e.message, "expiring batches failed"),
+                }
                 match chorus_shared::services::retention::sweep(&state.ctx).await {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(tenants = n, "queued retention jobs"),

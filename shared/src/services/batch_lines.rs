@@ -344,27 +344,37 @@ async fn fan_out(ctx: &Ctx, batch: &BatchRow, aliases: &[String]) -> ServiceResu
     Ok(taken)
 }
 
+/// Why a line of a batch that stopped early did not run.
+fn unrun(expired: bool) -> Value {
+    match expired {
+        true => json!({"code": "batch_expired", "message": "the batch expired before this request ran"}),
+        false => json!({"code": "batch_cancelled", "message": "the batch was cancelled before this request ran"}),
+    }
+}
+
 /// One chunk of lines in one transaction: the chat lines' conversations and
 /// messages, every line's job and row, and the jobs' membership of the
-/// batch. Once the batch is cancelled, only the lines' rows, each
-/// `batch_cancelled`: every line is accounted for.
+/// batch. Once the batch is cancelled (or expired), only the lines' rows,
+/// each `batch_cancelled` (`batch_expired`): every line is accounted for.
 async fn commit(ctx: &Ctx, batch: &BatchRow, chunk: Vec<(usize, String, ServiceResult<Request>)>) -> ServiceResult<()> {
     if chunk.is_empty() {
         return Ok(());
     }
-    let message = "the batch was cancelled before this request ran";
-    let cancelled: Vec<_> = chunk
-        .iter()
-        .map(|(number, custom_id, _)| {
-            (
-                bl::batch_id.eq(batch.id),
-                bl::line.eq(*number as i32),
-                bl::custom_id.eq(custom_id.clone()),
-                bl::job_id.eq(None::<Uuid>),
-                bl::error.eq(Some(json!({"code": "batch_cancelled", "message": message}))),
-            )
-        })
-        .collect();
+    let unrun_rows = |expired: bool| -> Vec<_> {
+        chunk
+            .iter()
+            .map(|(number, custom_id, _)| {
+                (
+                    bl::batch_id.eq(batch.id),
+                    bl::line.eq(*number as i32),
+                    bl::custom_id.eq(custom_id.clone()),
+                    bl::job_id.eq(None::<Uuid>),
+                    bl::error.eq(Some(unrun(expired))),
+                )
+            })
+            .collect()
+    };
+    let (cancelled, expired) = (unrun_rows(false), unrun_rows(true));
     let (tenant, id) = (batch.tenant_id, batch.id);
     let (mut convs, mut messages, mut payloads, mut rows) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for (number, custom_id, req) in chunk {
@@ -400,9 +410,11 @@ async fn commit(ctx: &Ctx, batch: &BatchRow, chunk: Vec<(usize, String, ServiceR
     let mut conn = ctx.pool.get().await?;
     (*conn)
         .transaction::<_, ServiceError, _>(async |conn: &mut AsyncPgConnection| {
-            let status: String = ob::table.find(id).select(ob::status).for_update().first(conn).await?;
+            let (status, expired_at): (String, Option<chrono::DateTime<Utc>>) =
+                ob::table.find(id).select((ob::status, ob::expired_at)).for_update().first(conn).await?;
             if status != "in_progress" {
-                diesel::insert_into(bl::table).values(&cancelled).on_conflict_do_nothing().execute(conn).await?;
+                let rows = if expired_at.is_some() { &expired } else { &cancelled };
+                diesel::insert_into(bl::table).values(rows).on_conflict_do_nothing().execute(conn).await?;
                 return Ok(());
             }
             let jobs: Vec<NewJob> = payloads
@@ -457,7 +469,7 @@ struct Answered {
 
 impl Answered {
     /// The line in OpenAI's output format, and whether it succeeded.
-    fn output(self, batch: Uuid) -> (Value, bool) {
+    fn output(self, batch: Uuid, expired: bool) -> (Value, bool) {
         let id = match self.job_id {
             Some(job) => format!("batch_req_{}", job.simple()),
             None => format!("batch_req_{}_{}", batch.simple(), self.line),
@@ -471,7 +483,7 @@ impl Answered {
         };
         if status != "succeeded" {
             let code = match status {
-                "cancelled" => "batch_cancelled".to_string(),
+                "cancelled" => unrun(expired)["code"].as_str().unwrap_or_default().to_string(),
                 other => self.error_code.clone().unwrap_or_else(|| other.to_string()),
             };
             let message = self.error_message.clone().unwrap_or_else(|| format!("the request's job is {status}"));
@@ -504,6 +516,7 @@ pub async fn finish(ctx: &Ctx, tenant: Uuid, batch_id: Uuid) -> ServiceResult<St
         .execute(&mut conn)
         .await?;
     let (mut out, mut err) = (files::Scratch::new(ctx)?, files::Scratch::new(ctx)?);
+    let expired = batch.expired_at.is_some();
     let (mut after, mut completed, mut failed) = (0, 0, 0);
     loop {
         let page: Vec<Answered> = diesel::sql_query(
@@ -519,7 +532,7 @@ pub async fn finish(ctx: &Ctx, tenant: Uuid, batch_id: Uuid) -> ServiceResult<St
         let Some(last) = page.last().map(|a| a.line) else { break };
         after = last;
         for answered in page {
-            let (line, ok) = answered.output(batch_id);
+            let (line, ok) = answered.output(batch_id, expired);
             if ok {
                 completed += 1;
                 out.push(&line).await?;
@@ -549,10 +562,17 @@ pub async fn finish(ctx: &Ctx, tenant: Uuid, batch_id: Uuid) -> ServiceResult<St
                     files::insert(conn, tenant, id, files::OUTPUT_PURPOSE, &name(kind), bytes).await?;
                 }
             }
-            let cancelled = status == "cancelling";
+            // A batch past its window was made `cancelling` by the expiry
+            // sweep, with `expired_at` set: it ends `expired`.
+            let cancelled = status == "cancelling" && !expired;
+            let ended = match status.as_str() {
+                "cancelling" if expired => "expired",
+                "cancelling" => "cancelled",
+                _ => "completed",
+            };
             let row: BatchRow = diesel::update(ob::table.find(batch_id))
                 .set((
-                    ob::status.eq(if cancelled { "cancelled" } else { "completed" }),
+                    ob::status.eq(ended),
                     ob::output_file_id.eq(output.map(|o| o.0)),
                     ob::error_file_id.eq(errors.map(|e| e.0)),
                     ob::total.eq(completed + failed),
@@ -560,7 +580,7 @@ pub async fn finish(ctx: &Ctx, tenant: Uuid, batch_id: Uuid) -> ServiceResult<St
                     ob::failed.eq(failed),
                     ob::finalizing_at.eq(diesel::dsl::sql::<Nullable<Timestamptz>>("coalesce(finalizing_at, now())")),
                     ob::cancelled_at.eq(cancelled.then_some(now)),
-                    ob::completed_at.eq((!cancelled).then_some(now)),
+                    ob::completed_at.eq((ended == "completed").then_some(now)),
                 ))
                 .returning(BatchRow::as_returning())
                 .get_result(conn)

@@ -285,6 +285,45 @@ pub async fn list(ctx: &Ctx, p: &Principal, after: Option<&str>, limit: Option<i
     Ok(BatchList { object: "list", data, first_id, last_id, has_more })
 }
 
+/// Puts a cancel request on each of the batches' jobs still waiting: the
+/// workers' cancel sweep ends them (claims refuse them meanwhile).
+async fn cancel_waiting(conn: &mut AsyncPgConnection, batches: &[Uuid]) -> QueryResult<usize> {
+    diesel::sql_query(
+        "UPDATE jobs SET cancel_requested_at = now() FROM openai_batch_lines l \
+         WHERE l.batch_id = ANY($1) AND jobs.id = l.job_id AND jobs.cancel_requested_at IS NULL \
+           AND jobs.status IN ('waiting_dependencies', 'queued', 'retrying')",
+    )
+    .bind::<diesel::sql_types::Array<SqlUuid>, _>(batches)
+    .execute(conn)
+    .await
+}
+
+/// Expires the batches past their completion window (the workers'
+/// maintenance): each becomes `cancelling` with `expired_at` set, its
+/// waiting jobs are cancelled, and once its running ones end it is
+/// `expired`, with the files of what ran and `batch_expired` for the rest.
+/// Returns how many expired.
+pub async fn expire_due(ctx: &Ctx) -> ServiceResult<usize> {
+    let mut conn = ctx.pool.get().await?;
+    let expired = (*conn)
+        .transaction::<_, ServiceError, _>(async move |conn: &mut AsyncPgConnection| {
+            let now = Utc::now();
+            let ids: Vec<Uuid> = diesel::update(
+                ob::table.filter(ob::status.eq_any(["validating", "in_progress"])).filter(ob::expires_at.lt(now)),
+            )
+            .set((ob::status.eq("cancelling"), ob::cancelling_at.eq(now), ob::expired_at.eq(now)))
+            .returning(ob::id)
+            .get_results(conn)
+            .await?;
+            if !ids.is_empty() {
+                cancel_waiting(conn, &ids).await?;
+            }
+            Ok(ids.len())
+        })
+        .await?;
+    Ok(expired)
+}
+
 /// Cancels a batch: `cancelling` at once, with a cancel request on each of
 /// its jobs still waiting (the workers' cancel sweep ends them); jobs
 /// already running finish. Once every job has ended, the finishing job
@@ -304,14 +343,7 @@ pub async fn cancel(ctx: &Ctx, p: &Principal, id: &str) -> ServiceResult<BatchOb
                     return Err(ServiceError::new(ErrorCode::BatchNotCancellable, message));
                 }
             }
-            diesel::sql_query(
-                "UPDATE jobs SET cancel_requested_at = now() FROM openai_batch_lines l \
-                 WHERE l.batch_id = $1 AND jobs.id = l.job_id AND jobs.cancel_requested_at IS NULL \
-                   AND jobs.status IN ('waiting_dependencies', 'queued', 'retrying')",
-            )
-            .bind::<SqlUuid, _>(row.id)
-            .execute(conn)
-            .await?;
+            cancel_waiting(conn, &[row.id]).await?;
             let row = diesel::update(ob::table.find(row.id))
                 .set((ob::status.eq("cancelling"), ob::cancelling_at.eq(Utc::now())))
                 .returning(BatchRow::as_returning())

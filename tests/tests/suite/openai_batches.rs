@@ -3,8 +3,8 @@
 //! `custom_id` in its output or error file, each line a `chat` job, a
 //! `batch.completed` webhook), an embeddings batch, a cancelled batch,
 //! listing and deleting; and, over plain HTTP, a malformed input file that
-//! fails validation, the upload limits, and files and batches that stay in
-//! their tenant.
+//! fails validation, the upload limits, files and batches that stay in
+//! their tenant, and a batch past its completion window that expires.
 
 use std::time::Duration;
 
@@ -174,4 +174,57 @@ async fn a_malformed_batch_fails_and_files_stay_in_their_tenant() {
     // The owner reads its bytes back as uploaded.
     let bytes = app.get(&app.admin_key, &format!("/v1/files/{id}/content")).send().await.unwrap().text().await.unwrap();
     assert_eq!(bytes, text);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_past_its_window_expires() {
+    // No worker takes the chat queue: the batch's jobs wait until it expires.
+    let app = TestApp::spawn_with(1, |s| {
+        s.worker.queues = vec!["maintenance".into()];
+        s.worker.maintenance_ms = 200;
+    })
+    .await;
+    let line = |i: usize| {
+        json!({"custom_id": format!("x-{i}"), "method": "POST", "url": "/v1/chat/completions",
+            "body": {"model": "smollm2", "messages": [{"role": "user", "content": "hi"}]}})
+    };
+    let text: String = (0..3).map(|i| format!("{}\n", line(i))).collect();
+    let file: Value = upload(&app, &app.admin_key, &text).await.json().await.unwrap();
+    let body = json!({"input_file_id": file["id"], "endpoint": "/v1/chat/completions", "completion_window": "24h"});
+    let batch = app.post_json(&app.admin_key, "/v1/batches", &body).await;
+    let id = batch["id"].as_str().unwrap().to_string();
+    let path = format!("/v1/batches/{id}");
+    let until = |status: &'static str| {
+        let (app, path) = (&app, path.clone());
+        async move {
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+            loop {
+                let b = app.get_json(&app.admin_key, &path).await;
+                if b["status"] == status {
+                    return b;
+                }
+                assert!(tokio::time::Instant::now() < deadline, "never {status}: {b}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    };
+    until("in_progress").await;
+    let mut conn = app.ctx.pool.get().await.unwrap();
+    let sql = "UPDATE openai_batches SET expires_at = now() - interval '1 second' WHERE id = $1::uuid";
+    let hex = id.trim_start_matches("batch_").to_string();
+    diesel_async::RunQueryDsl::execute(diesel::sql_query(sql).bind::<diesel::sql_types::Text, _>(hex), &mut conn)
+        .await
+        .unwrap();
+    let expired = until("expired").await;
+    assert!(expired["expired_at"].is_number() && expired["cancelled_at"].is_null(), "{expired}");
+    assert_eq!(expired["request_counts"], json!({"total": 3, "completed": 0, "failed": 3}), "{expired}");
+    assert!(expired["output_file_id"].is_null(), "{expired}");
+    let errors = app.get(&app.admin_key, &format!("/v1/files/{}/content", expired["error_file_id"].as_str().unwrap()));
+    let errors = errors.send().await.unwrap().text().await.unwrap();
+    let codes: Vec<String> = errors
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .map(|l| format!("{} {}", l["custom_id"].as_str().unwrap(), l["error"]["code"].as_str().unwrap()))
+        .collect();
+    assert_eq!(codes, ["x-0 batch_expired", "x-1 batch_expired", "x-2 batch_expired"], "{errors}");
 }

@@ -10,7 +10,7 @@ use chorus_tests::TestApp;
 use diesel_async::RunQueryDsl;
 use serde_json::{json, Value};
 
-use super::documents::{settled, upload_as};
+use super::documents::upload_as;
 
 /// Moves a row's time back three days.
 async fn age(app: &TestApp, table: &str, column: &str, id: &str) {
@@ -20,15 +20,17 @@ async fn age(app: &TestApp, table: &str, column: &str, id: &str) {
     assert_eq!(n, 1, "{table} {id}");
 }
 
-/// A conversation, a document (ingested), a finished job and a file of
-/// the key's tenant, each word-tagged `word`: their ids.
+/// A conversation, a document (ingested: its job succeeded), a finished
+/// job and a file of the key's tenant, each about `word`: their ids.
 async fn some_of_everything(app: &TestApp, key: &str, word: &str) -> [String; 4] {
     let conv = app.post_json(key, "/v1/conversations", &json!({"title": word})).await;
     let text = format!("The {word} handbook says {word} twice.");
     let resp = upload_as(app, key, text.into_bytes(), &format!("{word}.txt"), "text/plain", "").await;
     assert!(resp.status().is_success());
-    let doc: Value = resp.json().await.unwrap();
-    let doc = doc["document"]["id"].as_str().unwrap().to_string();
+    let up: Value = resp.json().await.unwrap();
+    let ingest = up["job"]["id"].as_str().unwrap().parse().unwrap();
+    app.wait_for_status_as(key, ingest, JobStatus::Succeeded).await;
+    let doc = up["document"]["id"].as_str().unwrap().to_string();
     let job = app.post_json(key, "/v1/jobs", &json!({"kind": "diagnostic", "payload": {}})).await;
     let job = job["id"].as_str().unwrap().to_string();
     app.wait_for_status_as(key, job.parse().unwrap(), JobStatus::Succeeded).await;
@@ -46,10 +48,6 @@ async fn old_data_goes_after_an_export_and_the_rest_stays() {
     let old = some_of_everything(&app, &app.admin_key, "zeppelin").await;
     let new = some_of_everything(&app, &app.admin_key, "bicycle").await;
     let theirs = some_of_everything(&app, &other, "zeppelin").await;
-    for ids in [&old, &theirs] {
-        settled(&app, &ids[1]).await;
-    }
-    settled(&app, &new[1]).await;
     for ids in [&old, &theirs] {
         age(&app, "conversations", "updated_at", &ids[0]).await;
         age(&app, "documents", "created_at", &ids[1]).await;
