@@ -4,7 +4,8 @@
 //! `batch.completed` webhook), an embeddings batch, a cancelled batch,
 //! listing and deleting; and, over plain HTTP, a malformed input file that
 //! fails validation, the upload limits, files and batches that stay in
-//! their tenant, and a batch past its completion window that expires.
+//! their tenant, a batch past its completion window that expires, and a
+//! batch larger than a chunk.
 
 use std::time::Duration;
 
@@ -227,4 +228,42 @@ async fn a_batch_past_its_window_expires() {
         .map(|l| format!("{} {}", l["custom_id"].as_str().unwrap(), l["error"]["code"].as_str().unwrap()))
         .collect();
     assert_eq!(codes, ["x-0 batch_expired", "x-1 batch_expired", "x-2 batch_expired"], "{errors}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_batch_is_taken_and_written_a_chunk_at_a_time() {
+    // 2,500 lines, past two chunks of a thousand both ways: every line names
+    // a model the tenant may not use, so each is refused as it is taken and
+    // lands in the error file, in order.
+    let app = TestApp::spawn_with(1, |s| s.worker.queues = vec!["maintenance".into()]).await;
+    let text: String = (0..2_500)
+        .map(|i| {
+            let body = json!({"model": "nope", "messages": [{"role": "user", "content": "hi"}]});
+            format!(
+                "{}\n",
+                json!({"custom_id": format!("r-{i}"), "method": "POST", "url": "/v1/chat/completions", "body": body})
+            )
+        })
+        .collect();
+    let file: Value = upload(&app, &app.admin_key, &text).await.json().await.unwrap();
+    let body = json!({"input_file_id": file["id"], "endpoint": "/v1/chat/completions", "completion_window": "24h"});
+    let batch = app.post_json(&app.admin_key, "/v1/batches", &body).await;
+    let path = format!("/v1/batches/{}", batch["id"].as_str().unwrap());
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let done = loop {
+        let b = app.get_json(&app.admin_key, &path).await;
+        if b["status"] == "completed" {
+            break b;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{b}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(done["request_counts"], json!({"total": 2500, "completed": 0, "failed": 2500}), "{done}");
+    let errors = app.get(&app.admin_key, &format!("/v1/files/{}/content", done["error_file_id"].as_str().unwrap()));
+    let errors = errors.send().await.unwrap().text().await.unwrap();
+    let ids: Vec<String> = errors
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap()["custom_id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ids, (0..2_500).map(|i| format!("r-{i}")).collect::<Vec<_>>());
 }
