@@ -57,7 +57,7 @@ async fn old_data_goes_after_an_export_and_the_rest_stays() {
     let found = |key: String| {
         let app = &app;
         async move {
-            let body = json!({"query": "zeppelin handbook", "mode": "keyword", "top_k": 5});
+            let body = json!({"query": "zeppelin", "mode": "keyword", "top_k": 5});
             let hits = app.post_json(&key, "/v1/search", &body).await;
             hits["results"].as_array().map_or(0, |r| r.len())
         }
