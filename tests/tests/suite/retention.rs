@@ -93,9 +93,14 @@ async fn old_data_goes_after_an_export_and_the_rest_stays() {
         let status = app.get(&other, &path(&theirs, i)).send().await.unwrap().status();
         assert_eq!(status, 200, "another tenant's {}", path(&theirs, i));
     }
-    // The old document's chunks and vectors went with it; globex's stayed.
+    // The old document's chunks went with it, and its vectors with the
+    // purge job queued in the same transaction; globex's stayed.
     assert_eq!(found(app.admin_key.clone()).await, 0);
     assert!(found(other.clone()).await > 0);
+    let purges = app.get_json(&app.admin_key, "/v1/jobs?kind=purge_vectors").await;
+    let purge = purges["items"].as_array().unwrap().iter().find(|j| j["payload"]["document_ids"][0] == old[1].as_str());
+    let purge = purge.expect("a purge job for the old document")["id"].as_str().unwrap().parse().unwrap();
+    app.wait_for_status_as(&app.admin_key, purge, JobStatus::Succeeded).await;
 
     // The export holds what went, and only that; the audit log says so.
     let exports = app.get_json(&app.admin_key, "/v1/files?purpose=retention_export").await;
