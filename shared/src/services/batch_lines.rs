@@ -253,7 +253,9 @@ pub async fn start(ctx: &Ctx, tenant: Uuid, batch_id: Uuid) -> ServiceResult<Sta
 }
 
 /// After validation: `in_progress`, with the job batch whose members the
-/// lines' jobs will be (none: the finishing job is queued at once).
+/// lines' jobs will be. It is held open (one member more than the lines'
+/// jobs) until [`fan_out`] has taken every line, so the finishing job never
+/// runs before the last line's row is in, whatever ends first.
 async fn begin(ctx: &Ctx, batch: &BatchRow, total: usize, jobbed: usize) -> ServiceResult<()> {
     let (id, tenant) = (batch.id, batch.tenant_id);
     let mut conn = ctx.pool.get().await?;
@@ -266,13 +268,10 @@ async fn begin(ctx: &Ctx, batch: &BatchRow, total: usize, jobbed: usize) -> Serv
             if n == 0 {
                 return Ok(());
             }
-            if jobbed == 0 {
-                return Ok(queue_finish(conn, tenant, id).await?);
-            }
             let on_complete = json!({"kind": BatchFinish::KIND.name, "payload": {"batch_id": id}});
             let new =
                 NewBatch { id, tenant_id: tenant, callback_url: None, on_complete: Some(on_complete), quiet: true };
-            batches::open(conn, new, jobbed).await?;
+            batches::open(conn, new, jobbed + 1).await?;
             Ok(())
         })
         .await?;
@@ -280,8 +279,9 @@ async fn begin(ctx: &Ctx, batch: &BatchRow, total: usize, jobbed: usize) -> Serv
     Ok(())
 }
 
-/// A cancelled batch takes no more lines: its job batch ends at the jobs it
-/// has (or, with none, the finishing job is queued now).
+/// Every line is in (or a cancelled batch takes no more): the job batch
+/// ends at the jobs it has, and its finishing job comes once they have
+/// ended; with no job batch (cancelled before it began), at once.
 async fn stop(ctx: &Ctx, batch: &BatchRow) -> ServiceResult<()> {
     let (id, tenant, settings) = (batch.id, batch.tenant_id, ctx.settings.clone());
     let mut conn = ctx.pool.get().await?;
