@@ -21,13 +21,13 @@ bench_stores() {
 # starts one API (sets api_port, api_pid) and one worker (worker_pid) that
 # takes only the maintenance queue, where no-op `diagnostic` jobs run (so
 # it needs no embedding model), with the given concurrency and a dispatch
-# window of four times it, and rate limits checked but out of reach. These are the knobs the reports name.
+# window of four times it (or $WINDOW), and rate limits checked but out of reach. These are the knobs the reports name.
 bench_chorus() {
   api_port=$(free_port)
   export CHORUS__DATABASE__URL="postgres://postgres@127.0.0.1:$pg_port/chorus"
   export CHORUS__REDIS__URL="redis://127.0.0.1:$redis_port"
   export CHORUS__API__PORT=$api_port CHORUS__WORKER__CONCURRENCY__MAINTENANCE=$2
-  export CHORUS__DISPATCH__WINDOW=$(($2 * 4)) CHORUS__WORKER__QUEUES=maintenance RUST_LOG=warn
+  export CHORUS__DISPATCH__WINDOW=${WINDOW:-$(($2 * 4))} CHORUS__WORKER__QUEUES=maintenance RUST_LOG=warn
   # The rate limiter runs (one Redis call per request) but refuses nothing:
   # these benchmarks drive one key past the defaults on purpose.
   export CHORUS__LIMITS__KEY_REQUESTS_PER_SEC=1000000 CHORUS__LIMITS__TENANT_REQUESTS_PER_SEC=1000000
