@@ -50,7 +50,8 @@ impl Rules {
 /// capped tenant), or a window and one more. `due` takes each tenant's
 /// first jobs by priority, locked, numbered in turns; `pick` takes as many
 /// as the window has room for, turn by turn (fair share) or by priority
-/// and age alone.
+/// and age alone, and they are pushed to Redis in that order (consumers
+/// take a queue's messages in the order pushed).
 ///
 /// `due` takes at most a window and one more per tenant (to tell a
 /// backlog), a limit given as a parameter: raw statements are planned on
@@ -93,13 +94,14 @@ WITH RECURSIVE waiting(tenant_id) AS ( \
      LIMIT least(a.n, $2 + 1) \
      FOR UPDATE SKIP LOCKED) d), \
  pick AS ( \
-   SELECT id FROM due ORDER BY CASE WHEN $5 THEN turn ELSE 1 END, priority DESC, run_at, id \
+   SELECT id, CASE WHEN $5 THEN turn ELSE 1 END AS turn FROM due \
+   ORDER BY CASE WHEN $5 THEN turn ELSE 1 END, priority DESC, run_at, id \
    LIMIT (SELECT greatest(n, 0) FROM room)), \
  marked AS ( \
    UPDATE jobs SET dispatched_at = $3 FROM pick WHERE jobs.id = pick.id \
-   RETURNING jobs.id, jobs.dispatch_seq, jobs.priority, jobs.run_at) \
+   RETURNING jobs.id, jobs.dispatch_seq, jobs.priority, jobs.run_at, pick.turn) \
 SELECT id, dispatch_seq, (SELECT count(*) FROM due) > (SELECT n FROM room) AS more \
-FROM marked ORDER BY priority DESC, run_at, id";
+FROM marked ORDER BY turn, priority DESC, run_at, id";
 
 /// Pushes up to `window − in transit` due jobs of `queue`, shared between
 /// tenants as [`Rules`] say. Says how many were pushed and whether more
