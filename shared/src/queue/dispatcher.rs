@@ -47,17 +47,19 @@ impl Rules {
 /// index scan (one probe of `jobs_waiting_by_tenant` per tenant, not one
 /// row per job). `allowed` says how many jobs each may have dispatched
 /// now: its cap less its jobs running or in transit (counted only for a
-/// capped tenant), or a window and one more. `due` takes each tenant's
-/// first jobs by priority, locked, numbered in turns; `pick` takes as many
-/// as the window has room for, turn by turn (fair share) or by priority
-/// and age alone, and they are pushed to Redis in that order (consumers
-/// take a queue's messages in the order pushed).
+/// capped tenant), or a window and one more. `ranked` takes each tenant's
+/// first jobs by priority, locked, numbered in turns; `due` keeps those
+/// within the tenant's allowance, turn by turn (fair share) or by priority
+/// and age alone, a window and one more of them (to tell a backlog);
+/// `pick` takes as many as the window has room for, and they are pushed to
+/// Redis in that order (consumers take a queue's messages in the order
+/// pushed).
 ///
-/// `due` takes at most a window and one more per tenant (to tell a
-/// backlog), a limit given as a parameter: raw statements are planned on
-/// each call with their values, so the planner knows the count and updates
-/// by primary key. With the limit known only at run time (`room`) it
-/// hash-joined the whole table (36 ms instead of 1 ms with 100,000 jobs).
+/// Every limit the planner sees is a parameter (`$2 + 1`): raw statements
+/// are planned on each call with their values, so it knows the counts and
+/// updates by primary key. With a limit known only at run time it
+/// hash-joined the whole table (36 ms instead of 1 ms with 100,000 jobs;
+/// the queue bench caught a per-tenant limit of that kind).
 const DISPATCH: &str = "\
 WITH RECURSIVE waiting(tenant_id) AS ( \
    (SELECT tenant_id FROM jobs \
@@ -83,19 +85,22 @@ WITH RECURSIVE waiting(tenant_id) AS ( \
          AND (x.status = 'running' OR (x.status IN ('queued', 'retrying') AND x.dispatched_at IS NOT NULL))), 0) \
      END AS n \
    FROM capped c), \
- due AS ( \
-   SELECT d.id, d.priority, d.run_at, \
+ ranked AS ( \
+   SELECT d.id, d.priority, d.run_at, a.n, \
           row_number() OVER (PARTITION BY a.tenant_id ORDER BY d.priority DESC, d.run_at, d.id) AS turn \
    FROM allowed a CROSS JOIN LATERAL ( \
      SELECT id, priority, run_at FROM jobs \
      WHERE queue = $1 AND tenant_id = a.tenant_id AND status IN ('queued', 'retrying') \
        AND dispatched_at IS NULL AND run_at <= $3 \
      ORDER BY priority DESC, run_at, id \
-     LIMIT least(a.n, $2 + 1) \
+     LIMIT $2 + 1 \
      FOR UPDATE SKIP LOCKED) d), \
+ due AS ( \
+   SELECT id, priority, run_at, CASE WHEN $5 THEN turn ELSE 1 END AS turn FROM ranked WHERE turn <= n \
+   ORDER BY 4, priority DESC, run_at, id \
+   LIMIT $2 + 1), \
  pick AS ( \
-   SELECT id, CASE WHEN $5 THEN turn ELSE 1 END AS turn FROM due \
-   ORDER BY CASE WHEN $5 THEN turn ELSE 1 END, priority DESC, run_at, id \
+   SELECT id, turn FROM due ORDER BY turn, priority DESC, run_at, id \
    LIMIT (SELECT greatest(n, 0) FROM room)), \
  marked AS ( \
    UPDATE jobs SET dispatched_at = $3 FROM pick WHERE jobs.id = pick.id \
