@@ -29,3 +29,14 @@ pub async fn text_field(field: &mut Field) -> ApiResult<String> {
     }
     String::from_utf8(buf).map_err(|_| api_error(ErrorCode::InvalidPayload, "form fields must be UTF-8"))
 }
+
+/// The file name a `file` field was sent with: its last path segment, or
+/// `default` when it has none.
+pub fn filename(field: &Field, default: &str) -> String {
+    field
+        .content_disposition()
+        .and_then(|cd| cd.get_filename())
+        .map(|f| f.rsplit(['/', '\\']).next().unwrap_or(f).to_string())
+        .filter(|f| !f.is_empty())
+        .unwrap_or_else(|| default.into())
+}

@@ -65,12 +65,7 @@ pub async fn upload(ctx: web::Data<Ctx>, auth: Auth, mut form: Multipart) -> Api
         let name = field.name().unwrap_or_default().to_string();
         match name.as_str() {
             "file" => {
-                let filename = field
-                    .content_disposition()
-                    .and_then(|cd| cd.get_filename())
-                    .map(|f| f.rsplit(['/', '\\']).next().unwrap_or(f).to_string())
-                    .filter(|f| !f.is_empty())
-                    .unwrap_or_else(|| "upload".into());
+                let filename = crate::multipart::filename(&field, "upload");
                 let content_type = field.content_type().map(|m| m.to_string()).unwrap_or_default();
                 let tmp = tempfile::NamedTempFile::new_in(ctx.blobs.scratch_dir())
                     .map_err(|e| api_error(ErrorCode::Internal, format!("scratch file: {e}")))?;

@@ -58,12 +58,7 @@ pub async fn upload(ctx: web::Data<Ctx>, auth: Auth, mut form: Multipart) -> Api
     while let Some(mut field) = form.try_next().await.map_err(multipart_error)? {
         match field.name().unwrap_or_default() {
             "file" => {
-                let filename = field
-                    .content_disposition()
-                    .and_then(|cd| cd.get_filename())
-                    .map(|f| f.rsplit(['/', '\\']).next().unwrap_or(f).to_string())
-                    .filter(|f| !f.is_empty())
-                    .unwrap_or_else(|| "upload.jsonl".into());
+                let filename = crate::multipart::filename(&field, "upload.jsonl");
                 let scratch = |e: std::io::Error| api_error(ErrorCode::Internal, format!("scratch file: {e}"));
                 let tmp = tempfile::NamedTempFile::new_in(ctx.blobs.scratch_dir()).map_err(scratch)?;
                 let (std_file, path) = tmp.into_parts();
