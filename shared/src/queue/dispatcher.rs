@@ -45,7 +45,9 @@ impl Rules {
 ///
 /// `waiting` lists the tenants with waiting jobs in the queue by a loose
 /// index scan (one probe of `jobs_waiting_by_tenant` per tenant, not one
-/// row per job). `allowed` says how many jobs each may have dispatched
+/// row per job; its probes order by the index's whole key, so the planner
+/// takes that index and not `jobs_tenant_open`, whose entries for jobs in
+/// transit it would have to skip by reading their rows). `allowed` says how many jobs each may have dispatched
 /// now: its cap less its jobs running or in transit (counted only for a
 /// capped tenant), or a window and one more. `ranked` takes each tenant's
 /// first jobs by priority, locked, numbered in turns; `due` keeps those
@@ -64,12 +66,12 @@ const DISPATCH: &str = "\
 WITH RECURSIVE waiting(tenant_id) AS ( \
    (SELECT tenant_id FROM jobs \
     WHERE queue = $1 AND status IN ('queued', 'retrying') AND dispatched_at IS NULL \
-    ORDER BY tenant_id LIMIT 1) \
+    ORDER BY queue, tenant_id, priority DESC, run_at, id LIMIT 1) \
    UNION ALL \
    SELECT (SELECT j.tenant_id FROM jobs j \
            WHERE j.queue = $1 AND j.status IN ('queued', 'retrying') AND j.dispatched_at IS NULL \
              AND j.tenant_id > w.tenant_id \
-           ORDER BY j.tenant_id LIMIT 1) \
+           ORDER BY j.queue, j.tenant_id, j.priority DESC, j.run_at, j.id LIMIT 1) \
    FROM waiting w WHERE w.tenant_id IS NOT NULL), \
  room AS ( \
    SELECT $2 - count(*) AS n FROM jobs \
