@@ -34,6 +34,8 @@ bench_chorus() {
   target/release/chorus-api migrate
   key=$(target/release/chorus-api create-key --tenant "$1" --role admin)
   target/release/chorus-api serve & pids+=($!); api_pid=$!
-  target/release/chorus-worker --name "$1-worker" --metrics-port 0 & pids+=($!); worker_pid=$!
+  # A fresh name each start: apalis refuses a consumer whose name was live
+  # within its heartbeat threshold (a restart between runs would stall).
+  target/release/chorus-worker --name "$1-worker-$RANDOM" --metrics-port 0 & pids+=($!); worker_pid=$!
   for _ in $(seq 100); do curl -sf "localhost:$api_port/readyz" >/dev/null && break; sleep 0.1; done
 }
