@@ -13,12 +13,11 @@ use chorus_shared::services::tags;
 use chorus_shared::Ctx;
 use futures::TryStreamExt;
 use sha2::{Digest, Sha256};
-use tokio::io::AsyncWriteExt;
 use uuid::Uuid;
 
 use crate::auth::Auth;
 use crate::error::{api_error, resource, ApiResult};
-use crate::multipart::{multipart_error, text_field};
+use crate::multipart::{multipart_error, text_field, to_scratch};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/documents").route(web::post().to(upload)).route(web::get().to(list)))
@@ -67,28 +66,14 @@ pub async fn upload(ctx: web::Data<Ctx>, auth: Auth, mut form: Multipart) -> Api
             "file" => {
                 let filename = crate::multipart::filename(&field, "upload");
                 let content_type = field.content_type().map(|m| m.to_string()).unwrap_or_default();
-                let tmp = tempfile::NamedTempFile::new_in(ctx.blobs.scratch_dir())
-                    .map_err(|e| api_error(ErrorCode::Internal, format!("scratch file: {e}")))?;
-                let (std_file, path) = tmp.into_parts();
-                let mut out = tokio::fs::File::from_std(std_file);
-                let (mut hasher, mut size, mut head) = (Sha256::new(), 0u64, Vec::new());
-                while let Some(chunk) = field.try_next().await.map_err(multipart_error)? {
-                    size += chunk.len() as u64;
-                    if size > max {
-                        return Err(api_error(
-                            ErrorCode::PayloadTooLarge,
-                            format!("the file is larger than {max} bytes"),
-                        ));
-                    }
+                let (mut hasher, mut head) = (Sha256::new(), Vec::new());
+                let (path, size) = to_scratch(&mut field, &ctx.blobs.scratch_dir(), max, |chunk| {
                     if head.len() < 512 {
                         head.extend_from_slice(&chunk[..chunk.len().min(512 - head.len())]);
                     }
-                    hasher.update(&chunk);
-                    out.write_all(&chunk)
-                        .await
-                        .map_err(|e| api_error(ErrorCode::Internal, format!("write upload: {e}")))?;
-                }
-                out.flush().await.map_err(|e| api_error(ErrorCode::Internal, format!("write upload: {e}")))?;
+                    hasher.update(chunk);
+                })
+                .await?;
                 file = Some((path, size, hex::encode(hasher.finalize()), head, filename, content_type));
             }
             "title" => title = Some(text_field(&mut field).await?),

@@ -15,13 +15,12 @@ use chorus_shared::services::openai_batches::{self as batches, BatchList, BatchO
 use chorus_shared::Ctx;
 use futures::TryStreamExt;
 use serde::Deserialize;
-use tokio::io::AsyncWriteExt;
 
 use super::openai::{envelope, OpenAiError};
 use crate::auth::Auth;
 use crate::error::{api_error, resource, ApiResult};
 use crate::json::Json;
-use crate::multipart::{multipart_error, text_field};
+use crate::multipart::{multipart_error, text_field, to_scratch};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     let wrapped = |path: &str| resource(path).wrap(from_fn(envelope));
@@ -59,22 +58,7 @@ pub async fn upload(ctx: web::Data<Ctx>, auth: Auth, mut form: Multipart) -> Api
         match field.name().unwrap_or_default() {
             "file" => {
                 let filename = crate::multipart::filename(&field, "upload.jsonl");
-                let scratch = |e: std::io::Error| api_error(ErrorCode::Internal, format!("scratch file: {e}"));
-                let tmp = tempfile::NamedTempFile::new_in(ctx.blobs.scratch_dir()).map_err(scratch)?;
-                let (std_file, path) = tmp.into_parts();
-                let mut out = tokio::fs::File::from_std(std_file);
-                let mut size = 0u64;
-                while let Some(chunk) = field.try_next().await.map_err(multipart_error)? {
-                    size += chunk.len() as u64;
-                    if size > max {
-                        return Err(api_error(
-                            ErrorCode::PayloadTooLarge,
-                            format!("the file is larger than {max} bytes"),
-                        ));
-                    }
-                    out.write_all(&chunk).await.map_err(scratch)?;
-                }
-                out.flush().await.map_err(scratch)?;
+                let (path, size) = to_scratch(&mut field, &ctx.blobs.scratch_dir(), max, |_| {}).await?;
                 file = Some((path, size, filename));
             }
             "purpose" => purpose = Some(text_field(&mut field).await?),
