@@ -497,6 +497,10 @@ pub struct ApiSettings {
     pub key_cache_ms: u64,
     /// The most keys one API process keeps in memory.
     pub key_cache_max: usize,
+    /// The most `POST /v1/jobs` submissions one statement inserts: those
+    /// that arrive while the previous insert runs go in together (1: each
+    /// alone).
+    pub submit_batch_max: usize,
 }
 
 impl Default for ApiSettings {
@@ -510,6 +514,7 @@ impl Default for ApiSettings {
             max_streams_per_tenant: 100,
             key_cache_ms: 10_000,
             key_cache_max: 10_000,
+            submit_batch_max: 100,
         }
     }
 }

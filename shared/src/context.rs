@@ -14,6 +14,8 @@ pub struct Ctx {
     pub settings: Arc<Settings>,
     /// Asks this process's dispatch tasks to push due jobs to Redis.
     pub nudger: crate::queue::dispatcher::Nudger,
+    /// Inserts submitted jobs, many per statement.
+    pub inserter: crate::queue::inserter::Inserter,
     /// This process's metrics.
     pub metrics: crate::metrics::Metrics,
     /// Where document originals are kept.
@@ -56,6 +58,7 @@ impl Ctx {
             secrets,
             limits: Arc::new(crate::limits::Limiter::new(settings.limits.clone())),
             nudger: crate::queue::dispatcher::Nudger::new(pool.clone(), broker.clone(), &settings),
+            inserter: crate::queue::inserter::Inserter::new(pool.clone(), settings.api.submit_batch_max),
             pool,
             broker,
             settings: Arc::new(settings),

@@ -40,22 +40,33 @@ impl Rules {
     }
 }
 
-/// The dispatch statement; its parameters are the queue, the window, now,
-/// the queue's default per-tenant cap and whether tenants take turns.
+/// How many more messages `queue` may have in Redis: the window less the
+/// jobs in transit (dispatched, not yet claimed).
+const ROOM: &str = "\
+SELECT $2 - count(*) AS n FROM jobs \
+WHERE queue = $1 AND status IN ('queued', 'retrying') AND dispatched_at IS NOT NULL";
+
+/// The dispatch statement; its parameters are the queue, the room left in
+/// the window ([`ROOM`], counted under the queue's lock, so no other
+/// dispatcher can take it meanwhile), now, the queue's default per-tenant
+/// cap and whether tenants take turns.
 ///
 /// `waiting` lists the tenants with waiting jobs in the queue by a loose
 /// index scan (one probe of `jobs_waiting_by_tenant` per tenant, not one
 /// row per job; its probes order by the index's whole key, so the planner
 /// takes that index and not `jobs_tenant_open`, whose entries for jobs in
-/// transit it would have to skip by reading their rows). `allowed` says how many jobs each may have dispatched
-/// now: its cap less its jobs running or in transit (counted only for a
-/// capped tenant), or a window and one more. `ranked` takes each tenant's
-/// first jobs by priority, locked, numbered in turns; `due` keeps those
-/// within the tenant's allowance, turn by turn (fair share) or by priority
-/// and age alone, a window and one more of them (to tell a backlog);
-/// `pick` takes as many as the window has room for, and they are pushed to
-/// Redis in that order (consumers take a queue's messages in the order
-/// pushed).
+/// transit it would have to skip by reading their rows). `allowed` says how
+/// many jobs each may have dispatched now: its cap less its jobs running or
+/// in transit (counted only for a capped tenant), or the room and one more.
+/// `ranked` takes each tenant's first jobs by priority, locked, numbered in
+/// turns; `due` keeps those within the tenant's allowance, turn by turn
+/// (fair share) or by priority and age alone, the room and one more of them
+/// (to tell a backlog); `pick` takes as many as the room, and they are
+/// pushed to Redis in that order (consumers take a queue's messages in the
+/// order pushed). Sizing by the room, not the window, locks only rows that
+/// may go: under a backlog a dispatch refills a few freed slots, and
+/// locking a whole window of rows for them cost more than the rest of the
+/// statement.
 ///
 /// Every limit the planner sees is a parameter (`$2 + 1`): raw statements
 /// are planned on each call with their values, so it knows the counts and
@@ -73,9 +84,6 @@ WITH RECURSIVE waiting(tenant_id) AS ( \
              AND j.tenant_id > w.tenant_id \
            ORDER BY j.queue, j.tenant_id, j.priority DESC, j.run_at, j.id LIMIT 1) \
    FROM waiting w WHERE w.tenant_id IS NOT NULL), \
- room AS ( \
-   SELECT $2 - count(*) AS n FROM jobs \
-   WHERE queue = $1 AND status IN ('queued', 'retrying') AND dispatched_at IS NOT NULL), \
  capped AS ( \
    SELECT w.tenant_id, coalesce((SELECT (l.concurrency->>$1)::int FROM tenant_limits l \
                                  WHERE l.tenant_id = w.tenant_id), $4) AS cap \
@@ -103,11 +111,11 @@ WITH RECURSIVE waiting(tenant_id) AS ( \
    LIMIT $2 + 1), \
  pick AS ( \
    SELECT id, turn FROM due ORDER BY turn, priority DESC, run_at, id \
-   LIMIT (SELECT greatest(n, 0) FROM room)), \
+   LIMIT $2), \
  marked AS ( \
    UPDATE jobs SET dispatched_at = $3 FROM pick WHERE jobs.id = pick.id \
    RETURNING jobs.id, jobs.dispatch_seq, jobs.priority, jobs.run_at, pick.turn) \
-SELECT id, dispatch_seq, (SELECT count(*) FROM due) > (SELECT n FROM room) AS more \
+SELECT id, dispatch_seq, (SELECT count(*) FROM due) > $2 AS more \
 FROM marked ORDER BY turn, priority DESC, run_at, id";
 
 /// Pushes up to `window − in transit` due jobs of `queue`, shared between
@@ -115,10 +123,11 @@ FROM marked ORDER BY turn, priority DESC, run_at, id";
 /// were due. Jobs whose push failed stay undispatched and are tried again
 /// on the next call.
 ///
-/// Four Postgres round trips whatever the count (`BEGIN`, the queue's
-/// lock, one statement ([`DISPATCH`]) that counts what is in transit,
-/// picks the due jobs and marks them, `COMMIT`) and one Redis round trip
-/// for all the messages. Waiting for the lock (not skipping when another
+/// Five Postgres round trips whatever the count (`BEGIN`, the queue's
+/// lock, the room left in the window ([`ROOM`]), one statement
+/// ([`DISPATCH`]) that picks the due jobs and marks them, `COMMIT`; a full
+/// window stops after the count) and one Redis round trip for all the
+/// messages. Waiting for the lock (not skipping when another
 /// process holds it) means a job committed while that dispatcher was
 /// selecting is still dispatched now, by this call; and since dispatches
 /// of a queue take turns, a tenant's cap holds across processes.
@@ -132,9 +141,15 @@ pub async fn dispatch_queue(pool: &DbPool, broker: &Broker, queue: &str, rules: 
                 .bind::<Text, _>(format!("dispatch:{name}"))
                 .execute(conn)
                 .await?;
+            let room: Room =
+                diesel::sql_query(ROOM).bind::<Text, _>(&name).bind::<BigInt, _>(window).get_result(conn).await?;
+            if room.n <= 0 {
+                // The window is full: workers, not this dispatch, set the pace.
+                return Ok(Dispatched { pushed: 0, backlog: true });
+            }
             let due: Vec<Due> = diesel::sql_query(DISPATCH)
                 .bind::<Text, _>(&name)
-                .bind::<BigInt, _>(window)
+                .bind::<BigInt, _>(room.n)
                 .bind::<Timestamptz, _>(chrono::Utc::now())
                 .bind::<Integer, _>(cap)
                 .bind::<Bool, _>(fair_share)
@@ -165,6 +180,12 @@ pub async fn dispatch_queue(pool: &DbPool, broker: &Broker, queue: &str, rules: 
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 struct PushFailed(anyhow::Error);
+
+#[derive(diesel::QueryableByName)]
+struct Room {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
 
 #[derive(diesel::QueryableByName)]
 struct Due {

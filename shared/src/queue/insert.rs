@@ -6,11 +6,9 @@ use chrono::Utc;
 use diesel::prelude::*;
 use diesel::sql_types::Text;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use serde_json::json;
 use uuid::Uuid;
 
-use crate::db::models::{Job, NewJob, NewJobEvent};
-use crate::db::schema::job_events;
+use crate::db::models::{Job, NewJob};
 use crate::db::schema::jobs::dsl as j;
 use crate::domain::JobStatus;
 use crate::kinds::{JobArgs, Kind};
@@ -137,31 +135,48 @@ pub async fn insert_row(conn: &mut AsyncPgConnection, new: &NewJob<'_>) -> Query
     .optional()
 }
 
-/// One statement for the jobs (a key already held skips its row), one for
-/// their `queued` events.
-pub async fn insert_many(conn: &mut AsyncPgConnection, rows: &[NewJob<'_>]) -> QueryResult<Vec<Job>> {
+/// Inserts `rows` and their `queued` events in one statement (`unnest` of
+/// one array per column, so its text is the same for any count, and the
+/// events in the same CTE): one round trip for all of them, atomic on its
+/// own. Answers in order; `None` for a row whose idempotency key the tenant
+/// already holds, or that repeats an earlier row's key (nothing is written
+/// for it).
+pub async fn insert_rows(conn: &mut AsyncPgConnection, rows: &[NewJob<'_>]) -> QueryResult<Vec<Option<Job>>> {
+    use diesel::sql_types::{Array, Int2, Int4, Jsonb, Nullable, Timestamptz, Uuid as SqlUuid};
     if rows.is_empty() {
         return Ok(Vec::new());
     }
-    let jobs: Vec<Job> = diesel::insert_into(j::jobs)
-        .values(rows)
-        .on_conflict((j::tenant_id, j::idempotency_key))
-        .filter_target(j::idempotency_key.is_not_null())
-        .do_nothing()
-        .returning(Job::as_returning())
-        .get_results(conn)
-        .await?;
-    let events: Vec<NewJobEvent> = jobs
-        .iter()
-        .map(|job| NewJobEvent {
-            job_id: job.id,
-            kind: "state",
-            status: Some(JobStatus::Queued.as_str().to_string()),
-            data: json!({}),
-        })
-        .collect();
-    if !events.is_empty() {
-        diesel::insert_into(job_events::table).values(&events).execute(conn).await?;
-    }
-    Ok(jobs)
+    let inserted: Vec<Job> = diesel::sql_query(
+        "WITH job AS ( \
+           INSERT INTO jobs (id, tenant_id, kind, queue, priority, status, max_attempts, run_at, payload, \
+             idempotency_key, request_hash, callback_url) \
+           SELECT * FROM unnest($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+           ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING \
+           RETURNING *), \
+         event AS ( \
+           INSERT INTO job_events (job_id, kind, status, data) \
+           SELECT id, 'state', status, '{}'::jsonb FROM job) \
+         SELECT * FROM job",
+    )
+    .bind::<Array<SqlUuid>, _>(rows.iter().map(|r| r.id).collect::<Vec<_>>())
+    .bind::<Array<SqlUuid>, _>(rows.iter().map(|r| r.tenant_id).collect::<Vec<_>>())
+    .bind::<Array<Text>, _>(rows.iter().map(|r| r.kind).collect::<Vec<_>>())
+    .bind::<Array<Text>, _>(rows.iter().map(|r| r.queue).collect::<Vec<_>>())
+    .bind::<Array<Int2>, _>(rows.iter().map(|r| r.priority).collect::<Vec<_>>())
+    .bind::<Array<Text>, _>(rows.iter().map(|r| r.status.as_str()).collect::<Vec<_>>())
+    .bind::<Array<Int4>, _>(rows.iter().map(|r| r.max_attempts).collect::<Vec<_>>())
+    .bind::<Array<Timestamptz>, _>(rows.iter().map(|r| r.run_at).collect::<Vec<_>>())
+    .bind::<Array<Jsonb>, _>(rows.iter().map(|r| r.payload).collect::<Vec<_>>())
+    .bind::<Array<Nullable<Text>>, _>(rows.iter().map(|r| r.idempotency_key).collect::<Vec<_>>())
+    .bind::<Array<Nullable<Text>>, _>(rows.iter().map(|r| r.request_hash).collect::<Vec<_>>())
+    .bind::<Array<Nullable<Text>>, _>(rows.iter().map(|r| r.callback_url).collect::<Vec<_>>())
+    .load(conn)
+    .await?;
+    let mut by_id: std::collections::HashMap<Uuid, Job> = inserted.into_iter().map(|j| (j.id, j)).collect();
+    Ok(rows.iter().map(|r| by_id.remove(&r.id)).collect())
+}
+
+/// [`insert_rows`], keeping only the jobs that were inserted.
+pub async fn insert_many(conn: &mut AsyncPgConnection, rows: &[NewJob<'_>]) -> QueryResult<Vec<Job>> {
+    Ok(insert_rows(conn, rows).await?.into_iter().flatten().collect())
 }

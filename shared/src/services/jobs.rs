@@ -17,6 +17,7 @@ use crate::error::{ErrorCode, ServiceError, ServiceResult};
 use crate::kinds::tool_call::ToolCall;
 use crate::kinds::webhook_delivery::DeliverWebhook;
 use crate::kinds::{self, JobArgs, Kind};
+use crate::queue::inserter::Submission;
 use crate::Ctx;
 
 /// Priorities run from -100 (last) to 100 (first); 0 is the default.
@@ -223,7 +224,26 @@ pub(super) fn new_job<'a>(
     }
 }
 
-/// Records a job and its `queued` event (one statement), then nudges its
+/// `new` as the inserter takes it (owned).
+fn submission(spec: &'static Kind, new: &NewJob<'_>) -> Submission {
+    Submission {
+        id: new.id,
+        tenant_id: new.tenant_id,
+        kind: spec.name,
+        queue: spec.queue.as_str(),
+        priority: new.priority,
+        status: new.status,
+        max_attempts: new.max_attempts,
+        run_at: new.run_at,
+        payload: new.payload.clone(),
+        idempotency_key: new.idempotency_key.map(str::to_string),
+        request_hash: new.request_hash.map(str::to_string),
+        callback_url: new.callback_url.map(str::to_string),
+    }
+}
+
+/// Records a job and its `queued` event (one statement, shared with the
+/// submissions that arrive with it), then nudges its
 /// queue's dispatcher. A failed dispatch is left to the workers'
 /// dispatchers: the job is committed, so it will run.
 pub async fn submit(
@@ -248,14 +268,16 @@ pub async fn submit(
     }
     spend(ctx, principal.tenant_id, spec.name, 1).await?;
     let hash = request_hash(&req);
-    let mut new = new_job(principal, spec, &req, idempotency_key.as_deref(), &hash, Utc::now());
-    let mut conn = ctx.pool.get().await?;
     let inserted = if req.depends_on.is_empty() {
-        crate::queue::insert_row(&mut conn, &new).await?
+        // Submissions that arrive together share one insert.
+        let new = new_job(principal, spec, &req, idempotency_key.as_deref(), &hash, Utc::now());
+        ctx.inserter.insert(submission(spec, &new)).await?
     } else {
-        insert_dependent(&mut conn, &mut new, &req).await?
+        let mut new = new_job(principal, spec, &req, idempotency_key.as_deref(), &hash, Utc::now());
+        insert_dependent(&mut *ctx.pool.get().await?, &mut new, &req).await?
     };
     let Some(job) = inserted else {
+        let mut conn = ctx.pool.get().await?;
         // The idempotency key was used before: same body, same job.
         let existing: Job = j::jobs
             .filter(j::tenant_id.eq(principal.tenant_id))
@@ -272,7 +294,6 @@ pub async fn submit(
         }
         return Ok(Submitted { job: existing, replayed: true });
     };
-    drop(conn);
     if job.run_at <= Utc::now() && job.status == JobStatus::Queued {
         nudge(ctx, &job.queue);
     }

@@ -16,6 +16,7 @@ mod documents;
 mod embeddings;
 mod extraction;
 mod fair_share;
+mod group_submit;
 mod heartbeat;
 mod idempotency;
 mod kinds;
