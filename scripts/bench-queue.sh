@@ -14,6 +14,7 @@
 # the API and the worker with `perf` during Chorus's single run (slower).
 # SYSTEMS ("chorus bullmq celery") picks the peers to run (Chorus always runs).
 # pg_stat_statements is always on: the report lists the top statements.
+# EXPLAIN_MS=N logs the plans of statements slower than N ms (auto_explain).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CHORUS_JOBS=${CHORUS_JOBS:-20000}; BULLMQ_JOBS=${BULLMQ_JOBS:-200000}; CELERY_JOBS=${CELERY_JOBS:-8000}
@@ -35,6 +36,9 @@ results=$work/queue-results.jsonl; samples=$work/queue-cpu.jsonl; profile=$work/
 stop_sampler=$work/queue-cpu.stop
 on_exit='touch "$stop_sampler"'
 export CHORUS_PG_OPTS="-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all -c pg_stat_statements.track_planning=on"
+# EXPLAIN_MS=N: Postgres logs the plan (with actual rows and buffers) of
+# every statement slower than N ms to .build/bench/pg/postgres.log (auto_explain).
+[ -z "${EXPLAIN_MS:-}" ] || CHORUS_PG_OPTS="$CHORUS_PG_OPTS -c session_preload_libraries=auto_explain -c auto_explain.log_min_duration=$EXPLAIN_MS -c auto_explain.log_analyze=on -c auto_explain.log_buffers=on"
 bench_stores "$dir"
 psql -q -h 127.0.0.1 -p "$pg_port" -U postgres chorus -c "CREATE EXTENSION pg_stat_statements"
 bench_chorus bench "$CONCURRENCY"

@@ -14,6 +14,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use tokio::sync::Notify;
 use uuid::Uuid;
 
+use super::dispatch_sql::{DISPATCH, LOOK, ONE_TENANT};
 use super::{Broker, JobMessage};
 use crate::db::schema::jobs::dsl as j;
 use crate::db::{DbConn, DbPool};
@@ -40,94 +41,17 @@ impl Rules {
     }
 }
 
-/// How many more messages `queue` may have in Redis: the window less the
-/// jobs in transit (dispatched, not yet claimed).
-const ROOM: &str = "\
-SELECT $2 - count(*) AS n FROM jobs \
-WHERE queue = $1 AND status IN ('queued', 'retrying') AND dispatched_at IS NOT NULL";
-
-/// The dispatch statement; its parameters are the queue, the room left in
-/// the window ([`ROOM`], counted under the queue's lock, so no other
-/// dispatcher can take it meanwhile), now, the queue's default per-tenant
-/// cap and whether tenants take turns.
-///
-/// `waiting` lists the tenants with waiting jobs in the queue by a loose
-/// index scan (one probe of `jobs_waiting_by_tenant` per tenant, not one
-/// row per job; its probes order by the index's whole key, so the planner
-/// takes that index and not `jobs_tenant_open`, whose entries for jobs in
-/// transit it would have to skip by reading their rows). `allowed` says how
-/// many jobs each may have dispatched now: its cap less its jobs running or
-/// in transit (counted only for a capped tenant), or the room and one more.
-/// `ranked` takes each tenant's first jobs by priority, locked, numbered in
-/// turns; `due` keeps those within the tenant's allowance, turn by turn
-/// (fair share) or by priority and age alone, the room and one more of them
-/// (to tell a backlog); `pick` takes as many as the room, and they are
-/// pushed to Redis in that order (consumers take a queue's messages in the
-/// order pushed). Sizing by the room, not the window, locks only rows that
-/// may go: under a backlog a dispatch refills a few freed slots, and
-/// locking a whole window of rows for them cost more than the rest of the
-/// statement.
-///
-/// Every limit the planner sees is a parameter (`$2 + 1`): raw statements
-/// are planned on each call with their values, so it knows the counts and
-/// updates by primary key. With a limit known only at run time it
-/// hash-joined the whole table (36 ms instead of 1 ms with 100,000 jobs;
-/// the queue bench caught a per-tenant limit of that kind).
-const DISPATCH: &str = "\
-WITH RECURSIVE waiting(tenant_id) AS ( \
-   (SELECT tenant_id FROM jobs \
-    WHERE queue = $1 AND status IN ('queued', 'retrying') AND dispatched_at IS NULL \
-    ORDER BY queue, tenant_id, priority DESC, run_at, id LIMIT 1) \
-   UNION ALL \
-   SELECT (SELECT j.tenant_id FROM jobs j \
-           WHERE j.queue = $1 AND j.status IN ('queued', 'retrying') AND j.dispatched_at IS NULL \
-             AND j.tenant_id > w.tenant_id \
-           ORDER BY j.queue, j.tenant_id, j.priority DESC, j.run_at, j.id LIMIT 1) \
-   FROM waiting w WHERE w.tenant_id IS NOT NULL), \
- capped AS ( \
-   SELECT w.tenant_id, coalesce((SELECT (l.concurrency->>$1)::int FROM tenant_limits l \
-                                 WHERE l.tenant_id = w.tenant_id), $4) AS cap \
-   FROM waiting w WHERE w.tenant_id IS NOT NULL), \
- allowed AS ( \
-   SELECT tenant_id, CASE WHEN cap <= 0 THEN $2 + 1 ELSE greatest(cap - ( \
-       SELECT count(*) FROM jobs x \
-       WHERE x.tenant_id = c.tenant_id AND x.queue = $1 \
-         AND (x.status = 'running' OR (x.status IN ('queued', 'retrying') AND x.dispatched_at IS NOT NULL))), 0) \
-     END AS n \
-   FROM capped c), \
- ranked AS ( \
-   SELECT d.id, d.priority, d.run_at, a.n, \
-          row_number() OVER (PARTITION BY a.tenant_id ORDER BY d.priority DESC, d.run_at, d.id) AS turn \
-   FROM allowed a CROSS JOIN LATERAL ( \
-     SELECT id, priority, run_at FROM jobs \
-     WHERE queue = $1 AND tenant_id = a.tenant_id AND status IN ('queued', 'retrying') \
-       AND dispatched_at IS NULL AND run_at <= $3 \
-     ORDER BY priority DESC, run_at, id \
-     LIMIT $2 + 1 \
-     FOR UPDATE SKIP LOCKED) d), \
- due AS ( \
-   SELECT id, priority, run_at, CASE WHEN $5 THEN turn ELSE 1 END AS turn FROM ranked WHERE turn <= n \
-   ORDER BY 4, priority DESC, run_at, id \
-   LIMIT $2 + 1), \
- pick AS ( \
-   SELECT id, turn FROM due ORDER BY turn, priority DESC, run_at, id \
-   LIMIT $2), \
- marked AS ( \
-   UPDATE jobs SET dispatched_at = $3 FROM pick WHERE jobs.id = pick.id \
-   RETURNING jobs.id, jobs.dispatch_seq, jobs.priority, jobs.run_at, pick.turn) \
-SELECT id, dispatch_seq, (SELECT count(*) FROM due) > $2 AS more \
-FROM marked ORDER BY turn, priority DESC, run_at, id";
-
 /// Pushes up to `window − in transit` due jobs of `queue`, shared between
 /// tenants as [`Rules`] say. Says how many were pushed and whether more
 /// were due. Jobs whose push failed stay undispatched and are tried again
 /// on the next call.
 ///
 /// Five Postgres round trips whatever the count (`BEGIN`, the queue's
-/// lock, the room left in the window ([`ROOM`]), one statement
-/// ([`DISPATCH`]) that picks the due jobs and marks them, `COMMIT`; a full
-/// window stops after the count) and one Redis round trip for all the
-/// messages. Waiting for the lock (not skipping when another
+/// lock, what to do ([`LOOK`]: the room left in the window, the waiting
+/// tenants), one statement that picks the due jobs and marks them
+/// ([`ONE_TENANT`] when one tenant without a cap waits, else [`DISPATCH`]),
+/// `COMMIT`; an idle queue or a full window stops after the look) and one
+/// Redis round trip for all the messages. Waiting for the lock (not skipping when another
 /// process holds it) means a job committed while that dispatcher was
 /// selecting is still dispatched now, by this call; and since dispatches
 /// of a queue take turns, a tenant's cap holds across processes.
@@ -141,20 +65,36 @@ pub async fn dispatch_queue(pool: &DbPool, broker: &Broker, queue: &str, rules: 
                 .bind::<Text, _>(format!("dispatch:{name}"))
                 .execute(conn)
                 .await?;
-            let room: Room =
-                diesel::sql_query(ROOM).bind::<Text, _>(&name).bind::<BigInt, _>(window).get_result(conn).await?;
-            if room.n <= 0 {
+            let look: Vec<Look> = diesel::sql_query(LOOK)
+                .bind::<Text, _>(&name)
+                .bind::<BigInt, _>(window)
+                .bind::<Integer, _>(cap)
+                .load(conn)
+                .await?;
+            let Some(first) = look.iter().next() else { return Ok(Dispatched::default()) };
+            if first.room <= 0 {
                 // The window is full: workers, not this dispatch, set the pace.
                 return Ok(Dispatched { pushed: 0, backlog: true });
             }
-            let due: Vec<Due> = diesel::sql_query(DISPATCH)
-                .bind::<Text, _>(&name)
-                .bind::<BigInt, _>(room.n)
-                .bind::<Timestamptz, _>(chrono::Utc::now())
-                .bind::<Integer, _>(cap)
-                .bind::<Bool, _>(fair_share)
-                .load(conn)
-                .await?;
+            let (room, now) = (first.room, chrono::Utc::now());
+            let due: Vec<Due> = if look.len() == 1 && first.cap <= 0 {
+                diesel::sql_query(ONE_TENANT)
+                    .bind::<Text, _>(&name)
+                    .bind::<BigInt, _>(room)
+                    .bind::<Timestamptz, _>(now)
+                    .bind::<diesel::sql_types::Uuid, _>(first.tenant_id)
+                    .load(conn)
+                    .await?
+            } else {
+                diesel::sql_query(DISPATCH)
+                    .bind::<Text, _>(&name)
+                    .bind::<BigInt, _>(room)
+                    .bind::<Timestamptz, _>(now)
+                    .bind::<Integer, _>(cap)
+                    .bind::<Bool, _>(fair_share)
+                    .load(conn)
+                    .await?
+            };
             let Some(backlog) = due.iter().map(|d| d.more).next() else { return Ok(Dispatched::default()) };
             // One round trip for all of them; all pushed or none. A failed
             // push rolls the marks back.
@@ -181,10 +121,15 @@ pub async fn dispatch_queue(pool: &DbPool, broker: &Broker, queue: &str, rules: 
 #[error("{0}")]
 struct PushFailed(anyhow::Error);
 
+/// What [`LOOK`] read: the room left, and a waiting tenant with its cap.
 #[derive(diesel::QueryableByName)]
-struct Room {
+struct Look {
     #[diesel(sql_type = BigInt)]
-    n: i64,
+    room: i64,
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    tenant_id: Uuid,
+    #[diesel(sql_type = Integer)]
+    cap: i32,
 }
 
 #[derive(diesel::QueryableByName)]

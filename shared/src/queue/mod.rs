@@ -23,6 +23,7 @@ pub mod circuit;
 pub mod claimer;
 pub mod completer;
 pub mod dependencies;
+mod dispatch_sql;
 pub mod dispatcher;
 mod error;
 mod events;
