@@ -2,7 +2,71 @@
 //! connection pool and the embedded migrations.
 
 pub mod models;
+pub mod prepared;
 pub mod schema;
+
+/// The columns of [`models::Job`], each after `$prefix` (`""` or `"jobs."`),
+/// as one literal for `concat!`: a prepared statement names its columns,
+/// so a column a later migration adds cannot change its result type (with
+/// `*`, Postgres would refuse to run it again: "cached plan must not
+/// change result type").
+#[macro_export]
+macro_rules! job_columns {
+    ($p:literal) => {
+        concat!(
+            $p,
+            "id, ",
+            $p,
+            "tenant_id, ",
+            $p,
+            "kind, ",
+            $p,
+            "queue, ",
+            $p,
+            "priority, ",
+            $p,
+            "status, ",
+            $p,
+            "attempts, ",
+            $p,
+            "max_attempts, ",
+            $p,
+            "run_at, ",
+            $p,
+            "payload, ",
+            $p,
+            "progress, ",
+            $p,
+            "result, ",
+            $p,
+            "error_code, ",
+            $p,
+            "error_message, ",
+            $p,
+            "idempotency_key, ",
+            $p,
+            "request_hash, ",
+            $p,
+            "callback_url, ",
+            $p,
+            "dispatch_seq, ",
+            $p,
+            "dispatched_at, ",
+            $p,
+            "worker, ",
+            $p,
+            "cancel_requested_at, ",
+            $p,
+            "created_at, ",
+            $p,
+            "started_at, ",
+            $p,
+            "heartbeat_at, ",
+            $p,
+            "finished_at"
+        )
+    };
+}
 
 use diesel_async::pooled_connection::deadpool::{BuildError, Object, Pool};
 use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod};

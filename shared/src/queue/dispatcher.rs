@@ -16,6 +16,7 @@ use uuid::Uuid;
 
 use super::dispatch_sql::{DISPATCH, LOOK, ONE_TENANT};
 use super::{Broker, JobMessage};
+use crate::db::prepared::{Bind, Statement};
 use crate::db::schema::jobs::dsl as j;
 use crate::db::{DbConn, DbPool};
 use crate::domain::JobStatus;
@@ -61,11 +62,8 @@ pub async fn dispatch_queue(pool: &DbPool, broker: &Broker, queue: &str, rules: 
     let (window, cap, fair_share) = (rules.window, rules.cap(queue), rules.fair_share);
     let result = (*conn)
         .transaction::<Dispatched, anyhow::Error, _>(async move |conn: &mut AsyncPgConnection| {
-            diesel::sql_query("SELECT pg_advisory_xact_lock(hashtext($1))")
-                .bind::<Text, _>(format!("dispatch:{name}"))
-                .execute(conn)
-                .await?;
-            let look: Vec<Look> = diesel::sql_query(LOOK)
+            crate::db::prepared::advisory_xact_lock(format!("dispatch:{name}")).execute(conn).await?;
+            let look: Vec<Look> = Statement::<Looked>::new(LOOK)
                 .bind::<Text, _>(&name)
                 .bind::<BigInt, _>(window)
                 .bind::<Integer, _>(cap)
@@ -78,7 +76,7 @@ pub async fn dispatch_queue(pool: &DbPool, broker: &Broker, queue: &str, rules: 
             }
             let (room, now) = (first.room, chrono::Utc::now());
             let due: Vec<Due> = if look.len() == 1 && first.cap <= 0 {
-                diesel::sql_query(ONE_TENANT)
+                Statement::<OneTenant>::new(ONE_TENANT)
                     .bind::<Text, _>(&name)
                     .bind::<BigInt, _>(room)
                     .bind::<Timestamptz, _>(now)
@@ -86,7 +84,7 @@ pub async fn dispatch_queue(pool: &DbPool, broker: &Broker, queue: &str, rules: 
                     .load(conn)
                     .await?
             } else {
-                diesel::sql_query(DISPATCH)
+                Statement::<FairShare>::new(DISPATCH)
                     .bind::<Text, _>(&name)
                     .bind::<BigInt, _>(room)
                     .bind::<Timestamptz, _>(now)
@@ -120,6 +118,11 @@ pub async fn dispatch_queue(pool: &DbPool, broker: &Broker, queue: &str, rules: 
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 struct PushFailed(anyhow::Error);
+
+/// The statements of a dispatch, by name in the statement cache.
+struct Looked;
+struct OneTenant;
+struct FairShare;
 
 /// What [`LOOK`] read: the room left, and a waiting tenant with its cap.
 #[derive(diesel::QueryableByName)]

@@ -9,6 +9,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use crate::db::models::{Job, NewJob};
+use crate::db::prepared::{Bind, Statement};
 use crate::db::schema::jobs::dsl as j;
 use crate::domain::JobStatus;
 use crate::kinds::{JobArgs, Kind};
@@ -47,10 +48,7 @@ pub async fn put<A: JobArgs>(
     // In a transaction (a savepoint inside the caller's), so that the lock
     // is held until the insert commits.
     conn.transaction::<_, diesel::result::Error, _>(async move |conn: &mut AsyncPgConnection| {
-        diesel::sql_query("SELECT pg_advisory_xact_lock(hashtext($1))")
-            .bind::<Text, _>(format!("unique:{}:{tenant}", kind.name))
-            .execute(conn)
-            .await?;
+        crate::db::prepared::advisory_xact_lock(format!("unique:{}:{tenant}", kind.name)).execute(conn).await?;
         let open = [JobStatus::Queued, JobStatus::Retrying, JobStatus::Running];
         let existing: Option<Job> = j::jobs
             .filter(j::tenant_id.eq(tenant))
@@ -102,43 +100,19 @@ pub fn queued<'a>(tenant: Uuid, kind: &Kind, payload: &'a serde_json::Value) -> 
 }
 
 /// Inserts `new` and its `queued` event in one statement (one round trip,
-/// atomic on its own). `None`: the tenant already has a job with its
-/// idempotency key (nothing was written).
+/// atomic on its own; [`insert_rows`] with one row). `None`: the tenant
+/// already has a job with its idempotency key (nothing was written).
 pub async fn insert_row(conn: &mut AsyncPgConnection, new: &NewJob<'_>) -> QueryResult<Option<Job>> {
-    use diesel::sql_types::{Int2, Int4, Jsonb, Nullable, Timestamptz, Uuid as SqlUuid};
-    diesel::sql_query(
-        "WITH job AS ( \
-           INSERT INTO jobs (id, tenant_id, kind, queue, priority, status, max_attempts, run_at, payload, \
-             idempotency_key, request_hash, callback_url) \
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
-           ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING \
-           RETURNING *), \
-         event AS ( \
-           INSERT INTO job_events (job_id, kind, status, data) \
-           SELECT id, 'state', status, '{}'::jsonb FROM job) \
-         SELECT * FROM job",
-    )
-    .bind::<SqlUuid, _>(new.id)
-    .bind::<SqlUuid, _>(new.tenant_id)
-    .bind::<Text, _>(new.kind)
-    .bind::<Text, _>(new.queue)
-    .bind::<Int2, _>(new.priority)
-    .bind::<Text, _>(new.status.as_str())
-    .bind::<Int4, _>(new.max_attempts)
-    .bind::<Timestamptz, _>(new.run_at)
-    .bind::<Jsonb, _>(new.payload)
-    .bind::<Nullable<Text>, _>(new.idempotency_key)
-    .bind::<Nullable<Text>, _>(new.request_hash)
-    .bind::<Nullable<Text>, _>(new.callback_url)
-    .get_result(conn)
-    .await
-    .optional()
+    Ok(insert_rows(conn, std::slice::from_ref(new)).await?.pop().flatten())
 }
 
-/// Inserts `rows` and their `queued` events in one statement (`unnest` of
-/// one array per column, so its text is the same for any count, and the
-/// events in the same CTE): one round trip for all of them, atomic on its
-/// own. Answers in order; `None` for a row whose idempotency key the tenant
+/// The statement of [`insert_rows`].
+struct InsertRows;
+
+/// Inserts `rows` and their `queued` events in one prepared statement
+/// (`unnest` of one array per column, so its text is the same for any
+/// count, and the events in the same CTE): one round trip for all of them,
+/// atomic on its own. Answers in order; `None` for a row whose idempotency key the tenant
 /// already holds, or that repeats an earlier row's key (nothing is written
 /// for it).
 pub async fn insert_rows(conn: &mut AsyncPgConnection, rows: &[NewJob<'_>]) -> QueryResult<Vec<Option<Job>>> {
@@ -146,18 +120,20 @@ pub async fn insert_rows(conn: &mut AsyncPgConnection, rows: &[NewJob<'_>]) -> Q
     if rows.is_empty() {
         return Ok(Vec::new());
     }
-    let inserted: Vec<Job> = diesel::sql_query(
+    let inserted: Vec<Job> = Statement::<InsertRows>::new(concat!(
         "WITH job AS ( \
            INSERT INTO jobs (id, tenant_id, kind, queue, priority, status, max_attempts, run_at, payload, \
              idempotency_key, request_hash, callback_url) \
            SELECT * FROM unnest($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
            ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING \
-           RETURNING *), \
+           RETURNING ",
+        crate::job_columns!(""),
+        "), \
          event AS ( \
            INSERT INTO job_events (job_id, kind, status, data) \
            SELECT id, 'state', status, '{}'::jsonb FROM job) \
-         SELECT * FROM job",
-    )
+         SELECT * FROM job"
+    ))
     .bind::<Array<SqlUuid>, _>(rows.iter().map(|r| r.id).collect::<Vec<_>>())
     .bind::<Array<SqlUuid>, _>(rows.iter().map(|r| r.tenant_id).collect::<Vec<_>>())
     .bind::<Array<Text>, _>(rows.iter().map(|r| r.kind).collect::<Vec<_>>())

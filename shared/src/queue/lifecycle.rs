@@ -23,6 +23,7 @@ use super::outbox;
 use super::{JobError, JobMessage};
 use crate::config::{RetrySettings, Settings};
 use crate::db::models::{Job, JobEvent};
+use crate::db::prepared::{Bind, Statement};
 use crate::db::schema::jobs::dsl as j;
 use crate::db::DbPool;
 use crate::domain::{JobStatus, Progress};
@@ -136,8 +137,12 @@ pub async fn claim(pool: &DbPool, msg: &JobMessage, worker: &str) -> anyhow::Res
     Ok(claim_many(pool, std::slice::from_ref(msg), worker).await?.pop().flatten())
 }
 
+/// The hot statements, by name in the statement cache.
+struct ClaimMany;
+struct SucceedMany;
+
 /// Claims the jobs many messages point at, and records their `running`
-/// events, in one statement (one round trip, atomic on its own). Answers
+/// events, in one prepared statement (one round trip, atomic on its own). Answers
 /// in order; `None` means the message is stale (the job finished, was
 /// cancelled, or was dispatched again since) or repeats an earlier message
 /// of the same batch.
@@ -146,21 +151,23 @@ pub async fn claim_many(pool: &DbPool, msgs: &[JobMessage], worker: &str) -> any
     let ids: Vec<Uuid> = msgs.iter().map(|m| m.job_id).collect();
     let seqs: Vec<i32> = msgs.iter().map(|m| m.dispatch_seq).collect();
     let mut conn = pool.get().await?;
-    let claimed: Vec<Changed> = diesel::sql_query(
+    let claimed: Vec<Changed> = Statement::<ClaimMany>::new(concat!(
         "WITH claimed AS ( \
            UPDATE jobs SET status = 'running', attempts = attempts + 1, started_at = now(), \
              heartbeat_at = now(), worker = $3, dispatched_at = NULL \
            FROM unnest($1, $2) AS m(id, seq) \
            WHERE jobs.id = m.id AND jobs.dispatch_seq = m.seq AND jobs.status IN ('queued', 'retrying') \
              AND jobs.cancel_requested_at IS NULL \
-           RETURNING jobs.*), \
+           RETURNING ",
+        crate::job_columns!("jobs."),
+        "), \
          event AS ( \
            INSERT INTO job_events (job_id, kind, status, data) \
            SELECT id, 'state', 'running', jsonb_build_object('attempt', attempts, 'worker', $3::text) \
            FROM claimed RETURNING id, job_id, data, created_at) \
          SELECT claimed.*, event.id AS event_id, event.data AS event_data, event.created_at AS event_created_at \
-         FROM claimed JOIN event ON event.job_id = claimed.id",
-    )
+         FROM claimed JOIN event ON event.job_id = claimed.id"
+    ))
     .bind::<Array<diesel::sql_types::Uuid>, _>(&ids)
     .bind::<Array<Int4>, _>(&seqs)
     .bind::<Text, _>(worker)
@@ -353,13 +360,15 @@ pub async fn succeed_many(
     let event_type = outbox::job_event_type(JobStatus::Succeeded).expect("a success is reported");
     let mut ended: std::collections::HashMap<Uuid, Transition> = (*conn)
         .transaction::<_, diesel::result::Error, _>(async move |conn: &mut AsyncPgConnection| {
-            let rows: Vec<Ended> = diesel::sql_query(
+            let rows: Vec<Ended> = Statement::<SucceedMany>::new(concat!(
                 "WITH done AS ( \
                    UPDATE jobs SET status = 'succeeded', result = v.result, finished_at = now() \
                    FROM unnest($1, $2, $3) AS v(id, seq, result) \
                    WHERE jobs.id = v.id AND jobs.dispatch_seq = v.seq AND jobs.status = 'running' \
                      AND jobs.cancel_requested_at IS NULL \
-                   RETURNING jobs.*), \
+                   RETURNING ",
+                crate::job_columns!("jobs."),
+                "), \
                  event AS ( \
                    INSERT INTO job_events (job_id, kind, status, data) \
                    SELECT id, 'state', 'succeeded', jsonb_build_object('attempt', attempts) FROM done \
@@ -370,8 +379,8 @@ pub async fn succeed_many(
                      AND e.enabled AND e.event_types @> ARRAY[$4]) AS subscribed, \
                    (EXISTS (SELECT 1 FROM job_dependencies d WHERE d.depends_on = done.id) \
                      OR EXISTS (SELECT 1 FROM job_batch_members m WHERE m.job_id = done.id)) AS waited_for \
-                 FROM done JOIN event ON event.job_id = done.id",
-            )
+                 FROM done JOIN event ON event.job_id = done.id"
+            ))
             .bind::<Array<diesel::sql_types::Uuid>, _>(&ids)
             .bind::<Array<Int4>, _>(&seqs)
             .bind::<Array<Jsonb>, _>(&results)
