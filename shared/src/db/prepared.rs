@@ -66,7 +66,15 @@ where
 {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
         self.query.walk_ast(out.reborrow())?;
-        out.push_bind_param::<ST, V>(&self.value)
+        // The text names its parameters itself (`$1`, and `$2` twice, say).
+        // diesel writes a placeholder of its own for each bind, and the
+        // call that only collects the value is not public: the placeholder
+        // goes into a comment after the statement, where it numbers the
+        // bind and Postgres ignores it.
+        out.push_sql(" /* ");
+        out.push_bind_param::<ST, V>(&self.value)?;
+        out.push_sql(" */");
+        Ok(())
     }
 }
 
@@ -95,4 +103,23 @@ pub struct AdvisoryXactLock;
 /// holds it until the transaction ends. Run it with `execute`.
 pub fn advisory_xact_lock(key: String) -> Bound<Statement<AdvisoryXactLock>, diesel::sql_types::Text, String> {
     Statement::new("SELECT pg_advisory_xact_lock(hashtext($1))").bind(key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use diesel::sql_types::{Integer, Text};
+
+    struct Twice;
+
+    #[test]
+    fn the_text_keeps_its_own_placeholders_and_each_bind_is_numbered_in_a_comment() {
+        let q = Statement::<Twice>::new("SELECT $1 + $1, $2").bind::<Integer, _>(2).bind::<Text, _>("x");
+        let shown = diesel::debug_query::<Pg, _>(&q).to_string();
+        assert_eq!(shown, r#"SELECT $1 + $1, $2 /* $1 */ /* $2 */ -- binds: [2, "x"]"#);
+        assert_eq!(
+            <Bound<Bound<Statement<Twice>, Integer, i32>, Text, &str> as QueryId>::query_id(),
+            Some(std::any::TypeId::of::<Twice>())
+        );
+    }
 }
