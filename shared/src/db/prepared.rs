@@ -3,9 +3,8 @@
 //! call, a round trip and a parse and plan each time. A [`Statement`] has
 //! fixed text and a marker type of its own, which is its key in the
 //! connection's statement cache, so the hot path's statements (insert,
-//! claim, complete, dispatch) cost one round trip each. Postgres plans the
-//! first executions with their values and keeps a generic plan only when
-//! it costs no more than those.
+//! claim, complete, dispatch) cost one round trip each. Our connections
+//! still plan every execution with its values (see [`super::pool`]).
 //!
 //! ```ignore
 //! struct Claim;
