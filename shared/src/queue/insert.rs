@@ -1,6 +1,9 @@
-//! Queueing a job Chorus creates itself, from typed arguments, inside the
-//! caller's transaction (so the job commits with the change that asked for
-//! it). The dispatcher pushes it to Redis after the commit.
+//! Inserting jobs: one statement for any number of rows and their `queued`
+//! events ([`insert_rows`], which submissions, batches and the
+//! [`super::inserter`] use), and a job Chorus creates itself, from typed
+//! arguments, inside the caller's transaction (so the job commits with the
+//! change that asked for it). The dispatcher pushes jobs to Redis after
+//! the commit.
 
 use chrono::Utc;
 use diesel::prelude::*;
