@@ -2,14 +2,16 @@
 //! what it reads first, then how it picks and marks due jobs, in a small
 //! statement when one tenant waits and a fair-share one otherwise.
 
-/// What a dispatch of queue `$1` reads first, under the queue's lock: the
-/// room left in the window (`$2` less the jobs in transit, dispatched and
-/// not yet claimed) and the first two tenants with waiting jobs (a loose
-/// index scan, as in [`DISPATCH`], stopped after two probes), each with
-/// its cap (`$3`, the queue's default, unless the tenant has its own). No
-/// row: no job waits.
-pub(super) const LOOK: &str = "\
-WITH RECURSIVE waiting(tenant_id, k) AS ( \
+/// `waiting(tenant_id, k)`: the tenants with waiting jobs in queue `$1`,
+/// the `k`-th in tenant order, by a loose index scan (one probe of
+/// `jobs_waiting_by_tenant` per tenant, not one row per job), probing on
+/// while `$stop` (more SQL for the recursive step's `WHERE`) holds. The
+/// text that [`LOOK`] (two probes) and [`DISPATCH`] (every tenant) start
+/// with.
+macro_rules! waiting_tenants {
+    ($stop:literal) => {
+        concat!(
+            "WITH RECURSIVE waiting(tenant_id, k) AS ( \
    (SELECT tenant_id, 1 FROM jobs \
     WHERE queue = $1 AND status IN ('queued', 'retrying') AND dispatched_at IS NULL \
     ORDER BY queue, tenant_id, priority DESC, run_at, id LIMIT 1) \
@@ -18,12 +20,28 @@ WITH RECURSIVE waiting(tenant_id, k) AS ( \
            WHERE j.queue = $1 AND j.status IN ('queued', 'retrying') AND j.dispatched_at IS NULL \
              AND j.tenant_id > w.tenant_id \
            ORDER BY j.queue, j.tenant_id, j.priority DESC, j.run_at, j.id LIMIT 1), w.k + 1 \
-   FROM waiting w WHERE w.tenant_id IS NOT NULL AND w.k < 2) \
+   FROM waiting w WHERE w.tenant_id IS NOT NULL ",
+            $stop,
+            ")"
+        )
+    };
+}
+
+/// What a dispatch of queue `$1` reads first, under the queue's lock: the
+/// room left in the window (`$2` less the jobs in transit, dispatched and
+/// not yet claimed) and the first two tenants with waiting jobs
+/// (`waiting_tenants!`, stopped after two probes), each with
+/// its cap (`$3`, the queue's default, unless the tenant has its own). No
+/// row: no job waits.
+pub(super) const LOOK: &str = concat!(
+    waiting_tenants!("AND w.k < 2"),
+    " \
 SELECT (SELECT $2 - count(*) FROM jobs \
         WHERE queue = $1 AND status IN ('queued', 'retrying') AND dispatched_at IS NOT NULL) AS room, \
        w.tenant_id, \
        coalesce((SELECT (l.concurrency->>$1)::int FROM tenant_limits l WHERE l.tenant_id = w.tenant_id), $3) AS cap \
-FROM waiting w WHERE w.tenant_id IS NOT NULL";
+FROM waiting w WHERE w.tenant_id IS NOT NULL"
+);
 
 /// The dispatch when one tenant alone waits and has no cap, so there are
 /// no turns to take: its first due jobs by priority and age, the room
@@ -85,17 +103,9 @@ FROM marked ORDER BY priority DESC, run_at, id";
 /// only at run time (a subquery) it hash-joined the whole table (36 ms
 /// instead of 1 ms with 100,000 jobs; the queue bench caught a per-tenant
 /// limit of that kind).
-pub(super) const DISPATCH: &str = "\
-WITH RECURSIVE waiting(tenant_id) AS ( \
-   (SELECT tenant_id FROM jobs \
-    WHERE queue = $1 AND status IN ('queued', 'retrying') AND dispatched_at IS NULL \
-    ORDER BY queue, tenant_id, priority DESC, run_at, id LIMIT 1) \
-   UNION ALL \
-   SELECT (SELECT j.tenant_id FROM jobs j \
-           WHERE j.queue = $1 AND j.status IN ('queued', 'retrying') AND j.dispatched_at IS NULL \
-             AND j.tenant_id > w.tenant_id \
-           ORDER BY j.queue, j.tenant_id, j.priority DESC, j.run_at, j.id LIMIT 1) \
-   FROM waiting w WHERE w.tenant_id IS NOT NULL), \
+pub(super) const DISPATCH: &str = concat!(
+    waiting_tenants!(""),
+    ", \
  capped AS ( \
    SELECT w.tenant_id, coalesce((SELECT (l.concurrency->>$1)::int FROM tenant_limits l \
                                  WHERE l.tenant_id = w.tenant_id), $4) AS cap \
@@ -128,4 +138,5 @@ WITH RECURSIVE waiting(tenant_id) AS ( \
    UPDATE jobs SET dispatched_at = $3 FROM pick WHERE jobs.id = pick.id \
    RETURNING jobs.id, jobs.dispatch_seq, jobs.priority, jobs.run_at, pick.turn) \
 SELECT id, dispatch_seq, (SELECT count(*) FROM due) > $2 AS more \
-FROM marked ORDER BY turn, priority DESC, run_at, id";
+FROM marked ORDER BY turn, priority DESC, run_at, id"
+);

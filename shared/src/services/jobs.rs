@@ -268,12 +268,11 @@ pub async fn submit(
     }
     spend(ctx, principal.tenant_id, spec.name, 1).await?;
     let hash = request_hash(&req);
+    let mut new = new_job(principal, spec, &req, idempotency_key.as_deref(), &hash, Utc::now());
     let inserted = if req.depends_on.is_empty() {
         // Submissions that arrive together share one insert.
-        let new = new_job(principal, spec, &req, idempotency_key.as_deref(), &hash, Utc::now());
         ctx.inserter.insert(submission(spec, &new)).await?
     } else {
-        let mut new = new_job(principal, spec, &req, idempotency_key.as_deref(), &hash, Utc::now());
         insert_dependent(&mut *ctx.pool.get().await?, &mut new, &req).await?
     };
     let Some(job) = inserted else {
