@@ -4,6 +4,9 @@ use chorus_shared::config::Settings;
 use chorus_shared::domain::Role;
 use clap::{Parser, Subcommand};
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(version, about = "The Chorus HTTP API")]
 struct Cli {

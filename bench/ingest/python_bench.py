@@ -1,6 +1,7 @@
 """`just bench ingest`, the Python side. Prints one JSON line per run.
 
-- `extract`: pypdf `extract_text()` + the same chunking rule as Chorus.
+- `extract`: pypdf `extract_text()` + the same chunking rule as Chorus; the
+  fastest of three passes.
 - `pipeline`: pypdf + chunking, then ONNX Runtime (same model files, same
   batch size and truncation, mean pooling) and qdrant-client's local mode,
   document by document, as the Chorus pipeline does.
@@ -18,6 +19,7 @@ import uuid
 
 BATCH = 32
 MAX_LENGTH = 256
+PASSES = 3
 
 
 def chunk(words, size=256, overlap=32):
@@ -102,15 +104,18 @@ def main():
         return
     files = [open(f"{directory}/doc{i:04}.pdf", "rb").read() for i in range(docs)]
     if mode == "extract":
-        start = time.perf_counter()
-        pages = chunks = 0
-        for data in files:
-            for text in pages_of(data):
-                pages += 1
-                chunks += len(chunk(text.split()))
-        seconds = time.perf_counter() - start
+        # The fastest of three passes, as on the Chorus side.
+        seconds = float("inf")
+        for _ in range(PASSES):
+            start = time.perf_counter()
+            pages = chunks = 0
+            for data in files:
+                for text in pages_of(data):
+                    pages += 1
+                    chunks += len(chunk(text.split()))
+            seconds = min(seconds, time.perf_counter() - start)
         print(json.dumps({"system": "pypdf", "stage": "extract", "documents": docs, "pages": pages,
-                          "chunks": chunks, "seconds": seconds, "pages_per_s": pages / seconds}))
+                          "chunks": chunks, "seconds": seconds, "pages_per_s": pages / seconds, "passes": PASSES}))
         return
     from qdrant_client import QdrantClient
     from qdrant_client.models import Distance, PointStruct, VectorParams

@@ -5,6 +5,9 @@ use chorus_shared::config::Settings;
 use clap::Parser;
 use tokio_util::sync::CancellationToken;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Runs Chorus jobs from the Redis queues.
 #[derive(Parser)]
 #[command(version)]

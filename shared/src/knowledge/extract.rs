@@ -368,13 +368,15 @@ fn pdf(bytes: &[u8], limits: Limits) -> Result<Extracted, ExtractError> {
     let (mut broken, mut text_bytes, mut line_count) = (None, 0, 0);
     let maps = super::pdf::UnicodeMaps::new(&doc);
     let mut fonts = super::pdf::Fonts::new(&doc, &maps);
+    let mut glyphs = super::pdf::PageGlyphs::default();
     for (&number, &id) in pages.iter() {
         // A page whose text cannot be decoded counts as a page without
         // text, unless no page has any (below).
-        let glyphs = super::pdf::page_glyphs(&doc, &mut fonts, id).unwrap_or_else(|e| {
+        if let Err(e) = super::pdf::page_glyphs(&doc, &mut fonts, id, &mut glyphs) {
             broken.get_or_insert_with(|| format!("page {number} cannot be read: {e}"));
-            Default::default()
-        });
+            glyphs.text.clear();
+            glyphs.glyphs.clear();
+        }
         text_bytes += glyphs.text.len();
         if text_bytes > MAX_PDF_TEXT {
             return Err(ExtractError::TooComplex(format!("more than {} MiB of text", MAX_PDF_TEXT >> 20)));

@@ -16,7 +16,7 @@ use std::ops::Range;
 use unicode_normalization::UnicodeNormalization;
 
 use super::extract::{Block, Page};
-use super::pdf::{Glyph, PageGlyphs};
+use super::pdf::{push_text, Glyph, PageGlyphs};
 
 /// A line of text on a page.
 #[derive(Debug, Clone, PartialEq)]
@@ -57,69 +57,69 @@ pub fn lines(page: &PageGlyphs) -> Vec<Line> {
         }
         last = Some(g);
     }
-    // Runs on one baseline make a line, whatever order they were drawn in.
+    // Runs on one baseline make a line, whatever order they were drawn in:
+    // sorted top to bottom, a line is a stretch of runs whose baselines are
+    // near its first run's, then read left to right.
     let first = |r: &Range<usize>| &glyphs[r.start];
     runs.sort_by(|a, b| first(b).y.total_cmp(&first(a).y));
-    let mut grouped: Vec<Vec<Range<usize>>> = Vec::new();
-    for run in runs {
-        match grouped.last_mut() {
-            Some(line)
-                if (first(&line[0]).y - first(&run).y).abs()
-                    <= SAME_LINE * first(&line[0]).size.max(first(&run).size) =>
-            {
-                line.push(run)
-            }
-            _ => grouped.push(vec![run]),
-        }
+    let mut out = Vec::new();
+    let mut start = 0;
+    while start < runs.len() {
+        let head = first(&runs[start]);
+        let end = start
+            + runs[start..]
+                .iter()
+                .position(|r| (head.y - first(r).y).abs() > SAME_LINE * head.size.max(first(r).size))
+                .unwrap_or(runs.len() - start);
+        let line = &mut runs[start..end];
+        line.sort_by(|a, b| first(a).x0.total_cmp(&first(b).x0));
+        out.extend(line_of(page, line));
+        start = end;
     }
-    grouped
-        .into_iter()
-        .filter_map(|mut line| {
-            line.sort_by(|a, b| first(a).x0.total_cmp(&first(b).x0));
-            line_of(page, line.into_iter().flat_map(|r| glyphs[r].iter()).filter(|g| placed(g)))
-        })
-        .collect()
+    out
 }
 
-/// The text of one line's glyphs, left to right.
-fn line_of<'a>(page: &PageGlyphs, glyphs: impl Iterator<Item = &'a Glyph>) -> Option<Line> {
+/// The text of one line's runs, left to right.
+fn line_of(page: &PageGlyphs, runs: &[Range<usize>]) -> Option<Line> {
     let mut text = String::new();
+    // Whether the text is printable ASCII with single spaces so far: such
+    // a line needs no normalising, only its end trimmed.
+    let mut plain = true;
     let mut prev: Option<&Glyph> = None;
     let (mut y, mut x, mut size) = (0.0, 0.0, 0.0f32);
-    for g in glyphs {
-        let t = page.glyph_text(g);
-        size = size.max(g.size);
-        match prev {
-            None => (y, x) = (g.y, g.x0),
-            Some(p) => {
-                // The same glyph drawn again on itself: fake bold.
-                if (g.x0 - p.x0).abs() < 0.2 * g.size && page.glyph_text(p) == t {
-                    continue;
+    for run in runs {
+        for g in page.glyphs[run.clone()].iter().filter(|g| placed(g)) {
+            let t = page.glyph_text(g);
+            size = size.max(g.size);
+            match prev {
+                None => (y, x) = (g.y, g.x0),
+                Some(p) => {
+                    // The same glyph drawn again on itself: fake bold.
+                    if (g.x0 - p.x0).abs() < 0.2 * g.size && page.glyph_text(p) == t {
+                        continue;
+                    }
+                    let gap = g.x0 - p.x1;
+                    let space = p.space.clamp(0.2 * p.size, 0.35 * p.size);
+                    if (gap > 0.4 * space || gap < -0.5 * p.size) && !text.is_empty() && !text.ends_with(' ') {
+                        text.push(' ');
+                    }
                 }
-                let gap = g.x0 - p.x1;
-                let space = p.space.clamp(0.2 * p.size, 0.35 * p.size);
-                if (gap > 0.4 * space || gap < -0.5 * p.size) && !text.is_empty() && !text.ends_with(' ') {
+            }
+            if t.bytes().all(|b| b.is_ascii_graphic()) {
+                push_text(&mut text, t);
+            } else if t.chars().all(char::is_whitespace) {
+                if !text.is_empty() && !text.ends_with(' ') {
                     text.push(' ');
                 }
+            } else {
+                plain = false;
+                text.push_str(t);
             }
+            prev = Some(g);
         }
-        if t == " " || t.chars().all(char::is_whitespace) {
-            if !text.is_empty() && !text.ends_with(' ') {
-                text.push(' ');
-            }
-        } else {
-            text.push_str(t);
-        }
-        prev = Some(g);
     }
-    // Most lines are plain ASCII with single spaces already: only their
-    // end may need trimming.
-    let plain = text.is_ascii() && !text.bytes().any(|b| b.is_ascii_whitespace() && b != b' ') && !text.contains("  ");
     if plain {
         text.truncate(text.trim_end().len());
-        if text.starts_with(' ') {
-            text = text.trim_start().to_string();
-        }
     } else {
         let normal: String = text.chars().map(ascii_accent).nfkc().filter(|c| *c != '\u{ad}').collect();
         text = normal.split_whitespace().collect::<Vec<_>>().join(" ");

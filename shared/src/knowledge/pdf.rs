@@ -64,6 +64,15 @@ impl PageGlyphs {
     }
 }
 
+/// Appends a glyph's text: most are one ASCII byte, which a plain push
+/// copies without calling `memcpy`.
+pub(crate) fn push_text(to: &mut String, t: &str) {
+    match t.as_bytes() {
+        [b] => to.push(*b as char),
+        _ => to.push_str(t),
+    }
+}
+
 /// An affine matrix `[a b c d e f]`, row-vector convention as in the spec.
 #[derive(Debug, Clone, Copy)]
 struct Matrix([f64; 6]);
@@ -350,11 +359,18 @@ struct Run<'a, 'd> {
     tlm: Matrix,
 }
 
-/// The glyphs of the page `page`, with the document's `fonts`.
-pub fn page_glyphs<'d>(doc: &'d Document, fonts: &mut Fonts<'d>, page: ObjectId) -> lopdf::Result<PageGlyphs> {
+/// The glyphs of the page `page`, with the document's `fonts`, into `out`
+/// (cleared first: one buffer serves every page of a document).
+pub fn page_glyphs<'d>(
+    doc: &'d Document,
+    fonts: &mut Fonts<'d>,
+    page: ObjectId,
+    out: &mut PageGlyphs,
+) -> lopdf::Result<()> {
+    out.text.clear();
+    out.glyphs.clear();
     let content = doc.get_page_content_with_limit(page, MAX_CONTENT)?;
     let resources = page_resources(doc, page);
-    let mut out = PageGlyphs::default();
     let state = State {
         ctm: Matrix::IDENTITY,
         font: None,
@@ -368,7 +384,7 @@ pub fn page_glyphs<'d>(doc: &'d Document, fonts: &mut Fonts<'d>, page: ObjectId)
     let mut run = Run {
         doc,
         fonts,
-        out: &mut out,
+        out,
         bytes_left: MAX_PAGE_BYTES,
         ops_left: MAX_PAGE_OPS,
         forms_left: MAX_PAGE_FORMS,
@@ -377,8 +393,7 @@ pub fn page_glyphs<'d>(doc: &'d Document, fonts: &mut Fonts<'d>, page: ObjectId)
         tm: Matrix::IDENTITY,
         tlm: Matrix::IDENTITY,
     };
-    run.stream(&content, &resources, 0)?;
-    Ok(out)
+    run.stream(&content, &resources, 0)
 }
 
 impl<'d> Run<'_, 'd> {
@@ -542,7 +557,7 @@ impl<'d> Run<'_, 'd> {
             let (x0, y) = m.apply(at, 0.0);
             let (x1, _) = m.apply(at + w0, 0.0);
             let start = self.out.text.len() as u32;
-            self.out.text.push_str(font.decode(code, code_bytes));
+            push_text(&mut self.out.text, font.decode(code, code_bytes));
             self.out.glyphs.push(Glyph {
                 start,
                 end: self.out.text.len() as u32,

@@ -2,7 +2,8 @@
 //! multi-page PDFs (written first if the directory is empty). Prints one
 //! JSON line per measurement.
 //!
-//! - `extract`: lopdf extraction + the ingest job's chunker, single-threaded.
+//! - `extract`: lopdf extraction + the ingest job's chunker, single-threaded;
+//!   the fastest of three passes.
 //! - `pipeline`: the whole ingestion path as the jobs run it (extract,
 //!   chunk, embed in batches with fastembed, upsert into the embedded
 //!   vector store); also writes the chunk texts to `<out>` for `embed`.
@@ -26,7 +27,14 @@ use chorus_tests::pdf::{pdf, prose_pages, Flaw};
 use serde_json::json;
 use uuid::Uuid;
 
+/// The worker's allocator, so extraction is measured as the jobs run it.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const CHUNKING: ChunkSettings = ChunkSettings { size: 256, overlap: 32 };
+
+/// Passes over the extraction corpus; the fastest is reported.
+const PASSES: usize = 3;
 
 fn corpus(dir: &str, docs: usize, pages: usize) -> anyhow::Result<Vec<Vec<u8>>> {
     std::fs::create_dir_all(dir)?;
@@ -81,18 +89,23 @@ fn main() -> anyhow::Result<()> {
     match mode.as_str() {
         "extract" => {
             let files = corpus(dir, docs, pages)?;
-            let started = Instant::now();
-            let (mut n_pages, mut n_chunks) = (0usize, 0usize);
-            for bytes in &files {
-                let doc = extract(bytes, DocType::Pdf, Limits::default()).map_err(|e| anyhow::anyhow!("{e}"))?;
-                n_pages += doc.pages.len();
-                n_chunks += chunk(&doc, CHUNKING, &Estimate).len();
+            // The fastest of a few passes: the machine is shared, and the
+            // Python side is timed the same way.
+            let (mut seconds, mut n_pages, mut n_chunks) = (f64::MAX, 0usize, 0usize);
+            for _ in 0..PASSES {
+                let started = Instant::now();
+                (n_pages, n_chunks) = (0, 0);
+                for bytes in &files {
+                    let doc = extract(bytes, DocType::Pdf, Limits::default()).map_err(|e| anyhow::anyhow!("{e}"))?;
+                    n_pages += doc.pages.len();
+                    n_chunks += chunk(&doc, CHUNKING, &Estimate).len();
+                }
+                seconds = seconds.min(started.elapsed().as_secs_f64());
             }
-            let seconds = started.elapsed().as_secs_f64();
             println!(
                 "{}",
                 json!({"system": "chorus", "stage": "extract", "documents": docs, "pages": n_pages,
-                    "chunks": n_chunks, "seconds": seconds, "pages_per_s": n_pages as f64 / seconds})
+                    "chunks": n_chunks, "seconds": seconds, "pages_per_s": n_pages as f64 / seconds, "passes": PASSES})
             );
         }
         "pipeline" => {
