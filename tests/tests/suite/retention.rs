@@ -93,6 +93,12 @@ async fn old_data_goes_after_an_export_and_the_rest_stays() {
         let status = app.get(&other, &path(&theirs, i)).send().await.unwrap().status();
         assert_eq!(status, 200, "another tenant's {}", path(&theirs, i));
     }
+    // A deleted job's history goes with it (a statement trigger, not a
+    // foreign key); the others keep theirs.
+    let events = |id: &String| app.history(id.parse().unwrap());
+    assert_eq!(events(&old[2]).await.len(), 0);
+    assert!(events(&new[2]).await.len() >= 3);
+    assert!(events(&theirs[2]).await.len() >= 3);
     // The old document's chunks went with it, and its vectors with the
     // purge job queued in the same transaction; globex's stayed.
     assert_eq!(found(app.admin_key.clone()).await, 0);
