@@ -7,7 +7,7 @@
 # with CHORUS_STORES=durable (Postgres with fsync and synchronous commits,
 # as `just up` runs it; the default is the tests' fast settings).
 #
-# Env: CHORUS_JOBS (30000), BULLMQ_JOBS (200000), CELERY_JOBS (8000): jobs
+# Env: CHORUS_JOBS (40000), BULLMQ_JOBS (200000), CELERY_JOBS (8000): jobs
 # per throughput run (batch runs take twice as many), enough for 20 s or
 # more here; CLIENTS (8) producers; CONCURRENCY (32) per worker (and per
 # BullMQ and Celery worker);
@@ -18,7 +18,7 @@
 # EXPLAIN_MS=N logs the plans of statements slower than N ms (auto_explain).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-CHORUS_JOBS=${CHORUS_JOBS:-30000}; BULLMQ_JOBS=${BULLMQ_JOBS:-200000}; CELERY_JOBS=${CELERY_JOBS:-8000}
+CHORUS_JOBS=${CHORUS_JOBS:-40000}; BULLMQ_JOBS=${BULLMQ_JOBS:-200000}; CELERY_JOBS=${CELERY_JOBS:-8000}
 CLIENTS=${CLIENTS:-8}; CONCURRENCY=${CONCURRENCY:-32}
 LATENCY_JOBS=${LATENCY_JOBS:-1000}; PACE_MS=${PACE_MS:-10}
 work=bench/work; dir=.build/bench
