@@ -5,9 +5,11 @@ Usage: cpu.py <out.jsonl> <stop-file>
 Every 100 ms until <stop-file> exists, appends one line
 {"t": epoch seconds, "cpu": {class: seconds}}: utime + stime of each live
 process, plus cutime + cstime (its exited, reaped children: Postgres
-backends that closed), summed by class. A run's CPU is the difference of
-the samples around its window, so exited processes stay counted and
-nothing is counted twice.
+backends that closed), summed by class. A process whose parent is not
+counted (a producer started by the bench's shell) keeps its last sample
+after it exits, since no counted parent reaps it. A run's CPU is the
+difference of the samples around its window, so exited processes stay
+counted and nothing is counted twice.
 """
 import json
 import os
@@ -37,8 +39,9 @@ def classify(pid, comm):
     return "celery" if b"celery" in cmd else None
 
 
-def sample():
-    totals = {}
+def processes():
+    """pid → (class, ticks of it and its reaped children, ppid) of every counted process."""
+    found = {}
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
             continue
@@ -51,16 +54,35 @@ def sample():
         if name is None:
             continue
         fields = stat[stat.rindex(")") + 2 :].split()
-        # fields[11..14] are utime, stime, cutime, cstime (stat fields 14-17).
-        ticks = sum(int(f) for f in fields[11:15])
-        totals[name] = totals.get(name, 0) + ticks / TICK
-    return totals
+        # fields[1] is the ppid; fields[11..14] are utime, stime, cutime,
+        # cstime (stat fields 4 and 14-17).
+        found[pid] = (name, sum(int(f) for f in fields[11:15]) / TICK, fields[1])
+    return found
+
+
+class Sampler:
+    def __init__(self):
+        self.last = {}
+        self.exited = {}
+
+    def sample(self):
+        now = processes()
+        for pid, (name, secs, ppid) in self.last.items():
+            # Gone, and no counted parent will add it to its cutime.
+            if pid not in now and ppid not in self.last:
+                self.exited[name] = self.exited.get(name, 0) + secs
+        self.last = now
+        totals = dict(self.exited)
+        for name, secs, _ in now.values():
+            totals[name] = totals.get(name, 0) + secs
+        return totals
 
 
 if __name__ == "__main__":
     out, stop = sys.argv[1], sys.argv[2]
+    sampler = Sampler()
     with open(out, "a") as f:
         while not os.path.exists(stop):
-            f.write(json.dumps({"t": time.time(), "cpu": sample()}) + "\n")
+            f.write(json.dumps({"t": time.time(), "cpu": sampler.sample()}) + "\n")
             f.flush()
             time.sleep(0.1)
