@@ -165,10 +165,13 @@ pub async fn run(
         tracing::info!(engine = v.engine(), collection = %c.name, "vector store open");
     }
     let ctx = ctx.with_vectors(vectors);
+    // The claimer and the completer each run one statement at a time, on
+    // connections that plan every execution (see `Plans::Custom`).
+    let hot = chorus_shared::db::pool_with(&settings.database.url, 2, chorus_shared::db::Plans::Custom)?;
     let completer =
-        chorus_shared::queue::completer::Completer::start(ctx.pool.clone(), ctx.broker.clone(), ctx.settings.clone());
+        chorus_shared::queue::completer::Completer::start(hot.clone(), ctx.broker.clone(), ctx.settings.clone());
     let claimer = chorus_shared::queue::claimer::Claimer::start(
-        ctx.pool.clone(),
+        hot,
         ctx.broker.clone(),
         name.clone(),
         settings.worker.complete_batch_max,

@@ -89,20 +89,43 @@ pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations");
 /// Each new connection turns Postgres's JIT off (one statement when it
 /// opens): our statements are short, and the dispatch statement's estimate
 /// crossed `jit_above_cost`, so Postgres compiled it on every call (0.85 ms
-/// to run, 565 ms with the compile). It also plans every execution of a
-/// prepared statement with its values (`plan_cache_mode`): a generic plan
-/// cannot know how many ids an `unnest` holds, and the claim's turned a
-/// few primary-key lookups into 13 ms under the queue bench's backlog
-/// (12,855 ms of run against 338 of plan). Preparing still saves a round
-/// trip and the parse of every call.
+/// to run, 565 ms with the compile). Prepared statements keep Postgres's
+/// plan cache, which plans a statement's first five executions with their
+/// values and then reuses one generic plan while it costs no more: what
+/// planning every execution would cost is 21–29% of Postgres's time per
+/// job in the queue bench. [`Plans`] says which kind of pool this is.
 pub fn pool(url: &str, size: usize) -> Result<DbPool, BuildError> {
+    pool_with(url, size, Plans::Cached)
+}
+
+/// How a pool's connections plan prepared statements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Plans {
+    /// Postgres's default: a generic plan once it is as cheap.
+    Cached,
+    /// Every execution planned with its values (`plan_cache_mode =
+    /// force_custom_plan`). For the worker's claim and completion, which
+    /// join `jobs` to the `unnest` of a few ids: their generic plans, made
+    /// while the table was small, scanned all of it instead of looking the
+    /// ids up by primary key, and were kept as it grew (seq scans and hash
+    /// joins of up to 80,000 rows a claim in the queue bench, until
+    /// autovacuum's next analyze).
+    Custom,
+}
+
+/// A pool whose connections plan as `plans` says.
+pub fn pool_with(url: &str, size: usize, plans: Plans) -> Result<DbPool, BuildError> {
     let mut config = ManagerConfig::default();
     config.recycling_method = RecyclingMethod::Fast;
-    config.custom_setup = Box::new(|url| {
+    let setup = match plans {
+        Plans::Cached => "SET jit = off",
+        Plans::Custom => "SET jit = off; SET plan_cache_mode = force_custom_plan",
+    };
+    config.custom_setup = Box::new(move |url| {
         Box::pin(async move {
             use diesel_async::{AsyncConnection, SimpleAsyncConnection};
             let mut conn = AsyncPgConnection::establish(url).await?;
-            conn.batch_execute("SET jit = off; SET plan_cache_mode = force_custom_plan")
+            conn.batch_execute(setup)
                 .await
                 .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))?;
             Ok(conn)

@@ -3,8 +3,9 @@
 //! call, a round trip and a parse and plan each time. A [`Statement`] has
 //! fixed text and a marker type of its own, which is its key in the
 //! connection's statement cache, so the hot path's statements (insert,
-//! claim, complete, dispatch) cost one round trip each. Our connections
-//! still plan every execution with its values (see [`super::pool`]).
+//! claim, complete, dispatch) cost one round trip each, and Postgres can
+//! reuse a generic plan for them (see [`super::pool`] and
+//! [`super::Plans`]).
 //!
 //! ```ignore
 //! struct Claim;

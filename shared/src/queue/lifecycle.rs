@@ -138,6 +138,14 @@ pub async fn claim(pool: &DbPool, msg: &JobMessage, worker: &str) -> anyhow::Res
 }
 
 /// The hot statements, by name in the statement cache.
+///
+/// Both look their jobs up by the primary key, and test the status as
+/// `(…) IS TRUE`: the same test in a `WHERE`, but one Postgres cannot match
+/// to a partial index on status (`jobs_tenant_open`, `jobs_running`).
+/// With a plain `status IN (…)`, statistics from before a burst (few jobs
+/// waiting) made the planner read every waiting job through such an index
+/// and join them to the ids: 5–10 ms a claim, growing with the backlog,
+/// in the queue bench's first seconds.
 struct ClaimMany;
 struct SucceedMany;
 
@@ -156,7 +164,7 @@ pub async fn claim_many(pool: &DbPool, msgs: &[JobMessage], worker: &str) -> any
            UPDATE jobs SET status = 'running', attempts = attempts + 1, started_at = now(), \
              heartbeat_at = now(), worker = $3, dispatched_at = NULL \
            FROM unnest($1, $2) AS m(id, seq) \
-           WHERE jobs.id = m.id AND jobs.dispatch_seq = m.seq AND jobs.status IN ('queued', 'retrying') \
+           WHERE jobs.id = m.id AND jobs.dispatch_seq = m.seq AND (jobs.status IN ('queued', 'retrying')) IS TRUE \
              AND jobs.cancel_requested_at IS NULL \
            RETURNING ",
         crate::job_columns!("jobs."),
@@ -333,6 +341,9 @@ pub async fn finish(
                 }
             };
             let Some(job) = updated else { return Ok(None) };
+            if status == JobStatus::Succeeded {
+                count_success(conn, &job).await?;
+            }
             let event = record_event(conn, id, "state", Some(status), data).await?;
             let deliveries = ended(conn, settings, &job).await?;
             Ok(Some(Transition { job, event, deliveries }))
@@ -340,8 +351,26 @@ pub async fn finish(
         .await?)
 }
 
+/// Counts one success in `job_outcomes` (the outcome trigger counts every
+/// other ending; [`succeed_many`] counts its own in its statement).
+async fn count_success(conn: &mut AsyncPgConnection, job: &Job) -> QueryResult<usize> {
+    use diesel::sql_types::{Text, Timestamptz};
+    diesel::sql_query(
+        "INSERT INTO job_outcomes (tenant_id, bucket, queue, status, backend, n) \
+         VALUES ($1, outcome_bucket($2), $3, 'succeeded', pg_backend_pid(), 1) \
+         ON CONFLICT (tenant_id, bucket, queue, status, backend) DO UPDATE SET n = job_outcomes.n + 1",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(job.tenant_id)
+    .bind::<Timestamptz, _>(job.finished_at.unwrap_or_else(Utc::now))
+    .bind::<Text, _>(&job.queue)
+    .execute(conn)
+    .await
+}
+
 /// Ends many succeeded attempts in one transaction: one statement (a CTE)
-/// updates the jobs from `unnest(…)`, inserts their events and says which
+/// updates the jobs from `unnest(…)`, inserts their events, counts them in
+/// `job_outcomes` (one row per tenant and queue; the outcome trigger leaves
+/// successes to their writers) and says which
 /// tenants have endpoints subscribed to `job.succeeded`; then the outbox
 /// rows of the jobs that need them (a callback, or subscribers). A job that
 /// is no longer running under that dispatch, or that was asked to cancel,
@@ -364,7 +393,7 @@ pub async fn succeed_many(
                 "WITH done AS ( \
                    UPDATE jobs SET status = 'succeeded', result = v.result, finished_at = now() \
                    FROM unnest($1, $2, $3) AS v(id, seq, result) \
-                   WHERE jobs.id = v.id AND jobs.dispatch_seq = v.seq AND jobs.status = 'running' \
+                   WHERE jobs.id = v.id AND jobs.dispatch_seq = v.seq AND (jobs.status = 'running') IS TRUE \
                      AND jobs.cancel_requested_at IS NULL \
                    RETURNING ",
                 crate::job_columns!("jobs."),
@@ -372,7 +401,13 @@ pub async fn succeed_many(
                  event AS ( \
                    INSERT INTO job_events (job_id, kind, status, data) \
                    SELECT id, 'state', 'succeeded', jsonb_build_object('attempt', attempts) FROM done \
-                   RETURNING id, job_id, data, created_at) \
+                   RETURNING id, job_id, data, created_at), \
+                 counted AS ( \
+                   INSERT INTO job_outcomes (tenant_id, bucket, queue, status, backend, n) \
+                   SELECT tenant_id, outcome_bucket(finished_at), queue, 'succeeded', pg_backend_pid(), count(*) \
+                   FROM done GROUP BY 1, 2, 3 \
+                   ON CONFLICT (tenant_id, bucket, queue, status, backend) \
+                   DO UPDATE SET n = job_outcomes.n + excluded.n) \
                  SELECT done.*, event.id AS event_id, event.data AS event_data, \
                    event.created_at AS event_created_at, \
                    EXISTS (SELECT 1 FROM webhook_endpoints e WHERE e.tenant_id = done.tenant_id \

@@ -1,8 +1,9 @@
 //! What the dashboard's overview shows: per queue, the tenant's waiting and
 //! running jobs and the last hour's throughput and failures (in 5-minute
 //! buckets), and the workers that announced themselves lately. The ended
-//! jobs are read from `job_outcomes`, counters that a trigger keeps as jobs
-//! end (see its migration); [`fold_outcomes`] keeps that table small.
+//! jobs are read from `job_outcomes`, counters kept as jobs end (successes
+//! by the statements that write them, other endings by a trigger; see the
+//! migrations); [`fold_outcomes`] keeps that table small.
 
 use std::collections::BTreeMap;
 

@@ -82,10 +82,10 @@ async fn the_dashboard_works_in_a_real_browser() {
     app.wait_for_status(running, JobStatus::Cancelled, Duration::from_secs(15)).await;
 }
 
-/// The overview's counts of ended jobs come from counters that a trigger
-/// keeps as jobs end (on every path: batched successes, failures, retries
-/// of dead jobs); the maintenance fold merges closed buckets without losing
-/// a count, and drops buckets older than two hours.
+/// The overview's counts of ended jobs come from counters kept as jobs end
+/// (on every path: batched successes, failures, retries of dead jobs); the
+/// maintenance fold merges closed buckets without losing a count, and drops
+/// buckets older than two hours.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_overview_counts_jobs_as_they_end() {
     use chorus_shared::services::{overview, Principal};
@@ -146,4 +146,26 @@ async fn the_overview_counts_jobs_as_they_end() {
     let r: Rows = diesel::sql_query(rows).get_result(&mut conn).await.unwrap();
     assert_eq!((r.per_backend, r.folded), (0, 0));
     assert_eq!(stats(&app).await, (1, 0, 0, 0, 0));
+}
+
+/// Successes are counted by the statements that write them, not by the
+/// outcome trigger: one ended alone (no batch completer) counts as a
+/// batched one does, and a failure still counts through the trigger.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn successes_ended_alone_count_too() {
+    use chorus_shared::services::{overview, Principal};
+
+    let app = TestApp::spawn_with(1, |s| s.worker.complete_batch_ms = 0).await;
+    let tenant = chorus_shared::services::auth::ensure_tenant(&app.ctx.pool, "acme").await.unwrap();
+    let me = Principal { tenant_id: tenant.id, key_id: uuid::Uuid::nil(), role: Role::Admin };
+    let ok: Vec<_> =
+        futures::future::join_all((0..2).map(|_| app.submit(json!({"kind": "diagnostic", "payload": {}})))).await;
+    let failed = app.submit(json!({"kind": "diagnostic", "payload": {"fail_attempts": 1}, "max_attempts": 1})).await;
+    for id in &ok {
+        app.wait_for_status(*id, JobStatus::Succeeded, Duration::from_secs(15)).await;
+    }
+    let queue = app.wait_for_status(failed, JobStatus::Dead, Duration::from_secs(15)).await.queue;
+    let all = overview::queues(&app.ctx, &me).await.unwrap();
+    let q = all.into_iter().find(|q| q.queue == queue).unwrap();
+    assert_eq!((q.succeeded, q.failed, q.finished.iter().sum::<i64>()), (2, 1, 3), "succeeded, failed, ended");
 }
