@@ -12,6 +12,17 @@ LABEL=${LABEL:-now}
 work=bench/work; results="$work/search-quality.jsonl"
 mkdir -p "$work" bench/results
 scripts/deps.sh
+# The corpus's tools and pages, from Debian: mandoc renders the HTML, and
+# each man page comes with its package.
+need=()
+command -v mandoc >/dev/null || need+=(mandoc)
+for page in wget:wget less:less xz:xz-utils find:findutils; do
+  [ -f "/usr/share/man/man1/${page%%:*}.1.gz" ] || need+=("${page#*:}")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  sudo=$([ "$(id -u)" -eq 0 ] || echo sudo)
+  $sudo apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
 models="$(pwd)/$(scripts/models.sh)"
 venv="$work/venv-quality"
 [ -x "$venv/bin/python" ] && "$venv/bin/python" -c 'import html2text, pdfminer, fpdf, reportlab' 2>/dev/null \
