@@ -7,7 +7,7 @@
 # with CHORUS_STORES=durable (Postgres with fsync and synchronous commits,
 # as `just up` runs it; the default is the tests' fast settings).
 #
-# Env: CHORUS_JOBS (40000), BULLMQ_JOBS (200000), CELERY_JOBS (8000): jobs
+# Env: CHORUS_JOBS (50000), BULLMQ_JOBS (250000), CELERY_JOBS (10000): jobs
 # per throughput run (batch runs take twice as many), enough for 20 s or
 # more here; CLIENTS (8) producers; CONCURRENCY (32) per worker (and per
 # BullMQ and Celery worker);
@@ -18,7 +18,7 @@
 # EXPLAIN_MS=N logs the plans of statements slower than N ms (auto_explain).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-CHORUS_JOBS=${CHORUS_JOBS:-40000}; BULLMQ_JOBS=${BULLMQ_JOBS:-200000}; CELERY_JOBS=${CELERY_JOBS:-8000}
+CHORUS_JOBS=${CHORUS_JOBS:-50000}; BULLMQ_JOBS=${BULLMQ_JOBS:-250000}; CELERY_JOBS=${CELERY_JOBS:-10000}
 CLIENTS=${CLIENTS:-8}; CONCURRENCY=${CONCURRENCY:-32}
 LATENCY_JOBS=${LATENCY_JOBS:-1000}; PACE_MS=${PACE_MS:-10}
 work=bench/work; dir=.build/bench
@@ -105,5 +105,5 @@ touch "$stop_sampler"; sleep 0.3
 report=bench/results/queue.md
 [ "${CHORUS_STORES:-fast}" = durable ] && report=bench/results/queue-durable.md
 python3 bench/queue/report.py "$results" "$samples" "$report" \
-  "no-op jobs; $CLIENTS concurrent producers; one worker process with concurrency $CONCURRENCY; paced run: $LATENCY_JOBS jobs, one every $PACE_MS ms. Chorus's knobs: one \`chorus-api\` and one \`chorus-worker\`, \`dispatch.window\` $CHORUS__DISPATCH__WINDOW, \`worker.poll_ms\` 50, \`database.pool_size\` 10 (the worker raises it to its concurrency + 4), \`worker.complete_batch_ms\` 2 and \`complete_batch_max\` 100 (also the most messages one claim takes), \`api.submit_batch_max\` 100, rate limits of 1,000,000 requests/s (checked on every request, never reached), defaults otherwise" \
+  "no-op jobs; $CLIENTS concurrent producers; one worker process with concurrency $CONCURRENCY; paced run: $LATENCY_JOBS jobs, one every $PACE_MS ms. Chorus's knobs: one \`chorus-api\` and one \`chorus-worker\`, \`dispatch.window\` $CHORUS__DISPATCH__WINDOW, \`worker.poll_ms\` 50, \`database.pool_size\` 10 (the worker raises it to its concurrency + 4, and has 2 more for its claims and completions), \`worker.complete_batch_ms\` 2 and \`complete_batch_max\` 100 (also the most messages one claim takes), \`api.submit_batch_max\` 100, rate limits of 1,000,000 requests/s (checked on every request, never reached), defaults otherwise" \
   "$profile"
