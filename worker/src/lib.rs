@@ -165,11 +165,14 @@ pub async fn run(
         tracing::info!(engine = v.engine(), collection = %c.name, "vector store open");
     }
     let ctx = ctx.with_vectors(vectors);
-    // The claimer and the completer each run one statement at a time, on
-    // connections that plan every execution (see `Plans::Custom`).
+    // The claimer and the batch completer each run one statement at a time,
+    // on connections that plan every execution (see `Plans::Custom`).
+    // Without batching (`worker.complete_batch_ms` 0) every job ends on its
+    // own task, so the completer keeps the main pool.
     let hot = chorus_shared::db::pool_with(&settings.database.url, 2, chorus_shared::db::Plans::Custom)?;
+    let completing = if settings.worker.complete_batch_ms > 0 { hot.clone() } else { ctx.pool.clone() };
     let completer =
-        chorus_shared::queue::completer::Completer::start(hot.clone(), ctx.broker.clone(), ctx.settings.clone());
+        chorus_shared::queue::completer::Completer::start(completing, ctx.broker.clone(), ctx.settings.clone());
     let claimer = chorus_shared::queue::claimer::Claimer::start(
         hot,
         ctx.broker.clone(),
