@@ -374,8 +374,7 @@ fn pdf(bytes: &[u8], limits: Limits) -> Result<Extracted, ExtractError> {
         // text, unless no page has any (below).
         if let Err(e) = super::pdf::page_glyphs(&doc, &mut fonts, id, &mut glyphs) {
             broken.get_or_insert_with(|| format!("page {number} cannot be read: {e}"));
-            glyphs.text.clear();
-            glyphs.glyphs.clear();
+            glyphs.clear();
         }
         text_bytes += glyphs.text.len();
         if text_bytes > MAX_PDF_TEXT {

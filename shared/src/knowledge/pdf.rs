@@ -62,6 +62,12 @@ impl PageGlyphs {
     pub fn glyph_text(&self, g: &Glyph) -> &str {
         &self.text[g.start as usize..g.end as usize]
     }
+
+    /// Empties it for the next page, keeping its buffers.
+    pub fn clear(&mut self) {
+        self.text.clear();
+        self.glyphs.clear();
+    }
 }
 
 /// Appends a glyph's text: most are one ASCII byte, which a plain push
@@ -367,8 +373,7 @@ pub fn page_glyphs<'d>(
     page: ObjectId,
     out: &mut PageGlyphs,
 ) -> lopdf::Result<()> {
-    out.text.clear();
-    out.glyphs.clear();
+    out.clear();
     let content = doc.get_page_content_with_limit(page, MAX_CONTENT)?;
     let resources = page_resources(doc, page);
     let state = State {
