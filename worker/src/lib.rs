@@ -33,6 +33,9 @@ pub struct WorkerState {
     pub claimer: chorus_shared::queue::claimer::Claimer,
     /// Ends succeeded attempts in batches.
     pub completer: chorus_shared::queue::completer::Completer,
+    /// Attempts whose slot is free but whose end is still being written
+    /// (successes waiting for the completer's flush); shutdown waits for them.
+    pub finishing: tokio_util::task::TaskTracker,
 }
 
 /// This process's worker name: the configured one, or host-pid-random.
@@ -185,6 +188,7 @@ pub async fn run(
         inflight: InFlight::default(),
         claimer,
         completer,
+        finishing: tokio_util::task::TaskTracker::new(),
     });
     tracing::info!(worker = %name, "worker starting");
 
@@ -214,6 +218,10 @@ pub async fn run(
         let _ = tokio::time::timeout(Duration::from_secs(10), state.inflight.drained()).await;
     }
     let _ = tokio::time::timeout(Duration::from_secs(5), futures::future::join_all(consumers)).await;
+    state.finishing.close();
+    if tokio::time::timeout(Duration::from_secs(10), state.finishing.wait()).await.is_err() {
+        tracing::warn!("some ends were not written in time; the rescuer will run those jobs again");
+    }
     maintenance_stop.cancel();
     for m in maintenance {
         let _ = m.await;

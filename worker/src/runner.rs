@@ -48,7 +48,7 @@ impl ProgressReporter for Reporter {
 
 /// Handles one queue message. Never panics and never returns an error:
 /// whatever happens is recorded on the job.
-pub async fn run_message(state: &WorkerState, msg: JobMessage) {
+pub async fn run_message(state: &Arc<WorkerState>, msg: JobMessage) {
     let claimed = match state.claimer.claim(msg.clone()).await {
         Ok(Some(t)) => t,
         Ok(None) => {
@@ -66,7 +66,7 @@ pub async fn run_message(state: &WorkerState, msg: JobMessage) {
     run_attempt(state, job).instrument(span).await;
 }
 
-async fn run_attempt(state: &WorkerState, job: Job) {
+async fn run_attempt(state: &Arc<WorkerState>, job: Job) {
     let ctx = &state.ctx;
     let m = &state.ctx.metrics;
     if let Some(started) = job.started_at {
@@ -144,16 +144,28 @@ async fn run_attempt(state: &WorkerState, job: Job) {
     }
     let backoff = lifecycle::backoff_for(handler.map(|h| h.kind), &ctx.settings, job.attempts);
     // Both paths publish the event they write.
-    let written = match outcome {
-        Outcome::Succeeded(result) => state.completer.succeed(job.clone(), result).await,
+    match outcome {
+        Outcome::Succeeded(result) => {
+            // The slot frees now; the completer writes the status with others'.
+            let written = state.completer.hand_off(job.clone(), result).await;
+            let state = state.clone();
+            let span = tracing::Span::current();
+            state.finishing.clone().spawn(async move { recorded(&state, &job, written.await) }.instrument(span));
+        }
         other => {
             let written = lifecycle::finish(&ctx.pool, &job, other, &ctx.settings, backoff).await;
             if let Ok(Some(t)) = &written {
                 ctx.broker.publish_event(&t.event.view()).await;
             }
-            written
+            recorded(state, &job, written);
         }
-    };
+    }
+}
+
+/// Counts how `job`'s attempt ended once its state is written, starts
+/// the webhooks it queued, and nudges the dispatcher to refill the queue.
+fn recorded(state: &WorkerState, job: &Job, written: anyhow::Result<Option<lifecycle::Transition>>) {
+    let (ctx, m) = (&state.ctx, &state.ctx.metrics);
     match written {
         Ok(Some(t)) => {
             let after = t.job;

@@ -16,7 +16,10 @@ pub async fn run(ctx: &JobContext, d: Diagnostic) -> Result<Value, JobError> {
     let slices = d.steps.max(1);
     let slice = Duration::from_millis(d.sleep_ms / slices as u64);
     for step in 1..=slices {
-        tokio::time::sleep(slice).await;
+        // A zero sleep would still wait for the timer's next tick (1 ms).
+        if !slice.is_zero() {
+            tokio::time::sleep(slice).await;
+        }
         if d.steps > 0 {
             let progress = Progress {
                 stage: Some("sleeping".into()),

@@ -45,9 +45,15 @@ impl<I: Send + 'static, O: Send + 'static> Batcher<I, O> {
 
     /// Hands `item` in and waits for its answer.
     pub async fn call(&self, item: I) -> Result<O, Stopped> {
+        self.submit(item).await?.await
+    }
+
+    /// Hands `item` in, waiting only while the line is full, and returns
+    /// the answer to come.
+    pub async fn submit(&self, item: I) -> Result<impl Future<Output = Result<O, Stopped>> + use<I, O>, Stopped> {
         let (reply, answer) = oneshot::channel();
         self.tx.send((item, reply)).await.map_err(|_| Stopped)?;
-        answer.await.map_err(|_| Stopped)
+        Ok(async move { answer.await.map_err(|_| Stopped) })
     }
 }
 

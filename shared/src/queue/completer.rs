@@ -1,5 +1,6 @@
-//! The batch completer. A succeeded attempt waits up to
-//! `worker.complete_batch_ms` for others, and they end together in one
+//! The batch completer. A succeeded attempt is handed in (its worker slot
+//! frees at once, as with River's batch completer) and waits up to
+//! `worker.complete_batch_ms` for others; they end together in one
 //! transaction ([`lifecycle::succeed_many`]): a few statements for many
 //! jobs instead of a transaction each, and their events published to Redis
 //! in one pipeline. Anything the batch leaves alone (the job was asked to
@@ -11,6 +12,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::future::BoxFuture;
 use serde_json::Value;
 
 use super::batcher::Batcher;
@@ -52,19 +54,29 @@ impl Completer {
         Self { batcher: Some(batcher), pool, broker, settings }
     }
 
-    /// Records that `job`'s attempt succeeded with `result`; answers once
-    /// it is written and its event published (or why not; then the
-    /// rescuer runs the job again).
-    pub async fn succeed(&self, job: Job, result: Value) -> Answer {
+    /// Hands `job`'s success (with `result`) to the flushing task and
+    /// returns as soon as it is in line (waiting only while
+    /// `4 × complete_batch_max` others are), so the attempt's slot frees
+    /// before the flush. The answer comes with the flush: the job's new
+    /// state with its event published, or why not (then the rescuer runs
+    /// the job again). Without batching the job ends before this returns.
+    pub async fn hand_off(&self, job: Job, result: Value) -> BoxFuture<'static, Answer> {
         let Some(b) = &self.batcher else {
-            let ended =
-                lifecycle::finish(&self.pool, &job, Outcome::Succeeded(result), &self.settings, Duration::ZERO).await?;
-            if let Some(t) = &ended {
-                self.broker.publish_event(&t.event.view()).await;
-            }
-            return Ok(ended);
+            let ended = self.finish_alone(job, result).await;
+            return Box::pin(std::future::ready(ended));
         };
-        b.call((job, result)).await?
+        match b.submit((job, result)).await {
+            Ok(answer) => Box::pin(async move { answer.await? }),
+            Err(stopped) => Box::pin(std::future::ready(Err(stopped.into()))),
+        }
+    }
+
+    async fn finish_alone(&self, job: Job, result: Value) -> Answer {
+        let ended = lifecycle::finish(&self.pool, &job, Outcome::Succeeded(result), &self.settings, Duration::ZERO).await?;
+        if let Some(t) = &ended {
+            self.broker.publish_event(&t.event.view()).await;
+        }
+        Ok(ended)
     }
 }
 

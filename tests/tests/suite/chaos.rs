@@ -111,6 +111,24 @@ async fn a_job_that_keeps_killing_its_worker_is_dead_as_poison_not_run_again() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_writes_the_successes_still_waiting_in_the_completer() {
+    let app = TestApp::spawn_with(0, |_| {}).await;
+    // The attempt's slot frees when it hands its success to the completer,
+    // which holds it for 3 s: the worker stops with no job running but one
+    // end not yet written, and must write it before it exits.
+    let hold = [("CHORUS__WORKER__COMPLETE_BATCH_MS", "3000".to_string())];
+    let mut w = app.spawn_worker_process("holder", &hold);
+    let id = app.submit(json!({"kind": "diagnostic", "payload": {"sleep_ms": 100}})).await;
+    app.wait_for(id, Duration::from_secs(20), |j| j.status == JobStatus::Running).await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(app.job(id).await.status, JobStatus::Running, "not written yet");
+    signal(&w, Signal::SIGTERM);
+    assert!(wait_exit(&mut w, Duration::from_secs(15)).await.success());
+    let job = app.job(id).await;
+    assert_eq!((job.status, job.attempts), (JobStatus::Succeeded, 1), "written before exit, run once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_success_waiting_in_the_completer_when_its_worker_is_killed_runs_again_once() {
     let app = TestApp::spawn_with(0, |_| {}).await;
     // This worker's completer holds successes for 30 s before it writes
