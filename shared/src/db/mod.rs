@@ -125,9 +125,7 @@ pub fn pool_with(url: &str, size: usize, plans: Plans) -> Result<DbPool, BuildEr
         Box::pin(async move {
             use diesel_async::{AsyncConnection, SimpleAsyncConnection};
             let mut conn = AsyncPgConnection::establish(url).await?;
-            conn.batch_execute(setup)
-                .await
-                .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))?;
+            conn.batch_execute(setup).await.map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))?;
             Ok(conn)
         })
     });

@@ -72,7 +72,8 @@ impl Completer {
     }
 
     async fn finish_alone(&self, job: Job, result: Value) -> Answer {
-        let ended = lifecycle::finish(&self.pool, &job, Outcome::Succeeded(result), &self.settings, Duration::ZERO).await?;
+        let ended =
+            lifecycle::finish(&self.pool, &job, Outcome::Succeeded(result), &self.settings, Duration::ZERO).await?;
         if let Some(t) = &ended {
             self.broker.publish_event(&t.event.view()).await;
         }
