@@ -308,6 +308,11 @@ pub struct VectorSettings {
     pub optimize_idle_ms: u64,
     /// Reciprocal Rank Fusion constant of hybrid search.
     pub rrf_k: f32,
+    /// Candidates a search with `rerank` re-ranks (at least its `top_k`).
+    pub rerank_depth: usize,
+    /// Words per window a re-ranked candidate is cut into (windows overlap
+    /// by half).
+    pub rerank_window_words: usize,
     /// How long `POST /v1/search` waits for its job before answering 202.
     pub search_wait_ms: u64,
 }
@@ -323,6 +328,8 @@ impl Default for VectorSettings {
             optimize_min_points: 1_000,
             optimize_idle_ms: 5_000,
             rrf_k: 60.0,
+            rerank_depth: 30,
+            rerank_window_words: 24,
             search_wait_ms: 10_000,
         }
     }

@@ -142,6 +142,7 @@ async fn retrieve(ctx: &JobContext, p: &ChatTurn, t: &Loaded) -> Result<(String,
         mode: Mode::Hybrid,
         filters: rag.filters.clone(),
         top_k: Some(rag.top_k.unwrap_or(5)),
+        rerank: false,
     };
     let found = search::find(&ctx.ctx, ctx.tenant_id, &req).await?;
     let citations = found.results.iter().map(conversations::citation).collect();

@@ -76,6 +76,13 @@ pub struct SearchRequest {
     /// Results wanted (1..=100, default 10).
     #[schema(minimum = 1, maximum = 100)]
     pub top_k: Option<usize>,
+    /// Re-rank the best candidates (`vectors.rerank_depth`, at least
+    /// `top_k`) by their passage closest to the query: each candidate's
+    /// text is cut into overlapping windows of `vectors.rerank_window_words`
+    /// words, each embedded (and cached), and the candidate scores its best
+    /// window's cosine. Slower; in keyword mode it loads the model too.
+    #[serde(default)]
+    pub rerank: bool,
 }
 
 fn query_schema() -> utoipa::openapi::Object {

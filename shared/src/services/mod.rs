@@ -25,6 +25,7 @@ pub mod mcp_servers;
 pub mod openai_batches;
 pub mod openai_request;
 pub mod overview;
+pub mod rerank;
 pub mod retention;
 pub mod scheduler;
 pub mod schedules;

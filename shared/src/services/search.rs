@@ -1,6 +1,8 @@
 //! Search over a tenant's chunks: keyword (Postgres full text, `tsvector` +
 //! GIN; any word, ranked by inverse document frequency), vector (the live
-//! collection) and hybrid (both, fused with Reciprocal Rank Fusion). This is the one search that the API's
+//! collection) and hybrid (both, fused with Reciprocal Rank Fusion), each
+//! optionally re-ranked by the closest window of its best candidates
+//! ([`super::rerank`]). This is the one search that the API's
 //! `POST /v1/search` (through a `search` job on the vector owner), chat
 //! retrieval and the `knowledge_search` tool call.
 //!
@@ -41,6 +43,8 @@ pub struct PartScores {
     /// part found it.
     pub keyword: Option<f32>,
     pub keyword_rank: Option<usize>,
+    /// The best window's cosine, when the search re-ranked (`rerank`).
+    pub rerank: Option<f32>,
 }
 
 /// One result.
@@ -52,7 +56,8 @@ pub struct SearchHit {
     pub page: i32,
     pub heading_path: Vec<String>,
     pub text: String,
-    /// The ranking score: the fused RRF score in hybrid mode, else the part's.
+    /// The ranking score: the re-ranking score with `rerank`, else the
+    /// fused RRF score in hybrid mode, else the part's.
     pub score: f32,
     pub scores: PartScores,
 }
@@ -277,14 +282,20 @@ pub async fn run(ctx: &Ctx, vectors: &Vectors, tenant: Uuid, req: &SearchRequest
     if docs.as_ref().is_some_and(Vec::is_empty) {
         return Ok(SearchResponse { mode: req.mode, collection: None, model: None, results: Vec::new() });
     }
-    if req.mode == Mode::Keyword {
+    if req.mode == Mode::Keyword && !req.rerank {
         let results = keyword(ctx, tenant, &req.query, docs.as_deref(), top_k).await?;
         return Ok(SearchResponse { mode: req.mode, collection: None, model: None, results });
     }
-    let candidates = if req.mode == Mode::Hybrid { (top_k * 4).max(40) } else { top_k };
+    let mut candidates = if req.mode == Mode::Hybrid { (top_k * 4).max(40) } else { top_k };
+    let rerank_depth = ctx.settings.vectors.rerank_depth.clamp(top_k, MAX_TOP_K);
+    if req.rerank {
+        candidates = candidates.max(rerank_depth);
+    }
     let keyword_rows = match req.mode {
-        Mode::Hybrid => keyword_rows(ctx, tenant, &req.query, docs.as_deref(), candidates as i64).await?,
-        _ => Vec::new(),
+        Mode::Hybrid | Mode::Keyword => {
+            keyword_rows(ctx, tenant, &req.query, docs.as_deref(), candidates as i64).await?
+        }
+        Mode::Vector => Vec::new(),
     };
     let live = {
         let mut conn = ctx.pool.get().await?;
@@ -296,11 +307,16 @@ pub async fn run(ctx: &Ctx, vectors: &Vectors, tenant: Uuid, req: &SearchRequest
     };
     let embedder = super::indexing::embedder_for(ctx, &live).await?;
     let (mut qv, _) = super::embeddings::embed_cached(ctx, &embedder, std::slice::from_ref(&req.query)).await?;
+    let query_vector = qv.remove(0);
     let filter = Filter { tenant_id: Some(tenant), document_ids: docs, ..Filter::default() };
-    let vector_hits = vectors
-        .search(&live.name, qv.remove(0), &filter, candidates)
-        .await
-        .map_err(|e| ServiceError::new(ErrorCode::Unavailable, e.to_string()))?;
+    let vector_hits = match req.mode {
+        // Keyword search reaches here only to re-rank.
+        Mode::Keyword => Vec::new(),
+        _ => vectors
+            .search(&live.name, query_vector.clone(), &filter, candidates)
+            .await
+            .map_err(|e| ServiceError::new(ErrorCode::Unavailable, e.to_string()))?,
+    };
 
     // Part scores by chunk, then fuse (RRF) or keep the vector order.
     let mut parts: HashMap<Uuid, PartScores> = HashMap::new();
@@ -318,7 +334,11 @@ pub async fn run(ctx: &Ctx, vectors: &Vectors, tenant: Uuid, req: &SearchRequest
     let mut ranked: Vec<(Uuid, f32, PartScores)> = parts
         .into_iter()
         .map(|(id, p)| {
-            let score = if req.mode == Mode::Hybrid { rrf(&p) } else { p.vector.unwrap_or(0.0) };
+            let score = match req.mode {
+                Mode::Hybrid => rrf(&p),
+                Mode::Vector => p.vector.unwrap_or(0.0),
+                Mode::Keyword => p.keyword.unwrap_or(0.0),
+            };
             (id, score, p)
         })
         .collect();
@@ -330,7 +350,19 @@ pub async fn run(ctx: &Ctx, vectors: &Vectors, tenant: Uuid, req: &SearchRequest
     });
     let ids: Vec<Uuid> = ranked.iter().map(|r| r.0).collect();
     let mut rows = chunk_rows(ctx, tenant, &ids).await?;
-    let results =
-        ranked.into_iter().filter_map(|(id, score, p)| rows.remove(&id).map(|r| r.hit(score, p))).take(top_k).collect();
+    let depth = if req.rerank { rerank_depth } else { top_k };
+    let mut results: Vec<SearchHit> =
+        ranked.into_iter().filter_map(|(id, score, p)| rows.remove(&id).map(|r| r.hit(score, p))).take(depth).collect();
+    if req.rerank {
+        let texts: Vec<&str> = results.iter().map(|h| h.text.as_str()).collect();
+        let words = ctx.settings.vectors.rerank_window_words;
+        let scores = super::rerank::scores(ctx, &embedder, &query_vector, &texts, words).await?;
+        for (h, s) in results.iter_mut().zip(scores) {
+            (h.score, h.scores.rerank) = (s, Some(s));
+        }
+        // A stable sort: equal scores keep the fused order.
+        results.sort_by(|a, b| b.score.total_cmp(&a.score));
+        results.truncate(top_k);
+    }
     Ok(SearchResponse { mode: req.mode, collection: Some(live.name), model: Some(live.model_id), results })
 }

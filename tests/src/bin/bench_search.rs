@@ -177,7 +177,8 @@ async fn main() -> anyhow::Result<()> {
     for (m, (name, mode)) in modes.into_iter().enumerate() {
         let mut times = Vec::new();
         for (i, q) in queries[m * per_mode..(m + 1) * per_mode].iter().enumerate() {
-            let req = SearchRequest { query: q.clone(), mode, filters: Default::default(), top_k: Some(10) };
+            let req =
+                SearchRequest { query: q.clone(), mode, filters: Default::default(), top_k: Some(10), rerank: false };
             let started = Instant::now();
             let r =
                 search::run(&ctx, &store, tenants[i % TENANTS], &req).await.map_err(|e| anyhow::anyhow!(e.message))?;

@@ -140,6 +140,44 @@ async fn paraphrased_questions_find_the_right_chunk_and_codes_win_through_hybrid
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rerank_scores_each_hit_by_its_closest_window_and_caches_the_windows() {
+    let app = TestApp::spawn_with(1, |_| {}).await;
+    let ids = corpus(&app, &app.admin_key, "").await;
+    let q = "why does molten rock come out of mountains";
+    let r = search(&app, &app.admin_key, json!({ "query": q, "top_k": 3, "rerank": true })).await;
+    let hits = r["results"].as_array().unwrap();
+    assert_eq!(hits.len(), 3, "{r}");
+    assert_eq!(hits[0]["document_id"], id_of(&ids, "volcanoes.txt"), "{r}");
+    let scores: Vec<f64> = hits.iter().map(|h| h["scores"]["rerank"].as_f64().unwrap()).collect();
+    assert!(scores.windows(2).all(|w| w[0] >= w[1]), "best window first: {scores:?}");
+    assert!(hits.iter().all(|h| h["score"] == h["scores"]["rerank"]), "{r}");
+
+    // The top hit is one window (at most 24 words): its score is its
+    // cosine with the query, and both vectors are in the cache now.
+    let text = hits[0]["text"].as_str().unwrap().split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(text.split(' ').count() <= 24, "{text}");
+    let resp =
+        app.post(&app.admin_key, "/v1/embeddings?wait=30").json(&json!({"input": [q, text]})).send().await.unwrap();
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!(v["cache"], json!({"hits": 2, "misses": 0}), "the search embedded the query and the window");
+    let vector = |i: usize| -> Vec<f32> {
+        v["data"][i]["embedding"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect()
+    };
+    let cos = chorus_shared::embed::cosine(&vector(0), &vector(1)) as f64;
+    assert!((cos - scores[0]).abs() < 1e-4, "score {} against cosine {cos}", scores[0]);
+
+    // Without `rerank` no hit carries a re-ranking score. Keyword search
+    // re-ranks its own hits: the same chunk, the same window score.
+    let plain = search(&app, &app.admin_key, json!({ "query": q, "top_k": 3 })).await;
+    assert!(plain["results"].as_array().unwrap().iter().all(|h| h["scores"]["rerank"].is_null()), "{plain}");
+    let k = search(&app, &app.admin_key, json!({"query": "lava and ash", "mode": "keyword", "rerank": true})).await;
+    let top = &k["results"][0];
+    assert_eq!(top["document_id"], id_of(&ids, "volcanoes.txt"), "{k}");
+    assert!(top["scores"]["keyword_rank"].as_u64().is_some() && top["scores"]["vector_rank"].is_null(), "{k}");
+    assert!(top["scores"]["rerank"].as_f64().unwrap() > 0.0, "{k}");
+}
+
 fn r_model(r: &Value) -> bool {
     r["model"] == "all-MiniLM-L6-v2" && r["collection"] == "chunks-all-minilm-l6-v2-384"
 }

@@ -49,6 +49,7 @@ impl Tool for KnowledgeSearch {
                 ..Default::default()
             },
             top_k: args["top_k"].as_u64().map(|k| k as usize).or(Some(5)),
+            rerank: false,
         };
         search::validate(&req).map_err(|e| ToolError::new(e.code.as_str(), e.message))?;
         let found =
