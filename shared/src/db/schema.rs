@@ -195,11 +195,12 @@ diesel::table! {
 }
 
 diesel::table! {
-    embedding_cache (model_id, content_hash) {
+    embedding_cache (tenant_id, model_id, content_hash) {
         model_id -> Text,
         content_hash -> Text,
         vector -> Array<Float4>,
         created_at -> Timestamptz,
+        tenant_id -> Uuid,
     }
 }
 

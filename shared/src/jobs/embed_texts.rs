@@ -1,7 +1,7 @@
 //! Handler of `embed_texts` ([`crate::kinds::embed_texts`]): embeds the
 //! texts of one `POST /v1/embeddings` request, through the cache.
 //!
-//! Idempotent: it reads and fills the (model, content hash) cache and
+//! Idempotent: it reads and fills the tenant's (model, content hash) cache and
 //! writes nothing else, so a second run embeds nothing twice.
 
 use serde_json::{json, Value};
@@ -14,7 +14,7 @@ pub async fn run(ctx: &JobContext, p: EmbedTexts) -> Result<Value, JobError> {
     let embedder = crate::embed::load_model(&app.settings.embed, &app.settings.embed.model_id)
         .await
         .map_err(|e| JobError::permanent("embedder_unavailable", e))?;
-    let (vectors, hits) = crate::services::embeddings::embed_cached(app, &embedder, &p.input).await?;
+    let (vectors, hits) = crate::services::embeddings::embed_cached(app, ctx.tenant_id, &embedder, &p.input).await?;
     let data: Vec<Value> = vectors
         .into_iter()
         .enumerate()

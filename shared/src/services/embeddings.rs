@@ -77,10 +77,12 @@ pub fn check(ctx: &Ctx, req: EmbeddingRequest) -> ServiceResult<crate::kinds::em
     Ok(crate::kinds::embed_texts::EmbedTexts { input })
 }
 
-/// Vectors of `texts` under `embedder`'s model, through the Postgres cache
-/// (by model id and content hash); returns them with the number of hits.
+/// Vectors of `texts` under `embedder`'s model, through `tenant`'s part of
+/// the Postgres cache (by model id and content hash; a tenant never hits
+/// another's entries); returns them with the number of hits.
 pub async fn embed_cached(
     ctx: &Ctx,
+    tenant: uuid::Uuid,
     embedder: &std::sync::Arc<crate::embed::Embedder>,
     texts: &[String],
 ) -> ServiceResult<(Vec<Vec<f32>>, usize)> {
@@ -91,6 +93,7 @@ pub async fn embed_cached(
     let hashes: Vec<String> = texts.iter().map(|t| content_hash(t)).collect();
     let mut conn = ctx.pool.get().await?;
     let cached: Vec<(String, Vec<f32>)> = ec::table
+        .filter(ec::tenant_id.eq(tenant))
         .filter(ec::model_id.eq(&embedder.model_id))
         .filter(ec::content_hash.eq_any(&hashes))
         .select((ec::content_hash, ec::vector))
@@ -110,6 +113,7 @@ pub async fn embed_cached(
             .iter()
             .zip(&fresh)
             .map(|(i, v)| CachedEmbedding {
+                tenant_id: tenant,
                 model_id: embedder.model_id.clone(),
                 content_hash: hashes[*i].clone(),
                 vector: v.clone(),

@@ -75,7 +75,7 @@ pub async fn index_document(
     let texts: Vec<String> = rows.iter().map(|r| r.2.clone()).collect();
     for target in targets {
         let embedder = embedder_for(ctx, target).await?;
-        let (vecs, _) = super::embeddings::embed_cached(ctx, &embedder, &texts).await?;
+        let (vecs, _) = super::embeddings::embed_cached(ctx, tenant, &embedder, &texts).await?;
         let points: Vec<Point> = rows
             .iter()
             .zip(vecs)

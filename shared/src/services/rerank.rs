@@ -2,8 +2,8 @@
 //! all-MiniLM-L6-v2 sees a whole chunk as one vector, so a question about
 //! one sentence of it scores the chunk's average. Here each candidate is
 //! cut into short overlapping windows, each window is embedded with the
-//! collection's own model (through the embedding cache, so a chunk is
-//! embedded once), and a candidate scores its best window's cosine with
+//! collection's own model (through the tenant's embedding cache, so a
+//! chunk is embedded once), and a candidate scores its best window's cosine with
 //! the query.
 
 use std::sync::Arc;
@@ -33,9 +33,11 @@ pub fn windows(text: &str, words: usize) -> Vec<String> {
     }
 }
 
-/// The best window's cosine with `query` for each of `texts`, in order.
+/// The best window's cosine with `query` for each of `texts` (of
+/// `tenant`), in order.
 pub async fn scores(
     ctx: &Ctx,
+    tenant: uuid::Uuid,
     embedder: &Arc<Embedder>,
     query: &[f32],
     texts: &[&str],
@@ -43,7 +45,7 @@ pub async fn scores(
 ) -> ServiceResult<Vec<f32>> {
     let cut: Vec<Vec<String>> = texts.iter().map(|t| windows(t, words)).collect();
     let flat: Vec<String> = cut.iter().flatten().cloned().collect();
-    let (vectors, _) = super::embeddings::embed_cached(ctx, embedder, &flat).await?;
+    let (vectors, _) = super::embeddings::embed_cached(ctx, tenant, embedder, &flat).await?;
     let mut next = vectors.iter();
     Ok(cut
         .iter()

@@ -306,7 +306,7 @@ pub async fn run(ctx: &Ctx, vectors: &Vectors, tenant: Uuid, req: &SearchRequest
         None => catalog::ensure_live(&ctx.pool, &ctx.settings.embed, vectors).await?,
     };
     let embedder = super::indexing::embedder_for(ctx, &live).await?;
-    let (mut qv, _) = super::embeddings::embed_cached(ctx, &embedder, std::slice::from_ref(&req.query)).await?;
+    let (mut qv, _) = super::embeddings::embed_cached(ctx, tenant, &embedder, std::slice::from_ref(&req.query)).await?;
     let query_vector = qv.remove(0);
     let filter = Filter { tenant_id: Some(tenant), document_ids: docs, ..Filter::default() };
     let vector_hits = match req.mode {
@@ -356,7 +356,7 @@ pub async fn run(ctx: &Ctx, vectors: &Vectors, tenant: Uuid, req: &SearchRequest
     if req.rerank {
         let texts: Vec<&str> = results.iter().map(|h| h.text.as_str()).collect();
         let words = ctx.settings.vectors.rerank_window_words;
-        let scores = super::rerank::scores(ctx, &embedder, &query_vector, &texts, words).await?;
+        let scores = super::rerank::scores(ctx, tenant, &embedder, &query_vector, &texts, words).await?;
         for (h, s) in results.iter_mut().zip(scores) {
             (h.score, h.scores.rerank) = (s, Some(s));
         }

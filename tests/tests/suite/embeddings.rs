@@ -40,6 +40,22 @@ async fn related_texts_embed_close_and_repeats_come_from_the_cache() {
     assert_eq!(again["cache"], json!({"hits": 3, "misses": 0}));
     assert_eq!(vector(&again, 1), b);
 
+    // Another tenant's cache is its own: the same texts are misses there
+    // (a hit would tell it that someone else had embedded them), with the
+    // same vectors.
+    let rival = app.key("rival", Role::Admin).await;
+    let theirs: Value = app
+        .post(&rival, "/v1/embeddings?wait=30")
+        .json(&json!({"input": texts}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(theirs["cache"], json!({"hits": 0, "misses": 3}), "{theirs}");
+    assert!(cosine(&vector(&theirs, 1), &b) > 0.999);
+
     // A single string, without waiting: 202 and the job carries the result.
     let resp =
         app.post(&app.admin_key, "/v1/embeddings").json(&json!({"input": "one more text"})).send().await.unwrap();

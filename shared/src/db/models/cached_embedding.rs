@@ -1,5 +1,6 @@
-//! `embedding_cache`: vectors by (model, content hash), so no text is
-//! embedded twice by the same model.
+//! `embedding_cache`: vectors by (tenant, model, content hash), so no text
+//! of a tenant is embedded twice by the same model. Per tenant, so that a
+//! hit tells nothing about another tenant's texts.
 
 use diesel::prelude::*;
 
@@ -8,6 +9,7 @@ use crate::db::schema::embedding_cache;
 #[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = embedding_cache)]
 pub struct CachedEmbedding {
+    pub tenant_id: uuid::Uuid,
     pub model_id: String,
     pub content_hash: String,
     pub vector: Vec<f32>,
