@@ -28,15 +28,7 @@ async fn related_texts_embed_close_and_repeats_come_from_the_cache() {
     assert!(related > 0.4 && related > unrelated + 0.2, "related {related}, unrelated {unrelated}");
 
     // The same texts again: all from the cache, the same vectors.
-    let again: Value = app
-        .post(&app.admin_key, "/v1/embeddings?wait=30")
-        .json(&json!({"input": texts}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let again = app.post_json(&app.admin_key, "/v1/embeddings?wait=30", &json!({"input": texts})).await;
     assert_eq!(again["cache"], json!({"hits": 3, "misses": 0}));
     assert_eq!(vector(&again, 1), b);
 
@@ -44,15 +36,7 @@ async fn related_texts_embed_close_and_repeats_come_from_the_cache() {
     // (a hit would tell it that someone else had embedded them), with the
     // same vectors.
     let rival = app.key("rival", Role::Admin).await;
-    let theirs: Value = app
-        .post(&rival, "/v1/embeddings?wait=30")
-        .json(&json!({"input": texts}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let theirs = app.post_json(&rival, "/v1/embeddings?wait=30", &json!({"input": texts})).await;
     assert_eq!(theirs["cache"], json!({"hits": 0, "misses": 3}), "{theirs}");
     assert!(cosine(&vector(&theirs, 1), &b) > 0.999);
 
