@@ -318,7 +318,7 @@ pub async fn run(ctx: &Ctx, vectors: &Vectors, tenant: Uuid, req: &SearchRequest
             .map_err(|e| ServiceError::new(ErrorCode::Unavailable, e.to_string()))?,
     };
 
-    // Part scores by chunk, then fuse (RRF) or keep the vector order.
+    // Part scores by chunk, then fuse (RRF) or keep the one part's order.
     let mut parts: HashMap<Uuid, PartScores> = HashMap::new();
     for (i, h) in vector_hits.iter().enumerate() {
         let e = parts.entry(h.id).or_default();
