@@ -9,7 +9,8 @@ use chorus_shared::embed::cosine;
 use chorus_tests::TestApp;
 use serde_json::{json, Value};
 
-fn vector(v: &Value, i: usize) -> Vec<f32> {
+/// The `i`-th vector of a `/v1/embeddings` answer.
+pub fn vector(v: &Value, i: usize) -> Vec<f32> {
     v["data"][i]["embedding"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect()
 }
 

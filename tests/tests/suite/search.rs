@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use crate::documents::{settled, upload_as};
+use crate::embeddings::vector;
 
 /// A small corpus, one topic per document.
 const CORPUS: &[(&str, &str)] = &[
@@ -157,14 +158,9 @@ async fn rerank_scores_each_hit_by_its_closest_window_and_caches_the_windows() {
     // cosine with the query, and both vectors are in the cache now.
     let text = hits[0]["text"].as_str().unwrap().split_whitespace().collect::<Vec<_>>().join(" ");
     assert!(text.split(' ').count() <= 24, "{text}");
-    let resp =
-        app.post(&app.admin_key, "/v1/embeddings?wait=30").json(&json!({"input": [q, text]})).send().await.unwrap();
-    let v: Value = resp.json().await.unwrap();
+    let v = app.post_json(&app.admin_key, "/v1/embeddings?wait=30", &json!({"input": [q, text]})).await;
     assert_eq!(v["cache"], json!({"hits": 2, "misses": 0}), "the search embedded the query and the window");
-    let vector = |i: usize| -> Vec<f32> {
-        v["data"][i]["embedding"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect()
-    };
-    let cos = chorus_shared::embed::cosine(&vector(0), &vector(1)) as f64;
+    let cos = chorus_shared::embed::cosine(&vector(&v, 0), &vector(&v, 1)) as f64;
     assert!((cos - scores[0]).abs() < 1e-4, "score {} against cosine {cos}", scores[0]);
 
     // Without `rerank` no hit carries a re-ranking score. Keyword search
